@@ -1,0 +1,75 @@
+/*
+ * main.c - command line of tokend: check the config, or become the
+ * supervisor of a front and a pool of workers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "proctitle.h"
+#include "supervisor.h"
+
+#define TOKEND_VERSION "0.1.0"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: tokend [-t] [-d] -c FILE\n"
+	    "  -c FILE  configuration file (see tokend.conf(5))\n"
+	    "  -t       check the configuration and exit (0 good, 1 bad)\n"
+	    "  -d       log at debug level\n"
+	    "  -V       print the version\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config	*cfg;
+	const char	*path = NULL;
+	char		 err[1024];
+	int		 ch, test = 0, debug = 0;
+
+	while ((ch = getopt(argc, argv, "c:dhtV")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'V':
+			printf("tokend %s\n", TOKEND_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (path == NULL || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("supervisor", debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (test) {
+		fprintf(stderr, "%s: configuration OK\n", path);
+		config_free(cfg);
+		return 0;
+	}
+	if (!debug)
+		log_set_level(cfg->log_level);
+	proctitle_init(argc, argv);
+	return supervisor_main(cfg);
+}

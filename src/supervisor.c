@@ -1,0 +1,449 @@
+/*
+ * supervisor.c - the parent of every tokend process.
+ *
+ * It holds the validated config, forks one front and `workers` workers
+ * from it, and then only reacts to events: signals arrive through a
+ * signalfd (handlers never run; nginx's flag-setting idea, without the
+ * flags), and respawns wait on the poll timeout.  It never creates a
+ * ZeroMQ context and never starts a thread, so every fork is clean: each
+ * child builds its own ZeroMQ state after the fork.
+ *
+ *   SIGCHLD  reap; log how the child died; respawn it, with a delay that
+ *            doubles on each death within a second of starting (100 ms up
+ *            to 30 s), so a worker that dies at start-up cannot spin; a
+ *            child that exits with EXIT_FATAL (bad setup) is not respawned.
+ *   SIGHUP   load the config again; if it is invalid, log why and keep the
+ *            old one; else start workers on the new config and retire the
+ *            old ones (each finishes its job; the broker re-dispatches a
+ *            job that was on its way to one).
+ *   SIGTERM  drain: the front stops accepting and finishes what it holds,
+ *   SIGINT   then the workers go; exit 0.
+ */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "front.h"
+#include "log.h"
+#include "proctitle.h"
+#include "worker.h"
+
+#define RESPAWN_MIN_MS	100
+#define RESPAWN_MAX_MS	30000
+#define FAST_DEATH_MS	1000	/* dying sooner than this counts as failing */
+#define MAX_CHILDREN	1024
+
+enum role { ROLE_FRONT, ROLE_WORKER };
+
+struct child {
+	enum role	 role;
+	int		 index;		/* worker number, 1-based */
+	pid_t		 pid;		/* 0 while not running */
+	int		 retiring;	/* told to go: never respawned */
+	int		 fatal;		/* exited EXIT_FATAL: never respawned */
+	int		 fails;		/* deaths in a row soon after start */
+	uint64_t	 started;	/* mono ms */
+	uint64_t	 respawn_at;	/* mono ms, while pid == 0 */
+};
+
+struct supervisor {
+	struct config	*cfg;
+	int		 sigfd;
+	struct child	 children[MAX_CHILDREN];
+	int		 nchildren;
+	int		 stopping;
+};
+
+static const char *
+child_name(const struct child *c, char *buf, size_t len)
+{
+	if (c->role == ROLE_FRONT)
+		snprintf(buf, len, "front");
+	else
+		snprintf(buf, len, "worker %d", c->index);
+	return buf;
+}
+
+/* In the child: become the role, never return. */
+static void
+child_run(struct supervisor *s, struct child *c, pid_t parent)
+{
+	char	name[32];
+	int	rc;
+
+	close(s->sigfd);
+	/* Go when the supervisor goes, even if it is killed with -9. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(0);
+	child_name(c, name, sizeof(name));
+	log_role(name);
+	proctitle_set("tokend: %s", name);
+	if (c->role == ROLE_FRONT)
+		rc = front_main(s->cfg);
+	else
+		rc = worker_main(s->cfg, c->index);
+	exit(rc);
+}
+
+static int
+child_start(struct supervisor *s, struct child *c)
+{
+	pid_t	parent = getpid(), pid;
+	char	name[32];
+
+	if ((pid = fork()) == -1) {
+		log_warn("fork %s", child_name(c, name, sizeof(name)));
+		c->respawn_at = mono_ms() + RESPAWN_MIN_MS;
+		return -1;
+	}
+	if (pid == 0)
+		child_run(s, c, parent);
+	c->pid = pid;
+	c->started = mono_ms();
+	c->respawn_at = 0;
+	log_debug("started %s, pid %d", child_name(c, name, sizeof(name)),
+	    (int)pid);
+	return 0;
+}
+
+static struct child *
+child_add(struct supervisor *s, enum role role, int index)
+{
+	struct child	*c;
+	int		 i;
+
+	/* Reuse the slot of a retired child that is gone. */
+	for (i = 0; i < s->nchildren; i++)
+		if (s->children[i].pid == 0 && (s->children[i].retiring ||
+		    s->children[i].fatal))
+			break;
+	if (i == s->nchildren) {
+		if (s->nchildren == MAX_CHILDREN)
+			return NULL;
+		s->nchildren++;
+	}
+	c = &s->children[i];
+	memset(c, 0, sizeof(*c));
+	c->role = role;
+	c->index = index;
+	return c;
+}
+
+static void
+start_workers(struct supervisor *s)
+{
+	struct child	*c;
+	int		 i;
+
+	for (i = 1; i <= s->cfg->workers; i++)
+		if ((c = child_add(s, ROLE_WORKER, i)) != NULL)
+			child_start(s, c);
+}
+
+/* Decides what to do about a child that exited with status. */
+static void
+child_exited(struct supervisor *s, struct child *c, int status)
+{
+	char		 name[32];
+	uint64_t	 now = mono_ms(), delay;
+
+	child_name(c, name, sizeof(name));
+	c->pid = 0;
+	if (WIFSIGNALED(status))
+		log_warnx("%s killed by signal %d%s", name, WTERMSIG(status),
+		    WCOREDUMP(status) ? " (core dumped)" : "");
+	else if (WEXITSTATUS(status) != 0 || (!c->retiring && !s->stopping))
+		(WEXITSTATUS(status) == 0 ? log_info : log_warnx)(
+		    "%s exited with code %d", name, WEXITSTATUS(status));
+	if (c->retiring || s->stopping)
+		return;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_FATAL) {
+		log_warnx("%s exited with fatal code %d and cannot be "
+		    "respawned", name, EXIT_FATAL);
+		c->fatal = 1;
+		return;
+	}
+	c->fails = now - c->started < FAST_DEATH_MS ? c->fails + 1 : 0;
+	delay = c->fails == 0 ? 0 : (uint64_t)RESPAWN_MIN_MS <<
+	    (c->fails > 9 ? 9 : c->fails - 1);
+	if (delay > RESPAWN_MAX_MS)
+		delay = RESPAWN_MAX_MS;
+	if (delay > 0)
+		log_info("respawning %s in %llu ms", name,
+		    (unsigned long long)delay);
+	c->respawn_at = now + delay;
+}
+
+static void
+reap(struct supervisor *s)
+{
+	pid_t	pid;
+	int	status, i;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		for (i = 0; i < s->nchildren; i++)
+			if (s->children[i].pid == pid) {
+				child_exited(s, &s->children[i], status);
+				break;
+			}
+}
+
+static void
+respawn_due(struct supervisor *s)
+{
+	uint64_t	now = mono_ms();
+	int		i;
+
+	for (i = 0; i < s->nchildren; i++) {
+		struct child *c = &s->children[i];
+
+		if (c->pid == 0 && !c->retiring && !c->fatal &&
+		    c->respawn_at != 0 && c->respawn_at <= now)
+			child_start(s, c);
+	}
+}
+
+static int
+poll_timeout(struct supervisor *s)
+{
+	uint64_t	now = mono_ms(), next = UINT64_MAX;
+	int		i;
+
+	for (i = 0; i < s->nchildren; i++) {
+		struct child *c = &s->children[i];
+
+		if (c->pid == 0 && !c->retiring && !c->fatal &&
+		    c->respawn_at != 0 && c->respawn_at < next)
+			next = c->respawn_at;
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= now ? 0 : (int)(next - now);
+}
+
+/* [server] keys the front reads at start only. */
+static void
+warn_server_changes(const struct config *a, const struct config *b)
+{
+	if (strcmp(a->listen, b->listen) != 0 ||
+	    strcmp(a->runtime_dir, b->runtime_dir) != 0 ||
+	    a->threads != b->threads || a->max_body != b->max_body ||
+	    a->queue_limit != b->queue_limit ||
+	    a->request_timeout_ms != b->request_timeout_ms ||
+	    a->max_connections != b->max_connections ||
+	    a->per_ip_connections != b->per_ip_connections ||
+	    a->idle_timeout != b->idle_timeout ||
+	    a->access_log != b->access_log ||
+	    a->heartbeat_ms != b->heartbeat_ms ||
+	    a->heartbeat_liveness != b->heartbeat_liveness)
+		log_warnx("reload: [server] keys other than workers, "
+		    "log_level and uid_secret_file take effect only at restart");
+}
+
+static void
+reload(struct supervisor *s)
+{
+	struct config	*cfg;
+	char		 err[1024];
+	int		 i;
+
+	log_info("reloading %s", s->cfg->path);
+	if ((cfg = config_load(s->cfg->path, err, sizeof(err))) == NULL) {
+		log_warnx("reload failed, keeping the running config: %s", err);
+		return;
+	}
+	warn_server_changes(s->cfg, cfg);
+	log_set_level(cfg->log_level);
+	for (i = 0; i < s->nchildren; i++) {
+		struct child *c = &s->children[i];
+
+		if (c->role != ROLE_WORKER || c->retiring)
+			continue;
+		c->retiring = 1;
+		if (c->pid != 0)
+			kill(c->pid, SIGTERM);
+	}
+	config_free(s->cfg);
+	s->cfg = cfg;
+	start_workers(s);
+	log_info("reloaded: %d workers on the new config", cfg->workers);
+}
+
+static int
+running(struct supervisor *s, enum role role)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < s->nchildren; i++)
+		if (s->children[i].pid != 0 && s->children[i].role == role)
+			n++;
+	return n;
+}
+
+/* Waits (reaping) until no child of role runs, or deadline passes. */
+static void
+wait_role(struct supervisor *s, enum role role, uint64_t deadline)
+{
+	struct pollfd	pfd = { s->sigfd, POLLIN, 0 };
+	struct signalfd_siginfo si;
+	uint64_t	now;
+
+	while (running(s, role) > 0 && (now = mono_ms()) < deadline) {
+		if (poll(&pfd, 1, (int)(deadline - now)) > 0)
+			while (read(s->sigfd, &si, sizeof(si)) == sizeof(si))
+				;
+		reap(s);
+	}
+}
+
+static void
+signal_role(struct supervisor *s, enum role role, int sig)
+{
+	int	i;
+
+	for (i = 0; i < s->nchildren; i++)
+		if (s->children[i].pid != 0 && s->children[i].role == role)
+			kill(s->children[i].pid, sig);
+}
+
+/* The front drains first: it needs the workers to finish its jobs. */
+static void
+shutdown_children(struct supervisor *s)
+{
+	enum role	order[2] = { ROLE_FRONT, ROLE_WORKER };
+	uint64_t	limit[2] = { (uint64_t)s->cfg->shutdown_timeout_ms + 2000,
+			    2000 };
+	int		i;
+
+	s->stopping = 1;
+	for (i = 0; i < 2; i++) {
+		signal_role(s, order[i], SIGTERM);
+		wait_role(s, order[i], mono_ms() + limit[i]);
+		if (running(s, order[i]) > 0) {
+			log_warnx("%s did not stop in time: killing",
+			    order[i] == ROLE_FRONT ? "front" : "workers");
+			signal_role(s, order[i], SIGKILL);
+			wait_role(s, order[i], mono_ms() + 1000);
+		}
+	}
+}
+
+static int
+make_runtime_dir(const char *dir)
+{
+	struct stat	st;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("mkdir %s", dir);
+		return -1;
+	}
+	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		log_warnx("runtime_dir %s is not a directory", dir);
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		log_warnx("runtime_dir %s is not owned by us", dir);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0 && chmod(dir, 0700) == -1) {
+		log_warn("chmod %s", dir);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+setup_signals(struct supervisor *s)
+{
+	sigset_t	mask;
+
+	/* Blocked here, inherited blocked: each child takes its own. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1 ||
+	    (s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
+		log_warn("signalfd");
+		return -1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* Returns 1 when it is time to stop. */
+static int
+handle_signals(struct supervisor *s)
+{
+	struct signalfd_siginfo	si;
+	int			stop = 0;
+
+	while (read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			reap(s);
+			break;
+		case SIGHUP:
+			reload(s);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			log_info("signal %d: draining", (int)si.ssi_signo);
+			stop = 1;
+			break;
+		}
+	}
+	return stop;
+}
+
+int
+supervisor_main(struct config *cfg)
+{
+	struct supervisor	 s;
+	struct pollfd		 pfd;
+	struct child		*front;
+
+	memset(&s, 0, sizeof(s));
+	s.cfg = cfg;
+	proctitle_set("tokend: supervisor");
+	if (setup_signals(&s) == -1 || make_runtime_dir(cfg->runtime_dir) == -1)
+		return 1;
+	if ((front = child_add(&s, ROLE_FRONT, 0)) == NULL ||
+	    child_start(&s, front) == -1)
+		return 1;
+	start_workers(&s);
+	log_info("started: front and %d workers", cfg->workers);
+	for (;;) {
+		pfd = (struct pollfd){ s.sigfd, POLLIN, 0 };
+		if (poll(&pfd, 1, poll_timeout(&s)) == -1 && errno != EINTR)
+			fatal("poll");
+		if (handle_signals(&s))
+			break;
+		if (front->fatal) {
+			log_warnx("the front cannot run: stopping");
+			shutdown_children(&s);
+			config_free(s.cfg);
+			return 1;
+		}
+		respawn_due(&s);
+	}
+	shutdown_children(&s);
+	log_info("stopped");
+	config_free(s.cfg);
+	close(s.sigfd);
+	return 0;
+}

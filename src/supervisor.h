@@ -1,0 +1,13 @@
+/*
+ * supervisor.h - the parent process: forks the front and the workers,
+ * respawns what dies, reloads on SIGHUP, drains on SIGTERM.
+ */
+#ifndef TOKEND_SUPERVISOR_H
+#define TOKEND_SUPERVISOR_H
+
+struct config;
+
+/* Takes ownership of cfg; returns the exit code of tokend. */
+int	supervisor_main(struct config *cfg);
+
+#endif

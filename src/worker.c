@@ -1,0 +1,253 @@
+/*
+ * worker.c - the worker process loop.
+ *
+ * A worker owns one DEALER socket connected to the broker's ROUTER over
+ * ipc.  It says READY once, then answers every JOB with exactly one REPLY,
+ * and sends a HEARTBEAT whenever it has been quiet for an interval.  The
+ * broker heartbeats back while the worker is idle; if the broker stays
+ * silent for heartbeat_liveness intervals (the front died or restarted),
+ * the worker drops its socket and connects afresh, so a restarted front
+ * finds its pool again without the supervisor's help.
+ *
+ * All crypto happens here, through mint_token(); the loop itself only
+ * decodes, dispatches and encodes.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "mint.h"
+#include "protocol.h"
+
+struct worker {
+	const struct config	*cfg;
+	int			 index;
+	void			*ctx;
+	void			*sock;
+	int			 sigfd;
+	char			 endpoint[128];
+	uint64_t		 last_sent;	/* mono ms */
+	uint64_t		 broker_seen;	/* mono ms */
+	int			 quit;
+};
+
+static int
+worker_connect(struct worker *w)
+{
+	char	pid[16], idx[16];
+	int	ivl = 100;
+
+	if (w->sock != NULL)
+		zmq_close(w->sock);
+	if ((w->sock = zmq_socket(w->ctx, ZMQ_DEALER)) == NULL ||
+	    proto_sockopts(w->sock) == -1 ||
+	    zmq_setsockopt(w->sock, ZMQ_RECONNECT_IVL, &ivl,
+	    sizeof(ivl)) == -1 ||
+	    zmq_connect(w->sock, w->endpoint) == -1) {
+		log_warnx("connect %s: %s", w->endpoint, zmq_strerror(errno));
+		return -1;
+	}
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	snprintf(idx, sizeof(idx), "%d", w->index);
+	struct proto_field f[] = {
+		PROTO_FIELD_STR("pid", pid),
+		PROTO_FIELD_STR("worker", idx),
+	};
+	w->broker_seen = w->last_sent = mono_ms();
+	return proto_send(w->sock, NULL, 0, PROTO_READY, f, 2);
+}
+
+static int
+send_msg(struct worker *w, int cmd, const struct proto_field *f, size_t n)
+{
+	w->last_sent = mono_ms();
+	if (proto_send(w->sock, NULL, 0, cmd, f, n) == -1) {
+		log_warnx("send: %s", zmq_strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+reply_error(struct worker *w, const void *job, const char *error,
+    const char *name, const char *description)
+{
+	struct proto_field f[] = {
+		PROTO_FIELD("job", job, PROTO_JOB_ID_LEN),
+		PROTO_FIELD_STR("error", error),
+		PROTO_FIELD_STR("name", name),
+		PROTO_FIELD_STR("description", description),
+	};
+
+	return send_msg(w, PROTO_REPLY, f, 4);
+}
+
+static int
+reply_token(struct worker *w, const void *job, const struct mint_result *r)
+{
+	char	uid[24], duration[24], expires[24];
+
+	snprintf(uid, sizeof(uid), "%" PRIu64, r->uid);
+	snprintf(duration, sizeof(duration), "%" PRId64, r->svc->duration);
+	snprintf(expires, sizeof(expires), "%" PRId64, r->expires);
+	struct proto_field f[] = {
+		PROTO_FIELD("job", job, PROTO_JOB_ID_LEN),
+		PROTO_FIELD_STR("id", r->token),
+		PROTO_FIELD_STR("key", r->key),
+		PROTO_FIELD_STR("uid", uid),
+		PROTO_FIELD_STR("api_endpoint", r->svc->node),
+		PROTO_FIELD_STR("duration", duration),
+		PROTO_FIELD_STR("expires", expires),
+		PROTO_FIELD_STR("hashalg", "sha256"),
+	};
+
+	return send_msg(w, PROTO_REPLY, f, sizeof(f) / sizeof(f[0]));
+}
+
+static int
+handle_job(struct worker *w, const struct proto_msg *m)
+{
+	struct mint_request	 req;
+	struct mint_result	 res;
+	const void		*job;
+	size_t			 len;
+
+	if ((job = proto_get(m, "job", &len)) == NULL ||
+	    len != PROTO_JOB_ID_LEN) {
+		log_warnx("JOB without a valid job id: dropped");
+		return 0;
+	}
+	req.service = proto_get(m, "service", &req.service_len);
+	req.assertion = proto_get(m, "assertion", &req.assertion_len);
+	if (req.service == NULL)
+		return reply_error(w, job, PROTO_ERR_INVALID_REQUEST,
+		    "service", "missing service");
+	if (req.assertion == NULL)
+		return reply_error(w, job, PROTO_ERR_INVALID_REQUEST,
+		    "assertion", "missing assertion");
+	mint_token(w->cfg, &req, wall_s(), &res);
+	if (res.error != NULL)
+		return reply_error(w, job, res.error, res.error_name,
+		    res.description);
+	return reply_token(w, job, &res);
+}
+
+static void
+handle_message(struct worker *w)
+{
+	struct proto_msg	 m;
+	const char		*why;
+	int			 rc;
+
+	while ((rc = proto_recv(w->sock, 0, 1, &m, &why)) != -1) {
+		w->broker_seen = mono_ms();
+		if (rc == 1) {
+			log_warnx("malformed message from broker: %s", why);
+			proto_msg_close(&m);
+			continue;
+		}
+		switch (m.cmd) {
+		case PROTO_JOB:
+			handle_job(w, &m);
+			break;
+		case PROTO_HEARTBEAT:
+			break;
+		default:
+			log_warnx("unexpected command %d from broker", m.cmd);
+			break;
+		}
+		proto_msg_close(&m);
+	}
+}
+
+static void
+handle_signal(struct worker *w)
+{
+	struct signalfd_siginfo	si;
+
+	while (read(w->sigfd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			w->quit = 1;
+}
+
+/* Heartbeat when quiet; reconnect when the broker has gone silent. */
+static void
+keepalive(struct worker *w)
+{
+	const struct config	*cfg = w->cfg;
+	uint64_t		 now = mono_ms();
+
+	if (now - w->broker_seen >
+	    (uint64_t)cfg->heartbeat_ms * (uint64_t)cfg->heartbeat_liveness) {
+		log_info("broker silent for %" PRIu64 " ms: reconnecting",
+		    now - w->broker_seen);
+		worker_connect(w);
+		return;
+	}
+	if (now - w->last_sent >= (uint64_t)cfg->heartbeat_ms)
+		send_msg(w, PROTO_HEARTBEAT, NULL, 0);
+}
+
+static int
+worker_setup(struct worker *w)
+{
+	sigset_t	mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if ((w->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
+		log_warn("signalfd");
+		return -1;
+	}
+	snprintf(w->endpoint, sizeof(w->endpoint), "ipc://%s/%s",
+	    w->cfg->runtime_dir, PROTO_ENDPOINT);
+	if ((w->ctx = zmq_ctx_new()) == NULL) {
+		log_warnx("zmq_ctx_new: %s", zmq_strerror(errno));
+		return -1;
+	}
+	return worker_connect(w);
+}
+
+int
+worker_main(const struct config *cfg, int index)
+{
+	struct worker	 w = { .cfg = cfg, .index = index, .sigfd = -1 };
+	zmq_pollitem_t	 items[2];
+	int		 n;
+
+	if (worker_setup(&w) == -1)
+		return EXIT_FATAL;
+	log_debug("worker %d ready on %s", index, w.endpoint);
+	while (!w.quit) {
+		items[0] = (zmq_pollitem_t){ w.sock, 0, ZMQ_POLLIN, 0 };
+		items[1] = (zmq_pollitem_t){ NULL, w.sigfd, ZMQ_POLLIN, 0 };
+		n = zmq_poll(items, 2, cfg->heartbeat_ms);
+		if (n == -1 && errno != EINTR) {
+			log_warnx("zmq_poll: %s", zmq_strerror(errno));
+			break;
+		}
+		if (n > 0 && (items[1].revents & ZMQ_POLLIN))
+			handle_signal(&w);
+		if (n > 0 && (items[0].revents & ZMQ_POLLIN))
+			handle_message(&w);
+		keepalive(&w);
+	}
+	send_msg(&w, PROTO_BYE, NULL, 0);
+	zmq_close(w.sock);
+	zmq_ctx_term(w.ctx);
+	close(w.sigfd);
+	return 0;
+}

@@ -1,0 +1,13 @@
+/*
+ * worker.h - a worker process: takes jobs from the front's broker, one at a
+ * time, and answers each with a token or a precise error.
+ */
+#ifndef TOKEND_WORKER_H
+#define TOKEND_WORKER_H
+
+struct config;
+
+/* Runs until SIGTERM; returns the process exit code. */
+int	worker_main(const struct config *cfg, int index);
+
+#endif
