@@ -51,7 +51,7 @@ enum jws_err {
 	JWS_ERR_KEY_MISMATCH,	/* key type (or JWK "alg") does not fit alg */
 	JWS_ERR_SIG_LENGTH,	/* signature of the wrong size for alg */
 	JWS_ERR_SIGNATURE,	/* signature does not verify */
-	JWS_ERR_CLAIM_TYPE,	/* exp/nbf/iat not an integer, aud/sub type */
+	JWS_ERR_CLAIM_TYPE,	/* exp/nbf/iat not an integer, aud not a string */
 	JWS_ERR_EXP_MISSING,	/* no "exp" */
 	JWS_ERR_EXPIRED,	/* exp + leeway <= now */
 	JWS_ERR_NOT_YET_VALID,	/* nbf - leeway > now */

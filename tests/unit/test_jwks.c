@@ -1,0 +1,547 @@
+/*
+ * test_jwks.c - JWKS parsing (src/jwks.c).
+ *
+ * Accepted sets are checked down to the key material: the RFC 7515/8037
+ * example keys must come out with exactly the published modulus, point or
+ * public key, and the committed test JWKS must equal the PEM keys it was
+ * made from.  Every refused set must be refused for its own reason, so each
+ * test asserts the words of the error message (and the key it names), not
+ * only that parsing failed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "b64.h"
+#include "jwks.h"
+
+/* RFC 7515 A.2 (RSA), A.3 (EC P-256) and RFC 8037 A.2 (Ed25519) keys. */
+#define A2_N \
+    "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp" \
+    "-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOW" \
+    "vG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUs" \
+    "LA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9k" \
+    "G4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2" \
+    "PAcDTW9gb54h4FRWyuXpoQ"
+#define A3_X	"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"
+#define A3_Y	"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
+/* A3_Y with its last byte changed: (x, y') is not on P-256. */
+#define A3_Y_OFF "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a4"
+#define ED_X	"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+
+#define RSA_A2	"{\"kty\":\"RSA\",\"kid\":\"a2\",\"e\":\"AQAB\"," \
+    "\"n\":\"" A2_N "\"}"
+#define EC_A3	"{\"kty\":\"EC\",\"kid\":\"a3\",\"crv\":\"P-256\"," \
+    "\"x\":\"" A3_X "\",\"y\":\"" A3_Y "\"}"
+#define OKP_ED	"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"" ED_X "\"}"
+#define SET(k)	"{\"keys\":[" k "]}"
+
+static char	 err[512];
+
+static struct jwks *
+parse(const char *json)
+{
+	err[0] = '\0';
+	return jwks_parse(json, strlen(json), err, sizeof(err));
+}
+
+/* Fixed inputs live in tests/unit/vectors, beside this file. */
+static const char *
+vec(const char *name)
+{
+	static char	 path[PATH_MAX];
+	const char	*dir = getenv("TOKEND_VECTORS");
+	const char	*slash = strrchr(__FILE__, '/');
+
+	if (dir != NULL)
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+	else
+		snprintf(path, sizeof(path), "%.*s/vectors/%s",
+		    slash ? (int)(slash - __FILE__) : 1,
+		    slash ? __FILE__ : ".", name);
+	return path;
+}
+
+static void
+decode(const char *b64, uint8_t *out, size_t *len)
+{
+	assert_int_equal(b64url_decode(out, len, b64, strlen(b64), B64_NOPAD),
+	    0);
+}
+
+/* Asserts json is refused and the message contains each given fragment. */
+#define assert_refused(json, ...) \
+	refused(json, __FILE__, __LINE__, __VA_ARGS__, (const char *)NULL)
+
+static void
+refused(const char *json, const char *file, int line, ...)
+{
+	struct jwks	*set = parse(json);
+	const char	*want;
+	va_list		 ap;
+
+	if (set != NULL) {
+		jwks_free(set);
+		print_error("accepted: %.200s\n", json);
+		_fail(file, line);
+	}
+	va_start(ap, line);
+	while ((want = va_arg(ap, const char *)) != NULL)
+		if (strstr(err, want) == NULL) {
+			print_error("error \"%s\" lacks \"%s\"\n", err, want);
+			va_end(ap);
+			_fail(file, line);
+		}
+	va_end(ap);
+}
+
+static struct jwks *
+parse_ok(const char *json)
+{
+	struct jwks	*set = parse(json);
+
+	if (set == NULL)
+		fail_msg("refused: %s", err);
+	return set;
+}
+
+static void
+test_rsa_rfc7515_a2(void **state)
+{
+	struct jwks	*set = parse_ok(SET(RSA_A2));
+	uint8_t		 want[300], got[300];
+	size_t		 wantlen;
+	BIGNUM		*n = NULL, *e = NULL;
+
+	assert_int_equal(set->nkeys, 1);
+	assert_int_equal(set->keys[0].kty, JWK_KTY_RSA);
+	assert_string_equal(set->keys[0].kid, "a2");
+	assert_null(set->keys[0].alg);
+	assert_true(EVP_PKEY_is_a(set->keys[0].pkey, "RSA"));
+	assert_int_equal(EVP_PKEY_get_bits(set->keys[0].pkey), 2048);
+	/* The modulus is the published one, byte for byte. */
+	assert_int_equal(EVP_PKEY_get_bn_param(set->keys[0].pkey,
+	    OSSL_PKEY_PARAM_RSA_N, &n), 1);
+	assert_int_equal(EVP_PKEY_get_bn_param(set->keys[0].pkey,
+	    OSSL_PKEY_PARAM_RSA_E, &e), 1);
+	decode(A2_N, want, &wantlen);
+	assert_int_equal(BN_bn2bin(n, got), (int)wantlen);
+	assert_memory_equal(got, want, wantlen);
+	assert_int_equal(BN_get_word(e), 65537);
+	BN_free(n);
+	BN_free(e);
+	jwks_free(set);
+}
+
+static void
+test_ec_rfc7515_a3(void **state)
+{
+	struct jwks	*set = parse_ok(SET(EC_A3));
+	uint8_t		 want[65], got[100];
+	size_t		 len, gotlen;
+	char		 group[32];
+
+	assert_int_equal(set->nkeys, 1);
+	assert_int_equal(set->keys[0].kty, JWK_KTY_EC_P256);
+	assert_string_equal(set->keys[0].kid, "a3");
+	assert_true(EVP_PKEY_is_a(set->keys[0].pkey, "EC"));
+	assert_int_equal(EVP_PKEY_get_utf8_string_param(set->keys[0].pkey,
+	    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL), 1);
+	assert_string_equal(group, "prime256v1");
+	want[0] = 0x04;
+	decode(A3_X, want + 1, &len);
+	assert_int_equal(len, 32);
+	decode(A3_Y, want + 33, &len);
+	assert_int_equal(len, 32);
+	assert_int_equal(EVP_PKEY_get_octet_string_param(set->keys[0].pkey,
+	    OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, got, sizeof(got), &gotlen), 1);
+	assert_int_equal(gotlen, 65);
+	assert_memory_equal(got, want, 65);
+	jwks_free(set);
+}
+
+static void
+test_okp_rfc8037_a2(void **state)
+{
+	struct jwks	*set = parse_ok(SET(OKP_ED));
+	uint8_t		 want[35], got[32];
+	size_t		 len, gotlen = sizeof(got);
+
+	assert_int_equal(set->nkeys, 1);
+	assert_int_equal(set->keys[0].kty, JWK_KTY_ED25519);
+	assert_null(set->keys[0].kid);
+	assert_null(set->keys[0].alg);
+	assert_true(EVP_PKEY_is_a(set->keys[0].pkey, "ED25519"));
+	assert_int_equal(EVP_PKEY_get_raw_public_key(set->keys[0].pkey, got,
+	    &gotlen), 1);
+	decode(ED_X, want, &len);
+	assert_int_equal(gotlen, 32);
+	assert_memory_equal(got, want, 32);
+	jwks_free(set);
+}
+
+/* The committed JWKS publishes exactly the committed PEM keys. */
+static void
+test_load_matches_pem(void **state)
+{
+	static const struct {
+		const char	*kid, *alg, *pem;
+		enum jwk_kty	 kty;
+	} want[] = {
+		{ "rsa1", "RS256", "rsa.pem", JWK_KTY_RSA },
+		{ "ec1", "ES256", "ec.pem", JWK_KTY_EC_P256 },
+		{ "ed1", NULL, "ed25519.pem", JWK_KTY_ED25519 },
+	};
+	struct jwks	*set = jwks_load(vec("jwks.json"), err, sizeof(err));
+	EVP_PKEY	*pem;
+	FILE		*f;
+	size_t		 i;
+
+	if (set == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(set->nkeys, 3);
+	for (i = 0; i < 3; i++) {
+		assert_string_equal(set->keys[i].kid, want[i].kid);
+		assert_int_equal(set->keys[i].kty, want[i].kty);
+		if (want[i].alg == NULL)
+			assert_null(set->keys[i].alg);
+		else
+			assert_string_equal(set->keys[i].alg, want[i].alg);
+		assert_non_null(f = fopen(vec(want[i].pem), "r"));
+		assert_non_null(pem = PEM_read_PrivateKey(f, NULL, NULL,
+		    NULL));
+		fclose(f);
+		assert_int_equal(EVP_PKEY_eq(set->keys[i].pkey, pem), 1);
+		EVP_PKEY_free(pem);
+	}
+	jwks_free(set);
+}
+
+/* {"keys":[RSA key whose modulus is nbytes, first byte top]} */
+static char *
+rsa_set_n(size_t nbytes, uint8_t top)
+{
+	uint8_t		 n[1100];
+	char		 nb64[1500], *json;
+
+	assert_true(nbytes <= sizeof(n));
+	memset(n, 0xc5, nbytes);	/* odd, like any RSA modulus */
+	n[0] = top;
+	b64url_encode(nb64, n, nbytes, B64_NOPAD);
+	assert_true(asprintf(&json, "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k\","
+	    "\"e\":\"AQAB\",\"n\":\"%s\"}]}", nb64) > 0);
+	return json;
+}
+
+static void
+test_rsa_modulus_bounds(void **state)
+{
+	char	*json;
+
+	json = rsa_set_n(128, 0xff);		/* 1024 bits */
+	assert_refused(json, "keys[0] (kid \"k\")", "1024 bits",
+	    "under 2048");
+	free(json);
+	json = rsa_set_n(256, 0x7f);		/* 2047 bits */
+	assert_refused(json, "2047 bits", "under 2048");
+	free(json);
+	json = rsa_set_n(256, 0x80);		/* 2048 bits: the minimum */
+	jwks_free(parse_ok(json));
+	free(json);
+	json = rsa_set_n(1024, 0xff);		/* 8192 bits, the most */
+	jwks_free(parse_ok(json));
+	free(json);
+	json = rsa_set_n(1025, 0x01);		/* 8193 bits */
+	assert_refused(json, "8193 bits", "over 8192");
+	free(json);
+}
+
+static void
+test_rsa_bad_members(void **state)
+{
+	/* '+' is standard base64, not base64url. */
+	assert_refused(SET("{\"kty\":\"RSA\",\"kid\":\"p\",\"e\":\"AQAB\","
+	    "\"n\":\"of+WCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0\"}"),
+	    "keys[0] (kid \"p\")", "\"n\" is not unpadded base64url");
+	/* Padding is refused: one value, one spelling. */
+	assert_refused(SET("{\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"" A2_N
+	    "==\"}"), "keys[0]: \"n\" is not unpadded base64url");
+	assert_refused(SET("{\"kty\":\"RSA\",\"e\":\"AQAB\"}"),
+	    "keys[0]: missing \"n\"");
+	assert_refused(SET("{\"kty\":\"RSA\",\"e\":65537,\"n\":\"" A2_N "\"}"),
+	    "\"e\" is not a string");
+	assert_refused(SET("{\"kty\":\"RSA\",\"e\":\"AQAA\",\"n\":\"" A2_N
+	    "\"}"), "exponent");			/* e = 65536 */
+	assert_refused(SET("{\"kty\":\"RSA\",\"e\":\"AQ\",\"n\":\"" A2_N
+	    "\"}"), "exponent");			/* e = 1 */
+}
+
+static void
+test_unknown_kty(void **state)
+{
+	assert_refused(SET("{\"kty\":\"oct\",\"kid\":\"h\",\"k\":\"AAAA\"}"),
+	    "keys[0] (kid \"h\")", "unsupported kty \"oct\"");
+	assert_refused(SET("{\"kid\":\"h\",\"x\":\"" ED_X "\"}"),
+	    "missing \"kty\"");
+	assert_refused(SET("{\"kty\":\"OKP\",\"crv\":\"X25519\",\"x\":\""
+	    ED_X "\"}"), "unsupported curve \"X25519\"");
+}
+
+static void
+test_ec_wrong_curve(void **state)
+{
+	/* A P-384 key (RFC 7517 A.1 style, 48-byte coordinates). */
+	assert_refused(SET("{\"kty\":\"EC\",\"kid\":\"384\",\"crv\":\"P-384\","
+	    "\"x\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAAAAAAAAAAA\",\"y\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}"),
+	    "keys[0] (kid \"384\")", "unsupported curve \"P-384\"");
+	assert_refused(SET("{\"kty\":\"EC\",\"x\":\"" A3_X "\",\"y\":\"" A3_Y
+	    "\"}"), "without \"crv\"");
+}
+
+static void
+test_ec_point_not_on_curve(void **state)
+{
+	/* Same x and y' = y + 4 (mod 256 in the last byte). */
+	assert_refused(SET("{\"kty\":\"EC\",\"kid\":\"bad\",\"crv\":\"P-256\","
+	    "\"x\":\"" A3_X "\",\"y\":\"" A3_Y_OFF "\"}"),
+	    "keys[0] (kid \"bad\")", "not on curve P-256");
+	/* (0, 0) is not a point either. */
+	assert_refused(SET("{\"kty\":\"EC\",\"crv\":\"P-256\","
+	    "\"x\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+	    "\"y\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}"),
+	    "not on curve P-256");
+}
+
+static void
+test_wrong_coordinate_length(void **state)
+{
+	/* x of 31 bytes: a leading zero byte dropped, as some encoders do. */
+	assert_refused(SET("{\"kty\":\"EC\",\"kid\":\"s\",\"crv\":\"P-256\","
+	    "\"x\":\"zc4ncPbEXUGDy-5v20t7WAczNXvp7xO6z248e9FURQ\","
+	    "\"y\":\"" A3_Y "\"}"), "keys[0] (kid \"s\")",
+	    "\"x\" is 31 bytes, not 32");
+	assert_refused(SET("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" A3_X
+	    "\",\"y\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}"),
+	    "\"y\" is 33 bytes, not 32");
+	assert_refused(SET("{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+	    "\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHUQ\"}"),
+	    "\"x\" is 31 bytes, not 32");
+}
+
+static void
+test_duplicate_kid(void **state)
+{
+	assert_refused(SET(
+	    "{\"kty\":\"OKP\",\"kid\":\"one\",\"crv\":\"Ed25519\",\"x\":\""
+	    ED_X "\"}," RSA_A2 ","
+	    "{\"kty\":\"EC\",\"kid\":\"one\",\"crv\":\"P-256\",\"x\":\"" A3_X
+	    "\",\"y\":\"" A3_Y "\"}"),
+	    "keys[2] (kid \"one\")", "duplicate kid", "keys[0]");
+	/* Keys without a kid are not duplicates of each other. */
+	jwks_free(parse_ok(SET(OKP_ED "," OKP_ED)));
+}
+
+static void
+test_not_an_object(void **state)
+{
+	assert_refused("[" RSA_A2 "]", "not a JSON object");
+	assert_refused("{\"keys\":[" RSA_A2 "]", "invalid JSON", "line 1");
+	assert_refused("{\"keys\":[]}", "\"keys\" is empty");
+	/* Duplicate members: two parsers could see two different sets. */
+	assert_refused("{\"keys\":[" RSA_A2 "],\"keys\":[" EC_A3 "]}",
+	    "invalid JSON", "duplicate");
+	assert_refused(SET("42"), "keys[0]: not a JSON object");
+}
+
+static void
+test_keys_not_an_array(void **state)
+{
+	assert_refused("{\"keys\":" RSA_A2 "}",
+	    "\"keys\" is missing or not an array");
+	assert_refused("{\"key\":[" RSA_A2 "]}",
+	    "\"keys\" is missing or not an array");
+}
+
+static char *
+n_copies(size_t n, const char *jwk)
+{
+	size_t	 len = strlen(jwk), i;
+	char	*json = malloc(16 + n * (len + 1)), *p = json;
+
+	assert_non_null(json);
+	p += sprintf(p, "{\"keys\":[");
+	for (i = 0; i < n; i++)
+		p += sprintf(p, "%s%s", i ? "," : "", jwk);
+	sprintf(p, "]}");
+	return json;
+}
+
+static void
+test_too_many_keys(void **state)
+{
+	char		*json;
+	struct jwks	*set;
+
+	json = n_copies(JWKS_MAX_KEYS, OKP_ED);
+	set = parse_ok(json);
+	assert_int_equal(set->nkeys, JWKS_MAX_KEYS);
+	jwks_free(set);
+	free(json);
+	json = n_copies(JWKS_MAX_KEYS + 1, OKP_ED);
+	assert_refused(json, "65 keys", "over the limit of 64");
+	free(json);
+}
+
+static void
+test_use_enc_skipped(void **state)
+{
+	struct jwks	*set;
+
+	/* Skipped before its type is judged: "oct" would be refused. */
+	set = parse_ok(SET(
+	    "{\"kty\":\"RSA\",\"kid\":\"e1\",\"use\":\"enc\",\"e\":\"AQAB\","
+	    "\"n\":\"" A2_N "\"},"
+	    "{\"kty\":\"oct\",\"use\":\"enc\",\"k\":\"AAAA\"},"
+	    "{\"kty\":\"OKP\",\"kid\":\"s1\",\"use\":\"sig\","
+	    "\"crv\":\"Ed25519\","
+	    "\"x\":\"" ED_X "\"}"));
+	assert_int_equal(set->nkeys, 1);
+	assert_string_equal(set->keys[0].kid, "s1");
+	assert_int_equal(set->keys[0].kty, JWK_KTY_ED25519);
+	jwks_free(set);
+	assert_refused(SET("{\"kty\":\"RSA\",\"use\":\"enc\",\"e\":\"AQAB\","
+	    "\"n\":\"" A2_N "\"}"), "no signature keys");
+	assert_refused(SET("{\"kty\":\"OKP\",\"use\":1,\"crv\":\"Ed25519\","
+	    "\"x\":\"" ED_X "\"}"), "\"use\" is not a string");
+}
+
+static void
+test_member_types(void **state)
+{
+	assert_refused(SET("{\"kty\":\"OKP\",\"kid\":7,\"crv\":\"Ed25519\","
+	    "\"x\":\"" ED_X "\"}"), "keys[0]: \"kid\" is not a string");
+	assert_refused(SET("{\"kty\":\"OKP\",\"alg\":[],\"crv\":\"Ed25519\","
+	    "\"x\":\"" ED_X "\"}"), "\"alg\" is not a string");
+	/* A JWK alg of ours for another key type is a configuration slip. */
+	assert_refused(SET("{\"kty\":\"RSA\",\"kid\":\"r\",\"alg\":\"ES256\","
+	    "\"e\":\"AQAB\",\"n\":\"" A2_N "\"}"), "keys[0] (kid \"r\")",
+	    "\"alg\" ES256 does not fit");
+}
+
+static void
+test_private_key_refused(void **state)
+{
+	assert_refused(SET("{\"kty\":\"OKP\",\"kid\":\"priv\","
+	    "\"crv\":\"Ed25519\","
+	    "\"d\":\"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A\","
+	    "\"x\":\"" ED_X "\"}"), "keys[0] (kid \"priv\")",
+	    "private key material");
+}
+
+static void
+test_size_bound(void **state)
+{
+	char		*big = malloc(JWKS_MAX_BYTES + 1);
+	struct jwks	*set;
+
+	/* A valid set padded with white space to one byte over the bound. */
+	assert_non_null(big);
+	memset(big, ' ', JWKS_MAX_BYTES + 1);
+	memcpy(big, SET(OKP_ED), strlen(SET(OKP_ED)));
+	set = jwks_parse(big, JWKS_MAX_BYTES, err, sizeof(err));
+	assert_non_null(set);
+	jwks_free(set);
+	assert_null(jwks_parse(big, JWKS_MAX_BYTES + 1, err, sizeof(err)));
+	assert_non_null(strstr(err, "over the limit"));
+	free(big);
+}
+
+/* Writes len bytes of data (repeated spaces past its end) to a temp file. */
+static char *
+temp_file(const char *data, size_t len)
+{
+	static char	 path[64];
+	size_t		 dlen = strlen(data), i;
+	int		 fd;
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "/tmp/test_jwks.XXXXXX");
+	assert_true((fd = mkstemp(path)) != -1);
+	assert_non_null(f = fdopen(fd, "w"));
+	fwrite(data, 1, dlen < len ? dlen : len, f);
+	for (i = dlen; i < len; i++)
+		fputc(' ', f);
+	fclose(f);
+	return path;
+}
+
+static void
+test_load_errors(void **state)
+{
+	const char	*path;
+	char		 want[128];
+
+	assert_null(jwks_load("/nonexistent/jwks.json", err, sizeof(err)));
+	assert_non_null(strstr(err, "/nonexistent/jwks.json: "));
+	assert_non_null(strstr(err, "No such file"));
+
+	path = temp_file(SET(EC_A3 "," RSA_A2 ",{\"kty\":\"oct\"}"),
+	    strlen(SET(EC_A3 "," RSA_A2 ",{\"kty\":\"oct\"}")));
+	assert_null(jwks_load(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: keys[2]: unsupported kty", path);
+	assert_non_null(strstr(err, want));
+	unlink(path);
+
+	path = temp_file(SET(OKP_ED), JWKS_MAX_BYTES + 1);
+	assert_null(jwks_load(path, err, sizeof(err)));
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "larger than"));
+	unlink(path);
+
+	path = temp_file(SET(OKP_ED), JWKS_MAX_BYTES);
+	jwks_free(jwks_load(path, err, sizeof(err)));
+	unlink(path);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rsa_rfc7515_a2),
+		cmocka_unit_test(test_ec_rfc7515_a3),
+		cmocka_unit_test(test_okp_rfc8037_a2),
+		cmocka_unit_test(test_load_matches_pem),
+		cmocka_unit_test(test_rsa_modulus_bounds),
+		cmocka_unit_test(test_rsa_bad_members),
+		cmocka_unit_test(test_unknown_kty),
+		cmocka_unit_test(test_ec_wrong_curve),
+		cmocka_unit_test(test_ec_point_not_on_curve),
+		cmocka_unit_test(test_wrong_coordinate_length),
+		cmocka_unit_test(test_duplicate_kid),
+		cmocka_unit_test(test_not_an_object),
+		cmocka_unit_test(test_keys_not_an_array),
+		cmocka_unit_test(test_too_many_keys),
+		cmocka_unit_test(test_use_enc_skipped),
+		cmocka_unit_test(test_member_types),
+		cmocka_unit_test(test_private_key_refused),
+		cmocka_unit_test(test_size_bound),
+		cmocka_unit_test(test_load_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
