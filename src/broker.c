@@ -17,11 +17,14 @@
  * Workers say READY and are kept on an idle stack (the most recently idle
  * worker first: its caches are warm).  A worker is given one job at a time.
  * A worker that goes silent past heartbeat_liveness intervals is forgotten;
- * if it held a job, the job is dispatched once more to another worker.
+ * if it held a job, the job is dispatched once more to another worker.  A
+ * worker that dies is known sooner: the supervisor reaps it and tells the
+ * front, whose main thread passes the pid down a pipe (broker_worker_died).
  */
 #include "broker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -74,6 +77,8 @@ struct broker {
 	pthread_t		 thread;
 	atomic_int		 stop;
 	atomic_int		 inflight;
+	atomic_int		 known;		/* workers registered */
+	int			 died[2];	/* pipe of dead worker pids */
 	int			 limit;		/* slots */
 
 	/* Owned by the broker thread. */
@@ -235,6 +240,7 @@ worker_add(struct broker *b, const void *id, size_t len, uint64_t now)
 	if (i >= b->nworkers)
 		b->nworkers = i + 1;
 	set_idle(b, i);
+	atomic_fetch_add(&b->known, 1);
 	return i;
 }
 
@@ -264,6 +270,7 @@ worker_forget(struct broker *b, int w, const char *why)
 	if (b->workers[w].state == W_IDLE)
 		idle_remove(b, w);
 	b->workers[w].state = W_UNUSED;
+	atomic_fetch_sub(&b->known, 1);
 	if (i == -1)
 		return;
 	b->slots[i].worker = -1;
@@ -439,6 +446,19 @@ read_jobs(struct broker *b, uint64_t now)
 	}
 }
 
+static void
+read_deaths(struct broker *b)
+{
+	pid_t	pid;
+	int	w;
+
+	while (read(b->died[0], &pid, sizeof(pid)) == sizeof(pid))
+		for (w = 0; w < b->nworkers; w++)
+			if (b->workers[w].state != W_UNUSED &&
+			    b->workers[w].pid == pid)
+				worker_forget(b, w, "died");
+}
+
 /* ---- time ------------------------------------------------------------- */
 
 static void
@@ -496,21 +516,25 @@ static void *
 broker_run(void *arg)
 {
 	struct broker	*b = arg;
-	zmq_pollitem_t	 items[2];
+	zmq_pollitem_t	 items[3];
 	uint64_t	 now;
 
 	b->next_beat = mono_ms() + (uint64_t)b->cfg->heartbeat_ms;
 	while (!atomic_load(&b->stop)) {
 		items[0] = (zmq_pollitem_t){ b->pull, 0, ZMQ_POLLIN, 0 };
 		items[1] = (zmq_pollitem_t){ b->router, 0, ZMQ_POLLIN, 0 };
-		if (zmq_poll(items, 2, poll_timeout(b, mono_ms())) == -1 &&
+		items[2] = (zmq_pollitem_t){ NULL, b->died[0], ZMQ_POLLIN, 0 };
+		if (zmq_poll(items, 3, poll_timeout(b, mono_ms())) == -1 &&
 		    errno != EINTR) {
 			log_warnx("broker: zmq_poll: %s", zmq_strerror(errno));
 			break;
 		}
 		now = mono_ms();
+		/* Replies before deaths: a last REPLY beats a re-dispatch. */
 		if (items[1].revents & ZMQ_POLLIN)
 			read_workers(b, now);
+		if (items[2].revents & ZMQ_POLLIN)
+			read_deaths(b);
 		if (items[0].revents & ZMQ_POLLIN)
 			read_jobs(b, now);
 		expire(b, now);
@@ -565,7 +589,7 @@ broker_alloc(struct broker *b)
 		b->slots[i].free_next = i + 1 < b->limit ? i + 1 : -1;
 	b->free_head = 0;
 	b->live_head = b->live_tail = -1;
-	return 0;
+	return pipe2(b->died, O_NONBLOCK | O_CLOEXEC);
 }
 
 static void
@@ -582,6 +606,10 @@ broker_free(struct broker *b)
 	if (b->ctx != NULL)
 		zmq_ctx_term(b->ctx);
 	pthread_mutex_destroy(&b->push_mtx);
+	if (b->died[0] != -1) {
+		close(b->died[0]);
+		close(b->died[1]);
+	}
 	free(b->slots);
 	free(b->queue);
 	free(b);
@@ -596,6 +624,7 @@ broker_start(const struct config *cfg, job_done_fn done)
 		return NULL;
 	b->cfg = cfg;
 	b->done = done;
+	b->died[0] = b->died[1] = -1;
 	pthread_mutex_init(&b->push_mtx, NULL);
 	if (broker_alloc(b) == -1 || broker_sockets(b) == -1 ||
 	    pthread_create(&b->thread, NULL, broker_run, b) != 0) {
@@ -653,6 +682,20 @@ int
 broker_inflight(struct broker *b)
 {
 	return atomic_load(&b->inflight);
+}
+
+int
+broker_workers(struct broker *b)
+{
+	return atomic_load(&b->known);
+}
+
+void
+broker_worker_died(struct broker *b, pid_t pid)
+{
+	if (write(b->died[1], &pid, sizeof(pid)) != sizeof(pid))
+		log_warnx("broker: cannot pass on the death of pid %d",
+		    (int)pid);
 }
 
 void

@@ -48,6 +48,13 @@ struct broker	*broker_start(const struct config *, job_done_fn done);
 int		 broker_submit(struct broker *, struct job *);
 /* Jobs submitted and not yet done. */
 int		 broker_inflight(struct broker *);
+/* Workers the broker knows (idle or busy). */
+int		 broker_workers(struct broker *);
+/*
+ * From the front's main thread: the supervisor saw worker pid die.  Its
+ * job, if any, is dispatched again at once instead of after heartbeats.
+ */
+void		 broker_worker_died(struct broker *, pid_t pid);
 /* Completes every pending job as JOB_UNAVAILABLE, stops, frees. */
 void		 broker_stop(struct broker *);
 

@@ -36,6 +36,8 @@ enum key_type {
 	KT_I64,		/* int64_t within [min, max] */
 	KT_SIZE,	/* size_t within [min, max] */
 	KT_MSEC,	/* seconds in the file, int milliseconds in memory */
+	KT_LONG,	/* long within [min, max] */
+	KT_MIB,		/* MiB in the file, long KiB in memory */
 	KT_STR,		/* any non-empty string */
 	KT_PATH,	/* path, resolved against the config file's directory */
 	KT_BOOL,	/* on/off, yes/no, true/false, 1/0 */
@@ -80,6 +82,9 @@ static const struct key_def server_keys[] = {
 	    "1000" },
 	{ "heartbeat_liveness", KT_INT, SRV(heartbeat_liveness), 2, 100,
 	    "3" },
+	{ "orphan_timeout", KT_MSEC, SRV(orphan_timeout_ms), 1, 3600, "30" },
+	{ "max_jobs", KT_LONG, SRV(max_jobs), 0, 1000000000, "0" },
+	{ "max_rss", KT_MIB, SRV(max_rss_kb), 0, 65536, "256" },
 	{ "uid_secret_file", KT_SECRET, SRV(uid_secret), 0, 0, NULL },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
@@ -373,10 +378,14 @@ set_value(struct loader *l, const struct key_def *k, const char *v)
 	case KT_I64:
 	case KT_SIZE:
 	case KT_MSEC:
+	case KT_LONG:
+	case KT_MIB:
 		if (parse_long(v, &n) == -1 || n < k->min || n > k->max)
 			return fail(l, "%s: expected an integer from %ld to "
 			    "%ld, got \"%s\"", k->name, k->min, k->max, v);
-		if (k->type == KT_I64)
+		if (k->type == KT_LONG || k->type == KT_MIB)
+			*(long *)field = k->type == KT_MIB ? n * 1024 : n;
+		else if (k->type == KT_I64)
 			*(int64_t *)field = n;
 		else if (k->type == KT_SIZE)
 			*(size_t *)field = (size_t)n;

@@ -535,9 +535,22 @@ drain(struct front *f)
 	}
 }
 
-int
-front_main(struct config *cfg)
+/* Tells the supervisor, once, that requests can be served now. */
+static void
+report_ready(int *ready_fd)
 {
+	if (*ready_fd == -1 || broker_workers(front.broker) == 0)
+		return;
+	if (write(*ready_fd, "R", 1) != 1)
+		log_warn("ready pipe");
+	close(*ready_fd);
+	*ready_fd = -1;
+}
+
+int
+front_main(struct config *cfg, int ready_fd)
+{
+	struct timespec	 tick = { 0, 50 * 1000 * 1000 };
 	sigset_t	 mask;
 	siginfo_t	 si;
 	int		 sig;
@@ -559,10 +572,16 @@ front_main(struct config *cfg)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
 	for (;;) {
-		sig = sigwaitinfo(&mask, &si);
+		report_ready(&ready_fd);
+		sig = ready_fd == -1 ? sigwaitinfo(&mask, &si) :
+		    sigtimedwait(&mask, &si, &tick);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		if (sig == SIGUSR1 && si.si_code == SI_QUEUE)
+			broker_worker_died(front.broker,
+			    (pid_t)si.si_value.sival_int);
 	}
 	log_info("draining");
 	drain(&front);

@@ -8,20 +8,29 @@
  * ZeroMQ context and never starts a thread, so every fork is clean: each
  * child builds its own ZeroMQ state after the fork.
  *
- *   SIGCHLD  reap; log how the child died; respawn it, with a delay that
- *            doubles on each death within a second of starting (100 ms up
- *            to 30 s), so a worker that dies at start-up cannot spin; a
- *            child that exits with EXIT_FATAL (bad setup) is not respawned.
+ *   SIGCHLD  reap; log how the child died; respawn it.  A child that
+ *            crashes or fails within a second of starting is respawned
+ *            after a delay that doubles each time (100 ms up to 30 s), so
+ *            a worker that dies at start-up cannot spin; one killed from
+ *            outside (SIGKILL, SIGTERM) is respawned at once; one that
+ *            exits with EXIT_FATAL (bad setup) is never respawned.
  *   SIGHUP   load the config again; if it is invalid, log why and keep the
  *            old one; else start workers on the new config and retire the
  *            old ones (each finishes its job; the broker re-dispatches a
  *            job that was on its way to one).
  *   SIGTERM  drain: the front stops accepting and finishes what it holds,
  *   SIGINT   then the workers go; exit 0.
+ *
+ * A worker's death is passed on to the front at once (SIGUSR1 carrying the
+ * pid through sigqueue), so the broker re-dispatches its job without
+ * waiting for missed heartbeats.  Under systemd (Type=notify) it reports
+ * READY=1 when the front listens and a worker has joined, RELOADING=1 and
+ * READY=1 around a reload, STOPPING=1, and WATCHDOG=1 pings.
  */
 #include "supervisor.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +46,7 @@
 #include "config.h"
 #include "front.h"
 #include "log.h"
+#include "notify.h"
 #include "proctitle.h"
 #include "worker.h"
 
@@ -61,6 +71,11 @@ struct child {
 struct supervisor {
 	struct config	*cfg;
 	int		 sigfd;
+	int		 ready_fd;	/* read end of the front's ready pipe */
+	int		 ready;		/* READY=1 sent */
+	uint64_t	 watchdog_ms;	/* systemd's interval, 0 if none */
+	uint64_t	 next_ping;
+	pid_t		 front_pid;
 	struct child	 children[MAX_CHILDREN];
 	int		 nchildren;
 	int		 stopping;
@@ -78,12 +93,14 @@ child_name(const struct child *c, char *buf, size_t len)
 
 /* In the child: become the role, never return. */
 static void
-child_run(struct supervisor *s, struct child *c, pid_t parent)
+child_run(struct supervisor *s, struct child *c, pid_t parent, int ready_w)
 {
 	char	name[32];
 	int	rc;
 
 	close(s->sigfd);
+	if (s->ready_fd != -1)
+		close(s->ready_fd);
 	/* Go when the supervisor goes, even if it is killed with -9. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
@@ -92,7 +109,7 @@ child_run(struct supervisor *s, struct child *c, pid_t parent)
 	log_role(name);
 	proctitle_set("tokend: %s", name);
 	if (c->role == ROLE_FRONT)
-		rc = front_main(s->cfg);
+		rc = front_main(s->cfg, ready_w);
 	else
 		rc = worker_main(s->cfg, c->index);
 	exit(rc);
@@ -103,14 +120,36 @@ child_start(struct supervisor *s, struct child *c)
 {
 	pid_t	parent = getpid(), pid;
 	char	name[32];
+	int	ready[2] = { -1, -1 };
 
+	/* The front says "ready" through a pipe made for each of its lives. */
+	if (c->role == ROLE_FRONT) {
+		if (s->ready_fd != -1)
+			close(s->ready_fd);
+		s->ready_fd = -1;
+		if (pipe2(ready, O_CLOEXEC) == -1)
+			log_warn("pipe");
+	}
 	if ((pid = fork()) == -1) {
 		log_warn("fork %s", child_name(c, name, sizeof(name)));
 		c->respawn_at = mono_ms() + RESPAWN_MIN_MS;
+		if (ready[0] != -1) {
+			close(ready[0]);
+			close(ready[1]);
+		}
 		return -1;
 	}
-	if (pid == 0)
-		child_run(s, c, parent);
+	if (pid == 0) {
+		if (ready[0] != -1)
+			close(ready[0]);
+		child_run(s, c, parent, ready[1]);
+	}
+	if (c->role == ROLE_FRONT) {
+		s->front_pid = pid;
+		if (ready[1] != -1)
+			close(ready[1]);
+		s->ready_fd = ready[0];
+	}
 	c->pid = pid;
 	c->started = mono_ms();
 	c->respawn_at = 0;
@@ -161,7 +200,20 @@ child_exited(struct supervisor *s, struct child *c, int status)
 	uint64_t	 now = mono_ms(), delay;
 
 	child_name(c, name, sizeof(name));
+	if (c->role == ROLE_WORKER && s->front_pid != 0 &&
+	    sigqueue(s->front_pid, SIGUSR1,
+	    (union sigval){ .sival_int = (int)c->pid }) == -1)
+		log_warn("telling the front that %s died", name);
+	if (c->role == ROLE_FRONT)
+		s->front_pid = 0;
 	c->pid = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_RECYCLE &&
+	    !c->retiring && !s->stopping) {
+		log_info("%s recycled", name);
+		c->fails = 0;
+		c->respawn_at = mono_ms();
+		return;
+	}
 	if (WIFSIGNALED(status))
 		log_warnx("%s killed by signal %d%s", name, WTERMSIG(status),
 		    WCOREDUMP(status) ? " (core dumped)" : "");
@@ -176,9 +228,19 @@ child_exited(struct supervisor *s, struct child *c, int status)
 		c->fatal = 1;
 		return;
 	}
-	c->fails = now - c->started < FAST_DEATH_MS ? c->fails + 1 : 0;
-	delay = c->fails == 0 ? 0 : (uint64_t)RESPAWN_MIN_MS <<
-	    (c->fails > 9 ? 9 : c->fails - 1);
+	/*
+	 * Killed from outside (an operator, a chaos test): not the child's
+	 * fault, respawn now.  Crashing or failing soon after start is, and
+	 * backs off.
+	 */
+	if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGKILL ||
+	    WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGINT))
+		delay = 0;
+	else {
+		c->fails = now - c->started < FAST_DEATH_MS ? c->fails + 1 : 0;
+		delay = c->fails == 0 ? 0 : (uint64_t)RESPAWN_MIN_MS <<
+		    (c->fails > 9 ? 9 : c->fails - 1);
+	}
 	if (delay > RESPAWN_MAX_MS)
 		delay = RESPAWN_MAX_MS;
 	if (delay > 0)
@@ -222,6 +284,8 @@ poll_timeout(struct supervisor *s)
 	uint64_t	now = mono_ms(), next = UINT64_MAX;
 	int		i;
 
+	if (s->watchdog_ms != 0)
+		next = s->next_ping;
 	for (i = 0; i < s->nchildren; i++) {
 		struct child *c = &s->children[i];
 
@@ -261,8 +325,11 @@ reload(struct supervisor *s)
 	int		 i;
 
 	log_info("reloading %s", s->cfg->path);
+	notify_send("RELOADING=1");
 	if ((cfg = config_load(s->cfg->path, err, sizeof(err))) == NULL) {
 		log_warnx("reload failed, keeping the running config: %s", err);
+		notify_send("READY=1\nSTATUS=reload failed, running the "
+		    "previous config");
 		return;
 	}
 	warn_server_changes(s->cfg, cfg);
@@ -280,6 +347,7 @@ reload(struct supervisor *s)
 	s->cfg = cfg;
 	start_workers(s);
 	log_info("reloaded: %d workers on the new config", cfg->workers);
+	notify_send("READY=1\nSTATUS=serving");
 }
 
 static int
@@ -329,6 +397,7 @@ shutdown_children(struct supervisor *s)
 	int		i;
 
 	s->stopping = 1;
+	notify_send("STOPPING=1");
 	for (i = 0; i < 2; i++) {
 		signal_role(s, order[i], SIGTERM);
 		wait_role(s, order[i], mono_ms() + limit[i]);
@@ -376,9 +445,14 @@ setup_signals(struct supervisor *s)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1 ||
-	    (s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
+	if ((s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
 		log_warn("signalfd");
+		return -1;
+	}
+	/* SIGUSR1 is the front's (see front.h): blocked so it can wait on it. */
+	sigaddset(&mask, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1) {
+		log_warn("sigprocmask");
 		return -1;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -410,15 +484,43 @@ handle_signals(struct supervisor *s)
 	return stop;
 }
 
+/* The front listens and a worker joined: tell systemd, once. */
+static void
+read_ready(struct supervisor *s)
+{
+	char	c;
+
+	if (read(s->ready_fd, &c, 1) == 1 && !s->ready) {
+		s->ready = 1;
+		log_info("serving");
+		notify_send("READY=1\nSTATUS=serving");
+	}
+	close(s->ready_fd);
+	s->ready_fd = -1;
+}
+
+static void
+watchdog(struct supervisor *s)
+{
+	uint64_t	now = mono_ms();
+
+	if (s->watchdog_ms == 0 || now < s->next_ping)
+		return;
+	notify_send("WATCHDOG=1");
+	s->next_ping = now + s->watchdog_ms / 2;
+}
+
 int
 supervisor_main(struct config *cfg)
 {
 	struct supervisor	 s;
-	struct pollfd		 pfd;
+	struct pollfd		 pfd[2];
 	struct child		*front;
 
 	memset(&s, 0, sizeof(s));
 	s.cfg = cfg;
+	s.ready_fd = -1;
+	s.watchdog_ms = notify_watchdog_ms();
 	proctitle_set("tokend: supervisor");
 	if (setup_signals(&s) == -1 || make_runtime_dir(cfg->runtime_dir) == -1)
 		return 1;
@@ -428,9 +530,13 @@ supervisor_main(struct config *cfg)
 	start_workers(&s);
 	log_info("started: front and %d workers", cfg->workers);
 	for (;;) {
-		pfd = (struct pollfd){ s.sigfd, POLLIN, 0 };
-		if (poll(&pfd, 1, poll_timeout(&s)) == -1 && errno != EINTR)
+		pfd[0] = (struct pollfd){ s.sigfd, POLLIN, 0 };
+		pfd[1] = (struct pollfd){ s.ready_fd, POLLIN, 0 };
+		if (poll(pfd, 2, poll_timeout(&s)) == -1 && errno != EINTR)
 			fatal("poll");
+		if (s.ready_fd != -1 && (pfd[1].revents & (POLLIN | POLLHUP)))
+			read_ready(&s);
+		watchdog(&s);
 		if (handle_signals(&s))
 			break;
 		if (front->fatal) {

@@ -9,6 +9,11 @@
  * the worker drops its socket and connects afresh, so a restarted front
  * finds its pool again without the supervisor's help.
  *
+ * If the broker stays away for orphan_timeout the worker exits, and the
+ * supervisor starts a fresh one.  After max_jobs jobs, or once its peak
+ * resident size passes max_rss, a worker finishes the job in hand, says
+ * BYE and exits with EXIT_RECYCLE; the supervisor replaces it at once.
+ *
  * All crypto happens here, through mint_token(); the loop itself only
  * decodes, dispatches and encodes.
  */
@@ -19,6 +24,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -39,7 +45,10 @@ struct worker {
 	char			 endpoint[128];
 	uint64_t		 last_sent;	/* mono ms */
 	uint64_t		 broker_seen;	/* mono ms */
+	uint64_t		 lost_since;	/* mono ms, 0 while in touch */
+	long			 jobs;
 	int			 quit;
+	int			 exit_code;
 };
 
 static int
@@ -137,10 +146,30 @@ handle_job(struct worker *w, const struct proto_msg *m)
 		return reply_error(w, job, PROTO_ERR_INVALID_REQUEST,
 		    "assertion", "missing assertion");
 	mint_token(w->cfg, &req, wall_s(), &res);
+	w->jobs++;
 	if (res.error != NULL)
 		return reply_error(w, job, res.error, res.error_name,
 		    res.description);
 	return reply_token(w, job, &res);
+}
+
+/* Recycle after max_jobs, or when the peak RSS has passed max_rss. */
+static void
+check_recycle(struct worker *w)
+{
+	struct rusage	ru;
+
+	if (w->cfg->max_jobs > 0 && w->jobs >= w->cfg->max_jobs) {
+		log_info("recycling after %ld jobs", w->jobs);
+		w->quit = 1;
+		w->exit_code = EXIT_RECYCLE;
+	} else if (w->cfg->max_rss_kb > 0 && getrusage(RUSAGE_SELF, &ru) == 0 &&
+	    ru.ru_maxrss > w->cfg->max_rss_kb) {
+		log_info("recycling at %ld KiB resident (max_rss %ld KiB)",
+		    ru.ru_maxrss, w->cfg->max_rss_kb);
+		w->quit = 1;
+		w->exit_code = EXIT_RECYCLE;
+	}
 }
 
 static void
@@ -150,8 +179,9 @@ handle_message(struct worker *w)
 	const char		*why;
 	int			 rc;
 
-	while ((rc = proto_recv(w->sock, 0, 1, &m, &why)) != -1) {
+	while (!w->quit && (rc = proto_recv(w->sock, 0, 1, &m, &why)) != -1) {
 		w->broker_seen = mono_ms();
+		w->lost_since = 0;
 		if (rc == 1) {
 			log_warnx("malformed message from broker: %s", why);
 			proto_msg_close(&m);
@@ -160,6 +190,7 @@ handle_message(struct worker *w)
 		switch (m.cmd) {
 		case PROTO_JOB:
 			handle_job(w, &m);
+			check_recycle(w);
 			break;
 		case PROTO_HEARTBEAT:
 			break;
@@ -190,6 +221,15 @@ keepalive(struct worker *w)
 
 	if (now - w->broker_seen >
 	    (uint64_t)cfg->heartbeat_ms * (uint64_t)cfg->heartbeat_liveness) {
+		if (w->lost_since == 0)
+			w->lost_since = w->broker_seen;
+		if (now - w->lost_since > (uint64_t)cfg->orphan_timeout_ms) {
+			log_warnx("no front for %" PRIu64 " ms: exiting",
+			    now - w->lost_since);
+			w->quit = 1;
+			w->exit_code = 1;
+			return;
+		}
 		log_info("broker silent for %" PRIu64 " ms: reconnecting",
 		    now - w->broker_seen);
 		worker_connect(w);
@@ -221,6 +261,18 @@ worker_setup(struct worker *w)
 	return worker_connect(w);
 }
 
+/* Says BYE and gives the last REPLY and the BYE a moment to leave. */
+static void
+shutdown_socket(struct worker *w)
+{
+	int	linger = 500;
+
+	send_msg(w, PROTO_BYE, NULL, 0);
+	zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_close(w->sock);
+	w->sock = NULL;
+}
+
 int
 worker_main(const struct config *cfg, int index)
 {
@@ -235,6 +287,10 @@ worker_main(const struct config *cfg, int index)
 		items[0] = (zmq_pollitem_t){ w.sock, 0, ZMQ_POLLIN, 0 };
 		items[1] = (zmq_pollitem_t){ NULL, w.sigfd, ZMQ_POLLIN, 0 };
 		n = zmq_poll(items, 2, cfg->heartbeat_ms);
+		/*
+		 * Signals first, so a worker told to go takes no new job: the
+		 * broker dispatches one already on its way again on our BYE.
+		 */
 		if (n == -1 && errno != EINTR) {
 			log_warnx("zmq_poll: %s", zmq_strerror(errno));
 			break;
@@ -243,11 +299,11 @@ worker_main(const struct config *cfg, int index)
 			handle_signal(&w);
 		if (n > 0 && (items[0].revents & ZMQ_POLLIN))
 			handle_message(&w);
-		keepalive(&w);
+		if (!w.quit)
+			keepalive(&w);
 	}
-	send_msg(&w, PROTO_BYE, NULL, 0);
-	zmq_close(w.sock);
+	shutdown_socket(&w);
 	zmq_ctx_term(w.ctx);
 	close(w.sigfd);
-	return 0;
+	return w.exit_code;
 }

@@ -7,6 +7,9 @@
 
 struct config;
 
+/* Exit code of a worker that recycled itself (max_jobs, max_rss). */
+#define EXIT_RECYCLE 3
+
 /* Runs until SIGTERM; returns the process exit code. */
 int	worker_main(const struct config *cfg, int index);
 
