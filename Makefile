@@ -8,6 +8,10 @@
 
 PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+DOCDIR	?= $(PREFIX)/share/doc/tokend
+UNITDIR	?= /lib/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
 SYSCONFDIR ?= /etc
 DESTDIR	?=
 BUILD	?= build
@@ -34,13 +38,14 @@ LDLIBS	+= $(shell pkg-config --libs $(PKGS)) -lpthread
 TESTLDLIBS = $(shell pkg-config --libs $(TESTPKGS))
 
 SRCS	 = $(wildcard src/*.c)
-LIBSRCS	 = $(filter-out src/main.c,$(SRCS))
+MAINS	 = src/main.c src/tokenctl.c
+LIBSRCS	 = $(filter-out $(MAINS),$(SRCS))
 LIBOBJS	 = $(LIBSRCS:src/%.c=$(BUILD)/obj/%.o)
 TESTSRCS = $(wildcard tests/unit/test_*.c)
 TESTBINS = $(TESTSRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test unit integration asan run install clean
-all: $(BUILD)/tokend
+all: $(BUILD)/tokend $(BUILD)/tokenctl
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
@@ -53,18 +58,21 @@ $(BUILD)/libtokend.a: $(LIBOBJS)
 $(BUILD)/tokend: $(BUILD)/obj/main.o $(BUILD)/libtokend.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/tokenctl: $(BUILD)/obj/tokenctl.o $(BUILD)/libtokend.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtokend.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libtokend.a \
 	    $(LDLIBS) $(TESTLDLIBS)
 
-test: $(BUILD)/tokend $(TESTBINS)
+test: $(BUILD)/tokend $(BUILD)/tokenctl $(TESTBINS)
 	BUILD=$(BUILD) tests/run
 
 unit: $(TESTBINS)
 	BUILD=$(BUILD) tests/run --unit
 
-integration: $(BUILD)/tokend
+integration: $(BUILD)/tokend $(BUILD)/tokenctl
 	BUILD=$(BUILD) tests/run --integration
 
 asan:
@@ -75,12 +83,25 @@ asan:
 run: $(BUILD)/tokend
 	scripts/devrun $(BUILD)/tokend
 
-install: $(BUILD)/tokend
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/tokend
+install: $(BUILD)/tokend $(BUILD)/tokenctl
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/tokend \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(BUILD)/tokend $(DESTDIR)$(SBINDIR)/tokend
-	install -m 0644 conf/tokend.conf $(DESTDIR)$(SYSCONFDIR)/tokend/tokend.conf.example
+	install -m 0755 $(BUILD)/tokenctl $(DESTDIR)$(SBINDIR)/tokenctl
+	install -m 0644 conf/tokend.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/tokend/tokend.conf.example
+	install -m 0644 docs/man/tokend.8 $(DESTDIR)$(MANDIR)/man8/tokend.8
+	install -m 0644 docs/man/tokend.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man5/tokend.conf.5
+	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    systemd/tokend.service > $(DESTDIR)$(UNITDIR)/tokend.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tokend.service
+	install -m 0644 systemd/tokend.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/tokend.conf
 
 clean:
 	rm -rf build build-asan
 
--include $(LIBOBJS:.o=.d) $(BUILD)/obj/main.d
+-include $(LIBOBJS:.o=.d) $(BUILD)/obj/main.d $(BUILD)/obj/tokenctl.d

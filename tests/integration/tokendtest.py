@@ -1,0 +1,934 @@
+"""tokendtest - shared helpers for tokend's integration tests.
+
+The integration tests start the real build/tokend (path from $BUILD,
+default "build", relative to the repository root), speak HTTP to it and
+check every answer against the specification, not against tokend's own
+code.  Nothing here imports tokend: the JWT signing and the tokenlib token
+checks are written independently, from the spec, so that a bug shared by
+tokend's C and a test's expectation cannot hide.
+
+What is here, in the order a test uses it:
+
+  keys and JWTs   Key (RS256 / ES256 / EdDSA), write_jwks(), sign_jwt(),
+                  claims()
+  tokenlib        hkdf_sha256(), parse_token(), get_derived_secret():
+                  Mozilla tokenlib 2.x, from hmac/hashlib/base64/json only
+  instances       Tokend: a temp dir with config and secrets, start(),
+                  stop(), the process tree, check_config() for `tokend -t`
+  HTTP            http_request(), post_json(): (status, headers, body)
+  waiting         wait_until(): every wait polls with a deadline
+  runner          @test, run(): "ok NAME" / "FAIL NAME: reason", then
+                  "N passed, N failed"; exit 1 if any failed
+
+Only the Python 3 standard library and `cryptography` are used.
+Run this file directly for a self-check of the helpers (no tokend needed).
+"""
+
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature)
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def build_dir():
+    """$BUILD (default "build"); a relative one is under the repository."""
+    return os.path.join(REPO, os.environ.get("BUILD", "build"))
+
+
+def tokend_path():
+    return os.path.join(build_dir(), "tokend")
+
+
+# ---------------------------------------------------------------- waiting
+
+def wait_until(pred, timeout, interval=0.05, what="condition"):
+    """Polls pred() until it returns a true value, which is returned.
+
+    Raises TimeoutError naming `what` (and the last exception pred raised,
+    if any) when `timeout` seconds pass first.
+    """
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while True:
+        try:
+            v = pred()
+            if v:
+                return v
+            last_exc = None
+        except Exception as e:  # the condition may not be checkable yet
+            last_exc = e
+        if time.monotonic() >= deadline:
+            more = f" (last error: {last_exc!r})" if last_exc else ""
+            raise TimeoutError(f"{what}: not met within {timeout}s{more}")
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- base64
+
+def b64url(data):
+    """Unpadded base64url, as JWS uses."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(s):
+    if isinstance(s, str):
+        s = s.encode("ascii")
+    return base64.urlsafe_b64decode(s + b"=" * (-len(s) % 4))
+
+
+def _int_bytes(n, size=None):
+    if size is None:
+        size = max(1, (n.bit_length() + 7) // 8)
+    return n.to_bytes(size, "big")
+
+
+# ---------------------------------------------------------------- keys, JWTs
+
+ALGS = ("RS256", "ES256", "EdDSA")
+
+
+class Key:
+    """A fresh signing key for one JWS algorithm, with its kid."""
+
+    def __init__(self, alg, kid=None):
+        if alg == "RS256":
+            self.private = rsa.generate_private_key(public_exponent=65537,
+                                                    key_size=2048)
+        elif alg == "ES256":
+            self.private = ec.generate_private_key(ec.SECP256R1())
+        elif alg == "EdDSA":
+            self.private = ed25519.Ed25519PrivateKey.generate()
+        else:
+            raise ValueError(f"unsupported alg {alg!r}")
+        self.alg = alg
+        self.kid = kid if kid is not None else \
+            f"{alg.lower()}-{os.urandom(4).hex()}"
+        self.public = self.private.public_key()
+
+    def jwk(self, with_alg=True):
+        """The public key as a JWK (RFC 7517/7518/8037) dict."""
+        if self.alg == "RS256":
+            nums = self.public.public_numbers()
+            k = {"kty": "RSA", "n": b64url(_int_bytes(nums.n)),
+                 "e": b64url(_int_bytes(nums.e))}
+        elif self.alg == "ES256":
+            nums = self.public.public_numbers()
+            k = {"kty": "EC", "crv": "P-256",
+                 "x": b64url(_int_bytes(nums.x, 32)),
+                 "y": b64url(_int_bytes(nums.y, 32))}
+        else:
+            raw = self.public.public_bytes(serialization.Encoding.Raw,
+                                           serialization.PublicFormat.Raw)
+            k = {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
+        k["kid"] = self.kid
+        k["use"] = "sig"
+        if with_alg:
+            k["alg"] = self.alg
+        return k
+
+    def sign(self, data):
+        """The raw JWS signature of `data` for this key's algorithm."""
+        if self.alg == "RS256":
+            return self.private.sign(data, padding.PKCS1v15(),
+                                     hashes.SHA256())
+        if self.alg == "ES256":
+            der = self.private.sign(data, ec.ECDSA(hashes.SHA256()))
+            r, s = decode_dss_signature(der)
+            return _int_bytes(r, 32) + _int_bytes(s, 32)   # RFC 7518 3.4
+        return self.private.sign(data)
+
+    def verify(self, data, sig):
+        """Raises cryptography's InvalidSignature if sig is bad (self-test)."""
+        if self.alg == "RS256":
+            self.public.verify(sig, data, padding.PKCS1v15(), hashes.SHA256())
+        elif self.alg == "ES256":
+            from cryptography.hazmat.primitives.asymmetric.utils import (
+                encode_dss_signature)
+            if len(sig) != 64:
+                raise ValueError("ES256 signature must be 64 bytes")
+            der = encode_dss_signature(int.from_bytes(sig[:32], "big"),
+                                       int.from_bytes(sig[32:], "big"))
+            self.public.verify(der, data, ec.ECDSA(hashes.SHA256()))
+        else:
+            self.public.verify(sig, data)
+
+
+def write_jwks(path, keys, with_alg=True):
+    """Writes {"keys": [...]} with the public JWK of every key."""
+    with open(path, "w") as f:
+        json.dump({"keys": [k.jwk(with_alg) for k in keys]}, f, indent=1)
+        f.write("\n")
+
+
+def claims(sub, iss="https://idp.example.com", aud="tokend", lifetime=300,
+           now=None, **extra):
+    """A claim set valid from now for `lifetime` s; extra overrides (a value
+    of None, sub included, removes the claim)."""
+    now = int(time.time()) if now is None else now
+    c = {"iss": iss, "sub": sub, "aud": aud, "iat": now, "nbf": now,
+         "exp": now + lifetime}
+    c.update(extra)
+    return {k: v for k, v in c.items() if v is not None}
+
+
+def sign_jwt(key, payload, alg=None, kid="__key__", header=None):
+    """Compact JWS of payload (a dict) signed with key.
+
+    alg defaults to the key's; kid defaults to the key's (None omits it);
+    header entries are added to (or, with None, removed from) the header.
+    """
+    h = {"alg": alg or key.alg, "typ": "JWT"}
+    kid = key.kid if kid == "__key__" else kid
+    if kid is not None:
+        h["kid"] = kid
+    for k, v in (header or {}).items():
+        if v is None:
+            h.pop(k, None)
+        else:
+            h[k] = v
+    signing_input = (b64url(json.dumps(h, separators=(",", ":")).encode())
+                     + "." +
+                     b64url(json.dumps(payload, separators=(",", ":"))
+                            .encode()))
+    sig = key.sign(signing_input.encode("ascii"))
+    return signing_input + "." + b64url(sig)
+
+
+def tamper_signature(jwt):
+    """The same JWT with one character in the middle of its signature part
+    changed (the middle, so that it never only touches padding bits)."""
+    head, payload, sig = jwt.split(".")
+    i = len(sig) // 2
+    c = "A" if sig[i] != "A" else "B"
+    return f"{head}.{payload}.{sig[:i]}{c}{sig[i + 1:]}"
+
+
+# ---------------------------------------------------------------- tokenlib
+#
+# Mozilla tokenlib 2.x, from its specification:
+#   payload = JSON object {uid, node, expires, salt, ...}
+#   sig     = HMAC-SHA256(signing key, payload bytes)
+#   signing key = HKDF-SHA256(master, salt=None, info=SIGNING_INFO, 32)
+#   token   = urlsafe_b64encode(payload || sig), '=' padded
+#   derived secret = urlsafe_b64encode(HKDF-SHA256(master,
+#                        salt=payload["salt"].encode("ascii"),
+#                        info=DERIVE_INFO + token.encode("ascii"), 32))
+
+TOKENLIB_SIGNING_INFO = b"services.mozilla.com/tokenlib/v1/signing"
+TOKENLIB_DERIVE_INFO = b"services.mozilla.com/tokenlib/v1/derive/"
+
+
+class TokenError(Exception):
+    pass
+
+
+class InvalidSignatureError(TokenError):
+    pass
+
+
+class MalformedTokenError(TokenError):
+    pass
+
+
+class ExpiredTokenError(TokenError):
+    pass
+
+
+def hkdf_sha256(ikm, salt, info, length):
+    """RFC 5869 HKDF with SHA-256; salt None means 32 zero bytes."""
+    if salt is None:
+        salt = b"\x00" * 32
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    okm, t, i = b"", b"", 1
+    while len(okm) < length:
+        t = hmac.new(prk, t + info + bytes([i]), hashlib.sha256).digest()
+        okm += t
+        i += 1
+    return okm[:length]
+
+
+def _secret_bytes(secret):
+    return secret.encode("utf-8") if isinstance(secret, str) else secret
+
+
+def _signing_key(secret):
+    return hkdf_sha256(_secret_bytes(secret), None, TOKENLIB_SIGNING_INFO, 32)
+
+
+def parse_token(token, secret, now=None):
+    """The payload dict of a valid token, as tokenlib.parse_token.
+
+    Raises MalformedTokenError, InvalidSignatureError or ExpiredTokenError.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(token.encode("ascii"))
+    except Exception as e:
+        raise MalformedTokenError(f"not base64url: {e}") from None
+    if len(raw) <= 32:
+        raise MalformedTokenError("token too short")
+    payload, sig = raw[:-32], raw[-32:]
+    expected = hmac.new(_signing_key(secret), payload,
+                        hashlib.sha256).digest()
+    if not hmac.compare_digest(sig, expected):
+        raise InvalidSignatureError("token signature does not match")
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except Exception as e:
+        raise MalformedTokenError(f"payload not JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise MalformedTokenError("payload not a JSON object")
+    now = time.time() if now is None else now
+    if data.get("expires", 0) <= now:
+        raise ExpiredTokenError("token expired")
+    return data
+
+
+def get_derived_secret(token, secret):
+    """The per-token secret, as tokenlib.get_derived_secret.
+
+    Reads the salt from the payload without checking the signature, as
+    tokenlib does; call parse_token first.
+    """
+    raw = base64.urlsafe_b64decode(token.encode("ascii"))
+    data = json.loads(raw[:-32].decode("utf-8"))
+    derived = hkdf_sha256(_secret_bytes(secret),
+                          data["salt"].encode("ascii"),
+                          TOKENLIB_DERIVE_INFO + token.encode("ascii"), 32)
+    return base64.urlsafe_b64encode(derived).decode("ascii")
+
+
+def make_token(data, secret, duration=300, now=None):
+    """tokenlib.make_token, only for this module's self-test."""
+    data = dict(data)
+    data.setdefault("salt", os.urandom(3).hex())
+    data.setdefault("expires",
+                    int((time.time() if now is None else now) + duration))
+    payload = json.dumps(data).encode("utf-8")
+    sig = hmac.new(_signing_key(secret), payload, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(payload + sig).decode("ascii")
+
+
+# ---------------------------------------------------------------- HTTP
+
+class NotJSON(str):
+    """A response body that is not JSON (kept as text for messages)."""
+
+
+def http_request(port, method, path, body=None, headers=None, timeout=10,
+                 host="127.0.0.1", chunked=False):
+    """One request on a fresh connection.
+
+    body: bytes, str, or anything else (JSON-encoded with Content-Type
+    application/json unless headers say otherwise); chunked sends it with
+    Transfer-Encoding: chunked, 1 KiB a chunk, and no Content-Length.
+    Returns (status,
+    headers, parsed) where headers is a dict with lower-case names and
+    parsed is the JSON body, None when empty, or a NotJSON string.
+    """
+    headers = dict(headers or {})
+    if body is not None and not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
+        if not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json"
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        try:
+            if chunked:
+                headers["Transfer-Encoding"] = "chunked"
+                chunks = (body[i:i + 1024]
+                          for i in range(0, len(body or b""), 1024))
+                conn.request(method, path, body=chunks, headers=headers,
+                             encode_chunked=True)
+            else:
+                conn.request(method, path, body=body, headers=headers)
+        except (BrokenPipeError, ConnectionResetError):
+            # The server may answer (413) and close before reading it all;
+            # its answer is still there to read.
+            pass
+        resp = conn.getresponse()
+        raw = resp.read()
+        hdrs = {k.lower(): v for k, v in resp.getheaders()}
+        status = resp.status
+    finally:
+        conn.close()
+    if not raw:
+        return status, hdrs, None
+    try:
+        return status, hdrs, json.loads(raw.decode("utf-8"))
+    except ValueError:
+        return status, hdrs, NotJSON(raw.decode("utf-8", "replace"))
+
+
+def post_json(port, path, obj, **kw):
+    return http_request(port, "POST", path, body=obj, **kw)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+# ---------------------------------------------------------------- /proc
+
+def proc_title(pid):
+    """The process title (/proc/PID/cmdline, NULs as spaces, trimmed), or
+    None if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return raw.replace(b"\x00", b" ").decode("utf-8", "replace").strip()
+
+
+def proc_stat(pid):
+    """(state, ppid) of a process, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            s = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    rest = s[s.rindex(")") + 2:].split()
+    return rest[0], int(rest[1])
+
+
+def proc_alive(pid):
+    """True if the process exists and is not a zombie."""
+    st = proc_stat(pid)
+    return st is not None and st[0] not in ("Z", "X")
+
+
+def children_of(ppid):
+    """{pid: title} of the live children of ppid."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        st = proc_stat(int(name))
+        if st is None or st[1] != ppid or st[0] in ("Z", "X"):
+            continue
+        title = proc_title(int(name))
+        if title is not None:
+            out[int(name)] = title
+    return out
+
+
+# ---------------------------------------------------------------- instances
+
+def write_secret(path, text, mode=0o600):
+    """Writes text to path with exactly `mode` (umask does not apply)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def render_config(sections):
+    """INI text from [(header, [(key, value), ...]), ...]; returns (text,
+    {(header, key): line}) so tests can name the line of any key."""
+    lines, where = [], {}
+    for header, items in sections:
+        if lines:
+            lines.append("")
+        lines.append(f"[{header}]")
+        where[(header, None)] = len(lines)
+        for k, v in items:
+            lines.append(f"{k} = {v}")
+            where[(header, k)] = len(lines)
+    return "\n".join(lines) + "\n", where
+
+
+def run_tokend(args, timeout=10):
+    """Runs `tokend ARGS` to completion; returns (exit code, stdout,
+    stderr).  On timeout its whole session is killed and TimeoutError
+    raised, so that nothing it forked outlives the test."""
+    p = subprocess.Popen([tokend_path()] + list(args),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.communicate(timeout=5)
+        raise TimeoutError(f"tokend {' '.join(args)}: still running after "
+                           f"{timeout}s") from None
+    return (p.returncode, out.decode("utf-8", "replace"),
+            err.decode("utf-8", "replace"))
+
+
+def check_config(conf, timeout=10):
+    """Runs `tokend -t -c conf`; returns (exit code, stdout, stderr)."""
+    return run_tokend(["-t", "-c", conf], timeout)
+
+
+def exited_noreap(pid, timeout):
+    """Polls (bounded) until child pid has exited, leaving it unreaped."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.waitid(os.P_PID, pid,
+                         os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:
+            return True                 # already reaped
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
+class Tokend:
+    """One tokend instance in its own fresh temp dir.
+
+    Typical use:
+        t = Tokend()
+        t.write_secret("uid.secret", "...")
+        t.write_config(t.server_section(workers=2), [...])
+        t.start()
+        ... t.post("/v1/token", {...}) ...
+        t.stop()
+    """
+
+    def __init__(self, prefix="tkd-", dir=None):
+        """A fresh temp dir (or the given dir, created if need be)."""
+        if dir is None:
+            self.dir = tempfile.mkdtemp(prefix=prefix)
+        else:
+            os.makedirs(dir, 0o700, exist_ok=True)
+            self.dir = dir
+        self.port = None
+        self.proc = None
+        self.conf = None
+        self.lines = {}
+        self.stderr_path = os.path.join(self.dir, "tokend.stderr")
+        self.exit_code = None
+
+    def path(self, rel):
+        return os.path.join(self.dir, rel)
+
+    def write_secret(self, rel, text, mode=0o600):
+        write_secret(self.path(rel), text, mode)
+
+    def write_jwks(self, rel, keys, with_alg=True):
+        write_jwks(self.path(rel), keys, with_alg)
+
+    def server_section(self, **over):
+        """The [server] section with a fresh port and defaults; keyword
+        arguments override (value None removes the key)."""
+        if self.port is None:
+            self.port = free_port()
+        items = {"listen": f"127.0.0.1:{self.port}", "workers": 2,
+                 "runtime_dir": "run", "max_body": 16384,
+                 "queue_limit": 1024, "request_timeout": 5,
+                 "uid_secret_file": "uid.secret"}
+        for k, v in over.items():
+            if v is None:
+                items.pop(k, None)
+            else:
+                items[k] = v
+        return ("server", list(items.items()))
+
+    def write_config(self, *sections, name="tokend.conf", text=None):
+        """Writes the config (from sections, or raw text) and remembers it
+        as the one start() uses.  Returns its absolute path."""
+        conf = self.path(name)
+        if text is None:
+            text, self.lines = render_config(sections)
+        with open(conf, "w") as f:
+            f.write(text)
+        self.conf = conf
+        return conf
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, encoding="utf-8",
+                      errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stderr_tail(self, n=15):
+        return "\n".join(self.stderr().splitlines()[-n:])
+
+    # -- life cycle
+
+    def start(self, timeout=15):
+        """Starts `tokend -c conf` and waits until /__lbheartbeat__ says 200.
+
+        The process gets its own session, so that a kill on a failed stop
+        reaches every process of this instance and nothing else.
+        """
+        if self.proc is not None:
+            raise RuntimeError("already started")
+        self.exit_code = None
+        err = open(self.stderr_path, "ab")
+        try:
+            self.proc = subprocess.Popen(
+                [tokend_path(), "-c", self.conf], stdin=subprocess.DEVNULL,
+                stdout=err, stderr=err, start_new_session=True)
+        finally:
+            err.close()
+        try:
+            self.wait_ready(timeout)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self, timeout=15):
+        def ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"tokend exited with {self.proc.returncode} before it "
+                    f"was ready; stderr:\n{self.stderr_tail()}")
+            try:
+                st, _, _ = self.get("/__lbheartbeat__", timeout=1)
+            except OSError:
+                return False
+            return st == 200
+        deadline = time.monotonic() + timeout
+        while True:
+            if ready():
+                return
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"tokend not ready within {timeout}s; stderr:\n"
+                    f"{self.stderr_tail()}")
+            time.sleep(0.05)
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=10):
+        """SIGTERM to the supervisor, wait (bounded); on timeout SIGKILL the
+        whole session.  Returns True if it stopped on SIGTERM in time."""
+        if self.proc is None:
+            return True
+        graceful = True
+        kids = list(children_of(self.proc.pid))
+        # A stopped child would never see the SIGTERM; wake them first.
+        for pid in kids:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        pid = self.proc.pid
+        if self.proc.returncode is None:
+            # Wait without reaping: while the supervisor is an unreaped
+            # zombie its pid, and so its process group id, cannot be reused,
+            # so the killpg below reaches this instance and nothing else.
+            if exited_noreap(pid, 0):
+                graceful = False        # died before we asked it to
+            else:
+                os.kill(pid, signal.SIGTERM)
+                if not exited_noreap(pid, timeout):
+                    graceful = False
+            try:
+                os.killpg(pid, signal.SIGKILL)   # stragglers in its group
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            graceful = False
+        self.exit_code = self.proc.returncode
+        self.proc = None
+        return graceful
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- processes
+
+    def children(self):
+        """{pid: title} of the supervisor's live children."""
+        return children_of(self.proc.pid)
+
+    def workers(self):
+        """pids of this instance's workers: children of our supervisor
+        whose title contains "tokend: worker"."""
+        return sorted(p for p, t in self.children().items()
+                      if "tokend: worker" in t)
+
+    def signal_workers(self, sig):
+        pids = self.workers()
+        for p in pids:
+            os.kill(p, sig)
+        return pids
+
+    # -- HTTP
+
+    def request(self, method, path, body=None, headers=None, timeout=10,
+                chunked=False):
+        return http_request(self.port, method, path, body, headers, timeout,
+                            chunked=chunked)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, obj, **kw):
+        return self.request("POST", path, obj, **kw)
+
+    def token(self, assertion, service="sync-1.5", **kw):
+        return self.post("/v1/token",
+                         {"assertion": assertion, "service": service}, **kw)
+
+
+# ---------------------------------------------------------------- runner
+
+_TESTS = []
+
+
+def test(fn):
+    """Registers fn as a test; tests run in the order they are defined."""
+    _TESTS.append(fn)
+    return fn
+
+
+def standalone(fn):
+    """Registers fn as a test that does not need setup(): it still runs
+    when setup failed (tokend -t checks, for one)."""
+    fn.standalone = True
+    return test(fn)
+
+
+class TestTimeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise TestTimeout("test exceeded its time limit")
+
+
+def run(setup=None, teardown=None, per_test_timeout=60, argv=None):
+    """Runs the registered tests (those whose name contains one of argv's
+    words, if any) and exits: 0 if all passed, 1 otherwise.
+
+    setup() runs first; if it fails, every selected test that is not
+    @standalone is a failure (the reason in full is printed once, as a
+    "# setup failed:" comment).
+    teardown(failed) runs last, always.  Each test is cut off after
+    per_test_timeout seconds (SIGALRM).
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    tests = [t for t in _TESTS
+             if not argv or any(a in t.__name__ for a in argv)]
+    passed = failed = 0
+    signal.signal(signal.SIGALRM, _alarm)
+    setup_err = None
+    if setup is not None:
+        try:
+            setup()
+        except Exception as e:
+            setup_err = str(e) or type(e).__name__
+            for line in setup_err.splitlines():
+                print(f"# setup failed: {line}", flush=True)
+            setup_err = "setup failed: " + setup_err.splitlines()[0]
+    for t in tests:
+        name = t.__name__
+        if setup_err and not getattr(t, "standalone", False):
+            print(f"FAIL {name}: {setup_err}", flush=True)
+            failed += 1
+            continue
+        signal.alarm(per_test_timeout)
+        try:
+            t()
+            signal.alarm(0)
+            print(f"ok {name}", flush=True)
+            passed += 1
+        except Exception as e:
+            signal.alarm(0)
+            reason = str(e) or type(e).__name__
+            if not isinstance(e, AssertionError):
+                reason = f"{type(e).__name__}: {reason}"
+                if os.environ.get("VERBOSE"):
+                    traceback.print_exc()
+            print(f"FAIL {name}: {reason}", flush=True)
+            failed += 1
+    if teardown is not None:
+        try:
+            teardown(failed)
+        except Exception as e:
+            print(f"FAIL teardown: {e}", flush=True)
+            failed += 1
+    print(f"{passed} passed, {failed} failed", flush=True)
+    sys.exit(1 if failed else 0)
+
+
+# ---------------------------------------------------------------- self-test
+
+def _selftest():
+    """Checks the helpers against references; needs no tokend."""
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    @test
+    def hkdf_rfc5869_case1():
+        okm = hkdf_sha256(bytes.fromhex("0b" * 22),
+                          bytes.fromhex("000102030405060708090a0b0c"),
+                          bytes.fromhex("f0f1f2f3f4f5f6f7f8f9"), 42)
+        assert okm.hex() == (
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf"
+            "34007208d5b887185865"), okm.hex()
+
+    @test
+    def hkdf_rfc5869_case3_no_salt():
+        okm = hkdf_sha256(bytes.fromhex("0b" * 22), None, b"", 42)
+        assert okm.hex() == (
+            "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d"
+            "9d201395faa4b61a96c8"), okm.hex()
+
+    @test
+    def hkdf_matches_cryptography():
+        for salt in (None, b"abc123"):
+            ikm, info = os.urandom(40), b"info/" + os.urandom(8).hex().encode()
+            ref = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt,
+                       info=info).derive(ikm)
+            assert hkdf_sha256(ikm, salt, info, 32) == ref
+
+    @test
+    def tokenlib_roundtrip():
+        secret = os.urandom(32).hex()
+        tok = make_token({"uid": 42, "node": "https://n"}, secret)
+        assert re.fullmatch(r"[A-Za-z0-9_-]+=*", tok) and len(tok) % 4 == 0
+        data = parse_token(tok, secret)
+        assert data["uid"] == 42 and data["node"] == "https://n"
+        assert re.fullmatch(r"[0-9a-f]+", data["salt"])
+        # The derived secret, recomputed the long way round.
+        ref = HKDF(algorithm=hashes.SHA256(), length=32,
+                   salt=data["salt"].encode("ascii"),
+                   info=TOKENLIB_DERIVE_INFO + tok.encode("ascii")
+                   ).derive(secret.encode())
+        assert get_derived_secret(tok, secret) == \
+            base64.urlsafe_b64encode(ref).decode()
+        # And the signature with cryptography's HKDF.
+        sk = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                  info=TOKENLIB_SIGNING_INFO).derive(secret.encode())
+        raw = base64.urlsafe_b64decode(tok)
+        assert hmac.new(sk, raw[:-32], hashlib.sha256).digest() == raw[-32:]
+
+    @test
+    def tokenlib_rejects():
+        secret = os.urandom(32).hex()
+        tok = make_token({"uid": 1, "node": "n"}, secret)
+        for bad, exc in ((lambda: parse_token(tok, secret + "x"),
+                          InvalidSignatureError),
+                         (lambda: parse_token(
+                             make_token({"uid": 1}, secret, duration=-10),
+                             secret), ExpiredTokenError),
+                         (lambda: parse_token("AAAA", secret),
+                          MalformedTokenError)):
+            try:
+                bad()
+            except exc:
+                continue
+            raise AssertionError(f"expected {exc.__name__}")
+
+    @test
+    def jwt_each_alg_verifies():
+        for alg in ALGS:
+            k = Key(alg)
+            jwt = sign_jwt(k, claims("alice"))
+            h, p, s = jwt.split(".")
+            assert json.loads(b64url_decode(h)) == \
+                {"alg": alg, "typ": "JWT", "kid": k.kid}
+            assert json.loads(b64url_decode(p))["sub"] == "alice"
+            assert "=" not in jwt
+            sig = b64url_decode(s)
+            if alg == "ES256":
+                assert len(sig) == 64
+            k.verify(f"{h}.{p}".encode(), sig)
+            bad = tamper_signature(jwt).split(".")[2]
+            try:
+                k.verify(f"{h}.{p}".encode(), b64url_decode(bad))
+            except Exception:
+                pass
+            else:
+                raise AssertionError(f"{alg}: tampered signature verified")
+
+    @test
+    def jwks_file_shape():
+        d = tempfile.mkdtemp(prefix="tkd-self-")
+        try:
+            keys = [Key(a, kid=a) for a in ALGS]
+            write_jwks(os.path.join(d, "k.jwks"), keys)
+            with open(os.path.join(d, "k.jwks")) as f:
+                j = json.load(f)
+            kty = [(k["kid"], k["kty"], k.get("crv")) for k in j["keys"]]
+            assert kty == [("RS256", "RSA", None), ("ES256", "EC", "P-256"),
+                           ("EdDSA", "OKP", "Ed25519")], kty
+            n = b64url_decode(j["keys"][0]["n"])
+            assert len(n) == 256 and b64url_decode(j["keys"][0]["e"]) == \
+                b"\x01\x00\x01"
+            assert len(b64url_decode(j["keys"][1]["x"])) == 32
+            assert len(b64url_decode(j["keys"][2]["x"])) == 32
+            write_secret(os.path.join(d, "s"), "x" * 40)
+            assert os.stat(os.path.join(d, "s")).st_mode & 0o777 == 0o600
+            write_secret(os.path.join(d, "s2"), "x" * 40, 0o644)
+            assert os.stat(os.path.join(d, "s2")).st_mode & 0o777 == 0o644
+        finally:
+            shutil.rmtree(d)
+
+    @test
+    def render_config_lines():
+        text, where = render_config([("server", [("a", 1), ("b", 2)]),
+                                     ("service x", [("c", 3)])])
+        lines = text.splitlines()
+        assert lines[where[("server", "b")] - 1] == "b = 2"
+        assert lines[where[("service x", None)] - 1] == "[service x]"
+        assert lines[where[("service x", "c")] - 1] == "c = 3"
+
+    @test
+    def wait_until_polls_and_times_out():
+        n = [0]
+
+        def pred():
+            n[0] += 1
+            return n[0] >= 3 and "yes"
+        assert wait_until(pred, 2, 0.01) == "yes"
+        t0 = time.monotonic()
+        try:
+            wait_until(lambda: False, 0.2, 0.01, "never")
+        except TimeoutError as e:
+            assert "never" in str(e)
+        else:
+            raise AssertionError("no timeout")
+        assert time.monotonic() - t0 < 1
+
+    run()
+
+
+if __name__ == "__main__":
+    _selftest()
