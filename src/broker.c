@@ -293,12 +293,14 @@ send_job(struct broker *b, int w, int i)
 		PROTO_FIELD("service", s->job->service, s->job->service_len),
 		PROTO_FIELD("assertion", s->job->assertion,
 		    s->job->assertion_len),
+		PROTO_FIELD("client_state", s->job->client_state,
+		    s->job->client_state_len),
 	};
 
 	/* The id is opaque to workers; native byte order is fine. */
 	memcpy(id, v, sizeof(id));
 	return proto_send(b->router, b->workers[w].id, b->workers[w].idlen,
-	    PROTO_JOB, f, 3);
+	    PROTO_JOB, f, s->job->client_state_len > 0 ? 4 : 3);
 }
 
 static void

@@ -30,6 +30,8 @@ struct job {
 	size_t			 service_len;
 	const char		*assertion;
 	size_t			 assertion_len;
+	const char		*client_state;	/* "" when absent */
+	size_t			 client_state_len;
 	void			*owner;		/* the front's request */
 	/* Set by the broker before done(). */
 	enum job_outcome	 outcome;

@@ -1,16 +1,15 @@
 /*
  * front.c - the HTTP side of tokend.
  *
- * libmicrohttpd runs a pool of epoll threads.  For POST /v1/token a handler
- * reads the body (bounded by max_body), checks it is a JSON object naming a
- * known service and carrying an assertion, suspends the connection and
- * hands a struct job to the broker thread.  When the broker completes the
- * job it resumes the connection, and the handler, called once more by MHD
- * on its own thread, turns the worker's reply into the HTTP answer.
+ * libmicrohttpd runs a pool of epoll threads.  A handler routes the request
+ * (api.c says what each endpoint means), reads the body (bounded by
+ * max_body), lets api.c turn it into a job, suspends the connection and
+ * hands the job to the broker thread.  When the broker completes the job
+ * it resumes the connection, and the handler, called once more by MHD on
+ * its own thread, has api.c turn the worker's reply into the answer.
  *
  * The front holds no secret and does no crypto: config_purge_secrets()
- * runs before the first request.  Every way a request can fail ends in a
- * JSON error body {"status", "errors": [{location, name, description}]}.
+ * runs before the first request.
  */
 #include "front.h"
 
@@ -31,6 +30,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "api.h"
 #include "broker.h"
 #include "clock.h"
 #include "config.h"
@@ -40,6 +40,7 @@ enum req_state {
 	R_READING,	/* body arriving */
 	R_WAITING,	/* suspended, job with the broker */
 	R_DONE,		/* resumed, job->outcome is set */
+	R_ANSWERED,	/* call holds the answer, queued */
 };
 
 struct request {
@@ -47,11 +48,10 @@ struct request {
 	char		*body;
 	size_t		 len, cap;
 	int		 too_large;
-	json_t		*json;		/* parsed body, owns job strings */
+	struct api_call	 call;		/* the endpoint's view */
 	struct job	 job;
 	struct MHD_Connection *conn;
 	uint64_t	 start_us;
-	unsigned	 status;
 	char		 method[8];
 	char		 path[64];
 };
@@ -66,183 +66,34 @@ struct front {
 /* The front is a process of its own: one instance, set once at start. */
 static struct front	front;
 
-/* ---- responses -------------------------------------------------------- */
-
+/* Queues the answer api.c decided on. */
 static enum MHD_Result
-respond(struct request *r, unsigned status, char *body, size_t len,
-    const char *retry_after)
+respond(struct request *r)
 {
+	struct api_call		*c = &r->call;
 	struct MHD_Response	*resp;
 	enum MHD_Result		 ret;
+	int			 i;
 
-	resp = MHD_create_response_from_buffer(len, body,
+	r->state = R_ANSWERED;
+	resp = MHD_create_response_from_buffer(c->len, c->body,
 	    MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(body);
+	if (resp == NULL)
 		return MHD_NO;
-	}
+	c->body = NULL;		/* the response owns it now */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "application/json");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-store");
-	if (retry_after != NULL)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER,
-		    retry_after);
-	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-		    strcmp(r->path, "/v1/token") == 0 ? "POST" : "GET");
+	for (i = 0; i < c->nhdr; i++)
+		MHD_add_response_header(resp, c->hdr[i].name, c->hdr[i].value);
 	/* While draining, ask clients to go so the front can exit. */
 	if (atomic_load(&front.draining))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
 		    "close");
-	r->status = status;
-	ret = MHD_queue_response(r->conn, status, resp);
+	ret = MHD_queue_response(r->conn, c->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
-}
-
-static enum MHD_Result
-respond_json(struct request *r, unsigned status, json_t *obj,
-    const char *retry_after)
-{
-	char	*body;
-
-	body = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(obj);
-	if (body == NULL)
-		return MHD_NO;
-	return respond(r, status, body, strlen(body), retry_after);
-}
-
-static enum MHD_Result
-respond_error(struct request *r, unsigned status, const char *code,
-    const char *location, const char *name, const char *description)
-{
-	return respond_json(r, status, json_pack("{s:s, s:[{s:s, s:s, s:s}]}",
-	    "status", code, "errors", "location", location, "name", name,
-	    "description", description),
-	    status == MHD_HTTP_SERVICE_UNAVAILABLE ? "1" : NULL);
-}
-
-/* ---- the worker's answer -> HTTP -------------------------------------- */
-
-static const struct {
-	const char	*error;
-	unsigned	 status;
-	const char	*code;
-} reply_errors[] = {
-	{ PROTO_ERR_INVALID_REQUEST, 400, "invalid-request" },
-	{ PROTO_ERR_INVALID_CREDENTIALS, 401, "invalid-credentials" },
-	{ PROTO_ERR_UNKNOWN_SERVICE, 404, "not-found" },
-	{ PROTO_ERR_INTERNAL, 500, "error" },
-};
-
-/* A reply field as a JSON string, or NULL if absent or not UTF-8. */
-static json_t *
-reply_str(const struct proto_msg *m, const char *key)
-{
-	const char	*v;
-	size_t		 len;
-
-	if ((v = proto_get(m, key, &len)) == NULL)
-		return NULL;
-	return json_stringn(v, len);
-}
-
-static json_t *
-reply_int(const struct proto_msg *m, const char *key)
-{
-	char		 buf[24], *end;
-	long long	 v;
-
-	if (proto_get_str(m, key, buf, sizeof(buf)) == -1)
-		return NULL;
-	errno = 0;
-	v = strtoll(buf, &end, 10);
-	if (errno != 0 || end == buf || *end != '\0')
-		return NULL;
-	return json_integer(v);
-}
-
-static enum MHD_Result
-respond_reply_error(struct request *r, const struct proto_msg *m)
-{
-	char	 error[32], name[32], desc[256];
-	size_t	 i;
-
-	if (proto_get_str(m, "error", error, sizeof(error)) == -1)
-		snprintf(error, sizeof(error), "%s", PROTO_ERR_INTERNAL);
-	if (proto_get_str(m, "name", name, sizeof(name)) == -1)
-		snprintf(name, sizeof(name), "assertion");
-	if (proto_get_str(m, "description", desc, sizeof(desc)) == -1)
-		snprintf(desc, sizeof(desc), "the worker gave no reason");
-	for (i = 0; i < sizeof(reply_errors) / sizeof(reply_errors[0]); i++)
-		if (strcmp(error, reply_errors[i].error) == 0)
-			return respond_error(r, reply_errors[i].status,
-			    reply_errors[i].code, "body", name, desc);
-	return respond_error(r, 500, "error", "body", name,
-	    "the worker answered with an unknown error");
-}
-
-static enum MHD_Result
-respond_reply(struct request *r)
-{
-	const struct proto_msg	*m = &r->job.reply;
-	json_t			*obj;
-	size_t			 len;
-
-	if (proto_get(m, "error", &len) != NULL)
-		return respond_reply_error(r, m);
-	obj = json_pack("{s:o?, s:o?, s:o?, s:o?, s:o?, s:o?, s:o?}",
-	    "id", reply_str(m, "id"), "key", reply_str(m, "key"),
-	    "uid", reply_int(m, "uid"),
-	    "api_endpoint", reply_str(m, "api_endpoint"),
-	    "duration", reply_int(m, "duration"),
-	    "hashalg", reply_str(m, "hashalg"),
-	    "expires", reply_int(m, "expires"));
-	if (obj == NULL || json_object_size(obj) != 7) {
-		json_decref(obj);
-		return respond_error(r, 502, "error", "body", "assertion",
-		    "the worker's reply is incomplete");
-	}
-	return respond_json(r, MHD_HTTP_OK, obj, NULL);
-}
-
-static enum MHD_Result
-respond_outcome(struct request *r)
-{
-	enum MHD_Result	ret;
-
-	switch (r->job.outcome) {
-	case JOB_REPLIED:
-		ret = respond_reply(r);
-		proto_msg_close(&r->job.reply);
-		return ret;
-	case JOB_TIMEOUT:
-		return respond_error(r, MHD_HTTP_GATEWAY_TIMEOUT, "timeout",
-		    "body", "assertion",
-		    "no worker answered within request_timeout");
-	case JOB_UNAVAILABLE:
-		break;
-	}
-	return respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-	    "body", "assertion", "the server is shutting down or overloaded");
-}
-
-/* ---- the request ------------------------------------------------------ */
-
-static int
-is_json_type(const char *ct)
-{
-	static const char	type[] = "application/json";
-	size_t			n = sizeof(type) - 1;
-
-	if (ct == NULL || strncasecmp(ct, type, n) != 0)
-		return 0;
-	ct += n;
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	return *ct == '\0' || *ct == ';';
 }
 
 static int
@@ -271,53 +122,12 @@ append_body(struct request *r, const char *data, size_t len)
 	return 0;
 }
 
-/* A non-empty string member of the body, or NULL. */
-static const char *
-body_string(struct request *r, const char *name, size_t *len)
-{
-	json_t	*v = json_object_get(r->json, name);
-
-	if (!json_is_string(v) || json_string_length(v) == 0)
-		return NULL;
-	*len = json_string_length(v);
-	return json_string_value(v);
-}
-
+/* The body is complete: make the job and hand it over, or answer now. */
 static enum MHD_Result
-submit_token(struct request *r)
+submit(struct request *r)
 {
-	json_error_t	 jerr;
-	char		 desc[256];
-
-	if (r->too_large) {
-		snprintf(desc, sizeof(desc), "request body is larger than "
-		    "%zu bytes", front.cfg->max_body);
-		return respond_error(r, MHD_HTTP_CONTENT_TOO_LARGE,
-		    "request-too-large", "body", "body", desc);
-	}
-	r->json = json_loadb(r->body ? r->body : "", r->len,
-	    JSON_REJECT_DUPLICATES, &jerr);
-	if (r->json == NULL) {
-		snprintf(desc, sizeof(desc), "body is not valid JSON: %s",
-		    jerr.text);
-		return respond_error(r, 400, "invalid-request", "body", "body",
-		    desc);
-	}
-	if (!json_is_object(r->json))
-		return respond_error(r, 400, "invalid-request", "body", "body",
-		    "body must be a JSON object");
-	if ((r->job.assertion = body_string(r, "assertion",
-	    &r->job.assertion_len)) == NULL)
-		return respond_error(r, 400, "invalid-request", "body",
-		    "assertion", "assertion must be a non-empty string");
-	if ((r->job.service = body_string(r, "service",
-	    &r->job.service_len)) == NULL)
-		return respond_error(r, 400, "invalid-request", "body",
-		    "service", "service must be a non-empty string");
-	/*
-	 * Whether the service exists is the worker's call: it holds the
-	 * current config, so a reload that adds a service needs no new front.
-	 */
+	if (api_prepare(&r->call, r->body, r->len, r->too_large, &r->job))
+		return respond(r);
 	r->job.owner = r;
 	r->state = R_WAITING;
 	MHD_suspend_connection(r->conn);
@@ -345,7 +155,6 @@ start_request(struct MHD_Connection *c, const char *url, const char *method,
     void **con_cls)
 {
 	struct request	*r;
-	const char	*cl;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return MHD_NO;
@@ -354,30 +163,8 @@ start_request(struct MHD_Connection *c, const char *url, const char *method,
 	snprintf(r->method, sizeof(r->method), "%s", method);
 	snprintf(r->path, sizeof(r->path), "%s", url);
 	*con_cls = r;
-	if (strcmp(url, "/__lbheartbeat__") == 0) {
-		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-			return respond_error(r, MHD_HTTP_METHOD_NOT_ALLOWED,
-			    "method-not-allowed", "url", "method",
-			    "use GET");
-		return respond_json(r, MHD_HTTP_OK, json_object(), NULL);
-	}
-	if (strcmp(url, "/v1/token") != 0)
-		return respond_error(r, MHD_HTTP_NOT_FOUND, "not-found", "url",
-		    "path", "no such endpoint");
-	if (strcmp(method, "POST") != 0)
-		return respond_error(r, MHD_HTTP_METHOD_NOT_ALLOWED,
-		    "method-not-allowed", "url", "method", "use POST");
-	if (!is_json_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_TYPE)))
-		return respond_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-		    "unsupported-media-type", "header", "Content-Type",
-		    "Content-Type must be application/json");
-	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl != NULL && strtoull(cl, NULL, 10) > front.cfg->max_body) {
-		r->too_large = 1;
-		return submit_token(r);
-	}
+	if (api_route(&r->call, c, method, url, front.cfg->max_body))
+		return respond(r);
 	return MHD_YES;
 }
 
@@ -390,25 +177,27 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 
 	if (r == NULL)
 		return start_request(c, url, method, con_cls);
-	if (r->status != 0) {
-		*upload_data_size = 0;	/* answered already: drop the body */
-		return MHD_YES;
-	}
 	if (*upload_data_size > 0) {
-		if (append_body(r, upload_data, *upload_data_size) == -1)
+		/* Answered already (e.g. 415): the body is dropped. */
+		if (r->state == R_READING &&
+		    append_body(r, upload_data, *upload_data_size) == -1)
 			return MHD_NO;
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	switch (r->state) {
 	case R_READING:
-		return submit_token(r);
+		return submit(r);
 	case R_WAITING:
+	case R_ANSWERED:
 		return MHD_YES;
 	case R_DONE:
 		break;
 	}
-	return respond_outcome(r);
+	api_finish(&r->call, &r->job);
+	if (r->job.outcome == JOB_REPLIED)
+		proto_msg_close(&r->job.reply);
+	return respond(r);
 }
 
 static void
@@ -421,11 +210,11 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		return;
 	if (front.cfg->access_log)
 		log_info("%s %s %u %.3fms worker=%d%s", r->method, r->path,
-		    r->status, (double)(mono_us() - r->start_us) / 1000.0,
+		    r->call.status, (double)(mono_us() - r->start_us) / 1000.0,
 		    (int)r->job.worker_pid,
 		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
 		    " (connection lost)");
-	json_decref(r->json);
+	api_call_clear(&r->call);
 	free(r->body);
 	free(r);
 	*con_cls = NULL;

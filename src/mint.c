@@ -48,6 +48,22 @@ fail(struct mint_result *res, const char *error, const char *name,
 	res->description = description;
 }
 
+/* Which protocol error a JWT failure is: clock problems are told apart. */
+static const char *
+jws_error_class(enum jws_err e)
+{
+	switch (e) {
+	case JWS_ERR_INTERNAL:
+		return PROTO_ERR_INTERNAL;
+	case JWS_ERR_EXPIRED:
+	case JWS_ERR_NOT_YET_VALID:
+	case JWS_ERR_IAT_FUTURE:
+		return PROTO_ERR_INVALID_TIMESTAMP;
+	default:
+		return PROTO_ERR_INVALID_CREDENTIALS;
+	}
+}
+
 static const struct service *
 find_service(const struct config *cfg, const char *name, size_t len)
 {
@@ -78,9 +94,7 @@ mint_token(const struct config *cfg, const struct mint_request *req,
 	e = jwt_verify(cfg->issuers, cfg->nissuers, req->assertion,
 	    req->assertion_len, now, &id);
 	if (e != JWS_OK) {
-		fail(res, e == JWS_ERR_INTERNAL ? PROTO_ERR_INTERNAL :
-		    PROTO_ERR_INVALID_CREDENTIALS, "assertion",
-		    jws_strerror(e));
+		fail(res, jws_error_class(e), "assertion", jws_strerror(e));
 		return;
 	}
 	if (mint_uid(cfg, id.issuer->iss, id.sub, &res->uid) == -1) {

@@ -93,6 +93,7 @@ int	proto_sockopts(void *sock);
  */
 #define PROTO_ERR_INVALID_REQUEST	"invalid-request"	/* 400 */
 #define PROTO_ERR_INVALID_CREDENTIALS	"invalid-credentials"	/* 401 */
+#define PROTO_ERR_INVALID_TIMESTAMP	"invalid-timestamp"	/* 401 */
 #define PROTO_ERR_UNKNOWN_SERVICE	"unknown-service"	/* 404 */
 #define PROTO_ERR_INTERNAL		"error"			/* 500 */
 #endif
