@@ -207,7 +207,8 @@ secret_load(struct secret *s, const char *path, char *err, size_t errlen)
 	int	 fd, rc = -1;
 
 	memset(s, 0, sizeof(*s));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* O_NONBLOCK: a FIFO must be refused below, not block the load. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
 		snprintf(err, errlen, "secret file %s: %s", path,
 		    strerror(errno));
 		return -1;
