@@ -5,6 +5,7 @@
 #   make asan       build and test with AddressSanitizer + UBSan (build-asan/)
 #   make run        write a development config and run tokend in the foreground
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make install-lib  only libtokend-verify: library, header, pkg-config file
 
 PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
@@ -13,10 +14,14 @@ DOCDIR	?= $(PREFIX)/share/doc/tokend
 UNITDIR	?= /lib/systemd/system
 SYSUSERSDIR ?= /usr/lib/sysusers.d
 SYSCONFDIR ?= /etc
+LIBDIR	?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR	?=
 BUILD	?= build
 
-PKGS	 = libzmq libmicrohttpd libcrypto jansson
+# libcurl: the HTTPS client that fetches issuers' jwks_url (src/keys.c).
+PKGS	 = libzmq libmicrohttpd libcrypto jansson libcurl
 TESTPKGS = cmocka
 
 # A fresh machine lacks the -dev packages: install them once, before any
@@ -44,8 +49,25 @@ LIBOBJS	 = $(LIBSRCS:src/%.c=$(BUILD)/obj/%.o)
 TESTSRCS = $(wildcard tests/unit/test_*.c)
 TESTBINS = $(TESTSRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit integration asan run install clean
-all: $(BUILD)/tokend $(BUILD)/tokenctl
+# libtokend-verify: the token formats for services (src/lib/tokend/verify.h),
+# built from the same sources tokend mints with, plus the public wrapper.
+# Its objects are compiled apart (-fPIC, hidden visibility): only the
+# tokend_ functions are exported, from the .so and, once the objects are
+# merged and their hidden symbols made local, from the .a too.  It needs
+# libcrypto and jansson, never libzmq or libmicrohttpd.
+VERIFY_VERSION = 1.0.0
+VERIFY_SOVER = 1
+VERIFY_PKGS = libcrypto jansson
+VERIFY_SRCS = src/lib/verify.c src/token.c src/tokenlib.c src/fernet.c \
+	      src/secret.c src/hkdf.c src/b64.c
+VERIFY_OBJS = $(VERIFY_SRCS:src/%.c=$(BUILD)/vobj/%.o)
+VERIFY_SO = $(BUILD)/libtokend-verify.so.$(VERIFY_VERSION)
+VERIFY_A = $(BUILD)/libtokend-verify.a
+VERIFY_EXAMPLE = $(BUILD)/tokend-verify-example
+VERIFY = $(VERIFY_SO) $(VERIFY_A) $(VERIFY_EXAMPLE)
+
+.PHONY: all test unit integration asan run install install-lib clean
+all: $(BUILD)/tokend $(BUILD)/tokenctl $(VERIFY)
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
@@ -58,21 +80,56 @@ $(BUILD)/libtokend.a: $(LIBOBJS)
 $(BUILD)/tokend: $(BUILD)/obj/main.o $(BUILD)/libtokend.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tokenctl: $(BUILD)/obj/tokenctl.o $(BUILD)/libtokend.a
+# tokenctl checks tokens through libtokend-verify, as a service would.
+$(BUILD)/obj/tokenctl.o: CFLAGS += -Isrc/lib
+$(BUILD)/tokenctl: $(BUILD)/obj/tokenctl.o $(VERIFY_A) $(BUILD)/libtokend.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/vobj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -Isrc -Isrc/lib -c -o $@ $<
+
+$(VERIFY_SO): $(VERIFY_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,--no-undefined \
+	    -Wl,-soname,libtokend-verify.so.$(VERIFY_SOVER) -o $@ $^ \
+	    $(shell pkg-config --libs $(VERIFY_PKGS)) -lpthread
+	ln -sf libtokend-verify.so.$(VERIFY_VERSION) \
+	    $(BUILD)/libtokend-verify.so.$(VERIFY_SOVER)
+	ln -sf libtokend-verify.so.$(VERIFY_SOVER) $(BUILD)/libtokend-verify.so
+
+$(VERIFY_A): $(VERIFY_OBJS)
+	rm -f $@ $(BUILD)/vobj/tokend-verify.o
+	$(LD) -r -o $(BUILD)/vobj/tokend-verify.o $^
+	objcopy --localize-hidden $(BUILD)/vobj/tokend-verify.o
+	ar rcs $@ $(BUILD)/vobj/tokend-verify.o
+
+# The library's example service, linked as a service would link it; the
+# integration tests check tokend's tokens through it.
+$(VERIFY_EXAMPLE): src/lib/example.c $(VERIFY_SO)
+	$(CC) $(CFLAGS) -Isrc/lib $(LDFLAGS) -o $@ $< -L$(BUILD) \
+	    -ltokend-verify -Wl,-rpath,'$$ORIGIN'
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtokend.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libtokend.a \
 	    $(LDLIBS) $(TESTLDLIBS)
 
-test: $(BUILD)/tokend $(BUILD)/tokenctl $(TESTBINS)
+# The library's test goes through the shared build (the internals it mints
+# with come from libtokend.a; the .so exports nothing else to clash).
+$(BUILD)/tests/test_verify: tests/unit/test_verify.c $(VERIFY_SO) \
+    $(BUILD)/libtokend.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isrc -Isrc/lib $(LDFLAGS) -o $@ $< \
+	    -L$(BUILD) -ltokend-verify -Wl,-rpath,'$$ORIGIN/..' \
+	    $(BUILD)/libtokend.a $(LDLIBS) $(TESTLDLIBS)
+
+test: $(BUILD)/tokend $(BUILD)/tokenctl $(VERIFY) $(TESTBINS)
 	BUILD=$(BUILD) tests/run
 
 unit: $(TESTBINS)
 	BUILD=$(BUILD) tests/run --unit
 
-integration: $(BUILD)/tokend $(BUILD)/tokenctl
+integration: $(BUILD)/tokend $(BUILD)/tokenctl $(VERIFY)
 	BUILD=$(BUILD) tests/run --integration
 
 asan:
@@ -83,7 +140,7 @@ asan:
 run: $(BUILD)/tokend
 	scripts/devrun $(BUILD)/tokend
 
-install: $(BUILD)/tokend $(BUILD)/tokenctl
+install: $(BUILD)/tokend $(BUILD)/tokenctl install-lib
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/tokend \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
@@ -101,7 +158,25 @@ install: $(BUILD)/tokend $(BUILD)/tokenctl
 	install -m 0644 systemd/tokend.sysusers \
 	    $(DESTDIR)$(SYSUSERSDIR)/tokend.conf
 
+install-lib: $(VERIFY)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/tokend \
+	    $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0644 src/lib/tokend/verify.h \
+	    $(DESTDIR)$(INCLUDEDIR)/tokend/verify.h
+	install -m 0755 $(VERIFY_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libtokend-verify.so.$(VERIFY_VERSION) \
+	    $(DESTDIR)$(LIBDIR)/libtokend-verify.so.$(VERIFY_SOVER)
+	ln -sf libtokend-verify.so.$(VERIFY_SOVER) \
+	    $(DESTDIR)$(LIBDIR)/libtokend-verify.so
+	install -m 0644 $(VERIFY_A) $(DESTDIR)$(LIBDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	    -e 's|@VERSION@|$(VERIFY_VERSION)|g' src/lib/tokend-verify.pc.in \
+	    > $(DESTDIR)$(PKGCONFIGDIR)/tokend-verify.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/tokend-verify.pc
+
 clean:
 	rm -rf build build-asan
 
--include $(LIBOBJS:.o=.d) $(BUILD)/obj/main.d $(BUILD)/obj/tokenctl.d
+-include $(LIBOBJS:.o=.d) $(BUILD)/obj/main.d $(BUILD)/obj/tokenctl.d \
+    $(VERIFY_OBJS:.o=.d)

@@ -636,6 +636,7 @@ static const struct api_endpoint endpoints[] = {
 	{ "GET", STYLE_TOKEND, NULL, match_heartbeat, NULL, NULL },
 };
 #define NENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
+#define EP_TOKENSERVER (&endpoints[1])
 
 /* ---- the calls front.c makes ------------------------------------------ */
 
@@ -654,9 +655,13 @@ api_route(struct api_call *c, struct MHD_Connection *conn,
 	for (i = 0, ep = NULL; i < NENDPOINTS && ep == NULL; i++)
 		if (endpoints[i].match(c, url))
 			ep = &endpoints[i];
-	if (ep == NULL)
+	if (ep == NULL) {
+		/* Tokenserver clients get their own style even for bad paths. */
+		if (strncmp(url, "/1.0/", 5) == 0)
+			c->ep = EP_TOKENSERVER;
 		return problem(c, P_NOT_FOUND, "url", "path",
 		    "no such endpoint");
+	}
 	c->ep = ep;
 	if (strcmp(method, ep->method) != 0 && !(strcmp(method, "HEAD") == 0 &&
 	    strcmp(ep->method, "GET") == 0)) {

@@ -75,7 +75,9 @@ struct broker {
 	void			*pull;
 	void			*router;
 	pthread_t		 thread;
-	atomic_int		 stop;
+	atomic_int		 stop;		/* the thread: leave the loop */
+	atomic_int		 closed;	/* submit: refuse new jobs */
+	atomic_int		 submitting;	/* submits under way */
 	atomic_int		 inflight;
 	atomic_int		 known;		/* workers registered */
 	int			 died[2];	/* pipe of dead worker pids */
@@ -259,9 +261,15 @@ held_slot(struct broker *b, int w)
 	return wk->slot;
 }
 
-/* Forgets a worker; a job it held goes back to the head of the queue. */
+/*
+ * Forgets a worker; a job it held goes back to the head of the queue.
+ * untouched: the worker certainly never worked on that job (it said BYE or
+ * READY instead, or the job never reached it), so the dispatch does not
+ * count against the job's attempts.  A job whose worker died or hung on
+ * it does count: a job that kills workers must not kill them all.
+ */
 static void
-worker_forget(struct broker *b, int w, const char *why)
+worker_forget(struct broker *b, int w, const char *why, int untouched)
 {
 	int	i = held_slot(b, w);
 
@@ -274,6 +282,8 @@ worker_forget(struct broker *b, int w, const char *why)
 	if (i == -1)
 		return;
 	b->slots[i].worker = -1;
+	if (untouched)
+		b->slots[i].attempts--;
 	if (b->slots[i].attempts >= MAX_ATTEMPTS)
 		complete(b, i, JOB_UNAVAILABLE);
 	else
@@ -314,7 +324,7 @@ dispatch(struct broker *b, uint64_t now)
 			queue_push(b, i, 1);
 			b->workers[w].state = W_IDLE;	/* for forget */
 			b->idle[b->nidle++] = w;
-			worker_forget(b, w, "unreachable");
+			worker_forget(b, w, "unreachable", 1);
 			continue;
 		}
 		b->slots[i].worker = w;
@@ -377,13 +387,17 @@ on_worker_message(struct broker *b, struct proto_msg *m, uint64_t now)
 		}
 	}
 	b->workers[w].seen = now;
+	/*
+	 * READY and HEARTBEAT name the worker's pid: a worker that joins a
+	 * restarted front by heartbeat must be known by pid for death notices.
+	 */
+	if (proto_get_str(m, "pid", pid, sizeof(pid)) == 0)
+		b->workers[w].pid = (pid_t)atoi(pid);
 	switch (m->cmd) {
 	case PROTO_READY:
-		if (proto_get_str(m, "pid", pid, sizeof(pid)) == 0)
-			b->workers[w].pid = (pid_t)atoi(pid);
 		if (held_slot(b, w) != -1)
 			/* It came back without its job: it restarted. */
-			worker_forget(b, w, "restarted");
+			worker_forget(b, w, "restarted", 1);
 		else if (b->workers[w].state == W_BUSY)
 			set_idle(b, w);
 		break;
@@ -395,7 +409,7 @@ on_worker_message(struct broker *b, struct proto_msg *m, uint64_t now)
 			set_idle(b, w);
 		break;
 	case PROTO_BYE:
-		worker_forget(b, w, "left");
+		worker_forget(b, w, "left", 1);
 		break;
 	default:
 		log_warnx("worker pid %d: unknown command %d",
@@ -427,7 +441,8 @@ read_workers(struct broker *b, uint64_t now)
 	}
 }
 
-static void
+/* Returns how many jobs it took. */
+static int
 read_jobs(struct broker *b, uint64_t now)
 {
 	struct job	*job;
@@ -446,19 +461,25 @@ read_jobs(struct broker *b, uint64_t now)
 		}
 		queue_push(b, i, 0);
 	}
+	return n;
 }
 
 static void
 read_deaths(struct broker *b)
 {
 	pid_t	pid;
-	int	w;
+	int	w, clean;
 
-	while (read(b->died[0], &pid, sizeof(pid)) == sizeof(pid))
+	/* Each record is a pid, negated for a clean exit. */
+	while (read(b->died[0], &pid, sizeof(pid)) == sizeof(pid)) {
+		clean = pid < 0;
+		pid = clean ? -pid : pid;
 		for (w = 0; w < b->nworkers; w++)
 			if (b->workers[w].state != W_UNUSED &&
 			    b->workers[w].pid == pid)
-				worker_forget(b, w, "died");
+				worker_forget(b, w, clean ? "exited" : "died",
+				    clean);
+	}
 }
 
 /* ---- time ------------------------------------------------------------- */
@@ -480,9 +501,9 @@ expire(struct broker *b, uint64_t now)
 		if (b->workers[w].state == W_BUSY &&
 		    (i = held_slot(b, w)) != -1) {
 			if (now - b->workers[w].since > dead)
-				worker_forget(b, w, "hung on a job");
+				worker_forget(b, w, "hung on a job", 0);
 		} else if (now - b->workers[w].seen > dead)
-			worker_forget(b, w, "silent");
+			worker_forget(b, w, "silent", 0);
 	}
 }
 
@@ -498,7 +519,7 @@ heartbeat(struct broker *b, uint64_t now)
 		w = b->idle[i];
 		if (proto_send(b->router, b->workers[w].id, b->workers[w].idlen,
 		    PROTO_HEARTBEAT, NULL, 0) == -1)
-			worker_forget(b, w, "unreachable");
+			worker_forget(b, w, "unreachable", 1);
 	}
 }
 
@@ -594,7 +615,7 @@ broker_alloc(struct broker *b)
 	return pipe2(b->died, O_NONBLOCK | O_CLOEXEC);
 }
 
-static void
+void
 broker_free(struct broker *b)
 {
 	int	i;
@@ -668,16 +689,28 @@ int
 broker_submit(struct broker *b, struct job *job)
 {
 	void	*s;
+	int	 rc = -1;
 
+	/*
+	 * submitting brackets the send so broker_stop() can wait for it:
+	 * either this thread sees closed, or broker_stop() sees submitting
+	 * (sequentially consistent atomics), so no job is pushed unseen.
+	 */
+	atomic_fetch_add(&b->submitting, 1);
+	if (atomic_load(&b->closed))
+		goto done;
 	if (atomic_fetch_add(&b->inflight, 1) >= b->limit)
 		goto full;
 	if ((s = push_socket(b)) == NULL ||
 	    zmq_send(s, &job, sizeof(job), ZMQ_DONTWAIT) != sizeof(job))
 		goto full;
-	return 0;
+	rc = 0;
+	goto done;
 full:
 	atomic_fetch_sub(&b->inflight, 1);
-	return -1;
+done:
+	atomic_fetch_sub(&b->submitting, 1);
+	return rc;
 }
 
 int
@@ -693,8 +726,10 @@ broker_workers(struct broker *b)
 }
 
 void
-broker_worker_died(struct broker *b, pid_t pid)
+broker_worker_died(struct broker *b, pid_t pid, int clean)
 {
+	if (clean)
+		pid = -pid;
 	if (write(b->died[1], &pid, sizeof(pid)) != sizeof(pid))
 		log_warnx("broker: cannot pass on the death of pid %d",
 		    (int)pid);
@@ -703,11 +738,16 @@ broker_worker_died(struct broker *b, pid_t pid)
 void
 broker_stop(struct broker *b)
 {
+	struct timespec	tick = { 0, 1000 * 1000 };
+
+	atomic_store(&b->closed, 1);
 	atomic_store(&b->stop, 1);
 	pthread_join(b->thread, NULL);
+	while (atomic_load(&b->submitting) > 0)
+		nanosleep(&tick, NULL);
 	/* Jobs still in the PULL queue or in slots get an answer, too. */
-	read_jobs(b, mono_ms());
+	while (read_jobs(b, mono_ms()) > 0)
+		;
 	while (b->live_head != -1)
 		complete(b, b->live_head, JOB_UNAVAILABLE);
-	broker_free(b);
 }

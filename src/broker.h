@@ -53,11 +53,18 @@ int		 broker_inflight(struct broker *);
 /* Workers the broker knows (idle or busy). */
 int		 broker_workers(struct broker *);
 /*
- * From the front's main thread: the supervisor saw worker pid die.  Its
+ * From the front's main thread: the supervisor saw worker pid die (clean:
+ * it exited normally, so it never worked on a job it still held).  Its
  * job, if any, is dispatched again at once instead of after heartbeats.
  */
-void		 broker_worker_died(struct broker *, pid_t pid);
-/* Completes every pending job as JOB_UNAVAILABLE, stops, frees. */
+void		 broker_worker_died(struct broker *, pid_t pid, int clean);
+/*
+ * Stops the thread and completes every pending job as JOB_UNAVAILABLE;
+ * broker_submit() refuses jobs from then on.  The sockets of the HTTP
+ * threads stay open until broker_free(), which must come after those
+ * threads are gone (MHD_stop_daemon).
+ */
 void		 broker_stop(struct broker *);
+void		 broker_free(struct broker *);
 
 #endif

@@ -12,24 +12,21 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
+#include "browserid.h"
 #include "hkdf.h"
 #include "ini.h"
 #include "jws.h"
 #include "log.h"
-#include "tokenlib.h"
 
 enum key_type {
 	KT_INT,		/* int within [min, max] */
@@ -44,9 +41,16 @@ enum key_type {
 	KT_LISTEN,	/* host:port or [v6]:port, numeric host */
 	KT_LOGLEVEL,	/* error warning info debug */
 	KT_ALGS,	/* space-separated JWS algorithm names */
-	KT_SECRET,	/* path of a secret file, loaded on the spot */
+	KT_SECRET,	/* path of a one-secret file, loaded on the spot */
+	KT_SECRETS,	/* path of a secret file (rotation), loaded on the spot */
+	KT_NODES,	/* path of a nodes file, loaded on the spot */
+	KT_FORMAT,	/* token format: tokenlib or fernet */
 	KT_JWKS,	/* path of a JWKS file, loaded on the spot */
+	KT_HTTPS,	/* https:// URL (plain http:// refused) */
+	KT_IDCLAIM,	/* identity claim: sub or email */
+	KT_REQUIRE,	/* space-separated claim=value pairs */
 	KT_URL,		/* http:// or https:// URL */
+	KT_BIDKEY,	/* path of a BrowserID public key, loaded on the spot */
 };
 
 struct key_def {
@@ -57,9 +61,13 @@ struct key_def {
 	const char	*def;	/* default, or NULL if the key is required */
 };
 
+/* A key_def default meaning "may be left out, and then stays unset". */
+static const char KEY_OPTIONAL[] = "(optional)";
+
 #define SRV(f)	offsetof(struct config, f)
 #define ISS(f)	offsetof(struct issuer, f)
 #define SVC(f)	offsetof(struct service, f)
+#define BID(f)	offsetof(struct browserid_issuer, f)
 
 static const struct key_def server_keys[] = {
 	{ "listen", KT_LISTEN, SRV(listen), 0, 0, "127.0.0.1:8080" },
@@ -89,19 +97,45 @@ static const struct key_def server_keys[] = {
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
+/*
+ * Keys come from jwks_file, jwks_url (or both), the HS* secret from
+ * hs_secret_file: finish_issuer() checks they fit "algorithms".  "services"
+ * is checked against the [service] sections once all are read.
+ */
 static const struct key_def issuer_keys[] = {
 	{ "iss", KT_STR, ISS(iss), 0, 0, NULL },
-	{ "jwks_file", KT_JWKS, ISS(jwks), 0, 0, NULL },
+	{ "jwks_file", KT_JWKS, ISS(jwks_file), 0, 0, KEY_OPTIONAL },
+	{ "jwks_url", KT_HTTPS, ISS(jwks_url), 0, 0, KEY_OPTIONAL },
+	{ "jwks_refresh", KT_I64, ISS(jwks_refresh), 1, 604800, "3600" },
+	{ "jwks_ca_file", KT_PATH, ISS(jwks_ca_file), 0, 0, KEY_OPTIONAL },
+	{ "hs_secret_file", KT_SECRET, ISS(hs_secret), 0, 0, KEY_OPTIONAL },
 	{ "audience", KT_STR, ISS(audience), 0, 0, NULL },
 	{ "algorithms", KT_ALGS, ISS(algorithms), 0, 0, "RS256 ES256 EdDSA" },
 	{ "leeway", KT_I64, ISS(leeway), 0, 3600, "60" },
+	{ "identity_claim", KT_IDCLAIM, ISS(identity), 0, 0, "sub" },
+	{ "require", KT_REQUIRE, ISS(require), 0, 0, KEY_OPTIONAL },
+	{ "services", KT_STR, ISS(services_list), 0, 0, "*" },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
+/* Either node + secret_file or nodes_file: finish_service() checks. */
 static const struct key_def service_keys[] = {
-	{ "secret_file", KT_SECRET, SVC(secret), 0, 0, NULL },
-	{ "node", KT_URL, SVC(node), 0, 0, NULL },
+	{ "format", KT_FORMAT, SVC(format), 0, 0, "tokenlib" },
+	{ "secret_file", KT_SECRETS, SVC(secrets), 0, 0, KEY_OPTIONAL },
+	{ "node", KT_URL, SVC(node), 0, 0, KEY_OPTIONAL },
+	{ "nodes_file", KT_NODES, SVC(nodes), 0, 0, KEY_OPTIONAL },
 	{ "duration", KT_I64, SVC(duration), 1, 86400, "1800" },
+	{ NULL, 0, 0, 0, 0, NULL }
+};
+
+/* "services" is checked against the [service] sections once all are read. */
+static const struct key_def browserid_keys[] = {
+	{ "issuer", KT_STR, BID(issuer), 0, 0, NULL },
+	{ "public_key_file", KT_BIDKEY, BID(key), 0, 0, NULL },
+	{ "audience", KT_STR, BID(audience), 0, 0, NULL },
+	{ "secondary", KT_BOOL, BID(secondary), 0, 1, "off" },
+	{ "leeway", KT_I64, BID(leeway), 0, 3600, "60" },
+	{ "services", KT_STR, BID(services_list), 0, 0, "*" },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -135,123 +169,283 @@ fail(struct loader *l, const char *fmt, ...)
 	return -1;
 }
 
-/* ---- secrets ---------------------------------------------------------- */
+/* ---- services -------------------------------------------------------- */
 
 /*
- * Secret bytes live in their own mapping so they can be kept out of core
- * dumps (MADV_DONTDUMP) and wiped before the pages go back.
+ * A nodes_file becomes one struct service per node (see config.h), so
+ * that the node picked for a uid is a service like any other to the code
+ * that mints and answers.  Their name, format and duration are copied
+ * from the section in finish_service(), once every key is read.
  */
-static uint8_t *
-secret_alloc(size_t len)
-{
-	void	*p;
-
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-	    -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	(void)madvise(p, len, MADV_DONTDUMP);
-	return p;
-}
-
-void
-secret_free(struct secret *s)
-{
-	if (s->bytes == NULL)
-		return;
-	OPENSSL_cleanse(s->bytes, s->len);
-	munmap(s->bytes, s->len > 0 ? s->len : 1);
-	s->bytes = NULL;
-	s->len = 0;
-}
-
 static int
-secret_check_file(int fd, const char *path, char *err, size_t errlen)
+load_nodes(struct loader *l, struct service *sv, const char *path)
 {
-	struct stat	 st;
+	struct node_secrets	*nodes;
+	char			 msg[512];
+	size_t			 n, i;
 
-	if (fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "secret file %s: %s", path,
-		    strerror(errno));
-		return -1;
+	if (sv->nodes != NULL)
+		return fail(l, "internal error: nodes_file loaded twice");
+	if (nodes_load(&nodes, &n, path, msg, sizeof(msg)) == -1)
+		return fail(l, "nodes_file: %s", msg);
+	if ((sv->nodes = calloc(n, sizeof(*sv->nodes))) == NULL) {
+		nodes_free(nodes, n);
+		return fail(l, "out of memory");
 	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "secret file %s: not a regular file",
-		    path);
-		return -1;
+	/* The URLs and secret sets move into the entries. */
+	for (i = 0; i < n; i++) {
+		sv->nodes[i].node = nodes[i].url;
+		sv->nodes[i].secrets = nodes[i].secrets;
+		nodes[i].url = NULL;
+		memset(&nodes[i].secrets, 0, sizeof(nodes[i].secrets));
 	}
-	if (st.st_mode & 077) {
-		snprintf(err, errlen, "secret file %s is readable by group or "
-		    "others (mode %04o); chmod 600 it", path,
-		    (unsigned)(st.st_mode & 07777));
+	sv->nnodes = n;
+	nodes_free(nodes, n);
+	return 0;
+}
+
+/* First 8 bytes of SHA-256(url), big-endian: a node's rendezvous seed. */
+static int
+node_seed(const char *url, uint64_t *seed)
+{
+	uint8_t		md[SHA256_LEN];
+	unsigned	i;
+
+	if (EVP_Digest(url, strlen(url), md, NULL, EVP_sha256(), NULL) != 1)
 		return -1;
+	for (*seed = 0, i = 0; i < 8; i++)
+		*seed = *seed << 8 | md[i];
+	return 0;
+}
+
+/* The checks of a [service] once all its keys are in. */
+static int
+finish_service(struct loader *l, struct service *sv)
+{
+	struct service	*e;
+	size_t		 i;
+
+	if (sv->nodes != NULL) {
+		if (sv->node != NULL || sv->secrets.n > 0)
+			return fail(l, "%s:%d: nodes_file replaces node and "
+			    "secret_file: set either nodes_file, or node and "
+			    "secret_file", l->cfg->path, l->section_line);
+		for (i = 0; i < sv->nnodes; i++) {
+			e = &sv->nodes[i];
+			e->format = sv->format;
+			e->duration = sv->duration;
+			e->line = sv->line;
+			if ((e->name = strdup(sv->name)) == NULL)
+				return fail(l, "out of memory");
+			if (node_seed(e->node, &e->node_seed) == -1)
+				return fail(l, "%s:%d: cannot hash node %s",
+				    l->cfg->path, l->section_line, e->node);
+		}
+		return 0;
 	}
-	if (st.st_size > SECRET_MAX_BYTES) {
-		snprintf(err, errlen, "secret file %s: larger than %d bytes",
-		    path, SECRET_MAX_BYTES);
-		return -1;
+	if (sv->secrets.n == 0)
+		return fail(l, "%s:%d: missing required key \"secret_file\" "
+		    "(or nodes_file)", l->cfg->path, l->section_line);
+	if (sv->node == NULL)
+		return fail(l, "%s:%d: missing required key \"node\" (or "
+		    "nodes_file)", l->cfg->path, l->section_line);
+	return 0;
+}
+
+static uint64_t
+splitmix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/*
+ * Rendezvous (highest random weight) hashing: every node scores the uid,
+ * the highest score wins, the first in the file on a tie.  A uid keeps its
+ * node whatever the order of the file, and adding or removing a node moves
+ * only the uids that node gains or loses.
+ */
+const struct service *
+config_node_for(const struct service *svc, uint64_t uid)
+{
+	const struct service	*best = svc;
+	uint64_t		 score, top = 0;
+	size_t			 i;
+
+	for (i = 0; i < svc->nnodes; i++) {
+		score = splitmix64(svc->nodes[i].node_seed ^ uid);
+		if (i == 0 || score > top) {
+			best = &svc->nodes[i];
+			top = score;
+		}
 	}
+	return best;
+}
+
+/* ---- issuers ------------------------------------------------------- */
+
+/*
+ * jwks_file: the path is kept for keys.c, which watches it in each worker;
+ * the set is loaded now, so that a bad file fails the load at its line.
+ */
+static int
+load_jwks(struct loader *l, struct issuer *is, const char *path)
+{
+	char	 msg[512];
+
+	free(is->jwks_file);
+	jwks_free(is->jwks);
+	is->jwks = NULL;
+	if ((is->jwks_file = strdup(path)) == NULL)
+		return fail(l, "out of memory");
+	if ((is->jwks = jwks_load(path, msg, sizeof(msg))) == NULL)
+		return fail(l, "jwks_file: %s", msg);
 	return 0;
 }
 
 /*
- * The secret is the file's text less one trailing newline, used as bytes
- * as it stands: tokenlib does the same with the string it is given.
+ * require = name=value ...: true and false stand for JSON booleans (what
+ * OpenID Connect's email_verified is), any other value for a string.
  */
-int
-secret_load(struct secret *s, const char *path, char *err, size_t errlen)
+static int
+parse_require(struct loader *l, struct issuer *is, const char *v)
 {
-	uint8_t	 buf[SECRET_MAX_BYTES + 1];
-	ssize_t	 n;
-	size_t	 len = 0;
-	int	 fd, rc = -1;
+	char		*copy, *tok, *save = NULL, *eq;
+	struct claim_req *r;
+	int		 rc = -1;
 
-	memset(s, 0, sizeof(*s));
-	/* O_NONBLOCK: a FIFO must be refused below, not block the load. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-		snprintf(err, errlen, "secret file %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	if (secret_check_file(fd, path, err, errlen) == -1)
-		goto done;
-	while (len < sizeof(buf) &&
-	    (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			snprintf(err, errlen, "secret file %s: %s", path,
-			    strerror(errno));
+	if ((copy = strdup(v)) == NULL)
+		return fail(l, "out of memory");
+	for (tok = strtok_r(copy, " \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t", &save)) {
+		if ((eq = strchr(tok, '=')) == NULL || eq == tok ||
+		    eq[1] == '\0') {
+			fail(l, "require: expected claim=value, got \"%s\"",
+			    tok);
 			goto done;
 		}
-		len += (size_t)n;
+		*eq = '\0';
+		if ((r = reallocarray(is->require, is->nrequire + 1,
+		    sizeof(*r))) == NULL) {
+			fail(l, "out of memory");
+			goto done;
+		}
+		is->require = r;
+		r = &r[is->nrequire];
+		memset(r, 0, sizeof(*r));
+		is->nrequire++;
+		r->is_bool = strcmp(eq + 1, "true") == 0 ||
+		    strcmp(eq + 1, "false") == 0;
+		r->bval = strcmp(eq + 1, "true") == 0;
+		if ((r->name = strdup(tok)) == NULL ||
+		    (!r->is_bool && (r->sval = strdup(eq + 1)) == NULL)) {
+			fail(l, "out of memory");
+			goto done;
+		}
 	}
-	if (len > 0 && buf[len - 1] == '\n')
-		len--;
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	if (memchr(buf, '\n', len) != NULL) {
-		snprintf(err, errlen, "secret file %s: holds more than one "
-		    "line; put one secret in it", path);
-		goto done;
-	}
-	if (len < SECRET_MIN_BYTES) {
-		snprintf(err, errlen, "secret file %s: secret is %zu bytes, "
-		    "at least %d are required", path, len, SECRET_MIN_BYTES);
-		goto done;
-	}
-	if ((s->bytes = secret_alloc(len)) == NULL) {
-		snprintf(err, errlen, "secret file %s: %s", path,
-		    strerror(errno));
-		goto done;
-	}
-	memcpy(s->bytes, buf, len);
-	s->len = len;
-	rc = 0;
+	if (is->nrequire == 0)
+		fail(l, "require: name at least one claim=value");
+	else
+		rc = 0;
 done:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
+	free(copy);
 	return rc;
+}
+
+/* The line key name was set on in the current section, or the section's. */
+static int
+key_line(const struct loader *l, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; l->keys[i].name != NULL; i++)
+		if (strcmp(l->keys[i].name, name) == 0 && l->seen[i])
+			return l->seen[i];
+	return l->section_line;
+}
+
+/* The name of the first algorithm of set (for messages). */
+static const char *
+first_alg(unsigned set)
+{
+	int	 a;
+
+	for (a = 0; a < JWS_ALG_COUNT; a++)
+		if (set & JWS_ALG_BIT(a))
+			return jws_alg_name(a);
+	return "?";
+}
+
+/*
+ * The checks of an [issuer] once all its keys are in: every algorithm
+ * has what verifies it (HS* the shared secret, long enough for its hash;
+ * the others a JWKS), and nothing is configured that nothing uses.
+ */
+static int
+finish_issuer(struct loader *l, struct issuer *is)
+{
+	const char	*path = l->cfg->path;
+	unsigned	 hs = is->algorithms & JWS_ALGS_HMAC;
+	unsigned	 pk = is->algorithms & ~JWS_ALGS_HMAC;
+	size_t		 need;
+	int		 a;
+
+	if (is->jwks_file == NULL && is->jwks_url == NULL &&
+	    is->hs_secret.len == 0)
+		return fail(l, "%s:%d: the issuer has no keys: set jwks_file, "
+		    "jwks_url or hs_secret_file", path, l->section_line);
+	if (hs != 0 && is->hs_secret.len == 0)
+		return fail(l, "%s:%d: algorithms: %s needs hs_secret_file (a "
+		    "secret shared with the issuer)", path,
+		    key_line(l, "algorithms"), first_alg(hs));
+	if (hs == 0 && is->hs_secret.len > 0)
+		return fail(l, "%s:%d: hs_secret_file: algorithms names none "
+		    "of HS256, HS384, HS512", path,
+		    key_line(l, "hs_secret_file"));
+	for (a = 0; a < JWS_ALG_COUNT; a++) {
+		need = jws_alg_hash_len(a);
+		/* RFC 7518 3.2: a key at least as long as the hash. */
+		if ((hs & JWS_ALG_BIT(a)) && is->hs_secret.len < need)
+			return fail(l, "%s:%d: hs_secret_file: %s needs a "
+			    "secret of at least %zu bytes, this one has %zu",
+			    path, key_line(l, "hs_secret_file"),
+			    jws_alg_name(a), need, is->hs_secret.len);
+	}
+	if (pk != 0 && is->jwks_file == NULL && is->jwks_url == NULL)
+		return fail(l, "%s:%d: algorithms: %s needs jwks_file or "
+		    "jwks_url", path, key_line(l, "algorithms"),
+		    first_alg(pk));
+	if ((is->jwks_file != NULL || is->jwks_url != NULL) && pk == 0)
+		return fail(l, "%s:%d: algorithms names only HS256/HS384/HS512, "
+		    "so the issuer's JWKS would never be used", path,
+		    key_line(l, "algorithms"));
+	if (is->jwks_url == NULL && is->jwks_ca_file != NULL)
+		return fail(l, "%s:%d: jwks_ca_file: no jwks_url to use it "
+		    "for", path, key_line(l, "jwks_ca_file"));
+	if (is->jwks_url == NULL && key_line(l, "jwks_refresh") !=
+	    l->section_line)
+		return fail(l, "%s:%d: jwks_refresh: no jwks_url to refresh",
+		    path, key_line(l, "jwks_refresh"));
+	if (is->jwks_ca_file != NULL && access(is->jwks_ca_file, R_OK) == -1)
+		return fail(l, "%s:%d: jwks_ca_file: %s: %s", path,
+		    key_line(l, "jwks_ca_file"), is->jwks_ca_file,
+		    strerror(errno));
+	return 0;
+}
+
+int
+issuer_allows_service(const struct issuer *is, const char *name)
+{
+	size_t	 i;
+
+	if (is->nservices == 0)
+		return 1;
+	for (i = 0; i < is->nservices; i++)
+		if (strcmp(is->services[i], name) == 0)
+			return 1;
+	return 0;
 }
 
 /* ---- values ----------------------------------------------------------- */
@@ -436,12 +630,56 @@ set_value(struct loader *l, const struct key_def *k, const char *v)
 		if (secret_load(field, path, msg, sizeof(msg)) == -1)
 			return fail(l, "%s: %s", k->name, msg);
 		return 0;
-	case KT_JWKS:
+	case KT_SECRETS:
 		if (resolve_path(l, v, path, sizeof(path)) == -1)
 			return -1;
-		jwks_free(*(struct jwks **)field);
-		if ((*(struct jwks **)field = jwks_load(path, msg,
-		    sizeof(msg))) == NULL)
+		secrets_free(field);
+		if (secrets_load(field, path, msg, sizeof(msg)) == -1)
+			return fail(l, "%s: %s", k->name, msg);
+		return 0;
+	case KT_NODES:
+		/* Only [service] has it: it fills nodes and nnodes. */
+		if (resolve_path(l, v, path, sizeof(path)) == -1)
+			return -1;
+		return load_nodes(l, l->obj, path);
+	case KT_FORMAT:
+		if (token_format_parse(v, field) == -1 ||
+		    *(enum token_format *)field == TOKEN_FORMAT_ANY)
+			return fail(l, "%s: expected tokenlib or fernet, got "
+			    "\"%s\"", k->name, v);
+		return 0;
+	case KT_JWKS:
+		/* Only [issuer] has it: it fills jwks_file and jwks. */
+		if (resolve_path(l, v, path, sizeof(path)) == -1)
+			return -1;
+		return load_jwks(l, l->obj, path);
+	case KT_HTTPS:
+		/* A key set over plain HTTP is a key set anyone can replace. */
+		if (strncmp(v, "https://", 8) != 0 || v[8] == '\0')
+			return fail(l, "%s: expected an https:// URL (plain "
+			    "http:// is refused), got \"%s\"", k->name, v);
+		free(*(char **)field);
+		if ((*(char **)field = strdup(v)) == NULL)
+			return fail(l, "out of memory");
+		return 0;
+	case KT_IDCLAIM:
+		if (strcmp(v, "sub") == 0)
+			*(int *)field = IDENTITY_SUB;
+		else if (strcmp(v, "email") == 0)
+			*(int *)field = IDENTITY_EMAIL;
+		else
+			return fail(l, "%s: expected sub or email, got \"%s\"",
+			    k->name, v);
+		return 0;
+	case KT_REQUIRE:
+		/* Only [issuer] has it: it fills require and nrequire. */
+		return parse_require(l, l->obj, v);
+	case KT_BIDKEY:
+		if (resolve_path(l, v, path, sizeof(path)) == -1)
+			return -1;
+		browserid_key_free(*(struct browserid_key **)field);
+		if ((*(struct browserid_key **)field = browserid_key_load(path,
+		    msg, sizeof(msg))) == NULL)
 			return fail(l, "%s: %s", k->name, msg);
 		return 0;
 	}
@@ -465,10 +703,16 @@ finish_section(struct loader *l)
 		if (k->def == NULL)
 			return fail(l, "%s:%d: missing required key \"%s\"",
 			    l->cfg->path, l->section_line, k->name);
+		if (k->def == KEY_OPTIONAL)
+			continue;
 		/* Defaults are ours: failing one is a bug. */
 		if (set_value(l, k, k->def) == -1)
 			fatalx("config: default of %s: %s", k->name, l->err);
 	}
+	if (l->keys == service_keys && finish_service(l, l->obj) == -1)
+		return -1;
+	if (l->keys == issuer_keys && finish_issuer(l, l->obj) == -1)
+		return -1;
 	l->keys = NULL;
 	return 0;
 }
@@ -513,6 +757,20 @@ add_service(struct config *c)
 	return &a[c->nservices++];
 }
 
+static void *
+add_browserid(struct config *c)
+{
+	struct browserid_issuer	*a;
+
+	if (c->nbrowserid == CONFIG_MAX_BROWSERID ||
+	    (a = reallocarray(c->browserid, c->nbrowserid + 1,
+	    sizeof(*a))) == NULL)
+		return NULL;
+	c->browserid = a;
+	memset(&a[c->nbrowserid], 0, sizeof(*a));
+	return &a[c->nbrowserid++];
+}
+
 static int
 named_exists(const struct config *c, const char *kind, const char *name)
 {
@@ -521,6 +779,10 @@ named_exists(const struct config *c, const char *kind, const char *name)
 	if (strcmp(kind, "issuer") == 0) {
 		for (i = 0; i < c->nissuers; i++)
 			if (strcmp(c->issuers[i].name, name) == 0)
+				return 1;
+	} else if (strcmp(kind, "browserid") == 0) {
+		for (i = 0; i < c->nbrowserid; i++)
+			if (strcmp(c->browserid[i].name, name) == 0)
 				return 1;
 	} else
 		for (i = 0; i < c->nservices; i++)
@@ -550,10 +812,11 @@ on_section(void *arg, int line, const char *kind, const char *name,
 		l->obj = c;
 		return 0;
 	}
-	if (strcmp(kind, "issuer") != 0 && strcmp(kind, "service") != 0)
+	if (strcmp(kind, "issuer") != 0 && strcmp(kind, "service") != 0 &&
+	    strcmp(kind, "browserid") != 0)
 		return fail(l, "unknown section [%s%s%s]; expected [server], "
-		    "[issuer NAME] or [service NAME]", kind, name ? " " : "",
-		    name ? name : "");
+		    "[issuer NAME], [browserid NAME] or [service NAME]", kind,
+		    name ? " " : "", name ? name : "");
 	if (name == NULL || !valid_name(name))
 		return fail(l, "[%s NAME]: NAME must be 1-64 of A-Z a-z 0-9 "
 		    ". _ -", kind);
@@ -566,6 +829,13 @@ on_section(void *arg, int line, const char *kind, const char *name,
 			    CONFIG_MAX_ISSUERS);
 		((struct issuer *)l->obj)->line = line;
 		namep = &((struct issuer *)l->obj)->name;
+	} else if (strcmp(kind, "browserid") == 0) {
+		l->keys = browserid_keys;
+		if ((l->obj = add_browserid(c)) == NULL)
+			return fail(l, "too many [browserid] sections (at most "
+			    "%d)", CONFIG_MAX_BROWSERID);
+		((struct browserid_issuer *)l->obj)->line = line;
+		namep = &((struct browserid_issuer *)l->obj)->name;
 	} else {
 		l->keys = service_keys;
 		if ((l->obj = add_service(c)) == NULL)
@@ -605,12 +875,113 @@ on_key(void *arg, int line, const char *key, const char *value, char *err,
 
 /* ---- the whole file --------------------------------------------------- */
 
+/*
+ * [browserid] checks that need the whole file: one section per issuer
+ * domain (the first certificate's "iss" picks it), and "services" split
+ * into names that all have a [service] section.
+ */
+static int
+check_browserid(struct loader *l)
+{
+	struct config		*c = l->cfg;
+	struct browserid_issuer	*b;
+	char			*tok, *save = NULL, *copy, **names;
+	size_t			 i, j;
+
+	for (i = 0; i < c->nbrowserid; i++) {
+		b = &c->browserid[i];
+		for (j = 0; j < i; j++)
+			if (strcmp(c->browserid[j].issuer, b->issuer) == 0)
+				return fail(l, "%s:%d: issuer \"%s\" is already "
+				    "that of [browserid %s]", c->path, b->line,
+				    b->issuer, c->browserid[j].name);
+		if (strcmp(b->services_list, "*") == 0)
+			continue;
+		if ((copy = strdup(b->services_list)) == NULL)
+			return fail(l, "out of memory");
+		for (tok = strtok_r(copy, " \t,", &save); tok != NULL;
+		    tok = strtok_r(NULL, " \t,", &save)) {
+			if (config_service(c, tok) == NULL) {
+				fail(l, "%s:%d: services: no [service %s] "
+				    "section", c->path, b->line, tok);
+				free(copy);
+				return -1;
+			}
+			if ((names = reallocarray(b->services,
+			    b->nservices + 1, sizeof(*names))) == NULL ||
+			    (names[b->nservices] = strdup(tok)) == NULL) {
+				if (names != NULL)
+					b->services = names;
+				free(copy);
+				return fail(l, "out of memory");
+			}
+			b->services = names;
+			b->nservices++;
+		}
+		free(copy);
+		if (b->nservices == 0)
+			return fail(l, "%s:%d: services: name at least one "
+			    "service, or * for all", c->path, b->line);
+	}
+	return 0;
+}
+
+/*
+ * [issuer] checks that need the whole file: each "iss" names one issuer
+ * (the token's "iss" picks it), and "services" split into names that all
+ * have a [service] section.
+ */
+static int
+check_issuers(struct loader *l)
+{
+	struct config	*c = l->cfg;
+	struct issuer	*is;
+	char		*tok, *save = NULL, *copy, **names;
+	size_t		 i, j;
+
+	for (i = 0; i < c->nissuers; i++) {
+		is = &c->issuers[i];
+		for (j = 0; j < i; j++)
+			if (strcmp(c->issuers[j].iss, is->iss) == 0)
+				return fail(l, "%s:%d: iss \"%s\" is already "
+				    "that of [issuer %s]", c->path, is->line,
+				    is->iss, c->issuers[j].name);
+		if (strcmp(is->services_list, "*") == 0)
+			continue;
+		if ((copy = strdup(is->services_list)) == NULL)
+			return fail(l, "out of memory");
+		for (tok = strtok_r(copy, " \t,", &save); tok != NULL;
+		    tok = strtok_r(NULL, " \t,", &save)) {
+			if (config_service(c, tok) == NULL) {
+				fail(l, "%s:%d: services: no [service %s] "
+				    "section", c->path, is->line, tok);
+				free(copy);
+				return -1;
+			}
+			if ((names = reallocarray(is->services,
+			    is->nservices + 1, sizeof(*names))) == NULL ||
+			    (names[is->nservices] = strdup(tok)) == NULL) {
+				if (names != NULL)
+					is->services = names;
+				free(copy);
+				return fail(l, "out of memory");
+			}
+			is->services = names;
+			is->nservices++;
+		}
+		free(copy);
+		if (is->nservices == 0)
+			return fail(l, "%s:%d: services: name at least one "
+			    "service, or * for all", c->path, is->line);
+	}
+	return 0;
+}
+
 /* Checks that span sections, once every section is complete. */
 static int
 check_config(struct loader *l)
 {
 	struct config	*c = l->cfg;
-	size_t		 i;
 	long		 ncpu;
 
 	if (c->workers == 0) {
@@ -620,9 +991,9 @@ check_config(struct loader *l)
 	if (!l->server_seen)
 		return fail(l, "%s: no [server] section (uid_secret_file is "
 		    "required there)", c->path);
-	if (c->nissuers == 0)
-		return fail(l, "%s: no [issuer NAME] section: no assertion "
-		    "could ever be accepted", c->path);
+	if (c->nissuers == 0 && c->nbrowserid == 0)
+		return fail(l, "%s: no [issuer NAME] section (nor [browserid "
+		    "NAME]): no assertion could ever be accepted", c->path);
 	if (c->nservices == 0)
 		return fail(l, "%s: no [service NAME] section: no token "
 		    "could ever be issued", c->path);
@@ -630,12 +1001,9 @@ check_config(struct loader *l)
 	if (strlen(c->runtime_dir) > 80)
 		return fail(l, "%s: runtime_dir is longer than 80 bytes, too "
 		    "long for a Unix socket path", c->path);
-	for (i = 0; i < c->nservices; i++)
-		if (tokenlib_signing_key(c->services[i].sig_key,
-		    &c->services[i].secret) == -1)
-			return fail(l, "%s:%d: cannot derive signing key",
-			    c->path, c->services[i].line);
-	return 0;
+	if (check_issuers(l) == -1)
+		return -1;
+	return check_browserid(l);
 }
 
 static int
@@ -695,20 +1063,57 @@ fail_reported:
 static void
 issuer_clear(struct issuer *is)
 {
+	size_t	i;
+
 	free(is->name);
 	free(is->iss);
 	free(is->audience);
 	jwks_free(is->jwks);
 	is->jwks = NULL;
+	free(is->jwks_file);
+	free(is->jwks_url);
+	free(is->jwks_ca_file);
+	secret_free(&is->hs_secret);
+	for (i = 0; i < is->nrequire; i++) {
+		free(is->require[i].name);
+		free(is->require[i].sval);
+	}
+	free(is->require);
+	free(is->services_list);
+	for (i = 0; i < is->nservices; i++)
+		free(is->services[i]);
+	free(is->services);
+}
+
+static void
+browserid_clear(struct browserid_issuer *b)
+{
+	size_t	i;
+
+	free(b->name);
+	free(b->issuer);
+	free(b->audience);
+	free(b->services_list);
+	for (i = 0; i < b->nservices; i++)
+		free(b->services[i]);
+	free(b->services);
+	browserid_key_free(b->key);
+	b->key = NULL;
 }
 
 static void
 service_clear(struct service *s)
 {
+	size_t	i;
+
 	free(s->name);
 	free(s->node);
-	secret_free(&s->secret);
-	OPENSSL_cleanse(s->sig_key, sizeof(s->sig_key));
+	secrets_free(&s->secrets);
+	for (i = 0; i < s->nnodes; i++)
+		service_clear(&s->nodes[i]);
+	free(s->nodes);
+	s->nodes = NULL;
+	s->nnodes = 0;
 }
 
 void
@@ -722,8 +1127,11 @@ config_free(struct config *c)
 		issuer_clear(&c->issuers[i]);
 	for (i = 0; i < c->nservices; i++)
 		service_clear(&c->services[i]);
+	for (i = 0; i < c->nbrowserid; i++)
+		browserid_clear(&c->browserid[i]);
 	free(c->issuers);
 	free(c->services);
+	free(c->browserid);
 	secret_free(&c->uid_secret);
 	free(c->path);
 	free(c->listen);
@@ -735,16 +1143,21 @@ config_free(struct config *c)
 void
 config_purge_secrets(struct config *c)
 {
-	size_t	i;
+	size_t	i, j;
 
 	for (i = 0; i < c->nissuers; i++) {
 		jwks_free(c->issuers[i].jwks);
 		c->issuers[i].jwks = NULL;
+		secret_free(&c->issuers[i].hs_secret);
+	}
+	for (i = 0; i < c->nbrowserid; i++) {
+		browserid_key_free(c->browserid[i].key);
+		c->browserid[i].key = NULL;
 	}
 	for (i = 0; i < c->nservices; i++) {
-		secret_free(&c->services[i].secret);
-		OPENSSL_cleanse(c->services[i].sig_key,
-		    sizeof(c->services[i].sig_key));
+		secrets_free(&c->services[i].secrets);
+		for (j = 0; j < c->services[i].nnodes; j++)
+			secrets_free(&c->services[i].nodes[j].secrets);
 	}
 	secret_free(&c->uid_secret);
 }

@@ -14,34 +14,92 @@
 #include <stdint.h>
 
 #include "jwks.h"
+#include "secret.h"
+#include "token.h"
 
 #define CONFIG_MAX_ISSUERS	64
 #define CONFIG_MAX_SERVICES	256
-#define SECRET_MIN_BYTES	32
-#define SECRET_MAX_BYTES	4096
+#define CONFIG_MAX_BROWSERID	64
 
-/* Bytes held in memory that is wiped on free and kept out of core dumps. */
-struct secret {
-	uint8_t		*bytes;
-	size_t		 len;
+/* Which claim of an issuer's JWT is the user's identity. */
+enum identity_claim {
+	IDENTITY_SUB,		/* "sub" (the default) */
+	IDENTITY_EMAIL,		/* "email", which must look like an address */
+};
+
+/* One "name=value" of an issuer's "require". */
+struct claim_req {
+	char		*name;
+	int		 is_bool;	/* value true/false: a JSON boolean */
+	int		 bval;
+	char		*sval;		/* otherwise: this string, exactly */
 };
 
 struct issuer {
 	char		*name;		/* section name: [issuer NAME] */
 	char		*iss;		/* required "iss" claim */
 	char		*audience;	/* required in "aud" */
+	/*
+	 * The key set in use, or NULL (jwks_url only, not fetched yet).  The
+	 * one member of the config that changes after load: it is
+	 * per-process mutable state owned by the worker, where keys.c swaps
+	 * it when jwks_file changes on disk or jwks_url is fetched.  The
+	 * supervisor and the front never change it; a worker is one thread.
+	 */
 	struct jwks	*jwks;
+	char		*jwks_file;	/* resolved path, or NULL */
+	char		*jwks_url;	/* https:// URL, or NULL */
+	char		*jwks_ca_file;	/* CA bundle for jwks_url, or NULL */
+	int64_t		 jwks_refresh;	/* seconds between fetches */
+	struct secret	 hs_secret;	/* HS* shared secret; len 0 if none */
 	unsigned	 algorithms;	/* set of JWS_ALG_BIT() */
 	int64_t		 leeway;	/* seconds of clock skew allowed */
+	int		 identity;	/* enum identity_claim */
+	struct claim_req *require;	/* claims that must have a value */
+	size_t		 nrequire;
+	char		*services_list;	/* as written; "*": every service */
+	char		**services;	/* services_list split, checked; */
+	size_t		 nservices;	/* 0 (NULL): every service */
 	int		 line;		/* where the section starts */
 };
 
+/* Whether assertions of is may be exchanged for tokens of service name. */
+int		 issuer_allows_service(const struct issuer *is,
+		    const char *name);
+
+struct browserid_key;
+
+/* A BrowserID certificate issuer: [browserid NAME]. */
+struct browserid_issuer {
+	char		*name;		/* section name */
+	char		*issuer;	/* the first certificate's "iss" */
+	struct browserid_key *key;	/* public_key_file, parsed */
+	char		*audience;	/* the assertion's "aud", exactly */
+	int		 secondary;	/* 1: may vouch for any email domain */
+	int64_t		 leeway;	/* seconds of clock skew allowed */
+	char		*services_list;	/* as written; NULL: every service */
+	char		**services;	/* services_list split, checked */
+	size_t		 nservices;
+	int		 line;
+};
+
+/*
+ * A service tokens are minted for.  With node + secret_file it is one
+ * node; with nodes_file, nodes[] holds one struct service per node (its
+ * URL, its secrets, the rest copied from this one) and config_node_for()
+ * picks the node of a uid: the token is minted by that entry, which is
+ * then the service the worker answers with.
+ */
 struct service {
 	char		*name;		/* section name: [service NAME] */
-	struct secret	 secret;	/* tokenlib master secret */
-	uint8_t		 sig_key[32];	/* HKDF(secret, info=signing) */
+	enum token_format format;	/* tokenlib or fernet */
+	struct secrets	 secrets;	/* master secrets, newest (minting)
+					   first, keys derived at load */
 	char		*node;		/* api_endpoint handed to clients */
 	int64_t		 duration;	/* token lifetime, seconds */
+	struct service	*nodes;		/* nodes_file: one entry per node */
+	size_t		 nnodes;
+	uint64_t	 node_seed;	/* a node entry's rendezvous seed */
 	int		 line;
 };
 
@@ -74,6 +132,8 @@ struct config {
 	size_t		 nissuers;
 	struct service	*services;
 	size_t		 nservices;
+	struct browserid_issuer *browserid;
+	size_t		 nbrowserid;
 };
 
 struct config	*config_load(const char *path, char *err, size_t errlen);
@@ -83,9 +143,13 @@ void		 config_purge_secrets(struct config *);
 
 const struct service *config_service(const struct config *, const char *name);
 
-/* Secrets: allocated away from core dumps, wiped on free. */
-int		 secret_load(struct secret *, const char *path, char *err,
-		    size_t errlen);
-void		 secret_free(struct secret *);
+/*
+ * The service that mints uid's tokens: svc itself, or for a nodes_file
+ * service the entry of nodes[] that rendezvous hashing picks for uid
+ * (docs/tokens.md: stable per uid, and adding or removing a node moves
+ * only the users of that node).
+ */
+const struct service *config_node_for(const struct service *svc,
+		    uint64_t uid);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -60,8 +61,11 @@ struct front {
 	struct config		*cfg;
 	struct broker		*broker;
 	struct MHD_Daemon	*mhd;
+	MHD_socket		 listen_fd;	/* after quiesce */
 	atomic_int		 draining;
 };
+
+#define QUIET_MS	100	/* drain: nothing in flight for this long */
 
 /* The front is a process of its own: one instance, set once at start. */
 static struct front	front;
@@ -293,6 +297,31 @@ start_mhd(const struct config *cfg)
 	    MHD_OPTION_END);
 }
 
+/* Hands every connection waiting in the listen queue to MHD. */
+static void
+adopt_backlog(struct front *f)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	int			fd, n = 0;
+
+	/* Never block here: take what is queued now, and no more. */
+	fcntl(f->listen_fd, F_SETFL, fcntl(f->listen_fd, F_GETFL) | O_NONBLOCK);
+	for (;;) {
+		len = sizeof(ss);
+		fd = accept4(f->listen_fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1)
+			break;
+		/* MHD closes fd itself when it refuses it. */
+		if (MHD_add_connection(f->mhd, fd, (struct sockaddr *)&ss,
+		    len) == MHD_YES)
+			n++;
+	}
+	if (n > 0)
+		log_info("drain: took %d queued connections", n);
+}
+
 /*
  * Stop accepting, let the jobs in flight finish (up to shutdown_timeout),
  * and give the connections a moment to take their answers.
@@ -303,17 +332,35 @@ drain(struct front *f)
 	const union MHD_DaemonInfo	*info;
 	uint64_t			 deadline;
 	struct timespec			 tick = { 0, 10 * 1000 * 1000 };
+	int				 quiet;
 
 	atomic_store(&f->draining, 1);
-	MHD_quiesce_daemon(f->mhd);
+	/*
+	 * Stop accepting.  MHD leaves the listening socket to us; the kernel
+	 * would go on queueing connections that nobody takes.  Take over the
+	 * ones already queued (their clients think they are accepted), then
+	 * shut it so later ones are refused; close it after MHD_stop_daemon().
+	 */
+	if ((f->listen_fd = MHD_quiesce_daemon(f->mhd)) != MHD_INVALID_SOCKET) {
+		adopt_backlog(f);
+		shutdown(f->listen_fd, SHUT_RDWR);
+	}
+	/*
+	 * Wait until nothing has been in flight for a while: requests the
+	 * front read just before quiescing, or that arrive on kept-alive
+	 * connections, still go to the workers (and are told to close).
+	 */
 	deadline = mono_ms() + (uint64_t)f->cfg->shutdown_timeout_ms;
-	while (broker_inflight(f->broker) > 0 && mono_ms() < deadline)
+	quiet = 0;
+	while (quiet < QUIET_MS && mono_ms() < deadline) {
+		quiet = broker_inflight(f->broker) > 0 ? 0 : quiet + 10;
 		nanosleep(&tick, NULL);
+	}
 	if (broker_inflight(f->broker) > 0)
 		log_warnx("drain: %d requests still in flight after %d ms",
 		    broker_inflight(f->broker), f->cfg->shutdown_timeout_ms);
+	/* From here on a new request is answered 503 at once. */
 	broker_stop(f->broker);
-	f->broker = NULL;
 	deadline = mono_ms() + 1000;
 	while (mono_ms() < deadline) {
 		info = MHD_get_daemon_info(f->mhd,
@@ -346,6 +393,7 @@ front_main(struct config *cfg, int ready_fd)
 
 	config_purge_secrets(cfg);
 	front.cfg = cfg;
+	front.listen_fd = MHD_INVALID_SOCKET;
 	raise_nofile(cfg);
 	signal(SIGPIPE, SIG_IGN);
 	if ((front.broker = broker_start(cfg, job_done)) == NULL)
@@ -353,6 +401,7 @@ front_main(struct config *cfg, int ready_fd)
 	if ((front.mhd = start_mhd(cfg)) == NULL) {
 		log_warnx("cannot listen on %s", cfg->listen);
 		broker_stop(front.broker);
+		broker_free(front.broker);
 		return EXIT_FATAL;
 	}
 	log_info("listening on %s", cfg->listen);
@@ -370,10 +419,14 @@ front_main(struct config *cfg, int ready_fd)
 			break;
 		if (sig == SIGUSR1 && si.si_code == SI_QUEUE)
 			broker_worker_died(front.broker,
-			    (pid_t)si.si_value.sival_int);
+			    (pid_t)abs(si.si_value.sival_int),
+			    si.si_value.sival_int < 0);
 	}
 	log_info("draining");
 	drain(&front);
 	MHD_stop_daemon(front.mhd);
+	broker_free(front.broker);
+	if (front.listen_fd != MHD_INVALID_SOCKET)
+		close(front.listen_fd);
 	return 0;
 }

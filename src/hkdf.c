@@ -6,7 +6,9 @@
  * build parameter arrays and provider contexts on every call, which cost
  * more than the hashing itself (callgrind: about 45,000 instructions per
  * HMAC through EVP_MAC against about 9,000 here).  SHA-256 is fetched once
- * per process, and each thread keeps one digest context that it re-inits.
+ * per process, and each thread keeps one digest context that it re-inits,
+ * freed by a thread-specific destructor when the thread ends (the same code
+ * runs in libtokend-verify, in services' threads that come and go).
  * Every token is minted by one worker thread, so nothing here is shared.
  */
 #include "hkdf.h"
@@ -21,22 +23,35 @@
 
 static pthread_once_t		 fetch_once = PTHREAD_ONCE_INIT;
 static EVP_MD			*sha256;
+static pthread_key_t		 ctx_key;	/* frees md_ctx at exit */
+static int			 ctx_key_ok;
 static _Thread_local EVP_MD_CTX	*md_ctx;
+
+static void
+free_ctx(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+	md_ctx = NULL;
+}
 
 static void
 fetch_sha256(void)
 {
 	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	ctx_key_ok = pthread_key_create(&ctx_key, free_ctx) == 0;
 }
 
 static EVP_MD_CTX *
 digest_ctx(void)
 {
 	pthread_once(&fetch_once, fetch_sha256);
-	if (sha256 == NULL)
+	if (sha256 == NULL || !ctx_key_ok)
 		return NULL;
-	if (md_ctx == NULL)
-		md_ctx = EVP_MD_CTX_new();
+	if (md_ctx == NULL && (md_ctx = EVP_MD_CTX_new()) != NULL &&
+	    pthread_setspecific(ctx_key, md_ctx) != 0) {
+		EVP_MD_CTX_free(md_ctx);
+		md_ctx = NULL;
+	}
 	return md_ctx;
 }
 

@@ -1,15 +1,19 @@
 /*
  * jwks.c - turns an issuer's JSON Web Key Set (RFC 7517, RFC 7518 section
- * 6, RFC 8037) into ready EVP_PKEY objects, once, at config load.
+ * 6, RFC 8037) into ready EVP_PKEY objects, once per version of the set:
+ * at config load, and in a worker whenever keys.c sees the file change or
+ * fetches the set from the issuer's URL.
  *
  * Everything a worker later needs to verify a signature is decided here:
- * the key type, the curve, that an RSA modulus is long enough and an EC
- * point lies on its curve.  jws.c then only looks keys up by kid and type;
- * it never re-parses a JWK.  The file comes from the operator, but it is
- * often copied from an identity provider's URL, so it is parsed as
- * untrusted input: bounded in size and key count, duplicate JSON members
- * and duplicate kids refused, and every error names the key
- * ("keys[2] (kid \"a\"): ...") so the operator can find it.
+ * the key type, the curve (P-256, P-384, P-521, Ed25519), that an RSA
+ * modulus is long enough and an EC point lies on its curve, and the
+ * verification contexts of every algorithm the key may serve
+ * (jws_key_prepare).  jws.c then only looks keys up by kid and type; it
+ * never re-parses a JWK.  The set is often fetched from, or copied from,
+ * an identity provider's URL, so it is parsed as untrusted input: bounded
+ * in size and key count, duplicate JSON members and duplicate kids
+ * refused, and every error names the key ("keys[2] (kid \"a\"): ...") so
+ * the operator can find it.
  *
  * Only public keys are accepted.  A JWK carrying "d" is refused: a private
  * key in a trust store means someone published or copied the wrong file.
@@ -23,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -34,7 +39,7 @@
 
 #include "b64.h"
 
-#define P256_COORD_LEN	32
+#define EC_COORD_MAX	66	/* P-521 */
 #define ED25519_KEY_LEN	32
 #define RSA_E_MAX_LEN	8	/* a 64-bit exponent is already absurd */
 
@@ -234,28 +239,51 @@ ec_point_valid(EVP_PKEY *pkey)
 	return ok;
 }
 
-static EVP_PKEY *
-ec_key(json_t *obj, char *why, size_t whylen)
+/* The curves of RFC 7518 6.2.1.1, by JWK name. */
+static const struct curve {
+	const char	*crv;		/* JWK "crv" */
+	const char	*group;		/* OpenSSL group name */
+	size_t		 coord;		/* bytes of x and of y */
+	enum jwk_kty	 kty;
+} curves[] = {
+	{ "P-256", "P-256", 32, JWK_KTY_EC_P256 },
+	{ "P-384", "P-384", 48, JWK_KTY_EC_P384 },
+	{ "P-521", "P-521", 66, JWK_KTY_EC_P521 },
+};
+
+static const struct curve *
+curve_of(enum jwk_kty kty)
 {
-	uint8_t		 x[FIXED_BUF(P256_COORD_LEN)];
-	uint8_t		 y[FIXED_BUF(P256_COORD_LEN)];
-	uint8_t		 point[1 + 2 * P256_COORD_LEN];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(curves) / sizeof(curves[0]); i++)
+		if (curves[i].kty == kty)
+			return &curves[i];
+	return NULL;
+}
+
+static EVP_PKEY *
+ec_key(json_t *obj, const struct curve *c, char *why, size_t whylen)
+{
+	uint8_t		 x[FIXED_BUF(EC_COORD_MAX)];
+	uint8_t		 y[FIXED_BUF(EC_COORD_MAX)];
+	uint8_t		 point[1 + 2 * EC_COORD_MAX];
 	OSSL_PARAM	 params[3];
 	EVP_PKEY	*pkey;
 
 	/* RFC 7518 6.2.1.2: coordinates are full length, zero-padded. */
-	if (fixed_member(obj, "x", x, sizeof(x), P256_COORD_LEN, why,
+	if (fixed_member(obj, "x", x, sizeof(x), c->coord, why,
 	    whylen) == -1 ||
-	    fixed_member(obj, "y", y, sizeof(y), P256_COORD_LEN, why,
+	    fixed_member(obj, "y", y, sizeof(y), c->coord, why,
 	    whylen) == -1)
 		return NULL;
 	point[0] = 0x04;	/* SEC 1 uncompressed point */
-	memcpy(point + 1, x, P256_COORD_LEN);
-	memcpy(point + 1 + P256_COORD_LEN, y, P256_COORD_LEN);
+	memcpy(point + 1, x, c->coord);
+	memcpy(point + 1 + c->coord, y, c->coord);
 	params[0] = OSSL_PARAM_construct_utf8_string(
-	    OSSL_PKEY_PARAM_GROUP_NAME, (char *)"P-256", 0);
+	    OSSL_PKEY_PARAM_GROUP_NAME, (char *)c->group, 0);
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
-	    point, sizeof(point));
+	    point, 1 + 2 * c->coord);
 	params[2] = OSSL_PARAM_construct_end();
 	pkey = pkey_fromdata("EC", params);
 	if (pkey != NULL && !ec_point_valid(pkey)) {
@@ -263,7 +291,8 @@ ec_key(json_t *obj, char *why, size_t whylen)
 		pkey = NULL;
 	}
 	if (pkey == NULL)
-		seterr(why, whylen, "EC point (x, y) is not on curve P-256");
+		seterr(why, whylen, "EC point (x, y) is not on curve %s",
+		    c->crv);
 	return pkey;
 }
 
@@ -290,6 +319,7 @@ static int
 jwk_type(json_t *obj, enum jwk_kty *kty, char *why, size_t whylen)
 {
 	const char	*k, *crv;
+	size_t		 i;
 
 	if (opt_string(obj, "kty", &k, why, whylen) == -1 ||
 	    opt_string(obj, "crv", &crv, why, whylen) == -1)
@@ -310,42 +340,38 @@ jwk_type(json_t *obj, enum jwk_kty *kty, char *why, size_t whylen)
 		seterr(why, whylen, "kty %s without \"crv\"", k);
 		return -1;
 	}
-	if (strcmp(k, "EC") == 0 && strcmp(crv, "P-256") == 0)
-		*kty = JWK_KTY_EC_P256;
-	else if (strcmp(k, "OKP") == 0 && strcmp(crv, "Ed25519") == 0)
+	if (strcmp(k, "OKP") == 0 && strcmp(crv, "Ed25519") == 0) {
 		*kty = JWK_KTY_ED25519;
-	else {
-		seterr(why, whylen, "unsupported curve \"%.32s\" for kty %s",
-		    crv, k);
-		return -1;
+		return 0;
 	}
-	return 0;
+	for (i = 0; strcmp(k, "EC") == 0 &&
+	    i < sizeof(curves) / sizeof(curves[0]); i++)
+		if (strcmp(crv, curves[i].crv) == 0) {
+			*kty = curves[i].kty;
+			return 0;
+		}
+	seterr(why, whylen, "unsupported curve \"%.32s\" for kty %s", crv, k);
+	return -1;
 }
 
 /*
- * A JWK "alg" naming one of our algorithms for another key type is an
- * operator mistake worth stopping at load.  Other values ("PS256") are kept:
- * such a key simply never matches a token (jws.c compares "alg").
+ * A JWK "alg" naming one of our algorithms for another key type (or an
+ * HMAC algorithm for any public key) is an operator mistake worth
+ * stopping at load.  Other values ("RSA-OAEP") are kept: such a key simply
+ * never matches a token (jws.c compares "alg").
  */
 static int
 jwk_alg_check(const char *alg, enum jwk_kty kty, char *why, size_t whylen)
 {
-	static const struct {
-		const char	*alg;
-		enum jwk_kty	 kty;
-	} fits[] = {
-		{ "RS256", JWK_KTY_RSA },
-		{ "ES256", JWK_KTY_EC_P256 },
-		{ "EdDSA", JWK_KTY_ED25519 },
-	};
-	size_t	 i;
+	enum jws_alg	 a;
 
-	for (i = 0; alg != NULL && i < sizeof(fits) / sizeof(fits[0]); i++)
-		if (strcmp(alg, fits[i].alg) == 0 && fits[i].kty != kty) {
-			seterr(why, whylen, "\"alg\" %s does not fit the key "
-			    "type", fits[i].alg);
-			return -1;
-		}
+	if (alg == NULL || jws_alg_parse(alg, &a) == -1)
+		return 0;
+	if (jws_alg_kty(a) != (int)kty) {
+		seterr(why, whylen, "\"alg\" %s does not fit the key type",
+		    jws_alg_name(a));
+		return -1;
+	}
 	return 0;
 }
 
@@ -383,7 +409,9 @@ jwk_parse(json_t *obj, struct jwk *key, char *why, size_t whylen)
 		pkey = rsa_key(obj, why, whylen);
 		break;
 	case JWK_KTY_EC_P256:
-		pkey = ec_key(obj, why, whylen);
+	case JWK_KTY_EC_P384:
+	case JWK_KTY_EC_P521:
+		pkey = ec_key(obj, curve_of(kty), why, whylen);
 		break;
 	case JWK_KTY_ED25519:
 		pkey = ed25519_key(obj, why, whylen);
@@ -395,6 +423,10 @@ jwk_parse(json_t *obj, struct jwk *key, char *why, size_t whylen)
 		return -1;
 	key->kty = kty;
 	key->pkey = pkey;
+	if (jws_key_prepare(key) == -1) {
+		seterr(why, whylen, "OpenSSL cannot set up verification");
+		return -1;	/* the caller frees the half-filled key */
+	}
 	key->kid = kid != NULL ? strdup(kid) : NULL;
 	key->alg = alg != NULL ? strdup(alg) : NULL;
 	if ((kid != NULL && key->kid == NULL) ||
@@ -551,11 +583,27 @@ jwks_load(const char *path, char *err, size_t errlen)
 	char		 why[256];
 	char		*buf = NULL;
 	struct jwks	*set = NULL;
+	struct stat	 st;
 	ssize_t		 len;
 	int		 fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	/*
+	 * O_NONBLOCK and a regular file only: a FIFO put where the JWKS
+	 * should be would otherwise block the config load (or a worker's
+	 * reload) until someone writes to it.
+	 */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
 		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		seterr(err, errlen, "%s: not a regular file", path);
+		close(fd);
 		return NULL;
 	}
 	if ((buf = malloc(JWKS_MAX_BYTES + 1)) == NULL) {
@@ -589,6 +637,7 @@ jwks_free(struct jwks *set)
 	for (i = 0; set->keys != NULL && i < set->nkeys; i++) {
 		free(set->keys[i].kid);
 		free(set->keys[i].alg);
+		jws_key_release(&set->keys[i]);
 		EVP_PKEY_free(set->keys[i].pkey);
 	}
 	free(set->keys);

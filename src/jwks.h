@@ -1,6 +1,7 @@
 /*
  * jwks.h - a trusted issuer's public keys (RFC 7517 JSON Web Key Set),
- * parsed once at config load into ready EVP_PKEY objects.
+ * parsed once (at config load, or when keys.c sees the file change or
+ * fetches the URL) into ready EVP_PKEY objects and verify contexts.
  */
 #ifndef TOKEND_JWKS_H
 #define TOKEND_JWKS_H
@@ -9,15 +10,20 @@
 
 #include <openssl/evp.h>
 
-#define JWKS_MAX_BYTES	(1024 * 1024)	/* largest JWKS file accepted */
+#include "jws.h"
+
+#define JWKS_MAX_BYTES	(1024 * 1024)	/* largest JWKS file or fetch */
 #define JWKS_MAX_KEYS	64
 #define JWK_RSA_MIN_BITS 2048
 #define JWK_RSA_MAX_BITS 8192	/* bounds the cost of one verification */
 
+/* The key type and, for curves, the curve: each alg fits exactly one. */
 enum jwk_kty {
 	JWK_KTY_RSA,		/* "RSA": n, e */
 	JWK_KTY_EC_P256,	/* "EC" with crv "P-256": x, y */
 	JWK_KTY_ED25519,	/* "OKP" with crv "Ed25519": x */
+	JWK_KTY_EC_P384,	/* "EC" with crv "P-384" */
+	JWK_KTY_EC_P521,	/* "EC" with crv "P-521" */
 };
 
 struct jwk {
@@ -25,6 +31,12 @@ struct jwk {
 	char		*alg;	/* the JWK's own "alg", or NULL */
 	enum jwk_kty	 kty;
 	EVP_PKEY	*pkey;	/* owned */
+	/*
+	 * Verification contexts ready for each alg that fits the key type
+	 * (NULL for the others and for EdDSA), made by jws_key_prepare() and
+	 * reused by every request: owned, freed by jwks_free().
+	 */
+	EVP_PKEY_CTX	*vctx[JWS_ALG_COUNT];
 };
 
 struct jwks {

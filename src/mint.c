@@ -10,9 +10,12 @@
 
 #include <string.h>
 
+#include "browserid.h"
+#include "clock.h"
 #include "config.h"
 #include "hkdf.h"
 #include "jws.h"
+#include "keys.h"
 #include "protocol.h"
 
 int
@@ -64,6 +67,54 @@ jws_error_class(enum jws_err e)
 	}
 }
 
+/* The same classes for a BrowserID failure. */
+static const char *
+browserid_error_class(enum browserid_err e)
+{
+	switch (e) {
+	case BROWSERID_ERR_INTERNAL:
+		return PROTO_ERR_INTERNAL;
+	case BROWSERID_ERR_CERT_EXPIRED:
+	case BROWSERID_ERR_CERT_NOT_YET_VALID:
+	case BROWSERID_ERR_ASSERTION_EXPIRED:
+	case BROWSERID_ERR_ASSERTION_IAT_FUTURE:
+		return PROTO_ERR_INVALID_TIMESTAMP;
+	default:
+		return PROTO_ERR_INVALID_CREDENTIALS;
+	}
+}
+
+/*
+ * The uid of a backed BrowserID assertion: verified against the
+ * [browserid] sections (timestamps in milliseconds), the issuer allowed
+ * for the service, then the same keyed hash as a JWT identity with the
+ * issuer's domain as iss and the email as sub.  -1 if *res holds an error.
+ */
+static int
+browserid_uid(const struct config *cfg, const struct mint_request *req,
+    int64_t now, struct mint_result *res)
+{
+	struct browserid_identity	 id;
+	enum browserid_err		 e;
+
+	e = browserid_verify(cfg, req->assertion, req->assertion_len,
+	    now * 1000, &id);
+	if (e == BROWSERID_OK)
+		e = browserid_service_allowed(id.issuer, req->service,
+		    req->service_len);
+	if (e != BROWSERID_OK) {
+		fail(res, browserid_error_class(e), "assertion",
+		    browserid_strerror(e));
+		return -1;
+	}
+	if (mint_uid(cfg, id.issuer->issuer, id.email, &res->uid) == -1) {
+		fail(res, PROTO_ERR_INTERNAL, "assertion",
+		    "cannot derive the user id");
+		return -1;
+	}
+	return 0;
+}
+
 static const struct service *
 find_service(const struct config *cfg, const char *name, size_t len)
 {
@@ -81,7 +132,7 @@ mint_token(const struct config *cfg, const struct mint_request *req,
     int64_t now, struct mint_result *res)
 {
 	struct jwt_identity	 id;
-	struct token_claims	 claims;
+	struct token_claims	 claims = { 0 };
 	enum jws_err		 e;
 
 	memset(res, 0, sizeof(*res));
@@ -91,22 +142,40 @@ mint_token(const struct config *cfg, const struct mint_request *req,
 		    "unknown service");
 		return;
 	}
+	/* A JWS never holds '~'; a backed BrowserID assertion always does. */
+	if (memchr(req->assertion, '~', req->assertion_len) != NULL) {
+		if (browserid_uid(cfg, req, now, res) == -1)
+			return;
+		goto issue;
+	}
 	e = jwt_verify(cfg->issuers, cfg->nissuers, req->assertion,
 	    req->assertion_len, now, &id);
+	/* A key we lack may be a rotation: refresh the set, look again. */
+	if ((e == JWS_ERR_KID_UNKNOWN || e == JWS_ERR_NO_KEYS ||
+	    e == JWS_ERR_NO_FITTING_KEY) && id.issuer != NULL &&
+	    keys_retry(cfg, id.issuer, mono_ms()) == 1)
+		e = jwt_verify(cfg->issuers, cfg->nissuers, req->assertion,
+		    req->assertion_len, now, &id);
+	if (e == JWS_OK && !issuer_allows_service(id.issuer, res->svc->name))
+		e = JWS_ERR_SERVICE_NOT_ALLOWED;
 	if (e != JWS_OK) {
 		fail(res, jws_error_class(e), "assertion", jws_strerror(e));
 		return;
 	}
-	if (mint_uid(cfg, id.issuer->iss, id.sub, &res->uid) == -1) {
+	if (mint_uid(cfg, id.issuer->iss, id.ident, &res->uid) == -1) {
 		fail(res, PROTO_ERR_INTERNAL, "assertion",
 		    "cannot derive the user id");
 		return;
 	}
+issue:
+	/* A service with several nodes mints with the uid's node. */
+	res->svc = config_node_for(res->svc, res->uid);
 	res->expires = now + res->svc->duration;
 	claims.uid = res->uid;
 	claims.node = res->svc->node;
 	claims.expires = res->expires;
-	if (tokenlib_mint(&res->svc->secret, res->svc->sig_key, &claims,
+	claims.client_state = req->client_state;
+	if (token_mint(res->svc->format, &res->svc->secrets, &claims, now,
 	    res->token, res->key) == -1)
 		fail(res, PROTO_ERR_INTERNAL, "service",
 		    "cannot mint the token");

@@ -18,6 +18,7 @@ struct mint_request {
 	size_t		 service_len;
 	const char	*assertion;
 	size_t		 assertion_len;
+	const char	*client_state;	/* 0-32 lowercase hex digits, or NULL */
 };
 
 struct mint_result {

@@ -200,9 +200,12 @@ child_exited(struct supervisor *s, struct child *c, int status)
 	uint64_t	 now = mono_ms(), delay;
 
 	child_name(c, name, sizeof(name));
+	/* A clean exit (0, EXIT_RECYCLE) is sent as -pid: see front.h. */
 	if (c->role == ROLE_WORKER && s->front_pid != 0 &&
-	    sigqueue(s->front_pid, SIGUSR1,
-	    (union sigval){ .sival_int = (int)c->pid }) == -1)
+	    sigqueue(s->front_pid, SIGUSR1, (union sigval){ .sival_int =
+	    WIFEXITED(status) && (WEXITSTATUS(status) == 0 ||
+	    WEXITSTATUS(status) == EXIT_RECYCLE) ? -(int)c->pid :
+	    (int)c->pid }) == -1)
 		log_warn("telling the front that %s died", name);
 	if (c->role == ROLE_FRONT)
 		s->front_pid = 0;

@@ -32,6 +32,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "keys.h"
 #include "log.h"
 #include "mint.h"
 #include "protocol.h"
@@ -43,6 +44,7 @@ struct worker {
 	void			*sock;
 	int			 sigfd;
 	char			 endpoint[128];
+	char			 pid[16];	/* decimal, sent with beats */
 	uint64_t		 last_sent;	/* mono ms */
 	uint64_t		 broker_seen;	/* mono ms */
 	uint64_t		 lost_since;	/* mono ms, 0 while in touch */
@@ -54,7 +56,7 @@ struct worker {
 static int
 worker_connect(struct worker *w)
 {
-	char	pid[16], idx[16];
+	char	idx[16];
 	int	ivl = 100;
 
 	if (w->sock != NULL)
@@ -67,10 +69,9 @@ worker_connect(struct worker *w)
 		log_warnx("connect %s: %s", w->endpoint, zmq_strerror(errno));
 		return -1;
 	}
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	snprintf(idx, sizeof(idx), "%d", w->index);
 	struct proto_field f[] = {
-		PROTO_FIELD_STR("pid", pid),
+		PROTO_FIELD_STR("pid", w->pid),
 		PROTO_FIELD_STR("worker", idx),
 	};
 	w->broker_seen = w->last_sent = mono_ms();
@@ -129,6 +130,7 @@ handle_job(struct worker *w, const struct proto_msg *m)
 {
 	struct mint_request	 req;
 	struct mint_result	 res;
+	char			 client_state[33];
 	const void		*job;
 	size_t			 len;
 
@@ -139,6 +141,16 @@ handle_job(struct worker *w, const struct proto_msg *m)
 	}
 	req.service = proto_get(m, "service", &req.service_len);
 	req.assertion = proto_get(m, "assertion", &req.assertion_len);
+	req.client_state = NULL;
+	if (proto_get(m, "client_state", &len) != NULL) {
+		if (proto_get_str(m, "client_state", client_state,
+		    sizeof(client_state)) == -1 ||
+		    strspn(client_state, "0123456789abcdef") != len)
+			return reply_error(w, job, PROTO_ERR_INVALID_REQUEST,
+			    "client_state", "client_state must be 1 to 32 "
+			    "lowercase hex digits");
+		req.client_state = client_state;
+	}
 	if (req.service == NULL)
 		return reply_error(w, job, PROTO_ERR_INVALID_REQUEST,
 		    "service", "missing service");
@@ -235,8 +247,12 @@ keepalive(struct worker *w)
 		worker_connect(w);
 		return;
 	}
-	if (now - w->last_sent >= (uint64_t)cfg->heartbeat_ms)
-		send_msg(w, PROTO_HEARTBEAT, NULL, 0);
+	if (now - w->last_sent >= (uint64_t)cfg->heartbeat_ms) {
+		struct proto_field f[] = { PROTO_FIELD_STR("pid", w->pid) };
+
+		send_msg(w, PROTO_HEARTBEAT, f, 1);
+	}
+	keys_refresh(cfg, now);		/* JWKS file changes, jwks_url */
 }
 
 static int
@@ -252,6 +268,7 @@ worker_setup(struct worker *w)
 		log_warn("signalfd");
 		return -1;
 	}
+	snprintf(w->pid, sizeof(w->pid), "%d", (int)getpid());
 	snprintf(w->endpoint, sizeof(w->endpoint), "ipc://%s/%s",
 	    w->cfg->runtime_dir, PROTO_ENDPOINT);
 	if ((w->ctx = zmq_ctx_new()) == NULL) {
@@ -280,7 +297,8 @@ worker_main(const struct config *cfg, int index)
 	zmq_pollitem_t	 items[2];
 	int		 n;
 
-	if (worker_setup(&w) == -1)
+	/* Issuers' keys first: READY says this worker can verify. */
+	if (keys_start(cfg, mono_ms()) == -1 || worker_setup(&w) == -1)
 		return EXIT_FATAL;
 	log_debug("worker %d ready on %s", index, w.endpoint);
 	while (!w.quit) {
@@ -303,6 +321,7 @@ worker_main(const struct config *cfg, int index)
 			keepalive(&w);
 	}
 	shutdown_socket(&w);
+	keys_stop();
 	zmq_ctx_term(w.ctx);
 	close(w.sigfd);
 	return w.exit_code;

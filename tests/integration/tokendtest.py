@@ -16,9 +16,17 @@ What is here, in the order a test uses it:
   instances       Tokend: a temp dir with config and secrets, start(),
                   stop(), the process tree, check_config() for `tokend -t`
   HTTP            http_request(), post_json(): (status, headers, body)
+  load            Load: client threads sending requests, each bounded in
+                  count and time; every outcome recorded and classified
+                  (status, or refused / reset / timeout / error)
+  processes       children_of(), stop_pids(), cont_pids(), proc_fd_count(),
+                  proc_rss_kb(), unix_recv_queue() (bytes waiting unread in
+                  a process's Unix sockets: shows which stopped worker
+                  holds a job)
+  logs            Tokend.log_mark(), log_since(), wait_log()
   waiting         wait_until(): every wait polls with a deadline
-  runner          @test, run(): "ok NAME" / "FAIL NAME: reason", then
-                  "N passed, N failed"; exit 1 if any failed
+  runner          @test, run(): "ok NAME (1.23s)" / "FAIL NAME (1.23s):
+                  reason", then "N passed, N failed"; exit 1 if any failed
 
 Only the Python 3 standard library and `cryptography` are used.
 Run this file directly for a self-check of the helpers (no tokend needed).
@@ -31,12 +39,14 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -439,6 +449,76 @@ def children_of(ppid):
     return out
 
 
+def proc_fd_count(pid):
+    """Number of open descriptors of pid."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def proc_rss_kb(pid):
+    """VmRSS of pid in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def stop_pids(pids, timeout=5):
+    """SIGSTOPs every pid and waits (bounded) until each is stopped."""
+    pids = list(pids)
+    for p in pids:
+        os.kill(p, signal.SIGSTOP)
+    wait_until(lambda: all((proc_stat(p) or ("T",))[0] in ("T", "t")
+                           for p in pids), timeout,
+               interval=0.01, what=f"pids {pids} stopped")
+    return pids
+
+
+def cont_pids(pids):
+    """SIGCONTs every pid still there."""
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
+def _socket_inodes(pid):
+    out = set()
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except FileNotFoundError:
+        return out
+    for n in names:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{n}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            out.add(link[8:-1])
+    return out
+
+
+def unix_recv_queue(pid):
+    """Bytes received but not yet read by pid, summed over its Unix stream
+    sockets (`ss -xn` Recv-Q).  A stopped worker's ZeroMQ thread reads
+    nothing, so a JOB sent to it (hundreds of bytes: it carries the
+    assertion) stays there, while heartbeats add only a few bytes each."""
+    inodes = _socket_inodes(pid)
+    if not inodes:
+        return 0
+    out = subprocess.run(["ss", "-xnH"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, timeout=5,
+                         check=True).stdout.decode("utf-8", "replace")
+    total = 0
+    for line in out.splitlines():
+        f = line.split()
+        # Netid State Recv-Q Send-Q Local Port Peer Port
+        if len(f) >= 8 and f[5] in inodes and f[2].isdigit():
+            total += int(f[2])
+    return total
+
+
 # ---------------------------------------------------------------- instances
 
 def write_secret(path, text, mode=0o600):
@@ -578,22 +658,68 @@ class Tokend:
     def stderr_tail(self, n=15):
         return "\n".join(self.stderr().splitlines()[-n:])
 
+    def log_mark(self):
+        """The current length of the stderr log, for log_since()."""
+        try:
+            return os.path.getsize(self.stderr_path)
+        except FileNotFoundError:
+            return 0
+
+    def log_since(self, mark=0):
+        """The stderr log from byte offset mark on."""
+        try:
+            with open(self.stderr_path, "rb") as f:
+                f.seek(mark)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, pattern, timeout=10, since=0, count=1):
+        """Polls the log (from offset since) until regex pattern matches
+        count times; returns the list of matches."""
+        rx = re.compile(pattern, re.M)
+
+        def found():
+            m = list(rx.finditer(self.log_since(since)))
+            return m if len(m) >= count else None
+        try:
+            return wait_until(found, timeout, interval=0.05,
+                              what=f"log line /{pattern}/ x{count}")
+        except TimeoutError as e:
+            raise AssertionError(f"{e}; log tail:\n"
+                                 f"{self.stderr_tail()}") from None
+
     # -- life cycle
 
-    def start(self, timeout=15):
+    def start(self, timeout=15, env=None, no_core=False):
         """Starts `tokend -c conf` and waits until /__lbheartbeat__ says 200.
 
         The process gets its own session, so that a kill on a failed stop
-        reaches every process of this instance and nothing else.
+        reaches every process of this instance and nothing else.  env adds
+        to (a value of None removes from) the inherited environment;
+        no_core sets RLIMIT_CORE to 0, for tests that crash children on
+        purpose.
         """
         if self.proc is not None:
             raise RuntimeError("already started")
         self.exit_code = None
+        penv = None
+        if env:
+            penv = dict(os.environ)
+            for k, v in env.items():
+                if v is None:
+                    penv.pop(k, None)
+                else:
+                    penv[k] = v
+
+        def no_core_dumps():
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         err = open(self.stderr_path, "ab")
         try:
             self.proc = subprocess.Popen(
                 [tokend_path(), "-c", self.conf], stdin=subprocess.DEVNULL,
-                stdout=err, stderr=err, start_new_session=True)
+                stdout=err, stderr=err, start_new_session=True, env=penv,
+                preexec_fn=no_core_dumps if no_core else None)
         finally:
             err.close()
         try:
@@ -689,6 +815,30 @@ class Tokend:
             os.kill(p, sig)
         return pids
 
+    def front(self):
+        """pid of this instance's front, or None."""
+        for p, t in self.children().items():
+            if "tokend: front" in t:
+                return p
+        return None
+
+    def wait_workers(self, n, timeout=10, gone=()):
+        """Polls until exactly n workers run and none of the pids in gone
+        is among them; returns their pids."""
+        gone = set(gone)
+
+        def ok():
+            w = self.workers()
+            return w if len(w) == n and not gone & set(w) else None
+        try:
+            return wait_until(ok, timeout, interval=0.02,
+                              what=f"{n} workers under supervisor "
+                                   f"{self.pid}")
+        except TimeoutError as e:
+            raise AssertionError(f"{e}: children now "
+                                 f"{sorted(self.children().items())}"
+                                 ) from None
+
     # -- HTTP
 
     def request(self, method, path, body=None, headers=None, timeout=10,
@@ -705,6 +855,153 @@ class Tokend:
     def token(self, assertion, service="sync-1.5", **kw):
         return self.post("/v1/token",
                          {"assertion": assertion, "service": service}, **kw)
+
+
+# ---------------------------------------------------------------- load
+
+def error_kind(exc):
+    """How a request failed, from the client's side: "refused" (nothing
+    listens), "reset" (the connection was dropped: reset, or closed
+    without a complete answer), "timeout", or "error"."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError,
+                        ConnectionAbortedError, http.client.BadStatusLine,
+                        http.client.IncompleteRead)):
+        return "reset"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "timeout"
+    return "error"
+
+
+class Outcome:
+    """One request of a Load: thread index, monotonic start and end, and
+    either status/headers/body or kind ("refused"...) with the exception."""
+    __slots__ = ("thread", "t0", "t1", "status", "headers", "body", "kind",
+                 "exc")
+
+    def __init__(self, thread, t0, t1, resp=None, exc=None):
+        self.thread, self.t0, self.t1 = thread, t0, t1
+        self.status = self.headers = self.body = None
+        self.exc = exc
+        if resp is not None:
+            self.status, self.headers, self.body = resp
+            self.kind = str(self.status)
+        else:
+            self.kind = error_kind(exc)
+
+    def __repr__(self):
+        what = self.status if self.exc is None else \
+            f"{self.kind}: {self.exc!r}"
+        return f"<request thread {self.thread} {self.t0:.3f}-" \
+               f"{self.t1:.3f} {what}>"
+
+
+class Load:
+    """Client threads, each sending requests one after another (a fresh
+    connection each) until stop(), or until it has sent max_per_thread or
+    run for seconds, whichever comes first.  Every outcome is kept.
+
+        load = Load(t.port, lambda i, n: (method, path, body)).start()
+        ... load.wait_count(100) ...
+        load.stop()         # or load.join(): until its own bounds
+        assert load.kinds() == {"200": len(load.results)}
+
+    request(thread index, request number) gives each request; the default
+    is a GET of /__lbheartbeat__.  A thread whose request ends with a kind
+    in stop_on (say "refused": the server is gone) sends no more.
+    """
+
+    def __init__(self, port, request=None, threads=4, seconds=10,
+                 max_per_thread=100000, timeout=10, stop_on=()):
+        self.port = port
+        self.request = request or (lambda i, n: ("GET", "/__lbheartbeat__",
+                                                 None))
+        self.nthreads = threads
+        self.seconds = seconds
+        self.max_per_thread = max_per_thread
+        self.timeout = timeout
+        self.stop_on = tuple(stop_on)
+        self.results = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = []
+        self.started = None
+
+    def _run(self, i):
+        deadline = self.started + self.seconds
+        for n in range(self.max_per_thread):
+            if self._stop.is_set() or time.monotonic() >= deadline:
+                break
+            method, path, body = self.request(i, n)
+            t0 = time.monotonic()
+            try:
+                o = Outcome(i, t0, None, resp=http_request(
+                    self.port, method, path, body, timeout=self.timeout))
+            except Exception as e:
+                o = Outcome(i, t0, None, exc=e)
+            o.t1 = time.monotonic()
+            with self._lock:
+                self.results.append(o)
+            if o.kind in self.stop_on:
+                break
+
+    def start(self):
+        self.started = time.monotonic()
+        self._threads = [threading.Thread(target=self._run, args=(i,),
+                                          daemon=True)
+                         for i in range(self.nthreads)]
+        for th in self._threads:
+            th.start()
+        return self
+
+    def count(self):
+        with self._lock:
+            return len(self.results)
+
+    def wait_count(self, n, timeout=10):
+        """Polls until at least n requests have finished."""
+        return wait_until(lambda: self.count() >= n, timeout, interval=0.01,
+                          what=f"{n} requests done (have {self.count()})")
+
+    def join(self, timeout=None):
+        """Waits for the threads to reach their own bounds (seconds or
+        max_per_thread); past timeout (default: seconds plus the request
+        timeout and a margin) stops them and raises AssertionError."""
+        if timeout is None:
+            timeout = self.seconds + self.timeout + 5
+        deadline = time.monotonic() + timeout
+        for th in self._threads:
+            th.join(max(0.01, deadline - time.monotonic()))
+        if any(th.is_alive() for th in self._threads):
+            self.stop()
+            raise AssertionError(f"load still running after {timeout}s")
+        return self
+
+    def stop(self, timeout=None):
+        """Tells the threads to finish their current request and waits for
+        them (bounded: the request timeout and a margin by default)."""
+        self._stop.set()
+        deadline = time.monotonic() + (timeout if timeout is not None
+                                       else self.timeout + 5)
+        for th in self._threads:
+            th.join(max(0.01, deadline - time.monotonic()))
+        alive = sum(th.is_alive() for th in self._threads)
+        if alive:
+            raise AssertionError(f"{alive} load threads still in a "
+                                 f"request after stop()")
+        return self
+
+    def kinds(self, results=None):
+        """{kind: count}: "200", "503", ..., "refused", "reset", ..."""
+        out = {}
+        for o in self.results if results is None else results:
+            out[o.kind] = out.get(o.kind, 0) + 1
+        return out
+
+    def failures(self, ok=("200",)):
+        """The outcomes whose kind is not in ok."""
+        return [o for o in self.results if o.kind not in ok]
 
 
 # ---------------------------------------------------------------- runner
@@ -764,10 +1061,11 @@ def run(setup=None, teardown=None, per_test_timeout=60, argv=None):
             failed += 1
             continue
         signal.alarm(per_test_timeout)
+        t0 = time.monotonic()
         try:
             t()
             signal.alarm(0)
-            print(f"ok {name}", flush=True)
+            print(f"ok {name} ({time.monotonic() - t0:.2f}s)", flush=True)
             passed += 1
         except Exception as e:
             signal.alarm(0)
@@ -776,7 +1074,8 @@ def run(setup=None, teardown=None, per_test_timeout=60, argv=None):
                 reason = f"{type(e).__name__}: {reason}"
                 if os.environ.get("VERBOSE"):
                     traceback.print_exc()
-            print(f"FAIL {name}: {reason}", flush=True)
+            print(f"FAIL {name} ({time.monotonic() - t0:.2f}s): {reason}",
+                  flush=True)
             failed += 1
     if teardown is not None:
         try:
@@ -927,8 +1226,138 @@ def _selftest():
             raise AssertionError("no timeout")
         assert time.monotonic() - t0 < 1
 
+    @test
+    def load_counts_refused_and_stops_on_it():
+        load = Load(free_port(), threads=2, seconds=5, max_per_thread=3,
+                    timeout=2).start().join()
+        assert load.kinds() == {"refused": 6}, load.kinds()
+        load = Load(free_port(), threads=2, seconds=5, max_per_thread=3,
+                    timeout=2, stop_on=("refused",)).start().join()
+        assert load.kinds() == {"refused": 2}, load.kinds()
+
     run()
 
 
 if __name__ == "__main__":
     _selftest()
+
+
+# ---------------------------------------------------------------- formats
+#
+# Appended for tests/integration/test_formats.py: the Fernet format and the
+# per-node assignment, from docs/tokens.md (not from tokend's C), and the
+# tools that check tokens on the service side (tokenctl, and the
+# libtokend-verify example program).  Defined after the self-test's
+# __main__ guard so that the helpers above stay untouched; importing the
+# module defines them all.
+
+FERNET_SIGNING_INFO = b"tokend/fernet/v1/signing"
+FERNET_ENCRYPTION_INFO = b"tokend/fernet/v1/encryption"
+
+
+def tokenctl_path():
+    return os.path.join(build_dir(), "tokenctl")
+
+
+def verify_example_path():
+    """The libtokend-verify example service (linked with the .so)."""
+    return os.path.join(build_dir(), "tokend-verify-example")
+
+
+def run_tool(argv, input=None, timeout=30):
+    """Runs argv to completion; returns (exit code, stdout, stderr) as
+    text.  On timeout the process is killed and TimeoutError raised."""
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = p.communicate(None if input is None else
+                                 input.encode("utf-8"), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate(timeout=5)
+        raise TimeoutError(f"{argv[0]}: still running after {timeout}s") \
+            from None
+    return (p.returncode, out.decode("utf-8", "replace"),
+            err.decode("utf-8", "replace"))
+
+
+def tokenctl(*args, input=None, timeout=30):
+    """`tokenctl ARGS`: (exit code, stdout, stderr)."""
+    return run_tool([tokenctl_path()] + [str(a) for a in args], input,
+                    timeout)
+
+
+def fernet_key(secret):
+    """The Fernet key of a master secret: urlsafe_b64(sig16 || enc16)."""
+    s = _secret_bytes(secret)
+    return base64.urlsafe_b64encode(
+        hkdf_sha256(s, None, FERNET_SIGNING_INFO, 16) +
+        hkdf_sha256(s, None, FERNET_ENCRYPTION_INFO, 16)).decode("ascii")
+
+
+def parse_fernet_token(token, secrets, ttl, now=None):
+    """(payload dict, timestamp) of a tokend Fernet token, checked by
+    python3-cryptography's MultiFernet with the keys of secrets (a list,
+    newest first) and ttl.  Raises cryptography.fernet.InvalidToken."""
+    from cryptography.fernet import Fernet, MultiFernet
+    if isinstance(secrets, (str, bytes)):
+        secrets = [secrets]
+    f = MultiFernet([Fernet(fernet_key(s)) for s in secrets])
+    now = int(time.time()) if now is None else now
+    data = f.decrypt_at_time(token.encode("ascii"), ttl, now)
+    ts = Fernet(fernet_key(secrets[0])).extract_timestamp(
+        token.encode("ascii"))
+    return json.loads(data.decode("utf-8")), ts
+
+
+def derived_secret(token, secret, salt):
+    """The client's key for any tokend token: tokenlib's derivation."""
+    return base64.urlsafe_b64encode(hkdf_sha256(
+        _secret_bytes(secret), salt.encode("ascii"),
+        TOKENLIB_DERIVE_INFO + token.encode("ascii"), 32)).decode("ascii")
+
+
+def node_for_uid(nodes, uid):
+    """The node (URL) of uid among nodes, by docs/tokens.md's rendezvous
+    rule: highest splitmix64(seed(url) ^ uid), the first on a tie."""
+    mask = (1 << 64) - 1
+
+    def splitmix64(x):
+        x = (x + 0x9e3779b97f4a7c15) & mask
+        x = ((x ^ (x >> 30)) * 0xbf58476d1ce4e5b9) & mask
+        x = ((x ^ (x >> 27)) * 0x94d049bb133111eb) & mask
+        return x ^ (x >> 31)
+    best = None
+    for url in nodes:
+        seed = int.from_bytes(hashlib.sha256(url.encode()).digest()[:8],
+                              "big")
+        score = splitmix64(seed ^ uid)
+        if best is None or score > best[0]:
+            best = (score, url)
+    return best[1]
+
+
+def verify_with_library(secret_file, tokens, fmt=None, timeout=60):
+    """Checks tokens through libtokend-verify's shared build (the example
+    service).  Returns one tuple per token: ("ok", secret_index, format,
+    uid, key, payload dict) or ("invalid", status, reason)."""
+    argv = [verify_example_path()]
+    if fmt:
+        argv += ["-f", fmt]
+    rc, out, err = run_tool(argv + [secret_file],
+                            "".join(t + "\n" for t in tokens), timeout)
+    if rc != 0:
+        raise AssertionError(f"tokend-verify-example: exit {rc}: "
+                             f"{err.strip()}")
+    res = []
+    for line in out.splitlines():
+        f = line.split(" ", 5)
+        if f[0] == "ok":
+            res.append(("ok", int(f[1]), f[2], int(f[3]), f[4],
+                        json.loads(f[5])))
+        else:
+            res.append(("invalid", int(f[1]), line.split(" ", 2)[2]))
+    if len(res) != len(tokens):
+        raise AssertionError(f"{len(tokens)} tokens, {len(res)} answers: "
+                             f"{err.strip()}")
+    return res

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -41,12 +42,23 @@
 /* A3_Y with its last byte changed: (x, y') is not on P-256. */
 #define A3_Y_OFF "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a4"
 #define ED_X	"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+/* RFC 7515 A.4: an EC P-521 key (66-byte coordinates). */
+#define A4_X	"AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6O" \
+    "vLFV1jSfS9tsz4qUxcWceqwQGk"
+#define A4_Y	"ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-x3S1WDhjDly79ajL" \
+    "4Kkd0AZMaZmh9ubmf63e3kyMj2"
+/* 48 and 66 zero bytes: no point of P-384 or P-521. */
+#define ZERO48	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+#define ZERO66	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" \
+    "AAAAAAAAAAAAAAAAAAAAAAAA"
 
 #define RSA_A2	"{\"kty\":\"RSA\",\"kid\":\"a2\",\"e\":\"AQAB\"," \
     "\"n\":\"" A2_N "\"}"
 #define EC_A3	"{\"kty\":\"EC\",\"kid\":\"a3\",\"crv\":\"P-256\"," \
     "\"x\":\"" A3_X "\",\"y\":\"" A3_Y "\"}"
 #define OKP_ED	"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"" ED_X "\"}"
+#define EC_A4	"{\"kty\":\"EC\",\"kid\":\"a4\",\"crv\":\"P-521\"," \
+    "\"x\":\"" A4_X "\",\"y\":\"" A4_Y "\"}"
 #define SET(k)	"{\"keys\":[" k "]}"
 
 static char	 err[512];
@@ -201,8 +213,10 @@ test_load_matches_pem(void **state)
 		const char	*kid, *alg, *pem;
 		enum jwk_kty	 kty;
 	} want[] = {
-		{ "rsa1", "RS256", "rsa.pem", JWK_KTY_RSA },
+		{ "rsa1", NULL, "rsa.pem", JWK_KTY_RSA },
 		{ "ec1", "ES256", "ec.pem", JWK_KTY_EC_P256 },
+		{ "ec384", "ES384", "ec384.pem", JWK_KTY_EC_P384 },
+		{ "ec521", NULL, "ec521.pem", JWK_KTY_EC_P521 },
 		{ "ed1", NULL, "ed25519.pem", JWK_KTY_ED25519 },
 	};
 	struct jwks	*set = jwks_load(vec("jwks.json"), err, sizeof(err));
@@ -212,8 +226,8 @@ test_load_matches_pem(void **state)
 
 	if (set == NULL)
 		fail_msg("%s", err);
-	assert_int_equal(set->nkeys, 3);
-	for (i = 0; i < 3; i++) {
+	assert_int_equal(set->nkeys, 5);
+	for (i = 0; i < 5; i++) {
 		assert_string_equal(set->keys[i].kid, want[i].kid);
 		assert_int_equal(set->keys[i].kty, want[i].kty);
 		if (want[i].alg == NULL)
@@ -300,17 +314,119 @@ test_unknown_kty(void **state)
 	    ED_X "\"}"), "unsupported curve \"X25519\"");
 }
 
+/* RFC 7515 A.4's P-521 key, down to its point. */
 static void
-test_ec_wrong_curve(void **state)
+test_ec_p521_rfc7515_a4(void **state)
 {
-	/* A P-384 key (RFC 7517 A.1 style, 48-byte coordinates). */
-	assert_refused(SET("{\"kty\":\"EC\",\"kid\":\"384\",\"crv\":\"P-384\","
-	    "\"x\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-	    "AAAAAAAAAAAAAAAA\",\"y\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}"),
-	    "keys[0] (kid \"384\")", "unsupported curve \"P-384\"");
+	struct jwks	*set = parse_ok(SET(EC_A4));
+	uint8_t		 want[133], got[140];
+	size_t		 len, gotlen;
+	char		 group[32];
+	int		 a;
+
+	assert_int_equal(set->nkeys, 1);
+	assert_int_equal(set->keys[0].kty, JWK_KTY_EC_P521);
+	assert_int_equal(EVP_PKEY_get_utf8_string_param(set->keys[0].pkey,
+	    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL), 1);
+	assert_string_equal(group, "secp521r1");
+	want[0] = 0x04;
+	decode(A4_X, want + 1, &len);
+	assert_int_equal(len, 66);
+	decode(A4_Y, want + 67, &len);
+	assert_int_equal(len, 66);
+	assert_int_equal(EVP_PKEY_get_octet_string_param(set->keys[0].pkey,
+	    OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, got, sizeof(got), &gotlen), 1);
+	assert_int_equal(gotlen, 133);
+	assert_memory_equal(got, want, 133);
+	/* Ready to verify ES512, and nothing else. */
+	for (a = 0; a < JWS_ALG_COUNT; a++)
+		if (a == JWS_ALG_ES512)
+			assert_non_null(set->keys[0].vctx[a]);
+		else
+			assert_null(set->keys[0].vctx[a]);
+	jwks_free(set);
+}
+
+static void
+test_ec_curves(void **state)
+{
+	struct jwks	*set;
+
+	/* The committed P-384 key; its contexts: ES384 only. */
+	set = jwks_load(vec("jwks.json"), err, sizeof(err));
+	assert_non_null(set);
+	assert_int_equal(set->keys[2].kty, JWK_KTY_EC_P384);
+	assert_non_null(set->keys[2].vctx[JWS_ALG_ES384]);
+	assert_null(set->keys[2].vctx[JWS_ALG_ES256]);
+	/* RSA: RS* and PS*. */
+	assert_non_null(set->keys[0].vctx[JWS_ALG_RS256]);
+	assert_non_null(set->keys[0].vctx[JWS_ALG_PS512]);
+	assert_null(set->keys[0].vctx[JWS_ALG_ES256]);
+	jwks_free(set);
+	assert_refused(SET("{\"kty\":\"EC\",\"kid\":\"k1\","
+	    "\"crv\":\"secp256k1\",\"x\":\"" A3_X "\",\"y\":\"" A3_Y "\"}"),
+	    "keys[0] (kid \"k1\")", "unsupported curve \"secp256k1\"");
+	assert_refused(SET("{\"kty\":\"EC\",\"crv\":\"P-192\","
+	    "\"x\":\"" A3_X "\",\"y\":\"" A3_Y "\"}"),
+	    "unsupported curve \"P-192\"");
+	/* A curve name is exact. */
+	assert_refused(SET("{\"kty\":\"EC\",\"crv\":\"p-256\","
+	    "\"x\":\"" A3_X "\",\"y\":\"" A3_Y "\"}"),
+	    "unsupported curve \"p-256\"");
+	/* Ed25519 is OKP, not EC. */
+	assert_refused(SET("{\"kty\":\"EC\",\"crv\":\"Ed25519\","
+	    "\"x\":\"" ED_X "\"}"), "unsupported curve \"Ed25519\" for kty EC");
 	assert_refused(SET("{\"kty\":\"EC\",\"x\":\"" A3_X "\",\"y\":\"" A3_Y
 	    "\"}"), "without \"crv\"");
+	/* P-256 coordinates claimed to be on P-384: wrong length. */
+	assert_refused(SET("{\"kty\":\"EC\",\"crv\":\"P-384\","
+	    "\"x\":\"" A3_X "\",\"y\":\"" A3_Y "\"}"),
+	    "\"x\" is 32 bytes, not 48");
+	assert_refused(SET("{\"kty\":\"EC\",\"kid\":\"z\",\"crv\":\"P-384\","
+	    "\"x\":\"" ZERO48 "\",\"y\":\"" ZERO48 "\"}"),
+	    "keys[0] (kid \"z\")", "not on curve P-384");
+	assert_refused(SET("{\"kty\":\"EC\",\"crv\":\"P-521\","
+	    "\"x\":\"" ZERO66 "\",\"y\":\"" ZERO66 "\"}"),
+	    "not on curve P-521");
+	/* A4's x with y of the A4 point's last byte changed. */
+	assert_refused(SET("{\"kty\":\"EC\",\"crv\":\"P-521\","
+	    "\"x\":\"" A4_X "\",\"y\":\"ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMo"
+	    "xVg_l2Th-x3S1WDhjDly79ajL4Kkd0AZMaZmh9ubmf63e3kyMj3\"}"),
+	    "not on curve P-521");
+}
+
+/* A real 1024-bit key made by openssl (vectors/rsa1024.pem). */
+static void
+test_rsa_1024_file(void **state)
+{
+	assert_null(jwks_load(vec("rsa1024.jwks.json"), err, sizeof(err)));
+	assert_non_null(strstr(err, "keys[0] (kid \"weak\")"));
+	assert_non_null(strstr(err, "1024 bits is under 2048"));
+}
+
+/* A JWK "alg" must fit its key: type, curve, never an HMAC. */
+static void
+test_jwk_alg_fits(void **state)
+{
+	struct jwks	*set;
+
+	set = parse_ok(SET("{\"kty\":\"RSA\",\"kid\":\"p\",\"alg\":\"PS512\","
+	    "\"e\":\"AQAB\",\"n\":\"" A2_N "\"}"));
+	assert_string_equal(set->keys[0].alg, "PS512");
+	jwks_free(set);
+	assert_refused(SET("{\"kty\":\"RSA\",\"kid\":\"h\",\"alg\":\"HS256\","
+	    "\"e\":\"AQAB\",\"n\":\"" A2_N "\"}"), "keys[0] (kid \"h\")",
+	    "\"alg\" HS256 does not fit");
+	assert_refused(SET("{\"kty\":\"EC\",\"alg\":\"ES384\",\"crv\":\"P-256\","
+	    "\"x\":\"" A3_X "\",\"y\":\"" A3_Y "\"}"),
+	    "\"alg\" ES384 does not fit");
+	assert_refused(SET("{\"kty\":\"OKP\",\"alg\":\"ES256\","
+	    "\"crv\":\"Ed25519\",\"x\":\"" ED_X "\"}"),
+	    "\"alg\" ES256 does not fit");
+	/* Names that are no JWS algorithm of ours are left alone. */
+	set = parse_ok(SET("{\"kty\":\"RSA\",\"alg\":\"RSA-OAEP\","
+	    "\"e\":\"AQAB\",\"n\":\"" A2_N "\"}"));
+	jwks_free(set);
 }
 
 static void
@@ -341,6 +457,11 @@ test_wrong_coordinate_length(void **state)
 	assert_refused(SET("{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
 	    "\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHUQ\"}"),
 	    "\"x\" is 31 bytes, not 32");
+	/* P-521: 65 bytes, the leading zero byte dropped. */
+	assert_refused(SET("{\"kty\":\"EC\",\"crv\":\"P-521\","
+	    "\"x\":\"" A4_X "\",\"y\":\"NKZEDjdnUNI3H9G9wsjztx0vTuXqNDLIFcyjFWD-"
+	    "XZOH7HdLVYOGMOXLv1qMvgqR3QBkxpmaH25uZ_rd7eTIyPY\"}"),
+	    "\"y\" is 65 bytes, not 66");
 }
 
 static void
@@ -516,6 +637,18 @@ test_load_errors(void **state)
 	path = temp_file(SET(OKP_ED), JWKS_MAX_BYTES);
 	jwks_free(jwks_load(path, err, sizeof(err)));
 	unlink(path);
+
+	/* A FIFO is refused at once, not waited on (it would block). */
+	path = temp_file("", 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_null(jwks_load(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: not a regular file", path);
+	assert_string_equal(err, want);
+	unlink(path);
+	/* So is a directory. */
+	assert_null(jwks_load("/", err, sizeof(err)));
+	assert_string_equal(err, "/: not a regular file");
 }
 
 int
@@ -529,7 +662,10 @@ main(void)
 		cmocka_unit_test(test_rsa_modulus_bounds),
 		cmocka_unit_test(test_rsa_bad_members),
 		cmocka_unit_test(test_unknown_kty),
-		cmocka_unit_test(test_ec_wrong_curve),
+		cmocka_unit_test(test_ec_p521_rfc7515_a4),
+		cmocka_unit_test(test_ec_curves),
+		cmocka_unit_test(test_rsa_1024_file),
+		cmocka_unit_test(test_jwk_alg_fits),
 		cmocka_unit_test(test_ec_point_not_on_curve),
 		cmocka_unit_test(test_wrong_coordinate_length),
 		cmocka_unit_test(test_duplicate_kid),

@@ -1,0 +1,445 @@
+"""End-to-end tests of BrowserID backed assertions against the real tokend.
+
+One tokend is started for the whole file with:
+
+  [browserid idp]       issuer idp.example, a fresh RSA 2048 root key,
+                        audience https://token.example, secondary off
+  [browserid fallback]  issuer fallback.example, a fresh DSA 2048/256 root
+                        key (saved as a /.well-known/browserid support
+                        document), secondary on, services = sync-1.5
+  [issuer jwt]          a JWT issuer, to show the worker tells the formats
+                        apart
+  [service sync-1.5], [service other-1.0]
+
+Every assertion is made by tests/browserid_gen.py, the independent
+generator (plain-Python RSA and DSA from the BrowserID spec and
+PyBrowserID), at the current time in milliseconds.  A good one must give
+200 with a tokenlib token that tokendtest's own tokenlib accepts, a key
+derived as tokenlib derives it, and the uid the spec gives: the keyed hash
+of (issuer domain, email).  A bad one must give 401 with the sentence that
+names its fault.  Then `tokend -t` on [browserid] configs.
+
+Run from the repository root:  /usr/bin/python3 tests/integration/test_browserid.py
+"""
+
+import hashlib
+import hmac
+import os
+import re
+import sys
+import time
+import types
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+import browserid_gen as G  # noqa: E402
+import tokendtest as T  # noqa: E402
+from tokendtest import standalone, test  # noqa: E402
+
+AUD = "https://token.example"
+IDP = "idp.example"
+FALLBACK = "fallback.example"
+SYNC, SYNC_NODE = "sync-1.5", "https://sync-1.example.com"
+OTHER, OTHER_NODE = "other-1.0", "https://other.example.com"
+JWT_ISS = "https://jwt.example.com"
+MIN = 60 * 1000
+
+S = types.SimpleNamespace(t=None, instances=[])
+
+
+def new_secret():
+    return os.urandom(32).hex()
+
+
+def write_json(t, rel, obj):
+    import json
+    with open(t.path(rel), "w") as f:
+        json.dump(obj, f, indent=1)
+        f.write("\n")
+
+
+def setup():
+    S.idp = G.RSKey.generate(2048)
+    S.fallback = G.DSKey.generate(2048)
+    S.stranger = G.RSKey.generate(2048)
+    S.user = G.RSKey.generate(2048)
+    S.user_ds = G.DSKey.generate(1024)
+    S.inter = G.RSKey.generate(2048)
+    S.small = G.RSKey.generate(512)
+    S.jwt_key = T.Key("RS256")
+    S.uid_secret = new_secret()
+    S.sync_secret = new_secret()
+    S.other_secret = new_secret()
+    t = S.t = T.Tokend(prefix="tkd-bid-")
+    S.instances.append(t)
+    t.write_secret("uid.secret", S.uid_secret + "\n")
+    t.write_secret("sync.secret", S.sync_secret + "\n")
+    t.write_secret("other.secret", S.other_secret + "\n")
+    write_json(t, "idp.pub.json", S.idp.public())
+    write_json(t, "fallback.json", {"public-key": S.fallback.public(),
+                                    "authentication": "/sign_in",
+                                    "provisioning": "/provision"})
+    t.write_jwks("jwt.jwks", [S.jwt_key])
+    t.write_config(
+        t.server_section(workers=2),
+        ("issuer jwt", [("iss", JWT_ISS), ("jwks_file", "jwt.jwks"),
+                        ("audience", AUD)]),
+        ("browserid idp", [("issuer", IDP),
+                           ("public_key_file", "idp.pub.json"),
+                           ("audience", AUD), ("leeway", 60)]),
+        ("browserid fallback", [("issuer", FALLBACK),
+                                ("public_key_file", "fallback.json"),
+                                ("audience", AUD), ("secondary", "on"),
+                                ("services", SYNC)]),
+        ("service " + SYNC, [("secret_file", "sync.secret"),
+                             ("node", SYNC_NODE), ("duration", 1800)]),
+        ("service " + OTHER, [("secret_file", "other.secret"),
+                              ("node", OTHER_NODE), ("duration", 600)]))
+    t.start()
+
+
+def teardown(failed):
+    for t in S.instances:
+        t.stop()
+        if failed:
+            print(f"# kept {t.dir}", flush=True)
+        else:
+            t.cleanup()
+
+
+# ---------------------------------------------------------------- assertions
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def cert(user=None, email="alice@idp.example", signer=None, alg="RS256",
+         iss=IDP, iat=None, exp=None, **kw):
+    now = now_ms()
+    return G.certificate(signer or S.idp, alg, iss, email, user or S.user,
+                         now - MIN if iat is None else iat,
+                         now + 60 * MIN if exp is None else exp, **kw)
+
+
+def asr(user=None, alg="RS256", aud=AUD, exp=None, **kw):
+    return G.assertion(user or S.user, alg, aud,
+                       now_ms() + 2 * MIN if exp is None else exp, **kw)
+
+
+def good():
+    return G.backed([cert()], asr())
+
+
+def expected_uid(iss, sub):
+    """docs/tokens.md: HMAC-SHA256(uid_secret, iss || 0x00 || sub), the
+    first 8 bytes big-endian, shifted right by 11."""
+    mac = hmac.new(S.uid_secret.encode(), iss.encode() + b"\x00" +
+                   sub.encode(), hashlib.sha256).digest()
+    return int.from_bytes(mac[:8], "big") >> 11
+
+
+# ---------------------------------------------------------------- checks
+
+def check_token(resp, uid, secret=None, node=SYNC_NODE, duration=1800):
+    st, h, body = resp
+    assert st == 200, f"expected 200, got {st} {body!r}"
+    assert isinstance(body, dict), body
+    assert body.get("uid") == uid, f"uid {body.get('uid')} != {uid}"
+    assert body.get("api_endpoint") == node, body
+    assert body.get("duration") == duration, body
+    secret = secret or S.sync_secret
+    try:
+        payload = T.parse_token(body["id"], secret)
+    except T.TokenError as e:
+        raise AssertionError(f"token does not parse: {e}") from None
+    assert payload["uid"] == uid and payload["node"] == node, payload
+    assert abs(payload["expires"] - (time.time() + duration)) < 5, payload
+    assert body["key"] == T.get_derived_secret(body["id"], secret), \
+        "key is not the derived secret"
+    return body
+
+
+def check_401(resp, words, timestamp=False, what=""):
+    """401 invalid-credentials on the assertion, the description holding
+    every one of words; a clock fault also carries X-Timestamp."""
+    st, h, body = resp
+    pre = f"{what}: " if what else ""
+    assert st == 401, f"{pre}expected 401, got {st} {body!r}"
+    assert isinstance(body, dict) and body.get("status") == \
+        "invalid-credentials", f"{pre}{body!r}"
+    e = body["errors"][0]
+    assert e.get("name") == "assertion", f"{pre}{e!r}"
+    d = e.get("description", "")
+    for w in words:
+        assert w.lower() in d.lower(), f"{pre}description {d!r} lacks {w!r}"
+    if timestamp:
+        ts = h.get("x-timestamp", "")
+        assert re.fullmatch(r"[0-9]+", ts) and \
+            abs(int(ts) - time.time()) < 30, f"{pre}X-Timestamp {ts!r}"
+    return body
+
+
+def reject(assertion, words, service=SYNC, **kw):
+    return check_401(S.t.token(assertion, service), words, **kw)
+
+
+# ---------------------------------------------------------------- 200
+
+@test
+def token_rs256_cert_rs256_assertion():
+    check_token(S.t.token(good()), expected_uid(IDP, "alice@idp.example"))
+
+
+@test
+def token_ds128_user_key():
+    a = G.backed([cert(S.user_ds)], asr(S.user_ds, "DS128"))
+    check_token(S.t.token(a), expected_uid(IDP, "alice@idp.example"))
+
+
+@test
+def token_chain_of_two_certificates():
+    a = G.backed([cert(S.inter, email="ca@idp.example"),
+                  cert(signer=S.inter)], asr())
+    check_token(S.t.token(a), expected_uid(IDP, "alice@idp.example"))
+
+
+@test
+def token_secondary_issuer_dsa_root_other_domain():
+    a = G.backed([cert(email="bob@elsewhere.example", signer=S.fallback,
+                       alg="DS256", iss=FALLBACK)], asr())
+    check_token(S.t.token(a), expected_uid(FALLBACK, "bob@elsewhere.example"))
+
+
+@test
+def token_other_service_own_secret():
+    check_token(S.t.token(good(), OTHER),
+                expected_uid(IDP, "alice@idp.example"), S.other_secret,
+                OTHER_NODE, 600)
+
+
+@test
+def token_authorization_browserid_header():
+    resp = S.t.post("/v1/token", {"service": SYNC},
+                    headers={"Authorization": "BrowserID " + good()})
+    check_token(resp, expected_uid(IDP, "alice@idp.example"))
+
+
+@test
+def token_tokenserver_get_with_browserid():
+    st, h, body = S.t.get("/1.0/sync/1.5",
+                          headers={"Authorization": "BrowserID " + good()})
+    assert st == 200, (st, body)
+    assert body["uid"] == expected_uid(IDP, "alice@idp.example"), body
+    T.parse_token(body["id"], S.sync_secret)
+
+
+@test
+def token_jwt_still_dispatched_to_jwt():
+    jwt = T.sign_jwt(S.jwt_key, T.claims("alice", iss=JWT_ISS, aud=AUD))
+    check_token(S.t.token(jwt), expected_uid(JWT_ISS, "alice"))
+
+
+@test
+def uid_differs_by_email_and_issuer():
+    a = check_token(S.t.token(G.backed([cert(email="zed@idp.example")],
+                                       asr())),
+                    expected_uid(IDP, "zed@idp.example"))["uid"]
+    b = expected_uid(IDP, "alice@idp.example")
+    c = expected_uid(FALLBACK, "alice@idp.example")
+    assert len({a, b, c}) == 3, (a, b, c)
+
+
+# ---------------------------------------------------------------- 401
+
+@test
+def reject_wrong_audience():
+    reject(G.backed([cert()], asr(aud="https://other.example")),
+           ["audience"])
+
+
+@test
+def reject_expired_assertion():
+    reject(G.backed([cert()], asr(exp=now_ms() - 2 * MIN)),
+           ["assertion expired"], timestamp=True)
+
+
+@test
+def reject_expired_certificate():
+    reject(G.backed([cert(exp=now_ms() - 2 * MIN)], asr()),
+           ["certificate expired"], timestamp=True)
+
+
+@test
+def reject_certificate_issued_in_future():
+    reject(G.backed([cert(iat=now_ms() + 5 * MIN)], asr()),
+           ["certificate issued in the future"], timestamp=True)
+
+
+@test
+def reject_expired_assertion_tokenserver_invalid_timestamp():
+    a = G.backed([cert()], asr(exp=now_ms() - 2 * MIN))
+    st, h, body = S.t.get("/1.0/sync/1.5",
+                          headers={"Authorization": "BrowserID " + a})
+    assert st == 401 and body.get("status") == "invalid-timestamp", \
+        (st, body)
+    assert "x-timestamp" in h, h
+
+
+@test
+def reject_tampered_certificate_signature():
+    reject(G.backed([G.tamper_sig(cert())], asr()),
+           ["certificate signature does not verify"])
+
+
+@test
+def reject_certificate_email_swapped():
+    c = cert()
+    forged = G.swap_payload(c, dict(G.claims_of(c), principal={
+        "email": "mallory@idp.example"}))
+    reject(G.backed([forged], asr()), ["certificate signature"])
+
+
+@test
+def reject_assertion_signed_by_other_key():
+    reject(G.backed([cert()], asr(S.stranger)),
+           ["assertion signature does not verify"])
+
+
+@test
+def reject_unknown_issuer():
+    reject(G.backed([cert(iss="stranger.example",
+                          email="a@stranger.example",
+                          signer=S.stranger)], asr()),
+           ["issuer", "not trusted"])
+
+
+@test
+def reject_email_domain_without_secondary():
+    reject(G.backed([cert(email="bob@elsewhere.example")], asr()),
+           ["may not vouch"])
+
+
+@test
+def reject_issuer_not_allowed_for_service():
+    a = G.backed([cert(email="bob@elsewhere.example", signer=S.fallback,
+                       alg="DS256", iss=FALLBACK)], asr())
+    reject(a, ["not allowed for this service"], service=OTHER)
+
+
+@test
+def reject_user_key_too_small():
+    reject(G.backed([cert(S.small)], asr(S.small, "RS64")),
+           ["key too small"])
+
+
+@test
+def reject_chain_too_long():
+    certs = [cert(S.inter, email="ca@idp.example")] + \
+        [cert(S.inter, signer=S.inter) for _ in range(3)] + \
+        [cert(signer=S.inter)]
+    reject(G.backed(certs, asr()), ["chain too long"])
+
+
+@test
+def reject_unsupported_algorithm():
+    a = G.token({"exp": now_ms() + MIN, "aud": AUD}, S.user, "RS256",
+                header={"alg": "HS256"})
+    reject(G.backed([cert()], a), ["algorithm not supported"])
+
+
+@test
+def reject_bad_base64():
+    reject(cert() + "==~" + asr(), ["base64url"])
+
+
+@test
+def reject_empty_assertion_part():
+    reject(cert() + "~", ["certificate~...~assertion"])
+
+
+@test
+def reject_no_email():
+    reject(G.backed([cert(extra={"principal": {"host": "h.example"}})],
+                    asr()), ["principal email"])
+
+
+@test
+def body_of_exactly_max_body_reaches_the_verifier():
+    # A body of exactly max_body (16384) holding a certificate and a part
+    # that is no JWS: the front passes it and the worker says why.
+    head = '{"assertion": "%s~' % cert()
+    tail = '", "service": "%s"}' % SYNC
+    text = head + "A" * (16384 - len(head) - len(tail)) + tail
+    assert len(text) == 16384
+    check_401(S.t.request("POST", "/v1/token", text,
+                          {"Content-Type": "application/json"}),
+              ["three dot-separated parts"])
+
+
+# ---------------------------------------------------------------- generator
+
+@standalone
+def generator_selftest_against_published_vectors():
+    # The generator every test here relies on must agree with the spec's
+    # example, PyBrowserID's assertion and OpenSSL (browserid_gen.py).
+    import contextlib
+    import io
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = G.selftest()
+    assert rc == 0, "generator self-test failed:\n" + "\n".join(
+        line for line in out.getvalue().splitlines()
+        if line.startswith("FAIL"))
+
+
+# ---------------------------------------------------------------- tokend -t
+
+def check_conf(sections, files=()):
+    t = T.Tokend(prefix="tkd-bidconf-")
+    S.instances.append(t)
+    t.write_secret("uid.secret", new_secret())
+    t.write_secret("sync.secret", new_secret())
+    for name, obj in files:
+        write_json(t, name, obj)
+    conf = t.write_config(t.server_section(), *sections,
+                          ("service " + SYNC, [("secret_file", "sync.secret"),
+                                               ("node", SYNC_NODE)]))
+    return t, conf, T.check_config(conf)
+
+
+@standalone
+def config_browserid_only_is_valid():
+    k = G.RSKey.generate(2048)
+    t, conf, (rc, out, err) = check_conf(
+        [("browserid only", [("issuer", IDP),
+                             ("public_key_file", "k.json"),
+                             ("audience", AUD)])], [("k.json", k.public())])
+    assert rc == 0, f"tokend -t refused: {err}"
+
+
+@standalone
+def config_small_root_key_refused_with_line():
+    k = G.RSKey.generate(1024)
+    t, conf, (rc, out, err) = check_conf(
+        [("browserid small", [("issuer", IDP),
+                              ("public_key_file", "k.json"),
+                              ("audience", AUD)])], [("k.json", k.public())])
+    line = t.lines[("browserid small", "public_key_file")]
+    assert rc != 0, "accepted a 1024-bit root key"
+    assert f"{conf}:{line}: public_key_file: " in err and \
+        "under 256 bytes" in err, err
+
+
+@standalone
+def config_unknown_service_refused():
+    k = G.RSKey.generate(2048)
+    t, conf, (rc, out, err) = check_conf(
+        [("browserid x", [("issuer", IDP), ("public_key_file", "k.json"),
+                          ("audience", AUD), ("services", "nosuch-1.0")])],
+        [("k.json", k.public())])
+    assert rc != 0 and "no [service nosuch-1.0] section" in err, err
+
+
+if __name__ == "__main__":
+    T.run(setup, teardown)

@@ -1,0 +1,985 @@
+"""Robustness tests of tokend's process pool, against the real daemon.
+
+Every test starts its own small instance (fast heartbeats: 200 ms, taken
+for dead after 3 missed) and stops it again.  Processes are found from the
+supervisor this file started (its children in /proc), never by name, so
+other tokend instances on the machine are left alone.  Every load is
+bounded in count and time; every wait polls with a deadline.
+
+  death      kill -9 of a worker that holds a job: the job is answered 200
+             by another worker, at once (death notice, not heartbeats);
+             kill -9 of each worker in turn under load: no failed request
+  hang       a SIGSTOPped worker is routed around within heartbeat
+             liveness, and forgotten ("hung" / "silent")
+  overflow   queue_limit + workers jobs at most: the rest 503 with
+             Retry-After at once; the accepted ones finish after SIGCONT
+  reload     SIGHUP 2 -> 4 -> 1 workers under load, then ten reloads:
+             no request fails; an invalid config on SIGHUP keeps the old
+             one (same workers, still 200)
+  shutdown   SIGTERM under load: every accepted request answered 200, exit
+             0; jobs held by stopped workers are waited for; a request on
+             a kept-alive connection during the drain is answered; a new
+             connection during the drain is refused, not left hanging
+  backoff    a worker crashing at start-up is respawned with a doubling
+             delay; one killed from outside at once
+  recycling  max_jobs: workers replaced, no request lost, pool size kept
+  front      kill -9 of the front: respawned, workers found again, and a
+             worker's death still re-dispatches its job at once
+  systemd    READY=1, WATCHDOG=1, RELOADING=1, STOPPING=1 on a test
+             NOTIFY_SOCKET (path and abstract)
+  leaks      2000 requests: the front's descriptors and RSS do not grow
+
+Run from the repository root:  /usr/bin/python3 tests/integration/test_pool.py
+(arguments select tests by name substring; BUILD=dir picks the binary).
+"""
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+import types
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tokendtest as T  # noqa: E402
+from tokendtest import test  # noqa: E402
+
+ISS = "https://idp.example.com"
+AUD = "tokend"
+SYNC = "sync-1.5"
+SYNC_NODE = "https://sync-1.example.com"
+TOKEN_FIELDS = {"id", "key", "uid", "api_endpoint", "duration", "hashalg",
+                "expires"}
+HB_MS = 200
+LIVENESS = 3
+# Every pool instance, unless a test says otherwise.
+POOL = {"heartbeat_interval": HB_MS, "heartbeat_liveness": LIVENESS,
+        "request_timeout": 5, "shutdown_timeout": 3}
+
+S = types.SimpleNamespace(key=None, jwts=[], sync_secret=None, instances=[])
+
+
+def new_secret():
+    return os.urandom(32).hex()
+
+
+def setup():
+    if not os.access(T.tokend_path(), os.X_OK):
+        raise RuntimeError(f"{T.tokend_path()} not built (make)")
+    S.key = T.Key("EdDSA")          # the cheapest signature to verify
+    S.sync_secret = new_secret()
+    S.jwts = [T.sign_jwt(S.key, T.claims(f"user{i}", iss=ISS, aud=AUD,
+                                         lifetime=900))
+              for i in range(32)]
+
+
+def teardown(failed):
+    for t in S.instances:
+        t.stop()
+    for t in S.instances:
+        if failed:
+            print(f"# kept {t.dir} (stderr: {t.stderr_path})", flush=True)
+        else:
+            t.cleanup()
+
+
+def configure(t, extra=(), **server):
+    """(Re)writes t's config: POOL, then server overrides; extra is a list
+    of raw (key, value) pairs appended to [server]."""
+    opts = dict(POOL)
+    opts.update(server)
+    head, items = t.server_section(**opts)
+    return t.write_config(
+        (head, items + list(extra)),
+        ("issuer example", [("iss", ISS), ("jwks_file", "example.jwks"),
+                            ("audience", AUD), ("algorithms", "EdDSA")]),
+        ("service " + SYNC, [("secret_file", "sync.secret"),
+                             ("node", SYNC_NODE), ("duration", 1800)]))
+
+
+def instance(name, **server):
+    """A configured (not started) instance in a fresh temp dir."""
+    t = T.Tokend(prefix=f"tkd-pool-{name}-")
+    S.instances.append(t)
+    t.write_secret("uid.secret", new_secret() + "\n")
+    t.write_secret("sync.secret", S.sync_secret + "\n")
+    t.write_jwks("example.jwks", [S.key])
+    configure(t, **server)
+    return t
+
+
+def token_request(i, n):
+    """Load's request maker: a valid token request, users round robin."""
+    return ("POST", "/v1/token",
+            {"assertion": S.jwts[(i * 7 + n) % len(S.jwts)],
+             "service": SYNC})
+
+
+def is_token(status, body):
+    return status == 200 and isinstance(body, dict) and \
+        set(body) == TOKEN_FIELDS
+
+
+def check_token(resp, what="request"):
+    """Asserts a 200 with a token whose signature checks under the service
+    secret (the full field-by-field check is test_token.py's job)."""
+    st, _, body = resp
+    assert is_token(st, body), f"{what}: expected a 200 token, got {st} " \
+                               f"{body!r}"
+    try:
+        T.parse_token(body["id"], S.sync_secret)
+    except T.TokenError as e:
+        raise AssertionError(f"{what}: token does not parse: {e}") from None
+    return body
+
+
+def notable_log(t, since=0, n=25):
+    """The log's lines other than successful requests (the last n)."""
+    lines = [ln for ln in t.log_since(since).splitlines()
+             if not re.search(r" 200 [\d.]+ms worker=[1-9]", ln)]
+    return "\n".join(lines[-n:])
+
+
+def describe(t, load, results=None, n=5, ref=None):
+    """kinds, the first failures and the notable log lines, for a
+    message; times are relative to ref (monotonic) if given."""
+    results = load.results if results is None else results
+    bad = [o for o in results if o.kind != "200"][:n]
+    ref = load.started if ref is None else ref
+
+    def one(o):
+        what = f"{o.status} {o.body!r}" if o.exc is None else \
+            f"{o.kind}: {o.exc!r}"
+        return f"\n  thread {o.thread}, sent at {o.t0 - ref:+.3f}s, " \
+               f"done after {o.t1 - o.t0:.3f}s: {what}"
+    return (f"outcomes {load.kinds(results)} of {len(results)}; first "
+            f"failures:{''.join(one(o) for o in bad)}\nlog (requests "
+            f"answered 200 left out):\n{notable_log(t)}")
+
+
+def check_load_ok(t, load, minimum=1):
+    """Every request of load got a 200 token; at least minimum were sent."""
+    assert len(load.results) >= minimum, \
+        f"only {len(load.results)} requests sent (expected >= {minimum})"
+    bad = [o for o in load.results
+           if o.exc is not None or not is_token(o.status, o.body)]
+    assert not bad, describe(t, load)
+
+
+def wait_more(load, n, timeout=10):
+    """Polls until load has finished n more requests than now."""
+    load.wait_count(load.count() + n, timeout)
+
+
+def in_thread(fn):
+    """Runs fn() in a daemon thread; returns (thread, box) where box gets
+    "value" or "exc" and "t1" (monotonic end)."""
+    box = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except Exception as e:
+            box["exc"] = e
+        box["t1"] = time.monotonic()
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    return th, box
+
+
+def joined(th, box, timeout):
+    th.join(timeout)
+    assert not th.is_alive(), f"request still open after {timeout}s"
+    if "exc" in box:
+        raise AssertionError(f"request failed: {box['exc']!r}")
+    return box["value"]
+
+
+def wait_known(t, pids, timeout=10):
+    """Polls, with bursts of concurrent requests, until the access log shows
+    a reply from each of pids: then the broker has them all registered (a
+    worker process that runs is not yet one the broker knows)."""
+    pids = list(pids)
+    rx = re.compile(r"POST /v1/token 200 .* worker=(\d+)")
+
+    def known():
+        T.Load(t.port, token_request, threads=2 * len(pids), seconds=5,
+               max_per_thread=1).start().join()
+        seen = {int(m.group(1)) for m in rx.finditer(t.stderr())}
+        return set(pids) <= seen
+    try:
+        T.wait_until(known, timeout, interval=0.01,
+                     what=f"replies from every worker of {pids}")
+    except TimeoutError as e:
+        raise AssertionError(f"{e}\n{t.stderr_tail()}") from None
+    return pids
+
+
+def holder_of_job(pids, assertion, timeout=5):
+    """The one stopped worker in pids whose socket holds the JOB (it
+    carries the assertion, so it is at least that long; heartbeats are a
+    few bytes each)."""
+    def find():
+        held = [p for p in pids if T.unix_recv_queue(p) >= len(assertion)]
+        return held or None
+    held = T.wait_until(find, timeout, interval=0.01,
+                        what="a stopped worker holding the job")
+    assert len(held) == 1, f"the job is waiting at {len(held)} workers"
+    return held[0]
+
+
+# ---------------------------------------------------------------- death
+
+@test
+def kill9_of_worker_holding_job_still_200():
+    # Liveness 15 x 200 ms = 3 s: a re-dispatch that comes sooner than
+    # that comes from the supervisor's death notice, not from heartbeats.
+    t = instance("hold", workers=2, heartbeat_liveness=15,
+                 request_timeout=10)
+    t.start()
+    try:
+        for it in range(6):
+            pids = wait_known(t, t.wait_workers(2))
+            T.stop_pids(pids)
+            a = S.jwts[it]
+            th, box = in_thread(lambda: t.token(a, timeout=15))
+            holder = holder_of_job(pids, a)
+            other = [p for p in pids if p != holder][0]
+            # Mostly the holder dies; the other way round once in a while.
+            victim, survivor = (holder, other) if it % 3 != 2 else \
+                (other, holder)
+            os.kill(victim, signal.SIGKILL)
+            t0 = time.monotonic()
+            T.cont_pids([survivor])
+            resp = joined(th, box, 14)
+            dt = box["t1"] - t0
+            role = "holder" if victim == holder else "idle worker"
+            check_token(resp, f"round {it} ({role} killed)")
+            if victim == holder:
+                assert dt < 1.5, \
+                    f"round {it}: answered {dt:.2f}s after its worker " \
+                    f"died; heartbeats alone take 3s, the death notice " \
+                    f"should be at once\n{t.stderr_tail()}"
+            t.wait_workers(2, gone=[victim])
+        t.wait_log(r"killed by signal 9", count=6)
+    finally:
+        t.stop()
+
+
+@test
+def kill9_every_worker_in_turn_under_load():
+    t = instance("killall", workers=3)
+    t.start()
+    try:
+        first = t.wait_workers(3)
+        load = T.Load(t.port, token_request, threads=4, seconds=15,
+                      max_per_thread=5000).start()
+        try:
+            load.wait_count(20)
+            for p in first:
+                os.kill(p, signal.SIGKILL)
+                # 300 ms apart, and traffic flowing in between.
+                t0 = time.monotonic()
+                wait_more(load, 10)
+                T.wait_until(lambda: time.monotonic() - t0 >= 0.3, 1,
+                             interval=0.01)
+            t.wait_workers(3, gone=first)
+            wait_more(load, 50)
+        finally:
+            load.stop()
+        check_load_ok(t, load, minimum=100)
+        t.wait_log(r"killed by signal 9", count=3)
+        assert t.wait_workers(3, gone=first)
+    finally:
+        t.stop()
+
+
+# ---------------------------------------------------------------- hang
+
+@test
+def hung_worker_routed_around_within_liveness():
+    t = instance("hung", workers=2)
+    t.start()
+    try:
+        pids = wait_known(t, t.wait_workers(2))
+        hung = pids[0]
+        mark = t.log_mark()
+        T.stop_pids([hung])
+        dead_ms = HB_MS * LIVENESS
+        times = []
+        try:
+            start = time.monotonic()
+            for i in range(20):
+                t0 = time.monotonic()
+                resp = t.token(S.jwts[i], timeout=10)
+                times.append(time.monotonic() - t0)
+                check_token(resp, f"request {i}")
+            total = time.monotonic() - start
+            limit = dead_ms / 1000 + 1.0
+            assert max(times) < limit, \
+                f"slowest request {max(times):.2f}s (liveness " \
+                f"{dead_ms} ms + 1s margin = {limit:.1f}s); all: " \
+                f"{[round(x, 2) for x in times]}"
+            assert total < limit + 20 * 0.25, f"20 requests took {total:.2f}s"
+            t.wait_log(rf"worker pid {hung} (hung on a job|silent): "
+                       r"forgotten", timeout=5, since=mark)
+        finally:
+            T.cont_pids([hung])
+        # Nothing was killed: the same two processes, still serving.
+        assert t.workers() == pids, (t.workers(), pids)
+        load = T.Load(t.port, token_request, threads=2, seconds=10,
+                      max_per_thread=10).start().join()
+        check_load_ok(t, load, minimum=20)
+    finally:
+        t.stop()
+
+
+# ---------------------------------------------------------------- overflow
+
+@test
+def queue_overflow_503_retry_after_then_recovers():
+    workers, limit, n = 2, 1, 10
+    t = instance("overflow", workers=workers, queue_limit=limit,
+                 request_timeout=5)
+    t.start()
+    try:
+        pids = T.stop_pids(wait_known(t, t.wait_workers(workers)))
+        capacity = workers + limit
+        done = []
+        lock = threading.Lock()
+
+        def one(i):
+            try:
+                r = t.token(S.jwts[i], timeout=10)
+            except Exception as e:
+                r = e
+            with lock:
+                done.append((time.monotonic(), r))
+        start = time.monotonic()
+        threads = [threading.Thread(target=one, args=(i,), daemon=True)
+                   for i in range(n)]
+        try:
+            for th in threads:
+                th.start()
+            T.wait_until(lambda: len(done) >= n - capacity, 3,
+                         interval=0.01,
+                         what=f"{n - capacity} quick answers")
+            quick = list(done)
+        finally:
+            T.cont_pids(pids)
+        for th in threads:
+            th.join(max(0.01, 12 - (time.monotonic() - start)))
+        assert not any(th.is_alive() for th in threads), \
+            "requests still open 12s after they were sent"
+        for t1, r in quick:
+            assert isinstance(r, tuple), f"request failed: {r!r}"
+            st, h, body = r
+            assert st == 503, f"quick answer {st} {body!r}, expected 503"
+            assert isinstance(body, dict) and \
+                body.get("status") == "unavailable", body
+            ra = h.get("retry-after", "")
+            assert ra.strip().isdigit() and int(ra) > 0, \
+                f"Retry-After {ra!r}"
+            assert t1 - start < 2, \
+                f"503 after {t1 - start:.2f}s (request_timeout is 5s)"
+        assert len(quick) == n - capacity, \
+            f"{len(quick)} quick answers, expected {n - capacity}"
+        # The accepted ones were held, not dropped: 200 after SIGCONT.
+        rest = [r for _, r in done[len(quick):]]
+        codes = [r[0] if isinstance(r, tuple) else repr(r) for r in rest]
+        assert codes == [200] * capacity, \
+            f"the {capacity} accepted requests got {codes}\n" \
+            f"{t.stderr_tail()}"
+        check_token(t.token(S.jwts[0], timeout=10), "after SIGCONT")
+    finally:
+        t.stop()
+
+
+# ---------------------------------------------------------------- reload
+
+@test
+def sighup_resizes_pool_2_4_1_under_load():
+    t = instance("resize", workers=2)
+    t.start()
+    try:
+        old = t.wait_workers(2)
+        load = T.Load(t.port, token_request, threads=4, seconds=25,
+                      max_per_thread=5000).start()
+        try:
+            load.wait_count(20)
+            for n in (4, 1):
+                mark = t.log_mark()
+                configure(t, workers=n)
+                os.kill(t.pid, signal.SIGHUP)
+                t.wait_log(rf"reloaded: {n} workers", since=mark)
+                old = t.wait_workers(n, gone=old)
+                titles = sorted(t.children().values())
+                want = sorted(["tokend: front"] + [
+                    f"tokend: worker {i}" for i in range(1, n + 1)])
+                assert titles == want, (titles, want)
+                wait_more(load, 30)
+        finally:
+            load.stop()
+        check_load_ok(t, load, minimum=80)
+    finally:
+        t.stop()
+
+
+@test
+def sighup_ten_reloads_under_load_lose_nothing():
+    """The same as above, ten times (4 and 1 workers in turn): a job must
+    not be lost between the retiring workers of one reload."""
+    t = instance("reload10", workers=2)
+    t.start()
+    try:
+        old = t.wait_workers(2)
+        load = T.Load(t.port, token_request, threads=4, seconds=30,
+                      max_per_thread=10000).start()
+        try:
+            load.wait_count(20)
+            for i in range(10):
+                n = (4, 1)[i % 2]
+                mark = t.log_mark()
+                configure(t, workers=n)
+                os.kill(t.pid, signal.SIGHUP)
+                t.wait_log(rf"reloaded: {n} workers", since=mark)
+                old = t.wait_workers(n, gone=old)
+                wait_more(load, 20)
+        finally:
+            load.stop()
+        check_load_ok(t, load, minimum=200)
+    finally:
+        t.stop()
+
+
+@test
+def invalid_config_on_sighup_keeps_old_one():
+    t = instance("badhup", workers=2)
+    t.start()
+    try:
+        pids = t.wait_workers(2)
+        load = T.Load(t.port, token_request, threads=3, seconds=20,
+                      max_per_thread=5000).start()
+        try:
+            load.wait_count(10)
+            mark = t.log_mark()
+            configure(t, extra=[("bogus_key", 1)], workers=3)
+            os.kill(t.pid, signal.SIGHUP)
+            m = t.wait_log(r"^.*reload failed.*$", since=mark)[0]
+            assert "bogus_key" in m.group(0), \
+                f"the failure does not name the bad key: {m.group(0)!r}"
+            wait_more(load, 30)
+            assert t.workers() == pids, \
+                f"workers {t.workers()} after a failed reload, were {pids}"
+            # Not stuck: a good config is taken on the next SIGHUP.
+            mark = t.log_mark()
+            configure(t, workers=3)
+            os.kill(t.pid, signal.SIGHUP)
+            t.wait_log(r"reloaded: 3 workers", since=mark)
+            t.wait_workers(3, gone=pids)
+            wait_more(load, 20)
+        finally:
+            load.stop()
+        check_load_ok(t, load, minimum=60)
+    finally:
+        t.stop()
+
+
+# ---------------------------------------------------------------- shutdown
+
+@test
+def sigterm_under_load_answers_every_accepted_request():
+    t = instance("term", workers=2, shutdown_timeout=3)
+    t.start()
+    try:
+        # A thread stops at its first "refused": the listener is gone.
+        load = T.Load(t.port, token_request, threads=4, seconds=15,
+                      max_per_thread=5000, timeout=10,
+                      stop_on=("refused",)).start()
+        try:
+            load.wait_count(40)
+            sent = time.monotonic()
+            os.kill(t.pid, signal.SIGTERM)
+            exited = T.exited_noreap(t.pid, 3 + 4)
+            dt = time.monotonic() - sent
+            load.join(timeout=12)
+        finally:
+            load.stop()
+        assert exited, f"supervisor still running {dt:.1f}s after " \
+                       f"SIGTERM (shutdown_timeout 3s)"
+        t.proc.wait(5)
+        assert t.proc.returncode == 0, \
+            f"exit code {t.proc.returncode}\n{t.stderr_tail()}"
+        before = [o for o in load.results if o.t0 < sent]
+        after = [o for o in load.results if o.t0 >= sent]
+        # A request sent before SIGTERM was accepted: it must be answered.
+        bad = [o for o in before
+               if o.exc is not None or not is_token(o.status, o.body)]
+        # After it: answered (200, or 503 while draining), or refused once
+        # the listener is closed; never dropped after the connection was
+        # taken (reset, or closed without an answer).
+        bad_after = [o for o in after
+                     if o.kind not in ("200", "503", "refused")]
+        assert not bad and not bad_after, \
+            f"requests sent before SIGTERM: {load.kinds(before)}, after: " \
+            f"{load.kinds(after)}; times relative to SIGTERM: " + \
+            describe(t, load, bad + bad_after, ref=sent)
+        assert len(before) >= 40, len(before)
+    finally:
+        t.stop()
+
+
+@test
+def sigterm_waits_for_jobs_held_by_stopped_workers():
+    t = instance("drain", workers=2, shutdown_timeout=4)
+    t.start()
+    try:
+        pids = T.stop_pids(wait_known(t, t.wait_workers(2)))
+        reqs = [in_thread(lambda i=i: t.token(S.jwts[i], timeout=15))
+                for i in range(3)]
+        try:
+            # Two JOBs wait in the stopped workers, one in the queue.
+            T.wait_until(lambda: all(T.unix_recv_queue(p) >= len(S.jwts[0])
+                                     for p in pids), 5, interval=0.01,
+                         what="both stopped workers holding a job")
+            mark = t.log_mark()
+            os.kill(t.pid, signal.SIGTERM)
+            t.wait_log(r"front\[\d+\] \w+: draining", since=mark)
+            assert T.proc_alive(t.pid), "supervisor gone while draining"
+        finally:
+            T.cont_pids(pids)
+        for i, (th, box) in enumerate(reqs):
+            check_token(joined(th, box, 10), f"held request {i}")
+        assert T.exited_noreap(t.pid, 4 + 4), \
+            "supervisor still running after the drain"
+        t.proc.wait(5)
+        assert t.proc.returncode == 0, t.proc.returncode
+        log = t.log_since(mark)
+        assert "did not stop in time" not in log and \
+            "still in flight" not in log, log
+    finally:
+        t.stop()
+
+
+def front_threads(pid):
+    """Threads of pid (the front: main, MHD's, the broker, ZeroMQ's)."""
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+@test
+def sigterm_keepalive_request_during_drain_answered():
+    """A keep-alive connection opened before SIGTERM sends its next request
+    while the front drains: it gets an answer (503 "shutting down", or
+    200), and the front does not crash."""
+    t = instance("kadrain", workers=2, shutdown_timeout=3)
+    t.start()
+    try:
+        wait_known(t, t.wait_workers(2))
+        front = t.front()
+        conn = http.client.HTTPConnection("127.0.0.1", t.port, timeout=10)
+        body = json.dumps({"assertion": S.jwts[0], "service": SYNC})
+        hdrs = {"Content-Type": "application/json"}
+        try:
+            conn.request("POST", "/v1/token", body, hdrs)
+            r = conn.getresponse()
+            assert r.status == 200 and \
+                (r.getheader("connection") or "").lower() != "close", \
+                (r.status, r.getheaders())
+            r.read()
+            nthreads = front_threads(front)
+            mark = t.log_mark()
+            os.kill(t.pid, signal.SIGTERM)
+            t.wait_log(r"front\[\d+\] \w+: draining", since=mark)
+            # The drain stops the broker (its thread and ZeroMQ's go) and
+            # then waits up to 1 s for connections such as this one.
+            T.wait_until(lambda: not T.proc_alive(front) or
+                         front_threads(front) < nthreads, 3,
+                         interval=0.005, what="the broker thread gone")
+            try:
+                conn.request("POST", "/v1/token", body, hdrs)
+                r = conn.getresponse()
+                got = (r.status, r.getheader("connection"), r.read())
+            except Exception as e:
+                got = e
+        finally:
+            conn.close()
+        assert T.exited_noreap(t.pid, 3 + 4), "supervisor still running"
+        log = t.log_since(mark)
+        assert isinstance(got, tuple) and got[0] in (200, 503), \
+            f"request on a kept-alive connection during the drain: " \
+            f"{got!r}; log:\n{log}"
+        print(f"# kept-alive request during the drain: {got[0]}, "
+              f"Connection: {got[1]}", flush=True)
+        assert "killed by signal" not in log, log
+    finally:
+        t.stop()
+
+
+@test
+def sigterm_new_connection_during_drain_not_left_hanging():
+    """While the front drains (a job held by a stopped worker keeps it
+    draining), a new connection is refused, or answered (503): it is not
+    taken into the listen backlog, left hanging, and reset at exit."""
+    t = instance("backlog", workers=1, shutdown_timeout=4)
+    t.start()
+    try:
+        pids = T.stop_pids(wait_known(t, t.wait_workers(1)))
+        held = in_thread(lambda: t.token(S.jwts[0], timeout=15))
+        try:
+            T.wait_until(lambda: T.unix_recv_queue(pids[0]) >=
+                         len(S.jwts[0]), 5, interval=0.01,
+                         what="the stopped worker holding the job")
+            mark = t.log_mark()
+            os.kill(t.pid, signal.SIGTERM)
+            t.wait_log(r"front\[\d+\] \w+: draining", since=mark)
+            t0 = time.monotonic()
+            late = in_thread(lambda: t.token(S.jwts[1], timeout=15))
+            # Refused or answered at once, while the drain still waits.
+            late[0].join(1.5)
+            hanging = late[0].is_alive()
+            during = time.monotonic() - t0
+        finally:
+            T.cont_pids(pids)
+        check_token(joined(*held, 10), "the request held during the drain")
+        late[0].join(10)
+        got = late[1].get("value", late[1].get("exc"))
+        kind = T.error_kind(got) if isinstance(got, Exception) else got[0]
+        assert not hanging and kind in ("refused", 503), \
+            f"a connection made during the drain: " \
+            f"{'no answer after %.1fs' % during if hanging else 'answered'}" \
+            f" while the drain ran; in the end: {got!r} after " \
+            f"{late[1]['t1'] - t0:.2f}s\nlog:\n{notable_log(t, mark)}"
+    finally:
+        t.stop()
+
+
+# ---------------------------------------------------------------- backoff
+
+@test
+def crash_loop_backs_off_not_spins():
+    t = instance("crash", workers=1)
+    t.start(no_core=True)
+    try:
+        first = t.wait_workers(1)[0]
+        mark = t.log_mark()
+        crashed = []
+        window = 2.0
+        start = time.monotonic()
+        # Crash every worker as soon as it shows up, for `window` seconds.
+        # SIGABRT, not SIGSEGV: under AddressSanitizer a SIGSEGV is
+        # reported as a memory error, while a crash is all we mean here.
+        while time.monotonic() - start < window:
+            for p in t.workers():
+                if p not in crashed:
+                    os.kill(p, signal.SIGABRT)
+                    crashed.append(p)
+            time.sleep(0.005)
+        log = t.log_since(mark)
+        delays = [int(d) for d in
+                  re.findall(r"respawning worker 1 in (\d+) ms", log)]
+        assert "worker 1 killed by signal 6" in log, log[-2000:]
+        assert len(crashed) <= 8, \
+            f"{len(crashed)} workers forked in {window}s of crashes: " \
+            f"no backoff? delays {delays}"
+        assert len(delays) >= 4, f"respawn delays {delays} (crashed " \
+            f"{len(crashed)} workers)\n{log[-2000:]}"
+        assert delays == [100 << i for i in range(len(delays))], \
+            f"respawn delays {delays}, expected 100, 200, 400, ..."
+        # It comes back after the last delay and serves.
+        t.wait_workers(1, timeout=delays[-1] / 1000 + 5, gone=crashed)
+        check_token(t.token(S.jwts[0], timeout=10), "after the crash loop")
+        # Killed from outside: respawned at once, without a delay.
+        victim = t.workers()[0]
+        mark = t.log_mark()
+        os.kill(victim, signal.SIGKILL)
+        t0 = time.monotonic()
+        t.wait_workers(1, timeout=5, gone=[victim])
+        dt = time.monotonic() - t0
+        assert dt < 1, f"SIGKILLed worker respawned after {dt:.2f}s"
+        assert "respawning" not in t.log_since(mark), t.log_since(mark)
+        assert first in crashed
+    finally:
+        t.stop()
+
+
+# ---------------------------------------------------------------- recycling
+
+@test
+def recycling_after_max_jobs_loses_nothing():
+    t = instance("recycle", workers=2, max_jobs=5)
+    t.start()
+    try:
+        before = t.wait_workers(2)
+        seen = set(before)
+        most = 0
+        for i in range(40):
+            check_token(t.token(S.jwts[i % len(S.jwts)], timeout=10),
+                        f"request {i}")
+            w = t.workers()
+            seen |= set(w)
+            most = max(most, len(w))
+        assert most <= 2, f"{most} workers at once (workers = 2)"
+        t.wait_log(r"worker \d recycled", count=6)
+        t.wait_log(r"recycling after 5 jobs", count=6)
+        after = t.wait_workers(2)
+        assert after != before, f"the same workers {after} after 40 jobs"
+        assert len(seen) >= 2 + 6, f"only {len(seen)} worker pids seen"
+        assert "killed by signal" not in t.stderr(), t.stderr_tail()
+    finally:
+        t.stop()
+
+
+# ---------------------------------------------------------------- front
+
+@test
+def front_killed_is_respawned_and_finds_workers():
+    t = instance("front", workers=2)
+    t.start()
+    try:
+        pids = t.wait_workers(2)
+        front = t.front()
+        assert front, t.children()
+        os.kill(front, signal.SIGKILL)
+        T.wait_until(lambda: t.front() not in (None, front), 5,
+                     what="a new front")
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                resp = t.token(S.jwts[0], timeout=5)
+                if resp[0] == 200:
+                    break
+            except OSError as e:
+                resp = e
+            assert time.monotonic() < deadline, \
+                f"no 200 within 5s of the front's respawn: {resp!r}\n" \
+                f"{t.stderr_tail()}"
+            time.sleep(0.05)
+        check_token(resp, "after the front's respawn")
+        assert t.workers() == pids, "workers were replaced: " \
+            f"{t.workers()} != {pids}"
+    finally:
+        t.stop()
+
+
+@test
+def death_notice_works_after_front_restart():
+    """After the front is restarted, the workers rejoin it by their next
+    HEARTBEAT (no READY, so the new broker does not learn their pids).
+    The death of one that holds a job must still re-dispatch the job at
+    once, as the supervisor's death notice promises."""
+    t = instance("rejoin", workers=2, heartbeat_liveness=10,
+                 request_timeout=10)
+    t.start()
+    try:
+        pids = wait_known(t, t.wait_workers(2))
+        front = t.front()
+        os.kill(front, signal.SIGKILL)
+        T.wait_until(lambda: t.front() not in (None, front), 5,
+                     what="a new front")
+        mark = t.log_mark()
+
+        def serves():
+            try:
+                return t.token(S.jwts[0], timeout=5)[0] == 200
+            except OSError:
+                return False
+        T.wait_until(serves, 5, what="200 from the new front")
+        assert t.workers() == pids, (t.workers(), pids)
+        T.stop_pids(pids)
+        th, box = in_thread(lambda: t.token(S.jwts[1], timeout=15))
+        try:
+            holder = holder_of_job(pids, S.jwts[1])
+            os.kill(holder, signal.SIGKILL)
+            t0 = time.monotonic()
+        finally:
+            T.cont_pids(pids)
+        resp = joined(th, box, 14)
+        dt = box["t1"] - t0
+        check_token(resp, "job of the killed worker")
+        assert dt < 1.0, \
+            f"answered {dt:.2f}s after its worker (pid {holder}) died, as " \
+            f"by the heartbeat timeout ({HB_MS * 10} ms), not at once; " \
+            f"log since the front's restart:\n" + \
+            "\n".join(ln for ln in t.log_since(mark).splitlines()
+                      if "forgotten" in ln or "killed" in ln or
+                      "worker=0" in ln)
+    finally:
+        t.stop()
+
+
+# ---------------------------------------------------------------- systemd
+
+class NotifyListener:
+    """An AF_UNIX datagram socket standing in for systemd's notify socket;
+    a thread records (monotonic time, set of KEY=VALUE lines) and, on the
+    first READY=1, whether the port accepts a connection at that moment."""
+
+    def __init__(self, addr, port):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(addr)
+        self.sock.settimeout(0.05)
+        self.port = port
+        self.msgs = []
+        self.listening_at_ready = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._th = threading.Thread(target=self._run, daemon=True)
+        self._th.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            lines = set(data.decode("utf-8", "replace").split("\n"))
+            if "READY=1" in lines and self.listening_at_ready is None:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port),
+                                             timeout=1).close()
+                    self.listening_at_ready = True
+                except OSError:
+                    self.listening_at_ready = False
+            with self._lock:
+                self.msgs.append((time.monotonic(), lines))
+
+    def since(self, mark=0):
+        with self._lock:
+            return list(self.msgs[mark:])
+
+    def mark(self):
+        with self._lock:
+            return len(self.msgs)
+
+    def wait(self, line, mark=0, count=1, timeout=10):
+        """Polls until `line` arrived count times after mark; returns the
+        index just after the last one."""
+        def found():
+            got = [i for i, (_, ls) in enumerate(self.since(mark))
+                   if line in ls]
+            return mark + got[count - 1] + 1 if len(got) >= count else None
+        try:
+            return T.wait_until(found, timeout, interval=0.02,
+                                what=f"{line} x{count}")
+        except TimeoutError as e:
+            raise AssertionError(f"{e}; datagrams: "
+                                 f"{[sorted(m) for _, m in self.since()]}"
+                                 ) from None
+
+    def close(self):
+        self._stop.set()
+        self._th.join(2)
+        self.sock.close()
+
+
+def notify_case(t, env_addr, bind_addr, full):
+    listener = NotifyListener(bind_addr, None)
+    try:
+        configure(t, workers=1, log_level="debug")
+        listener.port = t.port
+        t.start(env={"NOTIFY_SOCKET": env_addr, "WATCHDOG_USEC": "400000",
+                     "WATCHDOG_PID": None})
+        after_ready = listener.wait("READY=1")
+        assert listener.listening_at_ready, \
+            "READY=1 arrived while the port did not accept connections"
+        log = t.stderr()
+        serving = log.find(": serving")
+        listening = log.find("listening on")
+        joined_at = re.search(r"worker \d+ ready on", log)
+        assert serving != -1 and listening != -1 and joined_at, log[-2000:]
+        assert listening < serving and joined_at.start() < serving, \
+            f"READY (\"serving\") logged before the front listened or a " \
+            f"worker joined:\n{log[-2000:]}"
+        pings = listener.wait("WATCHDOG=1", after_ready, count=4,
+                              timeout=5)
+        times = [tm for tm, ls in listener.since() if "WATCHDOG=1" in ls]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert max(gaps) < 0.4, \
+            f"watchdog pings {[round(g, 3) for g in gaps]}s apart, " \
+            f"WATCHDOG_USEC is 0.4s"
+        if full:
+            mark = listener.mark()
+            os.kill(t.pid, signal.SIGHUP)
+            r = listener.wait("RELOADING=1", mark)
+            listener.wait("READY=1", r)
+            t.wait_workers(1)
+            check_token(t.token(S.jwts[0], timeout=10), "after SIGHUP")
+        mark = max(listener.mark(), pings)
+        os.kill(t.pid, signal.SIGTERM)
+        listener.wait("STOPPING=1", mark)
+        assert T.exited_noreap(t.pid, 10), "still running after SIGTERM"
+        t.proc.wait(5)
+        assert t.proc.returncode == 0, t.proc.returncode
+        first_ready = [i for i, (_, ls) in enumerate(listener.since())
+                       if "READY=1" in ls][0]
+        assert not any("STOPPING=1" in ls for _, ls in
+                       listener.since()[:first_ready]), listener.since()
+    finally:
+        listener.close()
+        t.stop()
+
+
+@test
+def systemd_notify_ready_watchdog_reload_stop():
+    t = instance("notify", workers=1)
+    path = t.path("notify.sock")
+    notify_case(t, path, path, full=True)
+
+
+@test
+def systemd_notify_abstract_socket():
+    t = instance("notifyabs", workers=1)
+    name = f"tkd-notify-{os.getpid()}-{os.urandom(4).hex()}"
+    notify_case(t, "@" + name, "\0" + name, full=False)
+
+
+# ---------------------------------------------------------------- leaks
+
+@test
+def no_fd_or_rss_growth_over_2000_requests():
+    t = instance("leak", workers=2, max_jobs=100)
+    t.start()
+    try:
+        front = t.front()
+
+        def settled_fds():
+            # Connections close asynchronously: two equal readings.
+            a = T.proc_fd_count(front)
+            time.sleep(0.1)
+            b = T.proc_fd_count(front)
+            return a if a == b else None
+
+        warm = T.Load(t.port, token_request, threads=4, seconds=30,
+                      max_per_thread=50).start().join()
+        check_load_ok(t, warm, minimum=200)
+        fds0 = T.wait_until(settled_fds, 5, what="front fds settle")
+        rss0 = T.proc_rss_kb(front)
+        load = T.Load(t.port, token_request, threads=4, seconds=60,
+                      max_per_thread=500).start().join()
+        check_load_ok(t, load, minimum=2000)
+        try:
+            T.wait_until(lambda: abs(T.proc_fd_count(front) - fds0) <= 2,
+                         5, what="front fds back")
+        except TimeoutError:
+            raise AssertionError(
+                f"front fds {fds0} -> {T.proc_fd_count(front)} after "
+                f"2000 requests: {sorted(os.listdir(f'/proc/{front}/fd'))}"
+            ) from None
+        rss1 = T.proc_rss_kb(front)
+        assert rss1 - rss0 < 2048, \
+            f"front RSS {rss0} -> {rss1} KiB after 2000 requests"
+        assert t.front() == front, "the front was restarted"
+        print(f"# front fds {fds0} -> {T.proc_fd_count(front)}, "
+              f"RSS {rss0} -> {rss1} KiB", flush=True)
+    finally:
+        t.stop()
+
+
+if __name__ == "__main__":
+    T.run(setup, teardown, per_test_timeout=40)

@@ -1,0 +1,1009 @@
+/*
+ * test_config.c - loading tokend.conf (src/config.c, src/ini.c).
+ *
+ * Every test runs in its own mkdtemp() directory holding a JWKS (the RFC
+ * 7515 A.3 EC key) and secret files written with exact modes (fchmod, so
+ * the umask cannot loosen or tighten them), then writes a tokend.conf there
+ * and calls config_load() on it.  A valid file is checked field by field;
+ * each broken file must be refused with the exact "PATH:LINE: " prefix of
+ * the offending line (found by searching the text for a marker, so the
+ * expected line cannot drift from the file) and the words that say why.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "jws.h"
+#include "log.h"
+#include "tokenlib.h"
+
+#define JWKS_A3 \
+    "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k1\"," \
+    "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\"," \
+    "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}]}\n"
+
+#define UID_SECRET \
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define SYNC_SECRET \
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+/*
+ * tokenlib signing key of SYNC_SECRET, from Python (stdlib):
+ *   prk = hmac.new(b"\0" * 32, SYNC_SECRET, sha256).digest()
+ *   hmac.new(prk, b"services.mozilla.com/tokenlib/v1/signing\x01",
+ *       sha256).hexdigest()
+ */
+#define SYNC_SIG_KEY \
+    "ad8624f56373f40ae4ebf46d7f5c0ab467fcef6a5063e8eed59dd294a05de93f"
+
+/*
+ * The smallest complete file, with room for extra lines at the end of each
+ * section (the three %s).
+ */
+#define CONF_FMT \
+	"# tokend test configuration\n" \
+	"[server]\n" \
+	"uid_secret_file = uid.secret\n" \
+	"%s" \
+	"\n" \
+	"[issuer accounts]\n" \
+	"iss = https://accounts.example.com\n" \
+	"jwks_file = keys.jwks\n" \
+	"audience = https://token.example.com\n" \
+	"%s" \
+	"\n" \
+	"[service sync-1.5]\n" \
+	"secret_file = sync.secret\n" \
+	"node = https://sync.example.com/1.5\n" \
+	"%s"
+
+static char	dir[64];
+static char	conf_path[PATH_MAX];
+static char	err[2048];
+static char	text[16384];
+
+static void
+write_file(const char *name, const char *content, mode_t mode)
+{
+	char	path[PATH_MAX];
+	int	fd;
+	size_t	len = strlen(content);
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd != -1);
+	assert_int_equal(write(fd, content, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, mode), 0);
+	assert_int_equal(close(fd), 0);
+}
+
+static int
+setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/tokend-test-config-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(conf_path, sizeof(conf_path), "%s/tokend.conf", dir);
+	write_file("keys.jwks", JWKS_A3, 0644);
+	write_file("uid.secret", UID_SECRET "\n", 0600);
+	write_file("sync.secret", SYNC_SECRET "\n", 0600);
+	err[0] = '\0';
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char		 path[PATH_MAX];
+	DIR		*d;
+	struct dirent	*e;
+
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (unlink(path) == -1)
+			(void)rmdir(path);
+	}
+	closedir(d);
+	return rmdir(dir);
+}
+
+/* The 1-based line of the first occurrence of marker in text. */
+static int
+line_of(const char *s, const char *marker)
+{
+	const char	*at = strstr(s, marker), *p;
+	int		 line = 1;
+
+	assert_non_null(at);
+	for (p = s; p < at; p++)
+		if (*p == '\n')
+			line++;
+	return line;
+}
+
+static struct config *
+load_text(const char *s)
+{
+	write_file("tokend.conf", s, 0644);
+	err[0] = '\0';
+	return config_load(conf_path, err, sizeof(err));
+}
+
+/* CONF_FMT with extra lines for [server], [issuer] and [service]. */
+static const char *
+conf(const char *server, const char *issuer, const char *service)
+{
+	int	n;
+
+	n = snprintf(text, sizeof(text), CONF_FMT, server, issuer, service);
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	return text;
+}
+
+static struct config *
+load_ok(const char *s)
+{
+	struct config	*c = load_text(s);
+
+	if (c == NULL)
+		fail_msg("refused: %s", err);
+	return c;
+}
+
+/*
+ * Asserts s is refused with "PATH:LINE: " where LINE is marker's line, and
+ * that the message contains phrase.
+ */
+#define refused_at(s, marker, phrase) \
+	refused_at_(s, marker, phrase, __FILE__, __LINE__)
+
+static void
+refused_at_(const char *s, const char *marker, const char *phrase,
+    const char *file, int line)
+{
+	struct config	*c = load_text(s);
+	char		 prefix[PATH_MAX + 32];
+
+	if (c != NULL) {
+		config_free(c);
+		print_error("accepted a config with \"%s\"\n", marker);
+		_fail(file, line);
+	}
+	snprintf(prefix, sizeof(prefix), "%s:%d: ", conf_path,
+	    line_of(s, marker));
+	if (strncmp(err, prefix, strlen(prefix)) != 0) {
+		print_error("error \"%s\" does not start with \"%s\"\n", err,
+		    prefix);
+		_fail(file, line);
+	}
+	if (strstr(err, phrase) == NULL) {
+		print_error("error \"%s\" lacks \"%s\"\n", err, phrase);
+		_fail(file, line);
+	}
+}
+
+static void
+assert_secret(const struct secret *s, const char *want)
+{
+	assert_non_null(s->bytes);
+	assert_int_equal(s->len, strlen(want));
+	assert_memory_equal(s->bytes, want, s->len);
+}
+
+static void
+unhex(uint8_t *out, size_t len, const char *hex)
+{
+	size_t	 i;
+	unsigned v;
+
+	assert_int_equal(strlen(hex), 2 * len);
+	for (i = 0; i < len; i++) {
+		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+		out[i] = (uint8_t)v;
+	}
+}
+
+/* ---- valid files ------------------------------------------------------ */
+
+static void
+test_valid_full(void **state)
+{
+	struct config		*c;
+	const struct issuer	*is;
+	const struct service	*sv;
+	char			 path[PATH_MAX], other[PATH_MAX + 64];
+	uint8_t			 sk[SHA256_LEN];
+
+	write_file("other.secret", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\n",
+	    0400);
+	snprintf(other, sizeof(other),
+	    "\n[service other]\n"
+	    "secret_file = %s/other.secret\n"
+	    "node = http://other.example.com:8000/\n"
+	    "duration = 600\n", dir);
+	snprintf(text, sizeof(text),
+	    "# tokend test configuration\n"
+	    "[server]\n"
+	    "listen = 10.1.2.3:9090\n"
+	    "workers = 3\n"
+	    "threads = 4\n"
+	    "runtime_dir = run\n"
+	    "max_body = 4096\n"
+	    "queue_limit = 77\n"
+	    "request_timeout = 7\n"
+	    "shutdown_timeout = 20\n"
+	    "max_connections = 500\n"
+	    "per_ip_connections = 9\n"
+	    "idle_timeout = 33\n"
+	    "access_log = off\n"
+	    "log_level = debug\n"
+	    "heartbeat_interval = 250\n"
+	    "heartbeat_liveness = 5\n"
+	    "uid_secret_file = uid.secret\n"
+	    "\n"
+	    "[issuer accounts]\n"
+	    "iss = https://accounts.example.com\n"
+	    "jwks_file = keys.jwks\n"
+	    "audience = https://token.example.com\n"
+	    "algorithms = ES256 EdDSA\n"
+	    "leeway = 30\n"
+	    "\n"
+	    "[service sync-1.5]\n"
+	    "secret_file = sync.secret\n"
+	    "node = https://sync.example.com/1.5\n"
+	    "%s", other);
+	c = load_ok(text);
+
+	assert_string_equal(c->path, conf_path);
+	assert_string_equal(c->listen, "10.1.2.3:9090");
+	assert_string_equal(c->listen_host, "10.1.2.3");
+	assert_int_equal(c->listen_port, 9090);
+	assert_int_equal(c->workers, 3);
+	assert_int_equal(c->threads, 4);
+	snprintf(path, sizeof(path), "%s/run", dir);
+	assert_string_equal(c->runtime_dir, path);
+	assert_int_equal(c->max_body, 4096);
+	assert_int_equal(c->queue_limit, 77);
+	assert_int_equal(c->request_timeout_ms, 7000);
+	assert_int_equal(c->shutdown_timeout_ms, 20000);
+	assert_int_equal(c->max_connections, 500);
+	assert_int_equal(c->per_ip_connections, 9);
+	assert_int_equal(c->idle_timeout, 33);
+	assert_int_equal(c->access_log, 0);
+	assert_int_equal(c->log_level, LOG_LVL_DEBUG);
+	assert_int_equal(c->heartbeat_ms, 250);
+	assert_int_equal(c->heartbeat_liveness, 5);
+	assert_secret(&c->uid_secret, UID_SECRET);
+
+	assert_int_equal(c->nissuers, 1);
+	is = &c->issuers[0];
+	assert_string_equal(is->name, "accounts");
+	assert_string_equal(is->iss, "https://accounts.example.com");
+	assert_string_equal(is->audience, "https://token.example.com");
+	assert_int_equal(is->algorithms,
+	    JWS_ALG_BIT(JWS_ALG_ES256) | JWS_ALG_BIT(JWS_ALG_EDDSA));
+	assert_int_equal(is->leeway, 30);
+	assert_int_equal(is->line, line_of(text, "[issuer accounts]"));
+	assert_non_null(is->jwks);
+	assert_int_equal(is->jwks->nkeys, 1);
+	assert_string_equal(is->jwks->keys[0].kid, "k1");
+	assert_int_equal(is->jwks->keys[0].kty, JWK_KTY_EC_P256);
+	assert_non_null(is->jwks->keys[0].pkey);
+
+	assert_int_equal(c->nservices, 2);
+	sv = &c->services[0];
+	assert_string_equal(sv->name, "sync-1.5");
+	assert_string_equal(sv->node, "https://sync.example.com/1.5");
+	assert_int_equal(sv->duration, 1800);
+	assert_int_equal(sv->line, line_of(text, "[service sync-1.5]"));
+	assert_int_equal(sv->secrets.n, 1);
+	assert_secret(&sv->secrets.v[0], SYNC_SECRET);
+	unhex(sk, sizeof(sk), SYNC_SIG_KEY);
+	assert_memory_equal(sv->secrets.keys[0].tokenlib_sig, sk, sizeof(sk));
+
+	sv = &c->services[1];
+	assert_string_equal(sv->name, "other");
+	assert_string_equal(sv->node, "http://other.example.com:8000/");
+	assert_int_equal(sv->duration, 600);
+	assert_int_equal(sv->line, line_of(text, "[service other]"));
+	assert_secret(&sv->secrets.v[0],
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+	assert_int_equal(tokenlib_signing_key(sk, &sv->secrets.v[0]), 0);
+	assert_memory_equal(sv->secrets.keys[0].tokenlib_sig, sk, sizeof(sk));
+
+	assert_ptr_equal(config_service(c, "sync-1.5"), &c->services[0]);
+	assert_ptr_equal(config_service(c, "other"), &c->services[1]);
+	assert_null(config_service(c, "sync"));
+	config_free(c);
+}
+
+/* Everything left out takes its documented default. */
+static void
+test_valid_defaults(void **state)
+{
+	struct config	*c = load_ok(conf("", "", ""));
+	long		 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	assert_string_equal(c->listen, "127.0.0.1:8080");
+	assert_string_equal(c->listen_host, "127.0.0.1");
+	assert_int_equal(c->listen_port, 8080);
+	/* workers = 0: one per CPU. */
+	assert_int_equal(c->workers, ncpu < 1 ? 1 : ncpu > 256 ? 256 : ncpu);
+	assert_int_equal(c->threads, 2);
+	assert_string_equal(c->runtime_dir, "/run/tokend");
+	assert_int_equal(c->max_body, 16384);
+	assert_int_equal(c->queue_limit, 1024);
+	assert_int_equal(c->request_timeout_ms, 5000);
+	assert_int_equal(c->shutdown_timeout_ms, 10000);
+	assert_int_equal(c->max_connections, 20000);
+	assert_int_equal(c->per_ip_connections, 0);
+	assert_int_equal(c->idle_timeout, 60);
+	assert_int_equal(c->access_log, 1);
+	assert_int_equal(c->log_level, LOG_LVL_INFO);
+	assert_int_equal(c->heartbeat_ms, 1000);
+	assert_int_equal(c->heartbeat_liveness, 3);
+	assert_secret(&c->uid_secret, UID_SECRET);
+	assert_int_equal(c->nissuers, 1);
+	assert_int_equal(c->issuers[0].algorithms,
+	    JWS_ALG_BIT(JWS_ALG_RS256) | JWS_ALG_BIT(JWS_ALG_ES256) |
+	    JWS_ALG_BIT(JWS_ALG_EDDSA));
+	assert_int_equal(c->issuers[0].leeway, 60);
+	assert_int_equal(c->nservices, 1);
+	assert_int_equal(c->services[0].duration, 1800);
+	config_free(c);
+}
+
+/* Comments, blank lines, CRLF and spacing around '=' are all tolerated. */
+static void
+test_valid_syntax_variants(void **state)
+{
+	struct config	*c;
+
+	c = load_ok(
+	    "; semicolon comment\r\n"
+	    "   # indented comment\n"
+	    "[ server ]\r\n"
+	    "listen=[::1]:8443\r\n"
+	    "\tuid_secret_file   =    uid.secret   \n"
+	    "\n"
+	    "[issuer\taccounts]\n"
+	    "iss = https://accounts.example.com # not a comment\n"
+	    "jwks_file = keys.jwks\n"
+	    "audience = aud\n"
+	    "algorithms = RS256,ES256\n"
+	    "[service sync-1.5]\n"
+	    "secret_file = sync.secret\n"
+	    "node = https://sync.example.com/1.5");	/* no final newline */
+	assert_string_equal(c->listen, "[::1]:8443");
+	assert_string_equal(c->listen_host, "::1");
+	assert_int_equal(c->listen_port, 8443);
+	assert_secret(&c->uid_secret, UID_SECRET);
+	assert_string_equal(c->issuers[0].name, "accounts");
+	assert_string_equal(c->issuers[0].iss,
+	    "https://accounts.example.com # not a comment");
+	assert_int_equal(c->issuers[0].algorithms,
+	    JWS_ALG_BIT(JWS_ALG_RS256) | JWS_ALG_BIT(JWS_ALG_ES256));
+	assert_string_equal(c->services[0].node, "https://sync.example.com/1.5");
+	config_free(c);
+}
+
+/* A relative config path: relative keys resolve against its directory. */
+static void
+test_relative_config_path(void **state)
+{
+	struct config	*c;
+	const char	*slash = strrchr(dir, '/');
+	char		 parent[64], rel[PATH_MAX], want[PATH_MAX];
+	int		 cwd;
+
+	write_file("tokend.conf", conf("runtime_dir = rt\n", "", ""), 0644);
+	snprintf(parent, sizeof(parent), "%.*s", (int)(slash - dir), dir);
+	snprintf(rel, sizeof(rel), "%s/tokend.conf", slash + 1);
+	assert_true((cwd = open(".", O_RDONLY | O_DIRECTORY)) != -1);
+	assert_int_equal(chdir(parent), 0);
+	c = config_load(rel, err, sizeof(err));
+	assert_int_equal(fchdir(cwd), 0);
+	close(cwd);
+	if (c == NULL)
+		fail_msg("refused: %s", err);
+	snprintf(want, sizeof(want), "%s/rt", dir);
+	assert_string_equal(c->runtime_dir, want);
+	assert_string_equal(c->path, rel);
+	assert_secret(&c->uid_secret, UID_SECRET);
+	config_free(c);
+}
+
+/* Secret files: CRLF is one line end; 32 bytes is enough; 0400 is fine. */
+static void
+test_secret_file_edges(void **state)
+{
+	struct config	*c;
+
+	write_file("uid.secret", UID_SECRET "\r\n", 0400);
+	write_file("sync.secret", "0123456789abcdef0123456789abcdef", 0600);
+	c = load_ok(conf("", "", ""));
+	assert_secret(&c->uid_secret, UID_SECRET);
+	assert_secret(&c->services[0].secrets.v[0],
+	    "0123456789abcdef0123456789abcdef");
+	config_free(c);
+}
+
+/* A line of exactly INI_MAX_LINE bytes, newline included, is accepted. */
+static void
+test_longest_line(void **state)
+{
+	static char	line[4096 + 1];
+	struct config	*c;
+
+	memset(line, 'x', 4095);
+	line[0] = '#';
+	line[4095] = '\n';
+	c = load_ok(conf(line, "", ""));
+	config_free(c);
+}
+
+static void
+test_purge_secrets(void **state)
+{
+	struct config	*c = load_ok(conf("", "",
+	    "\n[service two]\nsecret_file = sync.secret\n"
+	    "node = https://two.example.com\n"));
+
+	assert_int_equal(c->nservices, 2);
+	config_purge_secrets(c);
+	assert_null(c->uid_secret.bytes);
+	assert_int_equal(c->uid_secret.len, 0);
+	assert_null(c->issuers[0].jwks);
+	assert_null(c->services[0].secrets.v);
+	assert_null(c->services[0].secrets.keys);
+	assert_int_equal(c->services[0].secrets.n, 0);
+	assert_null(c->services[1].secrets.v);
+	assert_int_equal(c->services[1].secrets.n, 0);
+	/* What the front still needs is left alone. */
+	assert_string_equal(c->services[1].name, "two");
+	assert_string_equal(c->services[1].node, "https://two.example.com");
+	assert_string_equal(c->issuers[0].iss, "https://accounts.example.com");
+	/* Freeing a purged config frees nothing twice (ASan checks). */
+	config_free(c);
+}
+
+/* Loading twice gives two independent configs (a reload). */
+static void
+test_load_twice(void **state)
+{
+	struct config	*a, *b;
+
+	a = load_ok(conf("", "", ""));
+	b = load_ok(conf("workers = 7\n", "", ""));
+	assert_ptr_not_equal(a, b);
+	assert_ptr_not_equal(a->services[0].secrets.v[0].bytes,
+	    b->services[0].secrets.v[0].bytes);
+	assert_int_equal(b->workers, 7);
+	config_free(a);
+	assert_secret(&b->services[0].secrets.v[0], SYNC_SECRET);
+	config_free(b);
+}
+
+/* ---- errors with a line ----------------------------------------------- */
+
+static void
+test_err_unknown_key(void **state)
+{
+	refused_at(conf("bogus = 1\n", "", ""), "bogus",
+	    "unknown key \"bogus\"");
+	refused_at(conf("", "", "listen = 127.0.0.1:80\n"), "listen",
+	    "unknown key \"listen\"");
+}
+
+static void
+test_err_unknown_section(void **state)
+{
+	refused_at(conf("", "", "[frobnicate]\n"), "[frobnicate]",
+	    "unknown section [frobnicate]");
+	refused_at(conf("", "", "[server extra]\n"), "[server extra]",
+	    "unknown section [server extra]");
+}
+
+static void
+test_err_key_outside_section(void **state)
+{
+	refused_at("# leading comment\nlisten = 127.0.0.1:80\n[server]\n",
+	    "listen", "key \"listen\" outside any section");
+}
+
+static void
+test_err_malformed_section(void **state)
+{
+	refused_at(conf("", "", "[service broken\n"), "[service broken",
+	    "malformed section header");
+	refused_at(conf("", "", "[service a b]\n"), "[service a b]",
+	    "malformed section header");
+	refused_at(conf("", "", "[]\n"), "[]", "malformed section header");
+}
+
+static void
+test_err_bad_section_name(void **state)
+{
+	refused_at(conf("", "", "[service]\n"), "[service]\n",
+	    "[service NAME]: NAME must be");
+	refused_at(conf("", "", "[issuer a/b]\n"), "[issuer a/b]",
+	    "[issuer NAME]: NAME must be");
+}
+
+static void
+test_err_missing_equals(void **state)
+{
+	refused_at(conf("workers 4\n", "", ""), "workers 4",
+	    "expected \"key = value\"");
+	refused_at(conf("= 4\n", "", ""), "= 4", "missing key before '='");
+}
+
+static void
+test_err_duplicate_key(void **state)
+{
+	const char	*s = conf("workers = 2\nthreads = 3\nworkers = 4\n", "",
+	    "");
+	char		 phrase[64];
+
+	snprintf(phrase, sizeof(phrase), "\"workers\" already set on line %d",
+	    line_of(s, "workers = 2"));
+	refused_at(s, "workers = 4", phrase);
+}
+
+static void
+test_err_duplicate_section(void **state)
+{
+	refused_at(conf("", "", "\n[service  sync-1.5 ]\n"), "[service  sync",
+	    "[service sync-1.5] appears twice");
+	refused_at(conf("", "", "\n[ server ]\n"), "[ server ]",
+	    "[server] appears twice");
+}
+
+static void
+test_err_workers(void **state)
+{
+	refused_at(conf("workers = abc\n", "", ""), "workers = abc",
+	    "workers: expected an integer from 0 to 256, got \"abc\"");
+	refused_at(conf("workers = 999\n", "", ""), "workers = 999",
+	    "workers: expected an integer from 0 to 256, got \"999\"");
+	refused_at(conf("workers = -1\n", "", ""), "workers = -1",
+	    "got \"-1\"");
+	refused_at(conf("workers = 4x\n", "", ""), "workers = 4x",
+	    "got \"4x\"");
+	refused_at(conf("workers =\n", "", ""), "workers =", "got \"\"");
+	refused_at(conf("workers = 99999999999999999999\n", "", ""),
+	    "workers = 9", "got \"99999999999999999999\"");
+}
+
+static void
+test_err_other_values(void **state)
+{
+	refused_at(conf("request_timeout = 0\n", "", ""), "request_timeout",
+	    "request_timeout: expected an integer from 1 to 300");
+	refused_at(conf("max_body = 255\n", "", ""), "max_body",
+	    "max_body: expected an integer from 256 to 1048576");
+	refused_at(conf("access_log = maybe\n", "", ""), "access_log",
+	    "access_log: expected on or off, got \"maybe\"");
+	refused_at(conf("log_level = loud\n", "", ""), "log_level",
+	    "log_level: expected error, warning, info or debug");
+	refused_at(conf("", "leeway = 3601\n", ""), "leeway",
+	    "leeway: expected an integer from 0 to 3600");
+	refused_at(conf("", "", "duration = 0\n"), "duration",
+	    "duration: expected an integer from 1 to 86400");
+	refused_at(conf("", "", "\n[issuer two]\niss =\n"), "iss =\n",
+	    "iss: empty value");
+}
+
+static void
+test_err_listen(void **state)
+{
+	refused_at(conf("listen = 127.0.0.1\n", "", ""), "listen",
+	    "listen: expected ADDRESS:PORT, got \"127.0.0.1\"");
+	refused_at(conf("listen = localhost:8080\n", "", ""), "listen",
+	    "listen: \"localhost\" is not a numeric IPv4 address");
+	refused_at(conf("listen = 127.0.0.1:70000\n", "", ""), "listen",
+	    "listen: port must be 1..65535, got \"70000\"");
+	refused_at(conf("listen = 127.0.0.1:0\n", "", ""), "listen",
+	    "port must be 1..65535, got \"0\"");
+	refused_at(conf("listen = 127.0.0.1:\n", "", ""), "listen",
+	    "port must be 1..65535, got \"\"");
+	refused_at(conf("listen = [fe80::zz]:80\n", "", ""), "listen",
+	    "listen: \"fe80::zz\" is not an IPv6 address");
+	refused_at(conf("listen = ::1:80\n", "", ""), "listen",
+	    "not a numeric IPv4 address");
+}
+
+static void
+test_err_algorithms(void **state)
+{
+	refused_at(conf("", "algorithms = ES256 HS999\n", ""), "algorithms",
+	    "algorithms: unsupported algorithm \"HS999\"");
+	/* HS* is known, but only with a secret shared with the issuer. */
+	refused_at(conf("", "algorithms = ES256 HS256\n", ""), "algorithms",
+	    "algorithms: HS256 needs hs_secret_file");
+	refused_at(conf("", "algorithms = none\n", ""), "algorithms",
+	    "unsupported algorithm \"none\"");
+	refused_at(conf("", "algorithms = ,\n", ""), "algorithms",
+	    "algorithms: name at least one algorithm");
+}
+
+static void
+test_err_node_not_url(void **state)
+{
+	refused_at(conf("", "", "\n[service two]\nsecret_file = sync.secret\n"
+	    "node = two.example.com/1.5\n"), "node = two",
+	    "node: expected an http:// or https:// URL, got "
+	    "\"two.example.com/1.5\"");
+	refused_at(conf("", "", "\n[service two]\nsecret_file = sync.secret\n"
+	    "node = ftp://two.example.com\n"), "node = ftp",
+	    "node: expected an http:// or https:// URL");
+}
+
+static void
+test_err_missing_required_key(void **state)
+{
+	/* The last section: found at end of file, reported at its header. */
+	refused_at(
+	    "[server]\nuid_secret_file = uid.secret\n"
+	    "[issuer accounts]\niss = i\njwks_file = keys.jwks\naudience = a\n"
+	    "[service sync-1.5]\nsecret_file = sync.secret\n",
+	    "[service sync-1.5]", "missing required key \"node\"");
+	/* A middle section: found at the next header, still reported here. */
+	refused_at(
+	    "[server]\nuid_secret_file = uid.secret\n"
+	    "[issuer accounts]\niss = i\njwks_file = keys.jwks\n\n"
+	    "[service sync-1.5]\nsecret_file = sync.secret\nnode = http://n\n",
+	    "[issuer accounts]", "missing required key \"audience\"");
+	refused_at(
+	    "[server]\nlisten = 127.0.0.1:80\n"
+	    "[issuer accounts]\niss = i\njwks_file = keys.jwks\naudience = a\n"
+	    "[service sync-1.5]\nsecret_file = sync.secret\nnode = http://n\n",
+	    "[server]", "missing required key \"uid_secret_file\"");
+}
+
+static void
+test_err_secret_missing(void **state)
+{
+	char	phrase[PATH_MAX + 64];
+
+	snprintf(phrase, sizeof(phrase), "secret_file: secret file "
+	    "%s/nope.secret: No such file or directory", dir);
+	refused_at(conf("", "", "\n[service two]\nsecret_file = nope.secret\n"
+	    "node = http://two\n"), "secret_file = nope", phrase);
+}
+
+static void
+test_err_secret_mode(void **state)
+{
+	write_file("sync.secret", SYNC_SECRET "\n", 0644);
+	refused_at(conf("", "", ""), "secret_file = sync.secret",
+	    "is readable by group or others (mode 0644); chmod 600 it");
+	write_file("sync.secret", SYNC_SECRET "\n", 0640);
+	refused_at(conf("", "", ""), "secret_file = sync.secret",
+	    "(mode 0640)");
+	write_file("uid.secret", UID_SECRET "\n", 0604);
+	refused_at(conf("", "", ""), "uid_secret_file = uid.secret",
+	    "uid_secret_file: secret file");
+}
+
+static void
+test_err_secret_short(void **state)
+{
+	/* 31 bytes and a newline. */
+	write_file("sync.secret", "0123456789abcdef0123456789abcde\n", 0600);
+	refused_at(conf("", "", ""), "secret_file = sync.secret",
+	    "secret is 31 bytes, at least 32 are required");
+	write_file("sync.secret", "", 0600);
+	refused_at(conf("", "", ""), "secret_file = sync.secret",
+	    "holds no secret");
+}
+
+/*
+ * A service's secret file holds secrets for rotation, newest first, with
+ * comments and blank lines; the uid secret file holds exactly one.
+ */
+static void
+test_secret_file_lines(void **state)
+{
+	struct config	*c;
+	uint8_t		 sk[SHA256_LEN];
+
+	write_file("sync.secret", "# rotated 2024-01-01\n\n"
+	    "0123456789abcdef0123456789abcdef\r\n" SYNC_SECRET "\n\n", 0600);
+	c = load_ok(conf("", "", ""));
+	assert_int_equal(c->services[0].secrets.n, 2);
+	assert_secret(&c->services[0].secrets.v[0],
+	    "0123456789abcdef0123456789abcdef");
+	assert_secret(&c->services[0].secrets.v[1], SYNC_SECRET);
+	unhex(sk, sizeof(sk), SYNC_SIG_KEY);
+	assert_memory_equal(c->services[0].secrets.keys[1].tokenlib_sig, sk,
+	    sizeof(sk));
+	config_free(c);
+	/* Every line is checked; the message names the line, not the text. */
+	write_file("sync.secret", SYNC_SECRET "\nshort\n", 0600);
+	refused_at(conf("", "", ""), "secret_file = sync.secret",
+	    "line 2: secret is 5 bytes, at least 32 are required");
+	write_file("sync.secret", SYNC_SECRET " \n", 0600);
+	refused_at(conf("", "", ""), "secret_file = sync.secret",
+	    "line 1: secret starts or ends with white space");
+	write_file("sync.secret", SYNC_SECRET "\n", 0600);
+	write_file("uid.secret", UID_SECRET "\n" UID_SECRET "x\n", 0600);
+	refused_at(conf("", "", ""), "uid_secret_file = uid.secret",
+	    "holds 2 secrets; this one takes exactly one");
+	write_file("uid.secret", UID_SECRET "\n", 0600);
+}
+
+static void
+test_err_secret_not_regular(void **state)
+{
+	char	path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/adir", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	refused_at(conf("", "", "\n[service two]\nsecret_file = adir\n"
+	    "node = http://two\n"), "secret_file = adir",
+	    "secret_file: secret file");
+	assert_non_null(strstr(err, "adir: not a regular file"));
+}
+
+/*
+ * Loads s in a child that SIGALRM kills after 5 seconds, so a config_load()
+ * that blocks fails the test instead of hanging it.  Returns 0 if the child
+ * saw config_load() refuse s with "PATH:LINE: " of marker and phrase in the
+ * message, 1 if it got another answer, -1 if it hung.
+ */
+static int
+refused_in_child(const char *s, const char *marker, const char *phrase)
+{
+	char	prefix[PATH_MAX + 32];
+	pid_t	pid;
+	int	status;
+
+	write_file("tokend.conf", s, 0644);
+	snprintf(prefix, sizeof(prefix), "%s:%d: ", conf_path,
+	    line_of(s, marker));
+	assert_true((pid = fork()) != -1);
+	if (pid == 0) {
+		alarm(5);
+		if (config_load(conf_path, err, sizeof(err)) != NULL)
+			_exit(1);
+		_exit(strncmp(err, prefix, strlen(prefix)) == 0 &&
+		    strstr(err, phrase) != NULL ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+/*
+ * A FIFO where a secret file should be: open(O_RDONLY) on a FIFO blocks
+ * until a writer comes, so unless the file is opened non-blocking (or
+ * checked first) config_load() - and a SIGHUP reload in the supervisor -
+ * hangs forever instead of saying "not a regular file".
+ */
+static void
+test_err_secret_fifo(void **state)
+{
+	char	path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	switch (refused_in_child(conf("", "", "\n[service two]\n"
+	    "secret_file = fifo\nnode = http://two\n"), "secret_file = fifo",
+	    "fifo: not a regular file")) {
+	case -1:
+		fail_msg("config_load() blocked on a FIFO secret_file");
+	case 1:
+		fail_msg("config_load() did not refuse a FIFO secret_file "
+		    "as not a regular file");
+	}
+}
+
+/* The same for a JWKS file (read by jwks_load()). */
+static void
+test_err_jwks_fifo(void **state)
+{
+	char	path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/keys.jwks", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	switch (refused_in_child(conf("", "", ""), "jwks_file",
+	    "jwks_file: ")) {
+	case -1:
+		fail_msg("config_load() blocked on a FIFO jwks_file");
+	case 1:
+		fail_msg("config_load() did not refuse a FIFO jwks_file");
+	}
+}
+
+static void
+test_err_secret_too_large(void **state)
+{
+	static char	big[SECRET_MAX_BYTES + 2];
+
+	memset(big, 'a', SECRET_MAX_BYTES + 1);
+	write_file("sync.secret", big, 0600);
+	refused_at(conf("", "", ""), "secret_file = sync.secret",
+	    "larger than 4096 bytes");
+}
+
+static void
+test_err_jwks_missing(void **state)
+{
+	char	path[PATH_MAX], phrase[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/keys.jwks", dir);
+	assert_int_equal(unlink(path), 0);
+	snprintf(phrase, sizeof(phrase),
+	    "jwks_file: %s: No such file or directory", path);
+	refused_at(conf("", "", ""), "jwks_file", phrase);
+}
+
+static void
+test_err_jwks_invalid(void **state)
+{
+	write_file("keys.jwks", "{\"keys\":[]}", 0644);
+	refused_at(conf("", "", ""), "jwks_file", "jwks_file: ");
+}
+
+static void
+test_err_line_too_long(void **state)
+{
+	static char	line[5000 + 2];
+
+	memset(line, 'x', 5000);
+	memcpy(line, "iss = ", 6);
+	line[5000] = '\n';
+	refused_at(conf("", "", line), "iss = xxx",
+	    "line longer than 4096 bytes");
+	/* One byte over the limit, newline included. */
+	memset(line, 'x', 4096);
+	line[0] = '#';
+	line[4096] = '\n';
+	line[4097] = '\0';
+	refused_at(conf(line, "", ""), "#xxx", "line longer than 4096 bytes");
+}
+
+static void
+test_err_nul_byte(void **state)
+{
+	/* write_file() stops at the NUL; write this one by hand. */
+	static const char s[] = "[server]\nworkers = 1\0 2\n";
+	char	path[PATH_MAX], prefix[PATH_MAX + 32];
+	int	fd;
+	struct config *c;
+
+	snprintf(path, sizeof(path), "%s/tokend.conf", dir);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) != -1);
+	assert_int_equal(write(fd, s, sizeof(s) - 1), (ssize_t)sizeof(s) - 1);
+	close(fd);
+	c = config_load(conf_path, err, sizeof(err));
+	assert_null(c);
+	snprintf(prefix, sizeof(prefix), "%s:2: NUL byte in line", conf_path);
+	assert_string_equal(err, prefix);
+}
+
+/* ---- errors about the whole file -------------------------------------- */
+
+static void
+test_err_no_service(void **state)
+{
+	struct config	*c;
+	char		 want[PATH_MAX + 64];
+
+	c = load_text("[server]\nuid_secret_file = uid.secret\n"
+	    "[issuer accounts]\niss = i\njwks_file = keys.jwks\naudience = a\n");
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s: no [service NAME] section", conf_path);
+	assert_int_equal(strncmp(err, want, strlen(want)), 0);
+}
+
+static void
+test_err_no_issuer_no_server(void **state)
+{
+	struct config	*c;
+	char		 want[PATH_MAX + 64];
+
+	c = load_text("[server]\nuid_secret_file = uid.secret\n"
+	    "[service sync-1.5]\nsecret_file = sync.secret\nnode = http://n\n");
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s: no [issuer NAME] section", conf_path);
+	assert_int_equal(strncmp(err, want, strlen(want)), 0);
+
+	c = load_text("[issuer accounts]\niss = i\njwks_file = keys.jwks\n"
+	    "audience = a\n"
+	    "[service sync-1.5]\nsecret_file = sync.secret\nnode = http://n\n");
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s: no [server] section", conf_path);
+	assert_int_equal(strncmp(err, want, strlen(want)), 0);
+}
+
+static void
+test_err_no_file(void **state)
+{
+	struct config	*c;
+	char		 want[PATH_MAX + 64];
+
+	c = config_load(conf_path, err, sizeof(err));
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s: No such file or directory",
+	    conf_path);
+	assert_string_equal(err, want);
+}
+
+/* An error after keys and files were loaded frees them all (ASan). */
+static void
+test_err_late_frees_everything(void **state)
+{
+	refused_at(conf("workers = 2\n", "algorithms = ES256\n",
+	    "\n[service two]\nsecret_file = sync.secret\nnode = ftp://x\n"),
+	    "node = ftp", "node: expected an http:// or https:// URL");
+}
+
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_valid_full),
+		T(test_valid_defaults),
+		T(test_valid_syntax_variants),
+		T(test_relative_config_path),
+		T(test_secret_file_edges),
+		T(test_longest_line),
+		T(test_purge_secrets),
+		T(test_load_twice),
+		T(test_err_unknown_key),
+		T(test_err_unknown_section),
+		T(test_err_key_outside_section),
+		T(test_err_malformed_section),
+		T(test_err_bad_section_name),
+		T(test_err_missing_equals),
+		T(test_err_duplicate_key),
+		T(test_err_duplicate_section),
+		T(test_err_workers),
+		T(test_err_other_values),
+		T(test_err_listen),
+		T(test_err_algorithms),
+		T(test_err_node_not_url),
+		T(test_err_missing_required_key),
+		T(test_err_secret_missing),
+		T(test_err_secret_mode),
+		T(test_err_secret_short),
+		T(test_secret_file_lines),
+		T(test_err_secret_not_regular),
+		T(test_err_secret_fifo),
+		T(test_err_secret_too_large),
+		T(test_err_jwks_missing),
+		T(test_err_jwks_invalid),
+		T(test_err_jwks_fifo),
+		T(test_err_line_too_long),
+		T(test_err_nul_byte),
+		T(test_err_no_service),
+		T(test_err_no_issuer_no_server),
+		T(test_err_no_file),
+		T(test_err_late_frees_everything),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
