@@ -43,6 +43,7 @@
  * assertion is the client's problem, so nothing here logs.
  */
 #include "browserid.h"
+#include "jws.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,7 +71,6 @@
 #define RSA_E_MAX_BITS		64
 #define DSA_HEX_MAX		(2 * BROWSERID_DSA_MAX_BYTES)
 #define DSA_Q_HEX_MAX		64
-#define DSA_SIG_DER_MAX		80	/* two 33-byte INTEGERs take 72 */
 #define NPARTS			(BROWSERID_MAX_CERTS + 1)
 
 static const char *const alg_names[BROWSERID_ALG_COUNT] = {
@@ -627,41 +627,12 @@ fail:
 	return rc;
 }
 
-/* r || s, n bytes each, as the DER OpenSSL verifies. */
-static int
-ds_to_der(const uint8_t *sig, size_t n, uint8_t der[DSA_SIG_DER_MAX],
-    size_t *derlen)
-{
-	DSA_SIG		*ds = NULL;
-	BIGNUM		*r, *s;
-	uint8_t		*p = der;
-	int		 len, rc = -1;
-
-	r = BN_bin2bn(sig, (int)n, NULL);
-	s = BN_bin2bn(sig + n, (int)n, NULL);
-	if (r == NULL || s == NULL || (ds = DSA_SIG_new()) == NULL)
-		goto fail;
-	if (DSA_SIG_set0(ds, r, s) != 1)
-		goto fail;
-	r = s = NULL;		/* owned by ds now */
-	len = i2d_DSA_SIG(ds, NULL);
-	if (len <= 0 || len > DSA_SIG_DER_MAX || i2d_DSA_SIG(ds, &p) != len)
-		goto fail;
-	*derlen = (size_t)len;
-	rc = 0;
-fail:
-	BN_free(r);
-	BN_free(s);
-	DSA_SIG_free(ds);
-	return rc;
-}
-
 enum browserid_err
 browserid_verify_sig(const struct browserid_key *key, enum browserid_alg alg,
     const void *input, size_t inputlen, const unsigned char *sig,
     size_t siglen)
 {
-	uint8_t	 full[BROWSERID_RSA_MAX_BYTES], der[DSA_SIG_DER_MAX];
+	uint8_t	 full[BROWSERID_RSA_MAX_BYTES], der[JWS_RS_DER_MAX];
 	size_t	 n, want, derlen;
 
 	if ((unsigned)alg >= BROWSERID_ALG_COUNT || !key_fits(key, alg))
@@ -677,7 +648,7 @@ browserid_verify_sig(const struct browserid_key *key, enum browserid_alg alg,
 		return digest_verify(key->pkey, EVP_sha256(), full, want,
 		    input, inputlen);
 	/* r and s out of range (0 or >= q) fail OpenSSL's verification. */
-	if (ds_to_der(full, n, der, &derlen) == -1)
+	if (jws_rs_to_der(full, n, der, &derlen) == -1)
 		return BROWSERID_ERR_INTERNAL;
 	return digest_verify(key->pkey, alg == BROWSERID_ALG_DS128 ?
 	    EVP_sha1() : EVP_sha256(), der, derlen, input, inputlen);

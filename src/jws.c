@@ -56,7 +56,6 @@
 #include "jwks.h"
 
 #define ED25519_SIG_LEN	64
-#define ECDSA_DER_MAX	160	/* two 67-byte INTEGERs (P-521) take 141 */
 #define EMAIL_MAX	254	/* RFC 5321 path limit less the brackets */
 
 enum alg_kind { K_RSA_PKCS1, K_RSA_PSS, K_ECDSA, K_EDDSA, K_HMAC };
@@ -567,12 +566,13 @@ fail:
 }
 
 /*
- * JWS carries ECDSA signatures as fixed-length r || s; OpenSSL verifies
- * DER.  The range of r and s (0 < r, s < order) is checked by OpenSSL's
- * verification, so any 2 * coord bytes may be converted.
+ * JWS carries ECDSA signatures (and BrowserID DSA ones) as fixed-length
+ * r || s; OpenSSL verifies DER, which for both is SEQUENCE { INTEGER r,
+ * INTEGER s }.  The range of r and s is checked by OpenSSL's verification,
+ * so any 2 * coord bytes may be converted.
  */
-static int
-ecdsa_to_der(const uint8_t *sig, size_t coord, uint8_t der[ECDSA_DER_MAX],
+int
+jws_rs_to_der(const uint8_t *sig, size_t coord, uint8_t der[JWS_RS_DER_MAX],
     size_t *derlen)
 {
 	ECDSA_SIG	*es = NULL;
@@ -588,7 +588,7 @@ ecdsa_to_der(const uint8_t *sig, size_t coord, uint8_t der[ECDSA_DER_MAX],
 		goto fail;
 	r = s = NULL;		/* owned by es now */
 	n = i2d_ECDSA_SIG(es, NULL);
-	if (n <= 0 || n > ECDSA_DER_MAX || i2d_ECDSA_SIG(es, &p) != n)
+	if (n <= 0 || n > JWS_RS_DER_MAX || i2d_ECDSA_SIG(es, &p) != n)
 		goto fail;
 	*derlen = (size_t)n;
 	rc = 0;
@@ -620,7 +620,7 @@ verify_sig(const struct jwk *key, enum jws_alg alg, const void *input,
     size_t inputlen, const unsigned char *sig, size_t siglen)
 {
 	const struct alg_def	*a = &algs[alg];
-	uint8_t			 der[ECDSA_DER_MAX];
+	uint8_t			 der[JWS_RS_DER_MAX];
 	size_t			 derlen;
 	enum jws_err		 rc;
 
@@ -637,7 +637,7 @@ verify_sig(const struct jwk *key, enum jws_alg alg, const void *input,
 	case K_ECDSA:
 		if (siglen != 2 * a->coord)
 			return JWS_ERR_SIG_LENGTH;
-		if (ecdsa_to_der(sig, a->coord, der, &derlen) == -1)
+		if (jws_rs_to_der(sig, a->coord, der, &derlen) == -1)
 			return JWS_ERR_INTERNAL;
 		return prehash_verify(key->vctx[alg], a, der, derlen, input,
 		    inputlen);

@@ -154,4 +154,12 @@ int		 jws_key_prepare(struct jwk *key);
 /* Frees what jws_key_prepare made; jwks_free calls it. */
 void		 jws_key_release(struct jwk *key);
 
+/*
+ * A raw r || s signature (coord bytes each) as DER, the form OpenSSL
+ * verifies for ECDSA and DSA alike; 0 or -1.  Used by browserid.c too.
+ */
+#define JWS_RS_DER_MAX	160	/* two 67-byte INTEGERs (P-521) take 141 */
+int	jws_rs_to_der(const uint8_t *sig, size_t coord,
+	    uint8_t der[JWS_RS_DER_MAX], size_t *derlen);
+
 #endif
