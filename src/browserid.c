@@ -770,22 +770,13 @@ parse_part(struct part *p)
 
 /* ---- claims ----------------------------------------------------------- */
 
-static int
-json_str_eq(json_t *v, const char *want)
-{
-	size_t	 len = strlen(want);
-
-	return json_is_string(v) && json_string_length(v) == len &&
-	    memcmp(json_string_value(v), want, len) == 0;
-}
-
 static const struct browserid_issuer *
 find_issuer(const struct config *cfg, json_t *iss)
 {
 	size_t	 i;
 
 	for (i = 0; i < cfg->nbrowserid; i++)
-		if (json_str_eq(iss, cfg->browserid[i].issuer))
+		if (jws_json_str_eq(iss, cfg->browserid[i].issuer))
 			return &cfg->browserid[i];
 	return NULL;
 }
@@ -861,16 +852,6 @@ check_email(json_t *cert, const struct browserid_issuer *is,
 	return BROWSERID_OK;
 }
 
-static int64_t
-sat_add(int64_t a, int64_t b)
-{
-	int64_t	 r;
-
-	if (__builtin_add_overflow(a, b, &r))
-		return b > 0 ? INT64_MAX : INT64_MIN;
-	return r;
-}
-
 /* An optional integer claim; a JSON real or string is a type error. */
 static enum browserid_err
 int_claim(json_t *claims, const char *name, int *present, int64_t *v)
@@ -917,11 +898,11 @@ check_times(json_t *claims, int64_t leeway_ms, int64_t now_ms,
 		return rc;
 	if (!has)
 		return te->missing;
-	if (*exp <= sat_add(now_ms, -leeway_ms))
+	if (*exp <= jws_sat_add(now_ms, -leeway_ms))
 		return te->expired;
 	if ((rc = int_claim(claims, "iat", &has, &iat)) != BROWSERID_OK)
 		return rc;
-	if (has && iat > sat_add(now_ms, leeway_ms))
+	if (has && iat > jws_sat_add(now_ms, leeway_ms))
 		return te->future;
 	return BROWSERID_OK;
 }
@@ -935,7 +916,7 @@ check_aud(json_t *claims, const char *audience)
 		return BROWSERID_ERR_AUDIENCE;
 	if (!json_is_string(aud))
 		return BROWSERID_ERR_CLAIM_TYPE;
-	return json_str_eq(aud, audience) ? BROWSERID_OK :
+	return jws_json_str_eq(aud, audience) ? BROWSERID_OK :
 	    BROWSERID_ERR_AUDIENCE;
 }
 

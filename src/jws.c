@@ -426,9 +426,8 @@ load_object(const uint8_t *buf, size_t len, enum jws_err bad_json,
 	return JWS_OK;
 }
 
-/* Whether the JSON string v equals want, by length and bytes. */
-static int
-json_str_eq(json_t *v, const char *want)
+int
+jws_json_str_eq(json_t *v, const char *want)
 {
 	size_t	 len = strlen(want);
 
@@ -474,7 +473,7 @@ find_issuer(const struct issuer *issuers, size_t n, json_t *pay,
 	if (!json_is_string(iss))
 		return JWS_ERR_ISS_MISSING;
 	for (i = 0; i < n; i++)
-		if (json_str_eq(iss, issuers[i].iss)) {
+		if (jws_json_str_eq(iss, issuers[i].iss)) {
 			*out = &issuers[i];
 			return JWS_OK;
 		}
@@ -521,7 +520,7 @@ pick_key(const struct issuer *is, enum jws_alg alg, json_t *kid,
 	if (kid != NULL) {
 		for (i = 0; i < set->nkeys; i++)
 			if (set->keys[i].kid != NULL &&
-			    json_str_eq(kid, set->keys[i].kid)) {
+			    jws_json_str_eq(kid, set->keys[i].kid)) {
 				*out = &set->keys[i];
 				return key_fit(*out, alg);
 			}
@@ -749,9 +748,8 @@ int_claim(json_t *pay, const char *name, int *present, int64_t *v)
 	return JWS_OK;
 }
 
-/* a + b clamped to the int64_t range, so no claim value can overflow. */
-static int64_t
-sat_add(int64_t a, int64_t b)
+int64_t
+jws_sat_add(int64_t a, int64_t b)
 {
 	int64_t	 r;
 
@@ -775,15 +773,15 @@ check_times(json_t *pay, int64_t leeway, int64_t now, int64_t *exp)
 		return rc;
 	if (!has)
 		return JWS_ERR_EXP_MISSING;
-	if (*exp <= sat_add(now, -leeway))
+	if (*exp <= jws_sat_add(now, -leeway))
 		return JWS_ERR_EXPIRED;
 	if ((rc = int_claim(pay, "nbf", &has, &nbf)) != JWS_OK)
 		return rc;
-	if (has && nbf > sat_add(now, leeway))
+	if (has && nbf > jws_sat_add(now, leeway))
 		return JWS_ERR_NOT_YET_VALID;
 	if ((rc = int_claim(pay, "iat", &has, &iat)) != JWS_OK)
 		return rc;
-	if (has && iat > sat_add(now, leeway))
+	if (has && iat > jws_sat_add(now, leeway))
 		return JWS_ERR_IAT_FUTURE;
 	return JWS_OK;
 }
@@ -799,13 +797,13 @@ check_aud(json_t *pay, const char *audience)
 	if (aud == NULL)
 		return JWS_ERR_AUDIENCE;
 	if (json_is_string(aud))
-		return json_str_eq(aud, audience) ? JWS_OK : JWS_ERR_AUDIENCE;
+		return jws_json_str_eq(aud, audience) ? JWS_OK : JWS_ERR_AUDIENCE;
 	if (!json_is_array(aud))
 		return JWS_ERR_AUD_TYPE;
 	json_array_foreach(aud, i, v) {
 		if (!json_is_string(v))
 			return JWS_ERR_AUD_TYPE;
-		found |= json_str_eq(v, audience);
+		found |= jws_json_str_eq(v, audience);
 	}
 	return found ? JWS_OK : JWS_ERR_AUDIENCE;
 }
@@ -822,7 +820,7 @@ check_required(json_t *pay, const struct issuer *is)
 		r = &is->require[i];
 		v = json_object_get(pay, r->name);
 		if (r->is_bool ? !json_is_boolean(v) ||
-		    json_is_true(v) != r->bval : !json_str_eq(v, r->sval))
+		    json_is_true(v) != r->bval : !jws_json_str_eq(v, r->sval))
 			return JWS_ERR_CLAIM_REQUIRED;
 	}
 	return JWS_OK;

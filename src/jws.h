@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 struct issuer;
 struct jwk;
 
@@ -161,5 +163,11 @@ void		 jws_key_release(struct jwk *key);
 #define JWS_RS_DER_MAX	160	/* two 67-byte INTEGERs (P-521) take 141 */
 int	jws_rs_to_der(const uint8_t *sig, size_t coord,
 	    uint8_t der[JWS_RS_DER_MAX], size_t *derlen);
+
+/* Claim helpers shared with browserid.c (JOSE-style JSON either way). */
+/* Whether the JSON string v equals want, by length and bytes. */
+int	jws_json_str_eq(json_t *v, const char *want);
+/* a + b clamped to the int64_t range, so no claim value can overflow. */
+int64_t	jws_sat_add(int64_t a, int64_t b);
 
 #endif
