@@ -455,6 +455,10 @@ parse_long(const char *v, long *out)
 {
 	char	*end;
 
+	/* strtol would also take " 80" and "+80"; a config value is digits. */
+	if (!((v[0] >= '0' && v[0] <= '9') ||
+	    (v[0] == '-' && v[1] >= '0' && v[1] <= '9')))
+		return -1;
 	errno = 0;
 	*out = strtol(v, &end, 10);
 	return (errno != 0 || end == v || *end != '\0') ? -1 : 0;

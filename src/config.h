@@ -126,7 +126,6 @@ struct config {
 	int		 orphan_timeout_ms; /* worker without a front exits */
 	long		 max_jobs;	/* worker recycles after this many; 0 off */
 	long		 max_rss_kb;	/* ... or past this resident size; 0 off */
-	char		*uid_secret_file;
 	struct secret	 uid_secret;	/* keys the uid hash, not signing */
 	struct issuer	*issuers;
 	size_t		 nissuers;

@@ -628,6 +628,11 @@ test_err_listen(void **state)
 	    "listen: \"fe80::zz\" is not an IPv6 address");
 	refused_at(conf("listen = ::1:80\n", "", ""), "listen",
 	    "not a numeric IPv4 address");
+	/* Numbers are plain digits: no sign, no white space inside. */
+	refused_at(conf("listen = 127.0.0.1:+80\n", "", ""), "listen",
+	    "port must be 1..65535, got \"+80\"");
+	refused_at(conf("workers = +5\n", "", ""), "workers",
+	    "workers: expected an integer");
 }
 
 static void
