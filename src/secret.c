@@ -328,6 +328,26 @@ parse_secret_file(const struct file_buf *f, const char *path,
 	return (int)n;
 }
 
+/*
+ * Reads and splits a secret file; on success f holds the bytes parts
+ * point into (the caller frees it), on failure nothing is left to free.
+ */
+static int
+read_secret_file(struct file_buf *f, const char *path,
+    struct secret parts[SECRETS_MAX], char *err, size_t errlen)
+{
+	int	n;
+
+	if (read_file(f, "secret file", path, SECRET_MAX_BYTES, err,
+	    errlen) == -1)
+		return -1;
+	if ((n = parse_secret_file(f, path, parts, err, errlen)) == -1) {
+		OPENSSL_cleanse(parts, SECRETS_MAX * sizeof(parts[0]));
+		file_buf_free(f);
+	}
+	return n;
+}
+
 int
 secrets_load(struct secrets *s, const char *path, char *err, size_t errlen)
 {
@@ -336,11 +356,8 @@ secrets_load(struct secrets *s, const char *path, char *err, size_t errlen)
 	int		 n, rc = -1;
 
 	memset(s, 0, sizeof(*s));
-	if (read_file(&f, "secret file", path, SECRET_MAX_BYTES, err,
-	    errlen) == -1)
+	if ((n = read_secret_file(&f, path, parts, err, errlen)) == -1)
 		return -1;
-	if ((n = parse_secret_file(&f, path, parts, err, errlen)) == -1)
-		goto done;
 	if (secrets_build(s, parts, (size_t)n) == -1) {
 		snprintf(err, errlen, "secret file %s: %s", path,
 		    strerror(errno));
@@ -361,11 +378,8 @@ secret_load(struct secret *s, const char *path, char *err, size_t errlen)
 	int		 n, rc = -1;
 
 	memset(s, 0, sizeof(*s));
-	if (read_file(&f, "secret file", path, SECRET_MAX_BYTES, err,
-	    errlen) == -1)
+	if ((n = read_secret_file(&f, path, parts, err, errlen)) == -1)
 		return -1;
-	if ((n = parse_secret_file(&f, path, parts, err, errlen)) == -1)
-		goto done;
 	if (n > 1) {
 		/* Rotating it would change every uid: there is no "old". */
 		snprintf(err, errlen, "secret file %s: holds %d secrets; this "
