@@ -1,16 +1,20 @@
 /*
- * broker.h - the front's ZeroMQ thread: takes jobs from the HTTP threads,
- * hands each to an idle worker, and completes it with the worker's reply,
- * a timeout, or "unavailable".
+ * broker.h - the front's side of the worker pool: a queue of jobs, the
+ * workers that joined over ZeroMQ, and which worker holds which job.
+ *
+ * It runs in the front's one event loop (front.c), which polls its socket
+ * and calls it; nothing here blocks and nothing here is thread-safe.
  *
  * Ownership: a job belongs to the front until broker_submit() succeeds,
- * then to the broker until it calls done(job) exactly once, then to the
- * front again.  The broker never frees a job.
+ * then to the broker until it calls done(job) exactly once (from
+ * broker_read(), broker_tick() or broker_stop(), never from inside
+ * broker_submit()), then to the front again.  The broker never frees a job.
  */
 #ifndef TOKEND_BROKER_H
 #define TOKEND_BROKER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "protocol.h"
@@ -21,7 +25,7 @@ struct broker;
 enum job_outcome {
 	JOB_REPLIED,		/* reply holds the worker's REPLY */
 	JOB_TIMEOUT,		/* no worker answered in request_timeout */
-	JOB_UNAVAILABLE,	/* shutting down, or no slot */
+	JOB_UNAVAILABLE,	/* shutting down, or no worker would take it */
 };
 
 struct job {
@@ -41,28 +45,35 @@ struct job {
 
 typedef void	(*job_done_fn)(struct job *);
 
-/* Binds the sockets (in the caller's thread) and starts the thread. */
-struct broker	*broker_start(const struct config *, job_done_fn done);
+/* Binds the workers' ROUTER socket; NULL (logged) if it cannot. */
+struct broker	*broker_new(const struct config *, job_done_fn done);
+/* The socket to poll for ZMQ_POLLIN; then call broker_read(). */
+void		*broker_socket(struct broker *);
 /*
- * From any HTTP thread: queues job.  Returns -1 when the queue is full
- * (answer 503 at once); the job then still belongs to the caller.
+ * Queues job; it is sent to a worker by the next broker_tick().  Returns
+ * -1 when the queue is full or the broker stopped (answer 503 at once);
+ * the job then still belongs to the caller.
  */
-int		 broker_submit(struct broker *, struct job *);
+int		 broker_submit(struct broker *, struct job *, uint64_t now_ms);
+/* Takes the workers' messages waiting on the socket. */
+void		 broker_read(struct broker *, uint64_t now_ms);
+/* Times jobs and workers out, heartbeats, and sends queued jobs. */
+void		 broker_tick(struct broker *, uint64_t now_ms);
+/* Milliseconds until broker_tick() has something to do (at most 100). */
+long		 broker_timeout(struct broker *, uint64_t now_ms);
 /* Jobs submitted and not yet done. */
 int		 broker_inflight(struct broker *);
 /* Workers the broker knows (idle or busy). */
 int		 broker_workers(struct broker *);
 /*
- * From the front's main thread: the supervisor saw worker pid die (clean:
- * it exited normally, so it never worked on a job it still held).  Its
- * job, if any, is dispatched again at once instead of after heartbeats.
+ * The supervisor saw worker pid die (clean: it exited normally, so it
+ * never worked on the jobs it still held).  Its jobs are dispatched again
+ * at once instead of after heartbeats.
  */
 void		 broker_worker_died(struct broker *, pid_t pid, int clean);
 /*
- * Stops the thread and completes every pending job as JOB_UNAVAILABLE;
- * broker_submit() refuses jobs from then on.  The sockets of the HTTP
- * threads stay open until broker_free(), which must come after those
- * threads are gone (MHD_stop_daemon).
+ * Completes every pending job as JOB_UNAVAILABLE; broker_submit() refuses
+ * jobs from then on.
  */
 void		 broker_stop(struct broker *);
 void		 broker_free(struct broker *);

@@ -72,7 +72,7 @@ static const char KEY_OPTIONAL[] = "(optional)";
 static const struct key_def server_keys[] = {
 	{ "listen", KT_LISTEN, SRV(listen), 0, 0, "127.0.0.1:8080" },
 	{ "workers", KT_INT, SRV(workers), 0, 256, "0" /* 0: one per CPU */ },
-	{ "threads", KT_INT, SRV(threads), 1, 64, "2" },
+	{ "worker_credit", KT_INT, SRV(worker_credit), 1, 16, "16" },
 	{ "runtime_dir", KT_PATH, SRV(runtime_dir), 0, 0, "/run/tokend" },
 	{ "max_body", KT_SIZE, SRV(max_body), 256, 1048576, "16384" },
 	{ "queue_limit", KT_INT, SRV(queue_limit), 1, 1000000, "1024" },

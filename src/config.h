@@ -110,7 +110,7 @@ struct config {
 	char		*listen_host;	/* numeric address */
 	uint16_t	 listen_port;
 	int		 workers;
-	int		 threads;	/* MHD threads in the front */
+	int		 worker_credit;	/* jobs one worker may hold at once */
 	char		*runtime_dir;
 	size_t		 max_body;
 	int		 queue_limit;

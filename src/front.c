@@ -1,12 +1,19 @@
 /*
- * front.c - the HTTP side of tokend.
+ * front.c - the HTTP side of tokend: one event loop.
  *
- * libmicrohttpd runs a pool of epoll threads.  A handler routes the request
- * (api.c says what each endpoint means), reads the body (bounded by
- * max_body), lets api.c turn it into a job, suspends the connection and
- * hands the job to the broker thread.  When the broker completes the job
- * it resumes the connection, and the handler, called once more by MHD on
- * its own thread, has api.c turn the worker's reply into the answer.
+ * The front is one thread (plus ZeroMQ's I/O thread).  Its loop polls
+ * three things: libmicrohttpd's epoll descriptor (MHD runs without threads
+ * of its own), the broker's ROUTER socket, and a signalfd.  A handler
+ * routes the request (api.c says what each endpoint means), reads the body
+ * (bounded by max_body), lets api.c turn it into a job, suspends the
+ * connection and hands the job to the broker, which sends it to a worker.
+ * When the worker's reply comes in, the broker completes the job, the
+ * connection is resumed, and the handler, called once more by MHD in the
+ * same loop turn, has api.c turn the reply into the answer.
+ *
+ * One thread, because on the request path every hand-off between threads
+ * is a wake-up, and wake-ups, not parsing, were most of the front's cost
+ * (docs/performance.md); one loop turn also serves many requests at once.
  *
  * The front holds no secret and does no crypto: config_purge_secrets()
  * runs before the first request.
@@ -18,18 +25,19 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <zmq.h>
 
 #include "api.h"
 #include "broker.h"
@@ -57,15 +65,29 @@ struct request {
 	char		 path[64];
 };
 
+enum front_phase {
+	F_SERVING,
+	F_DRAINING,	/* not accepting; jobs in flight get their answers */
+	F_CLOSING,	/* answers written; connections leaving */
+	F_DONE,
+};
+
 struct front {
 	struct config		*cfg;
 	struct broker		*broker;
 	struct MHD_Daemon	*mhd;
+	int			 mhd_fd;	/* MHD's epoll descriptor */
+	int			 sigfd;
+	int			 ready_fd;	/* to the supervisor, once */
 	MHD_socket		 listen_fd;	/* after quiesce */
-	atomic_int		 draining;
+	enum front_phase	 phase;
+	uint64_t		 quiet_since;	/* F_DRAINING: nothing in flight */
+	uint64_t		 deadline;	/* of the phase, mono ms */
+	uint64_t		 now;		/* mono ms of this loop turn */
 };
 
 #define QUIET_MS	100	/* drain: nothing in flight for this long */
+#define CLOSE_MS	1000	/* drain: connections take their answers */
 #define CONN_MEMORY	(16 * 1024)	/* MHD's buffer per connection */
 
 /* The front is a process of its own: one instance, set once at start. */
@@ -93,7 +115,7 @@ respond(struct request *r)
 	for (i = 0; i < c->nhdr; i++)
 		MHD_add_response_header(resp, c->hdr[i].name, c->hdr[i].value);
 	/* While draining, ask clients to go so the front can exit. */
-	if (atomic_load(&front.draining))
+	if (front.phase != F_SERVING)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
 		    "close");
 	ret = MHD_queue_response(r->conn, c->status, resp);
@@ -127,6 +149,16 @@ append_body(struct request *r, const char *data, size_t len)
 	return 0;
 }
 
+/* The job is complete (or never left): answer in the endpoint's style. */
+static enum MHD_Result
+finish(struct request *r)
+{
+	api_finish(&r->call, &r->job);
+	if (r->job.outcome == JOB_REPLIED)
+		proto_msg_close(&r->job.reply);
+	return respond(r);
+}
+
 /* The body is complete: make the job and hand it over, or answer now. */
 static enum MHD_Result
 submit(struct request *r)
@@ -134,17 +166,16 @@ submit(struct request *r)
 	if (api_prepare(&r->call, r->body, r->len, r->too_large, &r->job))
 		return respond(r);
 	r->job.owner = r;
+	if (broker_submit(front.broker, &r->job, front.now) == -1) {
+		r->job.outcome = JOB_UNAVAILABLE;
+		return finish(r);
+	}
 	r->state = R_WAITING;
 	MHD_suspend_connection(r->conn);
-	if (broker_submit(front.broker, &r->job) == -1) {
-		r->state = R_DONE;
-		r->job.outcome = JOB_UNAVAILABLE;
-		MHD_resume_connection(r->conn);
-	}
 	return MHD_YES;
 }
 
-/* Called by the broker thread: the job is complete, wake the request. */
+/* Called by the broker: the job is complete, wake the request. */
 static void
 job_done(struct job *job)
 {
@@ -199,10 +230,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	case R_DONE:
 		break;
 	}
-	api_finish(&r->call, &r->job);
-	if (r->job.outcome == JOB_REPLIED)
-		proto_msg_close(&r->job.reply);
-	return respond(r);
+	return finish(r);
 }
 
 static void
@@ -281,14 +309,13 @@ start_mhd(const struct config *cfg)
 
 	if ((v6 = listen_addr(cfg, &ss)) == -1)
 		return NULL;
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+	/* No MHD thread: front_main's loop drives MHD (see the top). */
+	flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 	    (v6 ? MHD_USE_IPv6 : 0);
 	return MHD_start_daemon(flags, cfg->listen_port, NULL, NULL,
 	    on_request, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->idle_timeout,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
 	    /*
@@ -330,110 +357,201 @@ adopt_backlog(struct front *f)
 }
 
 /*
- * Stop accepting, let the jobs in flight finish (up to shutdown_timeout),
- * and give the connections a moment to take their answers.
+ * SIGTERM: stop accepting, let the jobs in flight finish (up to
+ * shutdown_timeout), and give the connections a moment to take their
+ * answers.  The loop goes on meanwhile; drain_step() moves the phases on.
  */
 static void
-drain(struct front *f)
+drain_start(struct front *f)
 {
-	const union MHD_DaemonInfo	*info;
-	uint64_t			 deadline;
-	struct timespec			 tick = { 0, 10 * 1000 * 1000 };
-	int				 quiet;
-
-	atomic_store(&f->draining, 1);
+	log_info("draining");
+	f->phase = F_DRAINING;
+	f->quiet_since = f->now;
+	f->deadline = f->now + (uint64_t)f->cfg->shutdown_timeout_ms;
 	/*
-	 * Stop accepting.  MHD leaves the listening socket to us; the kernel
-	 * would go on queueing connections that nobody takes.  Take over the
-	 * ones already queued (their clients think they are accepted), then
-	 * shut it so later ones are refused; close it after MHD_stop_daemon().
+	 * MHD leaves the listening socket to us; the kernel would go on
+	 * queueing connections that nobody takes.  Take over the ones already
+	 * queued (their clients think they are accepted), then shut it so
+	 * later ones are refused; close it after MHD_stop_daemon().
 	 */
 	if ((f->listen_fd = MHD_quiesce_daemon(f->mhd)) != MHD_INVALID_SOCKET) {
 		adopt_backlog(f);
 		shutdown(f->listen_fd, SHUT_RDWR);
 	}
-	/*
-	 * Wait until nothing has been in flight for a while: requests the
-	 * front read just before quiescing, or that arrive on kept-alive
-	 * connections, still go to the workers (and are told to close).
-	 */
-	deadline = mono_ms() + (uint64_t)f->cfg->shutdown_timeout_ms;
-	quiet = 0;
-	while (quiet < QUIET_MS && mono_ms() < deadline) {
-		quiet = broker_inflight(f->broker) > 0 ? 0 : quiet + 10;
-		nanosleep(&tick, NULL);
-	}
-	if (broker_inflight(f->broker) > 0)
-		log_warnx("drain: %d requests still in flight after %d ms",
-		    broker_inflight(f->broker), f->cfg->shutdown_timeout_ms);
-	/* From here on a new request is answered 503 at once. */
-	broker_stop(f->broker);
-	deadline = mono_ms() + 1000;
-	while (mono_ms() < deadline) {
+}
+
+static void
+drain_step(struct front *f)
+{
+	const union MHD_DaemonInfo	*info;
+
+	if (f->phase == F_DRAINING) {
+		/*
+		 * Requests the front read just before quiescing, or that
+		 * arrive on kept-alive connections, still go to the workers
+		 * (and are told to close): wait until none has been in
+		 * flight for a while.
+		 */
+		if (broker_inflight(f->broker) > 0)
+			f->quiet_since = f->now;
+		if (f->now - f->quiet_since < QUIET_MS && f->now < f->deadline)
+			return;
+		if (broker_inflight(f->broker) > 0)
+			log_warnx("drain: %d requests still in flight after "
+			    "%d ms", broker_inflight(f->broker),
+			    f->cfg->shutdown_timeout_ms);
+		/* From here on a new request is answered 503 at once. */
+		broker_stop(f->broker);
+		f->phase = F_CLOSING;
+		f->deadline = f->now + CLOSE_MS;
 		info = MHD_get_daemon_info(f->mhd,
 		    MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-		if (info == NULL || info->num_connections == 0)
-			break;
-		nanosleep(&tick, NULL);
+		log_info("drain: broker stopped, %u connections to close",
+		    info != NULL ? info->num_connections : 0);
+		return;
 	}
+	info = MHD_get_daemon_info(f->mhd,
+	    MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	if (info == NULL || info->num_connections == 0 || f->now >= f->deadline)
+		f->phase = F_DONE;
 }
 
 /* Tells the supervisor, once, that requests can be served now. */
 static void
-report_ready(int *ready_fd)
+report_ready(struct front *f)
 {
-	if (*ready_fd == -1 || broker_workers(front.broker) == 0)
+	if (f->ready_fd == -1 || broker_workers(f->broker) == 0)
 		return;
-	if (write(*ready_fd, "R", 1) != 1)
+	if (write(f->ready_fd, "R", 1) != 1)
 		log_warn("ready pipe");
-	close(*ready_fd);
-	*ready_fd = -1;
+	close(f->ready_fd);
+	f->ready_fd = -1;
 }
 
-int
-front_main(struct config *cfg, int ready_fd)
+static void
+read_signals(struct front *f)
 {
-	struct timespec	 tick = { 0, 50 * 1000 * 1000 };
-	sigset_t	 mask;
-	siginfo_t	 si;
-	int		 sig;
+	struct signalfd_siginfo	si;
 
-	config_purge_secrets(cfg);
-	front.cfg = cfg;
-	front.listen_fd = MHD_INVALID_SOCKET;
-	raise_nofile(cfg);
-	signal(SIGPIPE, SIG_IGN);
-	if ((front.broker = broker_start(cfg, job_done)) == NULL)
-		return EXIT_FATAL;
-	if ((front.mhd = start_mhd(cfg)) == NULL) {
-		log_warnx("cannot listen on %s", cfg->listen);
-		broker_stop(front.broker);
-		broker_free(front.broker);
-		return EXIT_FATAL;
+	while (read(f->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			if (f->phase == F_SERVING)
+				drain_start(f);
+			break;
+		case SIGUSR1:
+			/* From the supervisor: a worker died (front.h). */
+			if (si.ssi_code == SI_QUEUE)
+				broker_worker_died(f->broker,
+				    (pid_t)abs(si.ssi_int), si.ssi_int < 0);
+			break;
+		}
 	}
-	log_info("listening on %s", cfg->listen);
-	/* Signals stay blocked in every thread; this one takes them. */
+}
+
+/* How long the loop may sleep: until MHD, the broker or the drain acts. */
+static long
+loop_timeout(struct front *f)
+{
+	MHD_UNSIGNED_LONG_LONG	mhd;
+	long			t = broker_timeout(f->broker, f->now);
+
+	if (MHD_get_timeout(f->mhd, &mhd) == MHD_YES && mhd < (unsigned long)t)
+		t = (long)mhd;
+	if (f->phase != F_SERVING && t > 10)
+		t = 10;
+	if (f->ready_fd != -1 && t > 50)
+		t = 50;
+	return t;
+}
+
+/*
+ * One loop turn.  Replies first, so the connections they resume are
+ * answered by the MHD_run() that follows; MHD_run() reads new requests,
+ * which the broker sends at once; broker_tick() times out and heartbeats.
+ */
+static int
+loop_once(struct front *f)
+{
+	zmq_pollitem_t	items[3] = {
+		{ broker_socket(f->broker), 0, ZMQ_POLLIN, 0 },
+		{ NULL, f->mhd_fd, ZMQ_POLLIN, 0 },
+		{ NULL, f->sigfd, ZMQ_POLLIN, 0 },
+	};
+
+	if (zmq_poll(items, 3, loop_timeout(f)) == -1 && errno != EINTR) {
+		log_warnx("zmq_poll: %s", zmq_strerror(errno));
+		return -1;
+	}
+	f->now = mono_ms();
+	if (items[2].revents & ZMQ_POLLIN)
+		read_signals(f);
+	if (items[0].revents & ZMQ_POLLIN)
+		broker_read(f->broker, f->now);
+	MHD_run(f->mhd);
+	broker_tick(f->broker, f->now);
+	report_ready(f);
+	if (f->phase != F_SERVING)
+		drain_step(f);
+	return 0;
+}
+
+static int
+open_signals(void)
+{
+	sigset_t	mask;
+
+	/* The supervisor forked us with these blocked; keep them so. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);
-	for (;;) {
-		report_ready(&ready_fd);
-		sig = ready_fd == -1 ? sigwaitinfo(&mask, &si) :
-		    sigtimedwait(&mask, &si, &tick);
-		if (sig == SIGTERM || sig == SIGINT)
-			break;
-		if (sig == SIGUSR1 && si.si_code == SI_QUEUE)
-			broker_worker_died(front.broker,
-			    (pid_t)abs(si.si_value.sival_int),
-			    si.si_value.sival_int < 0);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sigdelset(&mask, SIGHUP);	/* the supervisor's: ignored here */
+	return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int
+front_main(struct config *cfg, int ready_fd)
+{
+	const union MHD_DaemonInfo	*info;
+	int				 rc = 0;
+
+	config_purge_secrets(cfg);
+	front.cfg = cfg;
+	front.ready_fd = ready_fd;
+	front.listen_fd = MHD_INVALID_SOCKET;
+	front.now = mono_ms();
+	raise_nofile(cfg);
+	signal(SIGPIPE, SIG_IGN);
+	if ((front.sigfd = open_signals()) == -1) {
+		log_warn("signalfd");
+		return EXIT_FATAL;
 	}
-	log_info("draining");
-	drain(&front);
+	if ((front.broker = broker_new(cfg, job_done)) == NULL)
+		return EXIT_FATAL;
+	if ((front.mhd = start_mhd(cfg)) == NULL ||
+	    (info = MHD_get_daemon_info(front.mhd,
+	    MHD_DAEMON_INFO_EPOLL_FD)) == NULL) {
+		log_warnx("cannot listen on %s", cfg->listen);
+		broker_free(front.broker);
+		return EXIT_FATAL;
+	}
+	front.mhd_fd = info->epoll_fd;
+	log_info("listening on %s", cfg->listen);
+	while (front.phase != F_DONE)
+		if (loop_once(&front) == -1) {
+			rc = 1;
+			break;
+		}
+	broker_stop(front.broker);
+	MHD_run(front.mhd);
 	MHD_stop_daemon(front.mhd);
 	broker_free(front.broker);
 	if (front.listen_fd != MHD_INVALID_SOCKET)
 		close(front.listen_fd);
-	return 0;
+	close(front.sigfd);
+	return rc;
 }

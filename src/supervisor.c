@@ -307,7 +307,7 @@ warn_server_changes(const struct config *a, const struct config *b)
 {
 	if (strcmp(a->listen, b->listen) != 0 ||
 	    strcmp(a->runtime_dir, b->runtime_dir) != 0 ||
-	    a->threads != b->threads || a->max_body != b->max_body ||
+	    a->worker_credit != b->worker_credit || a->max_body != b->max_body ||
 	    a->queue_limit != b->queue_limit ||
 	    a->request_timeout_ms != b->request_timeout_ms ||
 	    a->max_connections != b->max_connections ||

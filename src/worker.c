@@ -2,7 +2,10 @@
  * worker.c - the worker process loop.
  *
  * A worker owns one DEALER socket connected to the broker's ROUTER over
- * ipc.  It says READY once, then answers every JOB with exactly one REPLY,
+ * ipc.  It says READY once, with its credit (worker_credit: how many jobs
+ * the broker may send it at once; they wait in the socket, so the worker
+ * goes from one to the next without sleeping), then answers every JOB, in
+ * the order received, with exactly one REPLY,
  * and sends a HEARTBEAT whenever it has been quiet for an interval.  The
  * broker heartbeats back while the worker is idle; if the broker stays
  * silent for heartbeat_liveness intervals (the front died or restarted),
@@ -45,6 +48,7 @@ struct worker {
 	int			 sigfd;
 	char			 endpoint[128];
 	char			 pid[16];	/* decimal, sent with beats */
+	char			 credit[16];	/* jobs it takes at once */
 	uint64_t		 last_sent;	/* mono ms */
 	uint64_t		 broker_seen;	/* mono ms */
 	uint64_t		 lost_since;	/* mono ms, 0 while in touch */
@@ -72,10 +76,11 @@ worker_connect(struct worker *w)
 	snprintf(idx, sizeof(idx), "%d", w->index);
 	struct proto_field f[] = {
 		PROTO_FIELD_STR("pid", w->pid),
+		PROTO_FIELD_STR("credit", w->credit),
 		PROTO_FIELD_STR("worker", idx),
 	};
 	w->broker_seen = w->last_sent = mono_ms();
-	return proto_send(w->sock, NULL, 0, PROTO_READY, f, 2);
+	return proto_send(w->sock, NULL, 0, PROTO_READY, f, 3);
 }
 
 static int
@@ -89,30 +94,49 @@ send_msg(struct worker *w, int cmd, const struct proto_field *f, size_t n)
 	return 0;
 }
 
+/*
+ * Replies wait in the outbox while more jobs are waiting in the socket, up
+ * to OUTBOX_MAX of them or OUTBOX_MS: then they leave back to back, and
+ * ZeroMQ's I/O thread (here and in the front) wakes once for them all
+ * instead of once each.  Wake-ups are most of what a job costs beyond its
+ * crypto (docs/performance.md).
+ */
+#define OUTBOX_MAX	8
+#define OUTBOX_MS	2
+
+struct reply {
+	uint8_t			 job[PROTO_JOB_ID_LEN];
+	struct mint_result	 res;	/* res.error set: an error reply */
+};
+
+static struct reply	outbox[OUTBOX_MAX];
+static int		noutbox;
+static uint64_t		outbox_since;	/* mono ms of the oldest */
+
 static int
-reply_error(struct worker *w, const void *job, const char *error,
-    const char *name, const char *description)
+reply_error(struct worker *w, const struct reply *r)
 {
 	struct proto_field f[] = {
-		PROTO_FIELD("job", job, PROTO_JOB_ID_LEN),
-		PROTO_FIELD_STR("error", error),
-		PROTO_FIELD_STR("name", name),
-		PROTO_FIELD_STR("description", description),
+		PROTO_FIELD("job", r->job, PROTO_JOB_ID_LEN),
+		PROTO_FIELD_STR("error", r->res.error),
+		PROTO_FIELD_STR("name", r->res.error_name),
+		PROTO_FIELD_STR("description", r->res.description),
 	};
 
 	return send_msg(w, PROTO_REPLY, f, 4);
 }
 
 static int
-reply_token(struct worker *w, const void *job, const struct mint_result *r)
+reply_token(struct worker *w, const struct reply *rp)
 {
+	const struct mint_result *r = &rp->res;
 	char	uid[24], duration[24], expires[24];
 
 	snprintf(uid, sizeof(uid), "%" PRIu64, r->uid);
 	snprintf(duration, sizeof(duration), "%" PRId64, r->svc->duration);
 	snprintf(expires, sizeof(expires), "%" PRId64, r->expires);
 	struct proto_field f[] = {
-		PROTO_FIELD("job", job, PROTO_JOB_ID_LEN),
+		PROTO_FIELD("job", rp->job, PROTO_JOB_ID_LEN),
 		PROTO_FIELD_STR("id", r->token),
 		PROTO_FIELD_STR("key", r->key),
 		PROTO_FIELD_STR("uid", uid),
@@ -125,11 +149,46 @@ reply_token(struct worker *w, const void *job, const struct mint_result *r)
 	return send_msg(w, PROTO_REPLY, f, sizeof(f) / sizeof(f[0]));
 }
 
-static int
+/* Sends every reply in the outbox, oldest first. */
+static void
+outbox_flush(struct worker *w)
+{
+	int	i;
+
+	for (i = 0; i < noutbox; i++)
+		if (outbox[i].res.error != NULL)
+			reply_error(w, &outbox[i]);
+		else
+			reply_token(w, &outbox[i]);
+	noutbox = 0;
+}
+
+/* The outbox's next entry, for the job with this id. */
+static struct mint_result *
+outbox_add(const void *job)
+{
+	struct reply	*r = &outbox[noutbox];
+
+	if (noutbox++ == 0)
+		outbox_since = mono_ms();
+	memcpy(r->job, job, PROTO_JOB_ID_LEN);
+	return &r->res;
+}
+
+static void
+invalid(struct mint_result *res, const char *name, const char *description)
+{
+	memset(res, 0, sizeof(*res));
+	res->error = PROTO_ERR_INVALID_REQUEST;
+	res->error_name = name;
+	res->description = description;
+}
+
+static void
 handle_job(struct worker *w, const struct proto_msg *m)
 {
 	struct mint_request	 req;
-	struct mint_result	 res;
+	struct mint_result	*res;
 	char			 client_state[33];
 	const void		*job;
 	size_t			 len;
@@ -137,8 +196,9 @@ handle_job(struct worker *w, const struct proto_msg *m)
 	if ((job = proto_get(m, "job", &len)) == NULL ||
 	    len != PROTO_JOB_ID_LEN) {
 		log_warnx("JOB without a valid job id: dropped");
-		return 0;
+		return;
 	}
+	res = outbox_add(job);
 	req.service = proto_get(m, "service", &req.service_len);
 	req.assertion = proto_get(m, "assertion", &req.assertion_len);
 	req.client_state = NULL;
@@ -146,23 +206,16 @@ handle_job(struct worker *w, const struct proto_msg *m)
 		if (proto_get_str(m, "client_state", client_state,
 		    sizeof(client_state)) == -1 ||
 		    strspn(client_state, "0123456789abcdef") != len)
-			return reply_error(w, job, PROTO_ERR_INVALID_REQUEST,
-			    "client_state", "client_state must be 1 to 32 "
-			    "lowercase hex digits");
+			return invalid(res, "client_state", "client_state "
+			    "must be 1 to 32 lowercase hex digits");
 		req.client_state = client_state;
 	}
 	if (req.service == NULL)
-		return reply_error(w, job, PROTO_ERR_INVALID_REQUEST,
-		    "service", "missing service");
+		return invalid(res, "service", "missing service");
 	if (req.assertion == NULL)
-		return reply_error(w, job, PROTO_ERR_INVALID_REQUEST,
-		    "assertion", "missing assertion");
-	mint_token(w->cfg, &req, wall_s(), &res);
+		return invalid(res, "assertion", "missing assertion");
+	mint_token(w->cfg, &req, wall_s(), res);
 	w->jobs++;
-	if (res.error != NULL)
-		return reply_error(w, job, res.error, res.error_name,
-		    res.description);
-	return reply_token(w, job, &res);
 }
 
 /* Recycle after max_jobs, or when the peak RSS has passed max_rss. */
@@ -184,6 +237,10 @@ check_recycle(struct worker *w)
 	}
 }
 
+/*
+ * Takes every message waiting, answering jobs through the outbox, which
+ * is flushed when the socket has nothing more or the outbox is full or old.
+ */
 static void
 handle_message(struct worker *w)
 {
@@ -211,7 +268,11 @@ handle_message(struct worker *w)
 			break;
 		}
 		proto_msg_close(&m);
+		if (noutbox == OUTBOX_MAX ||
+		    (noutbox > 0 && w->broker_seen - outbox_since >= OUTBOX_MS))
+			outbox_flush(w);
 	}
+	outbox_flush(w);
 }
 
 static void
@@ -248,9 +309,12 @@ keepalive(struct worker *w)
 		return;
 	}
 	if (now - w->last_sent >= (uint64_t)cfg->heartbeat_ms) {
-		struct proto_field f[] = { PROTO_FIELD_STR("pid", w->pid) };
+		struct proto_field f[] = {
+			PROTO_FIELD_STR("pid", w->pid),
+			PROTO_FIELD_STR("credit", w->credit),
+		};
 
-		send_msg(w, PROTO_HEARTBEAT, f, 1);
+		send_msg(w, PROTO_HEARTBEAT, f, 2);
 	}
 	keys_refresh(cfg, now);		/* JWKS file changes, jwks_url */
 }
@@ -269,6 +333,7 @@ worker_setup(struct worker *w)
 		return -1;
 	}
 	snprintf(w->pid, sizeof(w->pid), "%d", (int)getpid());
+	snprintf(w->credit, sizeof(w->credit), "%d", w->cfg->worker_credit);
 	snprintf(w->endpoint, sizeof(w->endpoint), "ipc://%s/%s",
 	    w->cfg->runtime_dir, PROTO_ENDPOINT);
 	if ((w->ctx = zmq_ctx_new()) == NULL) {

@@ -956,8 +956,10 @@ def stalled():
     if S.stalled is None:
         S.stalled = T.Tokend(prefix="tkd-api-stall-")
         S.instances.append(S.stalled)
+        # One stopped worker holds its credit's worth (1), queue_limit
+        # wait: of 8 requests, 3 get a 504 and the rest a 503.
         setup_instance(S.stalled, workers=1, queue_limit=2,
-                       request_timeout=1)
+                       request_timeout=1, worker_credit=1)
         S.stalled.start()
     return S.stalled
 

@@ -243,7 +243,7 @@ test_valid_full(void **state)
 	    "[server]\n"
 	    "listen = 10.1.2.3:9090\n"
 	    "workers = 3\n"
-	    "threads = 4\n"
+	    "worker_credit = 4\n"
 	    "runtime_dir = run\n"
 	    "max_body = 4096\n"
 	    "queue_limit = 77\n"
@@ -276,7 +276,7 @@ test_valid_full(void **state)
 	assert_string_equal(c->listen_host, "10.1.2.3");
 	assert_int_equal(c->listen_port, 9090);
 	assert_int_equal(c->workers, 3);
-	assert_int_equal(c->threads, 4);
+	assert_int_equal(c->worker_credit, 4);
 	snprintf(path, sizeof(path), "%s/run", dir);
 	assert_string_equal(c->runtime_dir, path);
 	assert_int_equal(c->max_body, 4096);
@@ -346,7 +346,7 @@ test_valid_defaults(void **state)
 	assert_int_equal(c->listen_port, 8080);
 	/* workers = 0: one per CPU. */
 	assert_int_equal(c->workers, ncpu < 1 ? 1 : ncpu > 256 ? 256 : ncpu);
-	assert_int_equal(c->threads, 2);
+	assert_int_equal(c->worker_credit, 16);
 	assert_string_equal(c->runtime_dir, "/run/tokend");
 	assert_int_equal(c->max_body, 16384);
 	assert_int_equal(c->queue_limit, 1024);
@@ -558,8 +558,8 @@ test_err_missing_equals(void **state)
 static void
 test_err_duplicate_key(void **state)
 {
-	const char	*s = conf("workers = 2\nthreads = 3\nworkers = 4\n", "",
-	    "");
+	const char	*s = conf("workers = 2\nworker_credit = 3\nworkers = 4\n",
+	    "", "");
 	char		 phrase[64];
 
 	snprintf(phrase, sizeof(phrase), "\"workers\" already set on line %d",
