@@ -119,6 +119,7 @@ struct config {
 	int		 max_connections;
 	int		 per_ip_connections;
 	int		 idle_timeout;	/* seconds an idle connection lives */
+	size_t		 connection_memory; /* MHD's buffer per connection */
 	int		 access_log;	/* 0/1 */
 	int		 log_level;	/* enum log_level */
 	int		 heartbeat_ms;

@@ -88,7 +88,6 @@ struct front {
 
 #define QUIET_MS	100	/* drain: nothing in flight for this long */
 #define CLOSE_MS	1000	/* drain: connections take their answers */
-#define CONN_MEMORY	(16 * 1024)	/* MHD's buffer per connection */
 
 /* The front is a process of its own: one instance, set once at start. */
 static struct front	front;
@@ -320,10 +319,11 @@ start_mhd(const struct config *cfg)
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
 	    /*
 	     * Each connection's buffer (MHD's default is 32 KiB) is what an
-	     * idle connection costs.  Headers fit in 16 KiB with room for an
-	     * 8 KiB JWT in Authorization; bodies are buffered by us, not MHD.
+	     * idle kept-alive connection costs: MHD zeroes all of it after
+	     * each request.  It holds the request's headers and the answer's;
+	     * bodies pass through it to our own buffer.
 	     */
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->connection_memory,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned int)cfg->per_ip_connections,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,

@@ -313,6 +313,7 @@ warn_server_changes(const struct config *a, const struct config *b)
 	    a->max_connections != b->max_connections ||
 	    a->per_ip_connections != b->per_ip_connections ||
 	    a->idle_timeout != b->idle_timeout ||
+	    a->connection_memory != b->connection_memory ||
 	    a->access_log != b->access_log ||
 	    a->heartbeat_ms != b->heartbeat_ms ||
 	    a->heartbeat_liveness != b->heartbeat_liveness)

@@ -11,7 +11,8 @@ In order:
   401        every reason the assertion can be refused for
   other      another instance, same uid secret, another service secret
              (uid stable), then another uid secret (uid changes)
-  stalled    workers = 1, queue_limit = 2, request_timeout = 1, its worker
+  stalled    workers = 1, worker_credit = 1, queue_limit = 2,
+             request_timeout = 1, its worker
              SIGSTOPped: 504, then 503 with Retry-After; SIGCONT: 200
   tokend -t  good and broken configs, FILE:LINE: messages (these run even
              if the main instance could not start)
@@ -618,8 +619,9 @@ def stalled():
     if S.stalled is None:
         S.stalled = T.Tokend(prefix="tkd-stall-")
         S.instances.append(S.stalled)
+        # worker_credit 1: the stopped worker holds one job, two wait.
         setup_instance(S.stalled, S.sync_secret, S.uid_secret, workers=1,
-                       queue_limit=2, request_timeout=1)
+                       queue_limit=2, request_timeout=1, worker_credit=1)
         S.stalled.start()
     return S.stalled
 
