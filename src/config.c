@@ -85,7 +85,7 @@ static const struct key_def server_keys[] = {
 	    "0" },
 	{ "idle_timeout", KT_INT, SRV(idle_timeout), 1, 3600, "60" },
 	{ "connection_memory", KT_SIZE, SRV(connection_memory), 4096, 262144,
-	    "6144" },
+	    "4608" },
 	{ "access_log", KT_BOOL, SRV(access_log), 0, 1, "on" },
 	{ "log_level", KT_LOGLEVEL, SRV(log_level), 0, 0, "info" },
 	{ "heartbeat_interval", KT_INT, SRV(heartbeat_ms), 50, 60000,

@@ -572,6 +572,21 @@ def ts_get_with_body_400():
 
 
 @test
+def ts_authorization_header_size_limit():
+    # conf/tokend.conf: headers up to about connection_memory - 500 bytes
+    # (default 4608) are read; larger ones are refused with 431, and the
+    # connection's buffer never grows past connection_memory.
+    near = "BrowserID " + "a" * 3500
+    st, _, body = ts_get(auth=near)
+    assert st == 401 and isinstance(body, dict), (st, body)
+    st, _, _ = ts_get(auth="BrowserID " + "a" * 6000)
+    assert st == 431, f"6 KB Authorization header: {st}, expected 431"
+    # The instance still serves.
+    st, _, body = ts_get()
+    assert st == 200, (st, body)
+
+
+@test
 def ts_client_state_valid_200():
     for cs in ("616263", "a", "ABCDEF0123", "0" * 32):
         t0 = time.time()
