@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "jsonflat.h"
 #include "protocol.h"
 
 #define MAX_NAME	64	/* app, version, service names */
@@ -87,13 +88,20 @@ struct fault {
 	const char	*description;
 };
 
+/* The fields of a worker's successful REPLY, checked. */
+struct token_reply {
+	const char	*id, *key, *api_endpoint, *hashalg;
+	size_t		 id_len, key_len, api_endpoint_len, hashalg_len;
+	long long	 uid, duration, expires;
+};
+
 struct api_endpoint {
 	const char	*method;
 	enum style	 style;
 	const char	*content_type;	/* of the body, or NULL: no body */
 	int		 (*match)(struct api_call *, const char *url);
 	int		 (*prepare)(struct api_call *, const char *, size_t);
-	json_t		*(*format)(const struct proto_msg *);
+	char		*(*format)(const struct token_reply *, size_t *len);
 };
 
 /* ---- answers ---------------------------------------------------------- */
@@ -274,6 +282,15 @@ match_token(struct api_call *c, const char *url)
 	return strcmp(url, "/v1/token") == 0;
 }
 
+/* What a /v1/token body says, from either parser. */
+struct token_body {
+	int		 has_assertion;	/* the member exists, of any type */
+	const char	*assertion;	/* a non-empty string, or NULL */
+	size_t		 assertion_len;
+	const char	*service;	/* a non-empty string, or NULL */
+	size_t		 service_len;
+};
+
 /* A non-empty string member of obj, or NULL. */
 static const char *
 member(json_t *obj, const char *name, size_t *len)
@@ -286,49 +303,94 @@ member(json_t *obj, const char *name, size_t *len)
 	return json_string_value(v);
 }
 
+/*
+ * The common body, {"assertion": "...", "service": "..."} in plain ASCII,
+ * without jansson (jsonflat.h says why); -1 for any other shape.
+ */
 static int
-prepare_token(struct api_call *c, const char *body, size_t len)
+read_flat_body(const char *body, size_t len, struct token_body *b)
+{
+	struct jsonflat_member	m[JSONFLAT_MAX];
+	int			i, n;
+
+	if ((n = jsonflat_parse(body, len, m, JSONFLAT_MAX)) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (m[i].keylen == 9 && memcmp(m[i].key, "assertion", 9) == 0) {
+			b->has_assertion = 1;
+			if (m[i].vallen > 0) {
+				b->assertion = m[i].val;
+				b->assertion_len = m[i].vallen;
+			}
+		} else if (m[i].keylen == 7 &&
+		    memcmp(m[i].key, "service", 7) == 0 && m[i].vallen > 0) {
+			b->service = m[i].val;
+			b->service_len = m[i].vallen;
+		}
+	}
+	return 0;
+}
+
+/* Any other body: jansson reads it, or says why it cannot. */
+static json_t *
+read_json_body(struct api_call *c, const char *body, size_t len,
+    struct token_body *b)
 {
 	json_error_t	 jerr;
 	json_t		*obj;
-	const char	*v;
-	size_t		 vlen;
 	char		 desc[256];
-	int		 rc = 1, auth;
 
-	if ((auth = auth_header(c)) == -1 || client_state_header(c) == -1)
-		return 1;
 	obj = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
 	if (obj == NULL) {
 		snprintf(desc, sizeof(desc), "body is not valid JSON: %s",
 		    jerr.text);
-		return problem(c, P_BAD_REQUEST, "body", "body", desc);
+		problem(c, P_BAD_REQUEST, "body", "body", desc);
+		return NULL;
 	}
 	if (!json_is_object(obj)) {
 		problem(c, P_BAD_REQUEST, "body", "body",
 		    "body must be a JSON object");
-		goto done;
+		json_decref(obj);
+		return NULL;
 	}
-	v = member(obj, "assertion", &vlen);
-	if (auth == 1 && json_object_get(obj, "assertion") != NULL) {
+	b->has_assertion = json_object_get(obj, "assertion") != NULL;
+	b->assertion = member(obj, "assertion", &b->assertion_len);
+	b->service = member(obj, "service", &b->service_len);
+	return obj;
+}
+
+static int
+prepare_token(struct api_call *c, const char *body, size_t len)
+{
+	struct token_body	 b = { 0 };
+	json_t			*obj = NULL;	/* owns b's strings, if set */
+	int			 rc = 1, auth;
+
+	if ((auth = auth_header(c)) == -1 || client_state_header(c) == -1)
+		return 1;
+	if ((body == NULL || read_flat_body(body, len, &b) == -1) &&
+	    (obj = read_json_body(c, body, len, &b)) == NULL)
+		return 1;
+	if (auth == 1 && b.has_assertion) {
 		problem(c, P_BAD_REQUEST, "body", "assertion",
 		    "give the assertion in the body or in Authorization, "
 		    "not both");
 		goto done;
 	}
-	if (auth == 0 && v == NULL) {
+	if (auth == 0 && b.assertion == NULL) {
 		problem(c, P_BAD_REQUEST, "body", "assertion",
 		    "assertion must be a non-empty string");
 		goto done;
 	}
-	if (auth == 0 && set_owned(&c->assertion, v, vlen) == -1)
+	if (auth == 0 &&
+	    set_owned(&c->assertion, b.assertion, b.assertion_len) == -1)
 		goto oom;
-	if ((v = member(obj, "service", &vlen)) == NULL) {
+	if (b.service == NULL) {
 		problem(c, P_BAD_REQUEST, "body", "service",
 		    "service must be a non-empty string");
 		goto done;
 	}
-	if (set_owned(&c->service, v, vlen) == -1)
+	if (set_owned(&c->service, b.service, b.service_len) == -1)
 		goto oom;
 	rc = 0;
 	goto done;
@@ -339,53 +401,59 @@ done:
 	return rc;
 }
 
-static json_t *
-reply_str(const struct proto_msg *m, const char *key)
+static int
+reply_int(const struct proto_msg *m, const char *key, long long *v)
 {
-	const char	*v;
-	size_t		 len;
-
-	if ((v = proto_get(m, key, &len)) == NULL)
-		return NULL;
-	return json_stringn(v, len);
-}
-
-static json_t *
-reply_int(const struct proto_msg *m, const char *key)
-{
-	char		 buf[24], *end;
-	long long	 v;
+	char	buf[24], *end;
 
 	if (proto_get_str(m, key, buf, sizeof(buf)) == -1)
-		return NULL;
+		return -1;
 	errno = 0;
-	v = strtoll(buf, &end, 10);
-	if (errno != 0 || end == buf || *end != '\0')
-		return NULL;
-	return json_integer(v);
+	*v = strtoll(buf, &end, 10);
+	return errno != 0 || end == buf || *end != '\0' ? -1 : 0;
 }
 
 /*
- * The token fields of a worker's REPLY as tokend's own answer, or NULL if
- * the reply lacks one (a worker in another language may be wrong).
+ * The token fields of a worker's REPLY, or -1 if it lacks one (a worker in
+ * another language may be wrong).
  */
-static json_t *
-format_token(const struct proto_msg *m)
+static int
+reply_fields(const struct proto_msg *m, struct token_reply *t)
 {
-	json_t	*obj;
+	if ((t->id = proto_get(m, "id", &t->id_len)) == NULL ||
+	    (t->key = proto_get(m, "key", &t->key_len)) == NULL ||
+	    (t->api_endpoint = proto_get(m, "api_endpoint",
+	    &t->api_endpoint_len)) == NULL ||
+	    (t->hashalg = proto_get(m, "hashalg", &t->hashalg_len)) == NULL ||
+	    reply_int(m, "uid", &t->uid) == -1 ||
+	    reply_int(m, "duration", &t->duration) == -1 ||
+	    reply_int(m, "expires", &t->expires) == -1)
+		return -1;
+	return 0;
+}
 
-	obj = json_pack("{s:o?, s:o?, s:o?, s:o?, s:o?, s:o?, s:o?}",
-	    "id", reply_str(m, "id"), "key", reply_str(m, "key"),
-	    "uid", reply_int(m, "uid"),
-	    "api_endpoint", reply_str(m, "api_endpoint"),
-	    "duration", reply_int(m, "duration"),
-	    "hashalg", reply_str(m, "hashalg"),
-	    "expires", reply_int(m, "expires"));
-	if (obj != NULL && json_object_size(obj) != 7) {
-		json_decref(obj);
-		obj = NULL;
-	}
-	return obj;
+/* tokend's answer; the tokenserver's is the same without "expires". */
+static char *
+write_token(const struct token_reply *t, int expires, size_t *len)
+{
+	struct jsonflat_writer	w;
+
+	jsonflat_begin(&w);
+	jsonflat_str(&w, "id", t->id, t->id_len);
+	jsonflat_str(&w, "key", t->key, t->key_len);
+	jsonflat_int(&w, "uid", t->uid);
+	jsonflat_str(&w, "api_endpoint", t->api_endpoint, t->api_endpoint_len);
+	jsonflat_int(&w, "duration", t->duration);
+	jsonflat_str(&w, "hashalg", t->hashalg, t->hashalg_len);
+	if (expires)
+		jsonflat_int(&w, "expires", t->expires);
+	return jsonflat_end(&w, len);
+}
+
+static char *
+format_token(const struct token_reply *t, size_t *len)
+{
+	return write_token(t, 1, len);
 }
 
 /* ---- GET /1.0/APP/VERSION (tokenserver) ------------------------------- */
@@ -439,15 +507,10 @@ prepare_tokenserver(struct api_call *c, const char *body, size_t len)
 	return 0;
 }
 
-/* The tokenserver's answer: tokend's without "expires". */
-static json_t *
-format_tokenserver(const struct proto_msg *m)
+static char *
+format_tokenserver(const struct token_reply *t, size_t *len)
 {
-	json_t	*obj = format_token(m);
-
-	if (obj != NULL)
-		json_object_del(obj, "expires");
-	return obj;
+	return write_token(t, 0, len);
 }
 
 /* ---- POST /oauth/token (RFC 8693) ------------------------------------- */
@@ -594,28 +657,26 @@ prepare_exchange(struct api_call *c, const char *body, size_t len)
 	return rc;
 }
 
-static json_t *
-format_exchange(const struct proto_msg *m)
+static char *
+format_exchange(const struct token_reply *t, size_t *len)
 {
-	json_t	*t = format_token(m), *obj;
+	struct jsonflat_writer	w;
 
-	if (t == NULL)
-		return NULL;
 	/*
 	 * The token is a Hawk credential id: the client signs requests with
 	 * "key".  RFC 6749 7.1 lets a server name its own token type.
 	 */
-	obj = json_pack("{s:O, s:s, s:s, s:O, s:O, s:O, s:O, s:O}",
-	    "access_token", json_object_get(t, "id"),
-	    "issued_token_type", TYPE_ACCESS,
-	    "token_type", "Hawk",
-	    "expires_in", json_object_get(t, "duration"),
-	    "key", json_object_get(t, "key"),
-	    "hashalg", json_object_get(t, "hashalg"),
-	    "api_endpoint", json_object_get(t, "api_endpoint"),
-	    "uid", json_object_get(t, "uid"));
-	json_decref(t);
-	return obj;
+	jsonflat_begin(&w);
+	jsonflat_str(&w, "access_token", t->id, t->id_len);
+	jsonflat_str(&w, "issued_token_type", TYPE_ACCESS,
+	    sizeof(TYPE_ACCESS) - 1);
+	jsonflat_str(&w, "token_type", "Hawk", 4);
+	jsonflat_int(&w, "expires_in", t->duration);
+	jsonflat_str(&w, "key", t->key, t->key_len);
+	jsonflat_str(&w, "hashalg", t->hashalg, t->hashalg_len);
+	jsonflat_str(&w, "api_endpoint", t->api_endpoint, t->api_endpoint_len);
+	jsonflat_int(&w, "uid", t->uid);
+	return jsonflat_end(&w, len);
 }
 
 /* ---- GET /__lbheartbeat__ --------------------------------------------- */
@@ -756,7 +817,7 @@ void
 api_finish(struct api_call *c, const struct job *job)
 {
 	const struct proto_msg	*m = &job->reply;
-	json_t			*obj;
+	struct token_reply	 t;
 	size_t			 len;
 
 	switch (job->outcome) {
@@ -775,12 +836,13 @@ api_finish(struct api_call *c, const struct job *job)
 		finish_error(c, m);
 		return;
 	}
-	if ((obj = c->ep->format(m)) == NULL) {
+	if (reply_fields(m, &t) == -1 ||
+	    (c->body = c->ep->format(&t, &c->len)) == NULL) {
 		problem(c, P_BAD_GATEWAY, "body", "assertion",
 		    "the worker's reply is incomplete");
 		return;
 	}
-	answer_json(c, 200, obj);
+	c->status = 200;
 }
 
 void

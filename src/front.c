@@ -434,19 +434,14 @@ read_signals(struct front *f)
 	struct signalfd_siginfo	si;
 
 	while (read(f->sigfd, &si, sizeof(si)) == sizeof(si)) {
-		switch (si.ssi_signo) {
-		case SIGTERM:
-		case SIGINT:
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			if (f->phase == F_SERVING)
 				drain_start(f);
-			break;
-		case SIGUSR1:
+		} else if ((int)si.ssi_signo == SIG_WORKER_DIED &&
+		    si.ssi_code == SI_QUEUE)
 			/* From the supervisor: a worker died (front.h). */
-			if (si.ssi_code == SI_QUEUE)
-				broker_worker_died(f->broker,
-				    (pid_t)abs(si.ssi_int), si.ssi_int < 0);
-			break;
-		}
+			broker_worker_died(f->broker, (pid_t)abs(si.ssi_int),
+			    si.ssi_int < 0);
 	}
 }
 
@@ -507,7 +502,7 @@ open_signals(void)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIG_WORKER_DIED);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sigdelset(&mask, SIGHUP);	/* the supervisor's: ignored here */
 	return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);

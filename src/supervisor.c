@@ -21,7 +21,7 @@
  *   SIGTERM  drain: the front stops accepting and finishes what it holds,
  *   SIGINT   then the workers go; exit 0.
  *
- * A worker's death is passed on to the front at once (SIGUSR1 carrying the
+ * A worker's death is passed on to the front at once (SIG_WORKER_DIED, the
  * pid through sigqueue), so the broker re-dispatches its job without
  * waiting for missed heartbeats.  Under systemd (Type=notify) it reports
  * READY=1 when the front listens and a worker has joined, RELOADING=1 and
@@ -202,7 +202,7 @@ child_exited(struct supervisor *s, struct child *c, int status)
 	child_name(c, name, sizeof(name));
 	/* A clean exit (0, EXIT_RECYCLE) is sent as -pid: see front.h. */
 	if (c->role == ROLE_WORKER && s->front_pid != 0 &&
-	    sigqueue(s->front_pid, SIGUSR1, (union sigval){ .sival_int =
+	    sigqueue(s->front_pid, SIG_WORKER_DIED, (union sigval){ .sival_int =
 	    WIFEXITED(status) && (WEXITSTATUS(status) == 0 ||
 	    WEXITSTATUS(status) == EXIT_RECYCLE) ? -(int)c->pid :
 	    (int)c->pid }) == -1)
@@ -453,8 +453,8 @@ setup_signals(struct supervisor *s)
 		log_warn("signalfd");
 		return -1;
 	}
-	/* SIGUSR1 is the front's (see front.h): blocked so it can wait on it. */
-	sigaddset(&mask, SIGUSR1);
+	/* The front's (see front.h): blocked so it can read it. */
+	sigaddset(&mask, SIG_WORKER_DIED);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1) {
 		log_warn("sigprocmask");
 		return -1;
