@@ -101,7 +101,7 @@ send_msg(struct worker *w, int cmd, const struct proto_field *f, size_t n)
  * instead of once each.  Wake-ups are most of what a job costs beyond its
  * crypto (docs/performance.md).
  */
-#define OUTBOX_MAX	8
+#define OUTBOX_MAX	16
 #define OUTBOX_MS	2
 
 struct reply {
