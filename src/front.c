@@ -246,6 +246,12 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		    (int)r->job.worker_pid,
 		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
 		    " (connection lost)");
+	/*
+	 * A client that left while its job was out is completed here without
+	 * another on_request(): the worker's reply, if it came, is still held
+	 * (closing an empty or already closed one does nothing).
+	 */
+	proto_msg_close(&r->job.reply);
 	api_call_clear(&r->call);
 	free(r->body);
 	free(r);
