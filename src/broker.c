@@ -17,12 +17,12 @@
  * Workers say READY with their credit: how many jobs they take at once
  * (the one worked on, the rest waiting in their socket, so a busy worker
  * never sleeps between jobs).  A job goes to the worker holding the fewest.
- * A worker works through its jobs in the order sent, so the first job it
- * holds is the one it is on, and the others are untouched.  A worker silent
- * (idle) or stuck on one job past heartbeat_liveness intervals is
- * forgotten and its jobs are dispatched again; so are those of a worker
- * that dies, which is known sooner: the supervisor reaps it and tells the
- * front (broker_worker_died).
+ * A worker silent (idle) or stuck on one job past heartbeat_liveness
+ * intervals is forgotten and its jobs are dispatched again; so are those
+ * of a worker that dies, which is known sooner: the supervisor reaps it
+ * and tells the front (broker_worker_died).  Which of its jobs killed it is
+ * known only when it held one, so the others become suspects that run
+ * alone from then on (worker_forget).
  */
 #include "broker.h"
 
@@ -40,7 +40,8 @@
 
 #define MAX_WORKERS	1024
 #define MAX_CREDIT	16	/* jobs one worker may hold */
-#define MAX_HELD	4096	/* jobs all workers may hold */
+#define MAX_HELD	(2 * 256 * MAX_CREDIT) /* jobs all workers may hold:
+				   twice the most workers, for reloads */
 #define MAX_ATTEMPTS	2	/* a job is worked on at most twice */
 #define READ_BATCH	256	/* messages read per broker_read() */
 #define IDENT_MAX	32
@@ -50,6 +51,7 @@ struct slot {
 	uint32_t	 gen;		/* bumped when freed */
 	int		 worker;	/* index, or -1 when queued */
 	int		 attempts;
+	int		 suspect;	/* a worker died holding it: runs alone */
 	uint64_t	 deadline;	/* mono ms */
 	int		 prev, next;	/* live list, submission order */
 	int		 qprev, qnext;	/* queue, while waiting for a worker */
@@ -68,6 +70,7 @@ struct wrk {
 	size_t		 idlen;
 	pid_t		 pid;
 	int		 credit;	/* jobs it takes at once */
+	int		 alone;		/* holds a suspect job: gets no other */
 	uint64_t	 seen;		/* mono ms of its last message */
 	uint64_t	 since;		/* mono ms it started its first job */
 	struct held	 held[MAX_CREDIT];	/* in the order sent */
@@ -108,6 +111,7 @@ slot_alloc(struct broker *b, struct job *job, uint64_t now)
 	b->free_head = s->free_next;
 	s->job = job;
 	s->attempts = 0;
+	s->suspect = 0;
 	s->deadline = now + (uint64_t)b->cfg->request_timeout_ms;
 	s->next = -1;
 	s->prev = b->live_tail;
@@ -262,36 +266,48 @@ held_remove(struct wrk *wk, int slot, uint32_t gen)
 
 /*
  * Puts a job the broker took back from a worker at the head of the queue.
- * untouched: the worker certainly never worked on it (it was waiting behind
- * another, or the worker said BYE or READY instead), so that dispatch does
- * not count.  One a worker died or hung on does count: a job that kills
- * workers must not kill them all.
+ * counted: the worker died or hung while working on it, so that dispatch
+ * counts against the job's MAX_ATTEMPTS (a job that kills workers must not
+ * kill them all); otherwise it does not.
  */
 static void
-requeue(struct broker *b, int i, int untouched)
+requeue(struct broker *b, int i, int counted)
 {
-	if (untouched)
+	if (!counted)
 		b->slots[i].attempts--;
 	queue_push(b, i, 1);
 	if (b->slots[i].attempts >= MAX_ATTEMPTS)
 		complete(b, i, JOB_UNAVAILABLE);
 }
 
-/* Forgets a worker; the jobs it held go back to the head of the queue. */
+/*
+ * Forgets a worker; the jobs it held go back to the head of the queue.
+ * untouched: it certainly worked on none of them (it said BYE or READY
+ * instead).  Otherwise it died or hung on one of them, and which one is
+ * not known when it held several: a worker keeps finished replies in its
+ * outbox for a while, so the oldest job held need not be the culprit.
+ * Then none is counted, and each becomes a suspect that is sent to a
+ * worker holding nothing else; dying there, it is known to be the culprit.
+ */
 static void
 worker_forget(struct broker *b, int w, const char *why, int untouched)
 {
 	struct wrk	*wk = &b->workers[w];
-	int		 k, n = 0;
+	int		 k, n = 0, i;
 
 	for (k = 0; k < wk->nheld; k++)
 		n += held_live(b, w, &wk->held[k]);
 	log_info("worker pid %d %s: forgotten%s", (int)wk->pid, why,
 	    n > 0 ? ", its jobs are dispatched again" : "");
 	/* Last first, so that they keep their order at the queue's head. */
-	for (k = wk->nheld - 1; k >= 0; k--)
-		if (held_live(b, w, &wk->held[k]))
-			requeue(b, wk->held[k].slot, untouched || k > 0);
+	for (k = wk->nheld - 1; k >= 0; k--) {
+		if (!held_live(b, w, &wk->held[k]))
+			continue;
+		i = wk->held[k].slot;
+		if (!untouched)
+			b->slots[i].suspect = 1;
+		requeue(b, i, !untouched && wk->nheld == 1);
+	}
 	wk->used = 0;
 	wk->nheld = 0;
 	b->known--;
@@ -320,17 +336,23 @@ send_job(struct broker *b, int w, int i)
 	    PROTO_JOB, f, s->job->client_state_len > 0 ? 4 : 3);
 }
 
-/* The worker with room that holds the fewest jobs, or -1. */
+/*
+ * The worker for the job at the queue's head, or -1: for a suspect, one
+ * that holds nothing; otherwise the one with room that holds the fewest,
+ * never one that holds a suspect.
+ */
 static int
-least_loaded(struct broker *b)
+pick_worker(struct broker *b, const struct slot *s)
 {
 	const struct wrk	*wk;
 	int			 w, best = -1;
 
 	for (w = 0; w < b->nworkers; w++) {
 		wk = &b->workers[w];
-		if (wk->used && wk->nheld < wk->credit &&
-		    (best == -1 || wk->nheld < b->workers[best].nheld))
+		if (!wk->used || wk->alone || wk->nheld >= wk->credit ||
+		    (s->suspect && wk->nheld > 0))
+			continue;
+		if (best == -1 || wk->nheld < b->workers[best].nheld)
 			best = w;
 	}
 	return best;
@@ -342,16 +364,23 @@ dispatch(struct broker *b, uint64_t now)
 	struct wrk	*wk;
 	int		 w, i;
 
-	while ((i = b->qhead) != -1 && (w = least_loaded(b)) != -1) {
+	/*
+	 * In order: a suspect at the head waits for a worker to empty (at
+	 * most one worker's credit of jobs) rather than be overtaken.
+	 */
+	while ((i = b->qhead) != -1 &&
+	    (w = pick_worker(b, &b->slots[i])) != -1) {
 		wk = &b->workers[w];
 		if (send_job(b, w, i) == -1) {
-			worker_forget(b, w, "unreachable", 1);
+			/* Its connection is gone: it died. */
+			worker_forget(b, w, "unreachable", 0);
 			continue;
 		}
 		queue_remove(b, i);
 		if (wk->nheld == 0)
 			wk->since = now;
 		wk->held[wk->nheld++] = (struct held){ i, b->slots[i].gen };
+		wk->alone = b->slots[i].suspect;
 		b->slots[i].worker = w;
 		b->slots[i].attempts++;
 	}
@@ -379,8 +408,11 @@ on_reply(struct broker *b, int w, struct proto_msg *m, uint64_t now)
 	if (v[0] >= (uint32_t)b->limit)
 		return;
 	/* The worker moves on to its next job, if it holds one. */
-	if (held_remove(wk, (int)v[0], v[1]))
+	if (held_remove(wk, (int)v[0], v[1])) {
 		wk->since = now;
+		if (wk->nheld == 0)
+			wk->alone = 0;
+	}
 	s = &b->slots[v[0]];
 	if (s->job == NULL || s->gen != v[1])
 		return;		/* timed out or answered by another worker */
@@ -410,8 +442,9 @@ worker_describe(struct broker *b, int w, const struct proto_msg *m)
 		wk->pid = (pid_t)atoi(buf);
 	if (proto_get_str(m, "credit", buf, sizeof(buf)) == 0) {
 		v = strtol(buf, NULL, 10);
-		wk->credit = v < 1 ? 1 : v > b->cfg->worker_credit ?
-		    b->cfg->worker_credit : (int)v;
+		if (v > b->cfg->worker_credit)
+			v = b->cfg->worker_credit;
+		wk->credit = v < 1 ? 1 : v > MAX_CREDIT ? MAX_CREDIT : (int)v;
 	}
 }
 
@@ -562,7 +595,7 @@ room(struct broker *b)
 	int	w, n = 0;
 
 	for (w = 0; w < b->nworkers; w++)
-		if (b->workers[w].used &&
+		if (b->workers[w].used && !b->workers[w].alone &&
 		    b->workers[w].nheld < b->workers[w].credit)
 			n += b->workers[w].credit - b->workers[w].nheld;
 	return n;

@@ -7,8 +7,9 @@
  *
  * Ownership: a job belongs to the front until broker_submit() succeeds,
  * then to the broker until it calls done(job) exactly once (from
- * broker_read(), broker_tick() or broker_stop(), never from inside
- * broker_submit()), then to the front again.  The broker never frees a job.
+ * broker_read(), broker_tick(), broker_worker_died() or broker_stop(), never
+ * from inside broker_submit()), then to the front again.  The broker never
+ * frees a job.
  */
 #ifndef TOKEND_BROKER_H
 #define TOKEND_BROKER_H

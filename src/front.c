@@ -469,8 +469,9 @@ loop_timeout(struct front *f)
 
 /*
  * One loop turn.  Replies first, so the connections they resume are
- * answered by the MHD_run() that follows; MHD_run() reads new requests,
- * which the broker sends at once; broker_tick() times out and heartbeats.
+ * answered by the MHD_run() that follows; MHD_run() reads new requests;
+ * broker_tick() sends them, all together, and times out and heartbeats
+ * (a job it times out is answered by the next turn's MHD_run()).
  */
 static int
 loop_once(struct front *f)
@@ -486,10 +487,11 @@ loop_once(struct front *f)
 		return -1;
 	}
 	f->now = mono_ms();
-	if (items[2].revents & ZMQ_POLLIN)
-		read_signals(f);
+	/* Replies before death notices: a last REPLY beats a re-dispatch. */
 	if (items[0].revents & ZMQ_POLLIN)
 		broker_read(f->broker, f->now);
+	if (items[2].revents & ZMQ_POLLIN)
+		read_signals(f);
 	MHD_run(f->mhd);
 	broker_tick(f->broker, f->now);
 	report_ready(f);

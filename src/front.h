@@ -1,6 +1,6 @@
 /*
- * front.h - the front process: libmicrohttpd threads that parse requests
- * and suspend them, and the broker thread that gets them answered.
+ * front.h - the front process: one event loop in which libmicrohttpd parses
+ * requests and suspends them, and the broker gets them answered.
  */
 #ifndef TOKEND_FRONT_H
 #define TOKEND_FRONT_H

@@ -163,14 +163,14 @@ outbox_flush(struct worker *w)
 	noutbox = 0;
 }
 
-/* The outbox's next entry, for the job with this id. */
+/* The outbox's next entry, for the job with this id, received at now. */
 static struct mint_result *
-outbox_add(const void *job)
+outbox_add(const void *job, uint64_t now)
 {
 	struct reply	*r = &outbox[noutbox];
 
 	if (noutbox++ == 0)
-		outbox_since = mono_ms();
+		outbox_since = now;
 	memcpy(r->job, job, PROTO_JOB_ID_LEN);
 	return &r->res;
 }
@@ -198,7 +198,7 @@ handle_job(struct worker *w, const struct proto_msg *m)
 		log_warnx("JOB without a valid job id: dropped");
 		return;
 	}
-	res = outbox_add(job);
+	res = outbox_add(job, w->broker_seen);
 	req.service = proto_get(m, "service", &req.service_len);
 	req.assertion = proto_get(m, "assertion", &req.assertion_len);
 	req.client_state = NULL;
@@ -238,17 +238,20 @@ check_recycle(struct worker *w)
 }
 
 /*
- * Takes every message waiting, answering jobs through the outbox, which
- * is flushed when the socket has nothing more or the outbox is full or old.
+ * Takes the messages waiting, OUTBOX_MAX at most so that signals and
+ * heartbeats are seen between batches under any load, answering jobs
+ * through the outbox.  Replies leave when the outbox is full, before a job
+ * once the oldest has waited OUTBOX_MS, and when the socket is empty.
  */
 static void
 handle_message(struct worker *w)
 {
 	struct proto_msg	 m;
 	const char		*why;
-	int			 rc;
+	int			 n, rc;
 
-	while (!w->quit && (rc = proto_recv(w->sock, 0, 1, &m, &why)) != -1) {
+	for (n = 0; n < OUTBOX_MAX && !w->quit &&
+	    (rc = proto_recv(w->sock, 0, 1, &m, &why)) != -1; n++) {
 		w->broker_seen = mono_ms();
 		w->lost_since = 0;
 		if (rc == 1) {
@@ -256,6 +259,9 @@ handle_message(struct worker *w)
 			proto_msg_close(&m);
 			continue;
 		}
+		if (noutbox > 0 && (noutbox == OUTBOX_MAX ||
+		    w->broker_seen - outbox_since >= OUTBOX_MS))
+			outbox_flush(w);
 		switch (m.cmd) {
 		case PROTO_JOB:
 			handle_job(w, &m);
@@ -268,9 +274,6 @@ handle_message(struct worker *w)
 			break;
 		}
 		proto_msg_close(&m);
-		if (noutbox == OUTBOX_MAX ||
-		    (noutbox > 0 && w->broker_seen - outbox_since >= OUTBOX_MS))
-			outbox_flush(w);
 	}
 	outbox_flush(w);
 }
