@@ -42,9 +42,24 @@
 #define MAX_CREDIT	16	/* jobs one worker may hold */
 #define MAX_HELD	(2 * 256 * MAX_CREDIT) /* jobs all workers may hold:
 				   twice the most workers, for reloads */
-#define MAX_ATTEMPTS	2	/* a job is worked on at most twice */
+#define MAX_ATTEMPTS	2	/* deaths a job may be blamed for */
 #define READ_BATCH	256	/* messages read per broker_read() */
 #define IDENT_MAX	32
+
+/*
+ * A slot is on two lists, both threaded through the slots by index: the
+ * live list (submission order, so the head has the earliest deadline) from
+ * submit to done, and the queue while it waits for a worker.
+ */
+enum { LIVE, QUEUE, NLISTS };
+
+struct link {
+	int		 prev, next;	/* slot indices, -1 at the ends */
+};
+
+struct list {
+	int		 head, tail;
+};
 
 struct slot {
 	struct job	*job;		/* NULL when free */
@@ -53,8 +68,7 @@ struct slot {
 	int		 attempts;
 	int		 suspect;	/* a worker died holding it: runs alone */
 	uint64_t	 deadline;	/* mono ms */
-	int		 prev, next;	/* live list, submission order */
-	int		 qprev, qnext;	/* queue, while waiting for a worker */
+	struct link	 link[NLISTS];
 	int		 free_next;
 };
 
@@ -88,9 +102,8 @@ struct broker {
 	int			 limit;		/* slots */
 	struct slot		*slots;
 	int			 free_head;
-	int			 live_head, live_tail;
-	int			 qhead, qtail;	/* jobs waiting for a worker */
-	int			 queued;
+	struct list		 list[NLISTS];
+	int			 queued;	/* on list[QUEUE] */
 	struct wrk		 workers[MAX_WORKERS];
 	int			 nworkers;	/* high-water index */
 	uint64_t		 next_beat;
@@ -98,6 +111,47 @@ struct broker {
 };
 
 /* ---- slots ------------------------------------------------------------ */
+
+static void
+list_insert(struct broker *b, int l, int i, int at_head)
+{
+	struct list	*ls = &b->list[l];
+	struct link	*k = &b->slots[i].link[l];
+
+	if (at_head) {
+		k->prev = -1;
+		k->next = ls->head;
+		if (ls->head != -1)
+			b->slots[ls->head].link[l].prev = i;
+		else
+			ls->tail = i;
+		ls->head = i;
+	} else {
+		k->next = -1;
+		k->prev = ls->tail;
+		if (ls->tail != -1)
+			b->slots[ls->tail].link[l].next = i;
+		else
+			ls->head = i;
+		ls->tail = i;
+	}
+}
+
+static void
+list_remove(struct broker *b, int l, int i)
+{
+	struct list	*ls = &b->list[l];
+	struct link	*k = &b->slots[i].link[l];
+
+	if (k->prev != -1)
+		b->slots[k->prev].link[l].next = k->next;
+	else
+		ls->head = k->next;
+	if (k->next != -1)
+		b->slots[k->next].link[l].prev = k->prev;
+	else
+		ls->tail = k->prev;
+}
 
 static int
 slot_alloc(struct broker *b, struct job *job, uint64_t now)
@@ -113,13 +167,7 @@ slot_alloc(struct broker *b, struct job *job, uint64_t now)
 	s->attempts = 0;
 	s->suspect = 0;
 	s->deadline = now + (uint64_t)b->cfg->request_timeout_ms;
-	s->next = -1;
-	s->prev = b->live_tail;
-	if (b->live_tail != -1)
-		b->slots[b->live_tail].next = i;
-	else
-		b->live_head = i;
-	b->live_tail = i;
+	list_insert(b, LIVE, i, 0);
 	return i;
 }
 
@@ -128,60 +176,26 @@ slot_release(struct broker *b, int i)
 {
 	struct slot	*s = &b->slots[i];
 
-	if (s->prev != -1)
-		b->slots[s->prev].next = s->next;
-	else
-		b->live_head = s->next;
-	if (s->next != -1)
-		b->slots[s->next].prev = s->prev;
-	else
-		b->live_tail = s->prev;
+	list_remove(b, LIVE, i);
 	s->job = NULL;
 	s->gen++;
 	s->free_next = b->free_head;
 	b->free_head = i;
 }
 
-/* The queue is a list through the slots, so that a job can leave it early. */
+/* Timed-out jobs must be able to leave the queue early: it is a list. */
 static void
-queue_push(struct broker *b, int i, int front)
+queue_push(struct broker *b, int i, int at_head)
 {
-	struct slot	*s = &b->slots[i];
-
-	s->worker = -1;
-	if (front) {
-		s->qprev = -1;
-		s->qnext = b->qhead;
-		if (b->qhead != -1)
-			b->slots[b->qhead].qprev = i;
-		else
-			b->qtail = i;
-		b->qhead = i;
-	} else {
-		s->qnext = -1;
-		s->qprev = b->qtail;
-		if (b->qtail != -1)
-			b->slots[b->qtail].qnext = i;
-		else
-			b->qhead = i;
-		b->qtail = i;
-	}
+	b->slots[i].worker = -1;
+	list_insert(b, QUEUE, i, at_head);
 	b->queued++;
 }
 
 static void
 queue_remove(struct broker *b, int i)
 {
-	struct slot	*s = &b->slots[i];
-
-	if (s->qprev != -1)
-		b->slots[s->qprev].qnext = s->qnext;
-	else
-		b->qhead = s->qnext;
-	if (s->qnext != -1)
-		b->slots[s->qnext].qprev = s->qprev;
-	else
-		b->qtail = s->qprev;
+	list_remove(b, QUEUE, i);
 	b->queued--;
 }
 
@@ -368,7 +382,7 @@ dispatch(struct broker *b, uint64_t now)
 	 * In order: a suspect at the head waits for a worker to empty (at
 	 * most one worker's credit of jobs) rather than be overtaken.
 	 */
-	while ((i = b->qhead) != -1 &&
+	while ((i = b->list[QUEUE].head) != -1 &&
 	    (w = pick_worker(b, &b->slots[i])) != -1) {
 		wk = &b->workers[w];
 		if (send_job(b, w, i) == -1) {
@@ -527,10 +541,10 @@ expire(struct broker *b, uint64_t now)
 {
 	uint64_t	 dead;
 	struct wrk	*wk;
-	int		 w;
+	int		 w, i;
 
-	while (b->live_head != -1 && b->slots[b->live_head].deadline <= now)
-		complete(b, b->live_head, JOB_TIMEOUT);
+	while ((i = b->list[LIVE].head) != -1 && b->slots[i].deadline <= now)
+		complete(b, i, JOB_TIMEOUT);
 
 	dead = (uint64_t)b->cfg->heartbeat_ms *
 	    (uint64_t)b->cfg->heartbeat_liveness;
@@ -578,9 +592,10 @@ long
 broker_timeout(struct broker *b, uint64_t now)
 {
 	uint64_t	next = b->next_beat;
+	int		i = b->list[LIVE].head;
 
-	if (b->live_head != -1 && b->slots[b->live_head].deadline < next)
-		next = b->slots[b->live_head].deadline;
+	if (i != -1 && b->slots[i].deadline < next)
+		next = b->slots[i].deadline;
 	if (next <= now)
 		return 0;
 	return next - now > 100 ? 100 : (long)(next - now);
@@ -679,8 +694,8 @@ broker_alloc(struct broker *b)
 	for (i = 0; i < b->limit; i++)
 		b->slots[i].free_next = i + 1 < b->limit ? i + 1 : -1;
 	b->free_head = 0;
-	b->live_head = b->live_tail = -1;
-	b->qhead = b->qtail = -1;
+	for (i = 0; i < NLISTS; i++)
+		b->list[i] = (struct list){ -1, -1 };
 	return 0;
 }
 
@@ -716,7 +731,9 @@ broker_new(const struct config *cfg, job_done_fn done)
 void
 broker_stop(struct broker *b)
 {
+	int	i;
+
 	b->stopped = 1;
-	while (b->live_head != -1)
-		complete(b, b->live_head, JOB_UNAVAILABLE);
+	while ((i = b->list[LIVE].head) != -1)
+		complete(b, i, JOB_UNAVAILABLE);
 }

@@ -84,6 +84,7 @@ struct front {
 	uint64_t		 quiet_since;	/* F_DRAINING: nothing in flight */
 	uint64_t		 deadline;	/* of the phase, mono ms */
 	uint64_t		 now;		/* mono ms of this loop turn */
+	int			 resumed;	/* since the last MHD_run() */
 };
 
 #define QUIET_MS	100	/* drain: nothing in flight for this long */
@@ -182,6 +183,8 @@ job_done(struct job *job)
 
 	r->state = R_DONE;
 	MHD_resume_connection(r->conn);
+	/* Without threads of its own MHD is not woken by that: see loop. */
+	front.resumed = 1;
 }
 
 /* First call for a request: route it; answer at once if it cannot go on. */
@@ -460,6 +463,8 @@ loop_timeout(struct front *f)
 
 	if (MHD_get_timeout(f->mhd, &mhd) == MHD_YES && mhd < (unsigned long)t)
 		t = (long)mhd;
+	if (f->resumed)		/* a 504 or 503 from broker_tick() waits */
+		t = 0;
 	if (f->phase != F_SERVING && t > 10)
 		t = 10;
 	if (f->ready_fd != -1 && t > 50)
@@ -492,6 +497,7 @@ loop_once(struct front *f)
 		broker_read(f->broker, f->now);
 	if (items[2].revents & ZMQ_POLLIN)
 		read_signals(f);
+	f->resumed = 0;
 	MHD_run(f->mhd);
 	broker_tick(f->broker, f->now);
 	report_ready(f);
