@@ -31,6 +31,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <zmq.h>
 
 #include "clock.h"
@@ -39,6 +40,21 @@
 #include "log.h"
 #include "mint.h"
 #include "protocol.h"
+
+/*
+ * Replies wait in the outbox while more jobs are waiting in the socket, up
+ * to OUTBOX_MAX of them or OUTBOX_MS: then they leave back to back, and
+ * ZeroMQ's I/O thread (here and in the front) wakes once for them all
+ * instead of once each.  Wake-ups are most of what a job costs beyond its
+ * crypto (docs/performance.md).
+ */
+#define OUTBOX_MAX	16
+#define OUTBOX_MS	2
+
+struct reply {
+	uint8_t			 job[PROTO_JOB_ID_LEN];
+	struct mint_result	 res;	/* res.error set: an error reply */
+};
 
 struct worker {
 	const struct config	*cfg;
@@ -53,6 +69,9 @@ struct worker {
 	uint64_t		 broker_seen;	/* mono ms */
 	uint64_t		 lost_since;	/* mono ms, 0 while in touch */
 	long			 jobs;
+	struct reply		 outbox[OUTBOX_MAX];
+	int			 noutbox;
+	uint64_t		 outbox_since;	/* mono ms of the oldest */
 	int			 quit;
 	int			 exit_code;
 };
@@ -93,25 +112,6 @@ send_msg(struct worker *w, int cmd, const struct proto_field *f, size_t n)
 	}
 	return 0;
 }
-
-/*
- * Replies wait in the outbox while more jobs are waiting in the socket, up
- * to OUTBOX_MAX of them or OUTBOX_MS: then they leave back to back, and
- * ZeroMQ's I/O thread (here and in the front) wakes once for them all
- * instead of once each.  Wake-ups are most of what a job costs beyond its
- * crypto (docs/performance.md).
- */
-#define OUTBOX_MAX	16
-#define OUTBOX_MS	2
-
-struct reply {
-	uint8_t			 job[PROTO_JOB_ID_LEN];
-	struct mint_result	 res;	/* res.error set: an error reply */
-};
-
-static struct reply	outbox[OUTBOX_MAX];
-static int		noutbox;
-static uint64_t		outbox_since;	/* mono ms of the oldest */
 
 static int
 reply_error(struct worker *w, const struct reply *r)
@@ -155,22 +155,26 @@ outbox_flush(struct worker *w)
 {
 	int	i;
 
-	for (i = 0; i < noutbox; i++)
-		if (outbox[i].res.error != NULL)
-			reply_error(w, &outbox[i]);
+	for (i = 0; i < w->noutbox; i++) {
+		if (w->outbox[i].res.error != NULL)
+			reply_error(w, &w->outbox[i]);
 		else
-			reply_token(w, &outbox[i]);
-	noutbox = 0;
+			reply_token(w, &w->outbox[i]);
+		/* The client's derived secret: gone once sent. */
+		OPENSSL_cleanse(w->outbox[i].res.key,
+		    sizeof(w->outbox[i].res.key));
+	}
+	w->noutbox = 0;
 }
 
 /* The outbox's next entry, for the job with this id, received at now. */
 static struct mint_result *
-outbox_add(const void *job, uint64_t now)
+outbox_add(struct worker *w, const void *job, uint64_t now)
 {
-	struct reply	*r = &outbox[noutbox];
+	struct reply	*r = &w->outbox[w->noutbox];
 
-	if (noutbox++ == 0)
-		outbox_since = now;
+	if (w->noutbox++ == 0)
+		w->outbox_since = now;
 	memcpy(r->job, job, PROTO_JOB_ID_LEN);
 	return &r->res;
 }
@@ -198,7 +202,7 @@ handle_job(struct worker *w, const struct proto_msg *m)
 		log_warnx("JOB without a valid job id: dropped");
 		return;
 	}
-	res = outbox_add(job, w->broker_seen);
+	res = outbox_add(w, job, w->broker_seen);
 	req.service = proto_get(m, "service", &req.service_len);
 	req.assertion = proto_get(m, "assertion", &req.assertion_len);
 	req.client_state = NULL;
@@ -259,8 +263,8 @@ handle_message(struct worker *w)
 			proto_msg_close(&m);
 			continue;
 		}
-		if (noutbox > 0 && (noutbox == OUTBOX_MAX ||
-		    w->broker_seen - outbox_since >= OUTBOX_MS))
+		if (w->noutbox > 0 && (w->noutbox == OUTBOX_MAX ||
+		    w->broker_seen - w->outbox_since >= OUTBOX_MS))
 			outbox_flush(w);
 		switch (m.cmd) {
 		case PROTO_JOB:
