@@ -491,6 +491,8 @@ loop_once(struct front *f)
 		log_warnx("zmq_poll: %s", zmq_strerror(errno));
 		return -1;
 	}
+	/* The turn's access log lines leave in one write(2). */
+	log_hold();
 	f->now = mono_ms();
 	/* Replies before death notices: a last REPLY beats a re-dispatch. */
 	if (items[0].revents & ZMQ_POLLIN)
@@ -503,6 +505,7 @@ loop_once(struct front *f)
 	report_ready(f);
 	if (f->phase != F_SERVING)
 		drain_step(f);
+	log_release();
 	return 0;
 }
 

@@ -4,14 +4,16 @@
  * Under systemd (JOURNAL_STREAM is set) each line starts with the sd-daemon
  * priority prefix "<N>" so journald records the right level; on a terminal
  * the level is spelled out instead.  The role ("supervisor", "front",
- * "worker 3") is process-global and set once after fork, so no locking is
- * needed beyond what stdio does per call: every line is formatted into one
- * buffer and written with a single write(2), which keeps lines from the MHD
- * threads and the broker whole.
+ * "worker 3") is process-global and set once after fork.  Every line is
+ * formatted into one buffer and written with a single write(2), so lines
+ * stay whole.  A loop that logs per request (the front's access log) holds
+ * the log for one turn: its lines then leave together, one write(2) per
+ * turn instead of one per request.  Only one thread may hold the log.
  */
 #include "log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,12 @@
 static char		 log_rolename[32] = "tokend";
 static enum log_level	 log_max = LOG_LVL_INFO;
 static int		 log_journal;
+static int		 log_pid;	/* getpid() is a system call */
+
+#define HOLD_MAX	(32 * 1024)
+static char		 log_held[HOLD_MAX];
+static size_t		 log_nheld;
+static int		 log_holding;
 
 static const struct {
 	const char	*name;
@@ -31,10 +39,30 @@ static const struct {
 	[LOG_LVL_DEBUG] = { "debug", 7 },
 };
 
+/* A child starts with its own pid and nothing held of its parent's. */
+static void
+log_forked(void)
+{
+	log_pid = (int)getpid();
+	log_nheld = 0;
+	log_holding = 0;
+}
+
+static void
+cache_pid(void)
+{
+	static int	registered;
+
+	if (!registered && pthread_atfork(NULL, NULL, log_forked) == 0)
+		registered = 1;
+	log_pid = (int)getpid();
+}
+
 void
 log_init(const char *role, enum log_level max)
 {
 	log_journal = getenv("JOURNAL_STREAM") != NULL;
+	cache_pid();
 	log_max = max;
 	log_role(role);
 }
@@ -58,6 +86,45 @@ log_enabled(enum log_level lvl)
 }
 
 static void
+flush_held(void)
+{
+	if (log_nheld > 0)
+		(void)!write(STDERR_FILENO, log_held, log_nheld);
+	log_nheld = 0;
+}
+
+void
+log_hold(void)
+{
+	log_holding = 1;
+}
+
+void
+log_release(void)
+{
+	flush_held();
+	log_holding = 0;
+}
+
+/*
+ * Held lines wait for log_release() (or a full buffer); a warning or an
+ * error goes out at once, after what was held, so the order stays.
+ */
+static void
+emit(enum log_level lvl, const char *line, size_t len)
+{
+	if (!log_holding || lvl <= LOG_LVL_WARN) {
+		flush_held();
+		(void)!write(STDERR_FILENO, line, len);
+		return;
+	}
+	if (log_nheld + len > sizeof(log_held))
+		flush_held();
+	memcpy(log_held + log_nheld, line, len);
+	log_nheld += len;
+}
+
+static void
 vlog(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
 {
 	char	 line[1024];
@@ -66,12 +133,14 @@ vlog(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
 
 	if (lvl > log_max)
 		return;
+	if (log_pid == 0)
+		cache_pid();
 	if (log_journal)
 		n = snprintf(line, sizeof(line), "<%d>%s[%d]: ",
-		    levels[lvl].prio, log_rolename, (int)getpid());
+		    levels[lvl].prio, log_rolename, log_pid);
 	else
 		n = snprintf(line, sizeof(line), "tokend %s[%d] %s: ",
-		    log_rolename, (int)getpid(), levels[lvl].name);
+		    log_rolename, log_pid, levels[lvl].name);
 	len = n < 0 ? 0 : (size_t)n;
 	if (len < sizeof(line)) {
 		n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
@@ -85,7 +154,7 @@ vlog(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
 	if (len >= sizeof(line) - 1)
 		len = sizeof(line) - 2;
 	line[len++] = '\n';
-	(void)!write(STDERR_FILENO, line, len);
+	emit(lvl, line, len);
 	errno = saved;
 }
 

@@ -18,6 +18,13 @@ void	log_init(const char *role, enum log_level max);
 void	log_role(const char *role);
 void	log_set_level(enum log_level max);
 int	log_enabled(enum log_level lvl);
+/*
+ * Between log_hold() and log_release(), info and debug lines are kept and
+ * written together at release (warnings and errors still go at once): for
+ * one turn of a loop that logs per request.  One thread only.
+ */
+void	log_hold(void);
+void	log_release(void);
 
 noreturn void fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
