@@ -222,17 +222,29 @@ handle_job(struct worker *w, const struct proto_msg *m)
 	w->jobs++;
 }
 
-/* Recycle after max_jobs, or when the peak RSS has passed max_rss. */
+/* Recycle after max_jobs: checked after every job. */
 static void
-check_recycle(struct worker *w)
+check_jobs(struct worker *w)
 {
-	struct rusage	ru;
-
 	if (w->cfg->max_jobs > 0 && w->jobs >= w->cfg->max_jobs) {
 		log_info("recycling after %ld jobs", w->jobs);
 		w->quit = 1;
 		w->exit_code = EXIT_RECYCLE;
-	} else if (w->cfg->max_rss_kb > 0 && getrusage(RUSAGE_SELF, &ru) == 0 &&
+	}
+}
+
+/*
+ * Recycle once the peak RSS has passed max_rss: checked after every batch
+ * of jobs, since getrusage() is a system call and a job grows the heap by
+ * little.
+ */
+static void
+check_rss(struct worker *w)
+{
+	struct rusage	ru;
+
+	if (!w->quit && w->cfg->max_rss_kb > 0 &&
+	    getrusage(RUSAGE_SELF, &ru) == 0 &&
 	    ru.ru_maxrss > w->cfg->max_rss_kb) {
 		log_info("recycling at %ld KiB resident (max_rss %ld KiB)",
 		    ru.ru_maxrss, w->cfg->max_rss_kb);
@@ -269,7 +281,7 @@ handle_message(struct worker *w)
 		switch (m.cmd) {
 		case PROTO_JOB:
 			handle_job(w, &m);
-			check_recycle(w);
+			check_jobs(w);
 			break;
 		case PROTO_HEARTBEAT:
 			break;
@@ -280,6 +292,7 @@ handle_message(struct worker *w)
 		proto_msg_close(&m);
 	}
 	outbox_flush(w);
+	check_rss(w);
 }
 
 static void

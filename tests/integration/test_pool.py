@@ -22,7 +22,8 @@ bounded in count and time; every wait polls with a deadline.
              connection during the drain is refused, not left hanging
   backoff    a worker crashing at start-up is respawned with a doubling
              delay; one killed from outside at once
-  recycling  max_jobs: workers replaced, no request lost, pool size kept
+  recycling  max_jobs, max_rss: workers replaced, no request lost, pool
+             size kept
   front      kill -9 of the front: respawned, workers found again, and a
              worker's death still re-dispatches its job at once
   systemd    READY=1, WATCHDOG=1, RELOADING=1, STOPPING=1 on a test
@@ -724,6 +725,26 @@ def recycling_after_max_jobs_loses_nothing():
         after = t.wait_workers(2)
         assert after != before, f"the same workers {after} after 40 jobs"
         assert len(seen) >= 2 + 6, f"only {len(seen)} worker pids seen"
+        assert "killed by signal" not in t.stderr(), t.stderr_tail()
+    finally:
+        t.stop()
+
+
+@test
+def recycling_past_max_rss_loses_nothing():
+    # Every worker is past 1 MiB resident after its first batch of jobs:
+    # each one answers, says BYE and is replaced.
+    t = instance("rss", workers=1, max_rss=1)
+    t.start()
+    try:
+        first = t.wait_workers(1)
+        for i in range(6):
+            check_token(t.token(S.jwts[i % len(S.jwts)], timeout=10),
+                        f"request {i}")
+        t.wait_log(r"recycling at \d+ KiB resident \(max_rss 1024 KiB\)",
+                   count=3)
+        t.wait_log(r"worker \d recycled", count=3)
+        assert t.wait_workers(1) != first, "the first worker never left"
         assert "killed by signal" not in t.stderr(), t.stderr_tail()
     finally:
         t.stop()
