@@ -350,10 +350,17 @@ send_job(struct broker *b, int w, int i)
 	    PROTO_JOB, f, s->job->client_state_len > 0 ? 4 : 3);
 }
 
+/* Jobs worker wk would take now: none while it holds a suspect. */
+static int
+room_of(const struct wrk *wk)
+{
+	return !wk->used || wk->alone || wk->nheld >= wk->credit ? 0 :
+	    wk->credit - wk->nheld;
+}
+
 /*
  * The worker for the job at the queue's head, or -1: for a suspect, one
- * that holds nothing; otherwise the one with room that holds the fewest,
- * never one that holds a suspect.
+ * that holds nothing; otherwise the one with room that holds the fewest.
  */
 static int
 pick_worker(struct broker *b, const struct slot *s)
@@ -363,8 +370,7 @@ pick_worker(struct broker *b, const struct slot *s)
 
 	for (w = 0; w < b->nworkers; w++) {
 		wk = &b->workers[w];
-		if (!wk->used || wk->alone || wk->nheld >= wk->credit ||
-		    (s->suspect && wk->nheld > 0))
+		if (room_of(wk) == 0 || (s->suspect && wk->nheld > 0))
 			continue;
 		if (best == -1 || wk->nheld < b->workers[best].nheld)
 			best = w;
@@ -610,9 +616,7 @@ room(struct broker *b)
 	int	w, n = 0;
 
 	for (w = 0; w < b->nworkers; w++)
-		if (b->workers[w].used && !b->workers[w].alone &&
-		    b->workers[w].nheld < b->workers[w].credit)
-			n += b->workers[w].credit - b->workers[w].nheld;
+		n += room_of(&b->workers[w]);
 	return n;
 }
 

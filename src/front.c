@@ -467,8 +467,6 @@ loop_timeout(struct front *f)
 		t = 0;
 	if (f->phase != F_SERVING && t > 10)
 		t = 10;
-	if (f->ready_fd != -1 && t > 50)
-		t = 50;
 	return t;
 }
 
