@@ -37,6 +37,8 @@ struct job {
 	size_t			 assertion_len;
 	const char		*client_state;	/* "" when absent */
 	size_t			 client_state_len;
+	const char		*kind;		/* "jwt", "browserid" or "" */
+	size_t			 kind_len;
 	void			*owner;		/* the front's request */
 	/* Set by the broker before done(). */
 	enum job_outcome	 outcome;

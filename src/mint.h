@@ -19,6 +19,14 @@ struct mint_request {
 	const char	*assertion;
 	size_t		 assertion_len;
 	const char	*client_state;	/* 0-32 lowercase hex digits, or NULL */
+	/*
+	 * Which verifier the client asked for: "jwt" or "browserid" (the
+	 * JOB field `kind`), or NULL when the request did not say (then a
+	 * '~' in the assertion means BrowserID).  A request that names a
+	 * kind reaches that verifier only.
+	 */
+	const char	*kind;
+	size_t		 kind_len;
 };
 
 struct mint_result {
