@@ -15,7 +15,7 @@ int
 proto_sockopts(void *sock)
 {
 	int	linger = 0;
-	int64_t	maxmsg = PROTO_MAX_MSGSIZE;
+	int64_t	maxmsg = PROTO_MAX_FRAME;
 
 	if (zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger)) == -1 ||
 	    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) == -1)

@@ -19,13 +19,27 @@
 #define PROTO_VERSION		1
 #define PROTO_MAX_FIELDS	16	/* (key, value) pairs in one message */
 #define PROTO_MAX_FRAMES	(2 + 2 * PROTO_MAX_FIELDS) /* + identity */
-#define PROTO_MAX_MSGSIZE	65536	/* bytes in one frame */
 #define PROTO_JOB_ID_LEN	8
 #define PROTO_ENDPOINT		"worker.sock"	/* in runtime_dir */
 
+/*
+ * The largest frame either side accepts: ZMQ_MAXMSGSIZE on both sockets.
+ * ZeroMQ checks it frame by frame, and a peer that sends a larger frame
+ * loses its whole connection (and every message queued on it), so
+ * proto_send() refuses such a frame instead of sending it.
+ */
+#define PROTO_MAX_FRAME		65536
+/*
+ * The largest field value a message may carry (each value is one frame).
+ * A request field the front would forward beyond it must be refused before
+ * a job is made (413); config checks size limits against it.
+ */
+#define PROTO_MAX_VALUE		PROTO_MAX_FRAME
+
 enum proto_cmd {
 	PROTO_READY = 1,	/* W->B: idle and willing; pid, worker */
-	PROTO_JOB = 2,		/* B->W: job, service, assertion */
+	PROTO_JOB = 2,		/* B->W: job, service, assertion; optional
+				   client_state, kind */
 	PROTO_REPLY = 3,	/* W->B: job + result fields or error fields */
 	PROTO_HEARTBEAT = 4,	/* both ways while idle */
 	PROTO_BYE = 5,		/* W->B: leaving; send it no more jobs */
@@ -73,7 +87,9 @@ int	proto_get_str(const struct proto_msg *m, const char *key, char *buf,
 /*
  * Sends header + fields as one multipart message, prefixed with the
  * identity frame when ident is not NULL (ROUTER).  Returns 0 or -1 with
- * errno (EHOSTUNREACH for a gone peer under ZMQ_ROUTER_MANDATORY).
+ * errno: EMSGSIZE (nothing sent) when a value exceeds PROTO_MAX_VALUE,
+ * EHOSTUNREACH for a gone peer under ZMQ_ROUTER_MANDATORY, EAGAIN when
+ * ZMQ_SNDTIMEO passed.
  */
 int	proto_send(void *sock, const void *ident, size_t identlen, int cmd,
 	    const struct proto_field *fields, size_t nfields);
@@ -82,10 +98,8 @@ int	proto_send(void *sock, const void *ident, size_t identlen, int cmd,
 #define PROTO_FIELD(k, v, n)	{ (k), sizeof(k) - 1, (v), (n) }
 #define PROTO_FIELD_STR(k, s)	{ (k), sizeof(k) - 1, (s), strlen(s) }
 
-/* Applies what every tokend socket needs: linger 0, bounded messages. */
+/* Applies what every tokend socket needs: linger 0, bounded frames. */
 int	proto_sockopts(void *sock);
-
-
 
 /*
  * Values of a REPLY's "error" field.  The front turns them into HTTP
