@@ -1,6 +1,6 @@
 /*
  * browserid.c - verifies a BrowserID backed identity assertion,
- * "cert~...~cert~assertion", the credential of Mozilla's original
+ * "certificate~assertion", the credential of Mozilla's original
  * TokenServer.  The format is the BrowserID spec's (mozilla/id-specs,
  * browserid/index.md, beta1) as PyBrowserID verifies it
  * (browserid/verifiers/local.py, jwt.py, crypto/); where the two leave room,
@@ -8,23 +8,23 @@
  *
  * The order of the checks is the security argument, so it is fixed here:
  *
- *   1. bound the size; split on '~' into one to BROWSERID_MAX_CERTS
- *      certificates and the assertion; split each into three parts and
- *      decode them as strict unpadded base64url;
- *   2. every header must name one of the five algorithms; every payload
- *      must be a JSON object (duplicate members refused);
+ *   1. bound the size; split on '~' into exactly one certificate and the
+ *      assertion (a chain of certificates is refused: see browserid.h);
+ *      split each into three parts and decode them as strict unpadded
+ *      base64url;
+ *   2. both headers must name one of the five algorithms; both payloads
+ *      must be JSON objects (duplicate members refused);
  *   3. from the still unverified claims, only two things are read: the
- *      first certificate's "iss", which picks the [browserid] section and
- *      so the root key, and the last certificate's principal email, whose
- *      domain that issuer must be allowed to vouch for (its own domain, or
- *      any with secondary = on).  Both are cheap and refuse before any
- *      public-key work, as PyBrowserID does (local.py, verify());
- *   4. the chain: each certificate is verified with the key of the one
- *      before it (the first with the root key), and only then are its
- *      claims trusted: exp and iat (milliseconds, with leeway), and the
- *      public key it certifies, which verifies the next link;
- *   5. the assertion, with the last certified key; then its exp, iat and
- *      aud (one string, equal to the configured audience).
+ *      certificate's "iss", which picks the [browserid] section and so the
+ *      root key, and its principal email, whose domain that issuer must be
+ *      allowed to vouch for (its own domain, or any with secondary = on).
+ *      Both are cheap and refuse before any public-key work, as PyBrowserID
+ *      does (local.py, verify());
+ *   4. the certificate is verified with the root key, and only then are
+ *      its claims trusted: exp and iat (milliseconds, with leeway), and
+ *      the public key it certifies;
+ *   5. the assertion, with the certified key; then its exp, iat and aud
+ *      (one string, equal to the configured audience).
  *
  * Algorithms (PyBrowserID jwt.py, RS64Key..DS256Key): RS256, RS128 and
  * RS64 are all RSA PKCS #1 v1.5 with SHA-256, the number being a key size
@@ -71,7 +71,6 @@
 #define RSA_E_MAX_BITS		64
 #define DSA_HEX_MAX		(2 * BROWSERID_DSA_MAX_BYTES)
 #define DSA_Q_HEX_MAX		64
-#define NPARTS			(BROWSERID_MAX_CERTS + 1)
 
 static const char *const alg_names[BROWSERID_ALG_COUNT] = {
 	[BROWSERID_ALG_RS256] = "RS256",
@@ -85,9 +84,9 @@ static const char *const err_text[BROWSERID_ERR_COUNT] = {
 	[BROWSERID_OK] = "ok",
 	[BROWSERID_ERR_TOO_LARGE] = "BrowserID assertion too large",
 	[BROWSERID_ERR_MALFORMED] = "BrowserID assertion is not "
-	    "certificate~...~assertion with no empty part",
-	[BROWSERID_ERR_CHAIN_TOO_LONG] = "BrowserID certificate chain too "
-	    "long",
+	    "certificate~assertion with no empty part",
+	[BROWSERID_ERR_CERT_CHAIN] = "BrowserID certificate chains are not "
+	    "accepted: one certificate, signed by the issuer",
 	[BROWSERID_ERR_JWS] = "BrowserID certificate or assertion is not "
 	    "three dot-separated parts",
 	[BROWSERID_ERR_BASE64] = "BrowserID certificate or assertion part is "
@@ -108,8 +107,8 @@ static const char *const err_text[BROWSERID_ERR_COUNT] = {
 	    "the email's domain",
 	[BROWSERID_ERR_KEY_MISMATCH] = "BrowserID signing key does not fit the "
 	    "algorithm",
-	[BROWSERID_ERR_KEY_TOO_SMALL] = "BrowserID key too small (certificate "
-	    "signers 2048 bits, user keys 1024 bits)",
+	[BROWSERID_ERR_KEY_TOO_SMALL] = "BrowserID certified key too small "
+	    "(at least 1024 bits)",
 	[BROWSERID_ERR_SIG_LENGTH] = "BrowserID signature has the wrong length",
 	[BROWSERID_ERR_CERT_SIGNATURE] = "BrowserID certificate signature does "
 	    "not verify",
@@ -144,10 +143,10 @@ struct part {
 	json_t			*claims;	/* owned */
 };
 
-/* The whole backed assertion; parts[nparts - 1] is the assertion. */
+/* The whole backed assertion. */
 struct backed {
-	struct part	 parts[NPARTS];
-	size_t		 nparts;
+	struct part	 cert;
+	struct part	 assertion;
 	/* Decoded bytes never outnumber the characters they came from. */
 	uint8_t		 buf[BROWSERID_MAX_BYTES];
 	size_t		 used;
@@ -694,40 +693,31 @@ split_jws(struct backed *b, const char *tok, size_t len, struct part *p)
 }
 
 /*
- * cert~...~cert~assertion (PyBrowserID utils.py,
- * unbundle_certs_and_assertion: the assertion after the last '~').  The
- * shape (the '~' count, no empty part) is checked whole before anything
- * is decoded.
+ * certificate~assertion (PyBrowserID utils.py,
+ * unbundle_certs_and_assertion, less its chains).  The shape (no empty
+ * part, one certificate) is checked whole before anything is decoded, so a
+ * chain costs no more than finding its second '~'.
  */
 static enum browserid_err
 split_backed(const char *s, size_t len, struct backed *b)
 {
-	const char		*end[NPARTS];	/* each part's last byte + 1 */
-	const char		*start;
-	size_t			 i, n = 0;
+	const char		*tilde = memchr(s, '~', len), *asr;
+	size_t			 i;
 	enum browserid_err	 rc;
 
-	for (i = 0; i < len; i++)
-		if (s[i] == '~') {
-			if (n == NPARTS - 1)
-				return BROWSERID_ERR_CHAIN_TOO_LONG;
-			end[n++] = s + i;
-		}
-	if (n == 0)
+	if (tilde == NULL)
 		return BROWSERID_ERR_MALFORMED;
-	end[n++] = s + len;
-	for (i = 0; i < n; i++)
-		if (end[i] == (i == 0 ? s : end[i - 1] + 1))
+	for (i = 0; i < len; i++)
+		if (s[i] == '~' && (i == 0 || i + 1 == len || s[i + 1] == '~'))
 			return BROWSERID_ERR_MALFORMED;
-	b->nparts = n;
+	asr = tilde + 1;
+	if (memchr(asr, '~', len - (size_t)(asr - s)) != NULL)
+		return BROWSERID_ERR_CERT_CHAIN;
 	b->used = 0;
-	for (i = 0; i < n; i++) {
-		start = i == 0 ? s : end[i - 1] + 1;
-		if ((rc = split_jws(b, start, (size_t)(end[i] - start),
-		    &b->parts[i])) != BROWSERID_OK)
-			return rc;
-	}
-	return BROWSERID_OK;
+	if ((rc = split_jws(b, s, (size_t)(tilde - s), &b->cert)) !=
+	    BROWSERID_OK)
+		return rc;
+	return split_jws(b, asr, len - (size_t)(asr - s), &b->assertion);
 }
 
 /* A JSON object from buf, or NULL for bad JSON, duplicates or non-object. */
@@ -843,7 +833,11 @@ check_email(json_t *cert, const struct browserid_issuer *is,
 	len = json_string_length(email);
 	if (email_domain(s, len, &dom, &domlen) == -1)
 		return BROWSERID_ERR_EMAIL;
-	/* supportdoc.py, is_trusted_issuer: the same host, or a secondary. */
+	/*
+	 * supportdoc.py, is_trusted_issuer: the same host, or a secondary.
+	 * The whole name: a prefix (example.co for example.com) or an
+	 * extension (example.com.evil) is another domain.
+	 */
 	if (!is->secondary && (domlen != strlen(is->issuer) ||
 	    memcmp(dom, is->issuer, domlen) != 0))
 		return BROWSERID_ERR_ISSUER_DOMAIN;
@@ -920,25 +914,24 @@ check_aud(json_t *claims, const char *audience)
 	    BROWSERID_ERR_AUDIENCE;
 }
 
-/* ---- the chain -------------------------------------------------------- */
+/* ---- signatures, in order ------------------------------------------- */
 
 /*
- * Verifies certificate p with signer, then trusts its claims and parses
- * the key it certifies into *next.
+ * Verifies certificate p with the issuer's root key (its size checked at
+ * load), then trusts its claims and parses the key it certifies into
+ * *user, which the caller frees (its pkey is NULL unless this succeeds).
  */
 static enum browserid_err
-check_cert(const struct part *p, const struct browserid_key *signer,
-    int64_t leeway_ms, int64_t now_ms, struct browserid_key *next)
+check_cert(const struct part *p, const struct browserid_key *root,
+    int64_t leeway_ms, int64_t now_ms, struct browserid_key *user)
 {
 	json_t			*pk;
 	int64_t			 exp;
 	char			 why[128];
 	enum browserid_err	 rc;
 
-	/* Whatever signs a certificate acts as an issuer: 2048-bit class. */
-	if (signer->bytes < BROWSERID_SIGNER_MIN_BYTES)
-		return BROWSERID_ERR_KEY_TOO_SMALL;
-	rc = browserid_verify_sig(signer, p->alg, p->input, p->inputlen,
+	memset(user, 0, sizeof(*user));
+	rc = browserid_verify_sig(root, p->alg, p->input, p->inputlen,
 	    p->sig, p->siglen);
 	if (rc == BROWSERID_ERR_ASSERTION_SIGNATURE)
 		return BROWSERID_ERR_CERT_SIGNATURE;
@@ -949,7 +942,7 @@ check_cert(const struct part *p, const struct browserid_key *signer,
 		return rc;
 	if ((pk = json_object_get(p->claims, "public-key")) == NULL)
 		return BROWSERID_ERR_CERT_CLAIMS;
-	switch (key_from_json(pk, BROWSERID_USER_MIN_BYTES, 0, next, why,
+	switch (key_from_json(pk, BROWSERID_USER_MIN_BYTES, 0, user, why,
 	    sizeof(why))) {
 	case KEY_OK:
 		return BROWSERID_OK;
@@ -962,28 +955,20 @@ check_cert(const struct part *p, const struct browserid_key *signer,
 	}
 }
 
-/* Steps 4 and 5: the chain from the root key, then the assertion. */
+/* Steps 4 and 5: the certificate with the root key, then the assertion. */
 static enum browserid_err
-check_chain(struct backed *b, const struct browserid_issuer *is,
+check_signatures(const struct backed *b, const struct browserid_issuer *is,
     int64_t now_ms, struct browserid_identity *id)
 {
-	struct browserid_key	 keys[2];	/* the last two certified */
-	const struct browserid_key *signer = is->key;
-	const struct part	*a = &b->parts[b->nparts - 1];
+	struct browserid_key	 user;
+	const struct part	*a = &b->assertion;
 	int64_t			 leeway_ms = is->leeway * 1000;
-	size_t			 i;
-	enum browserid_err	 rc = BROWSERID_OK;
+	enum browserid_err	 rc;
 
-	memset(keys, 0, sizeof(keys));
-	for (i = 0; i + 1 < b->nparts; i++) {
-		EVP_PKEY_free(keys[i % 2].pkey);
-		keys[i % 2].pkey = NULL;
-		if ((rc = check_cert(&b->parts[i], signer, leeway_ms, now_ms,
-		    &keys[i % 2])) != BROWSERID_OK)
-			goto done;
-		signer = &keys[i % 2];
-	}
-	rc = browserid_verify_sig(signer, a->alg, a->input, a->inputlen,
+	if ((rc = check_cert(&b->cert, is->key, leeway_ms, now_ms,
+	    &user)) != BROWSERID_OK)
+		goto done;
+	rc = browserid_verify_sig(&user, a->alg, a->input, a->inputlen,
 	    a->sig, a->siglen);
 	if (rc != BROWSERID_OK)
 		goto done;
@@ -993,8 +978,7 @@ check_chain(struct backed *b, const struct browserid_issuer *is,
 		goto done;
 	id->issuer = is;
 done:
-	EVP_PKEY_free(keys[0].pkey);
-	EVP_PKEY_free(keys[1].pkey);
+	EVP_PKEY_free(user.pkey);
 	return rc;
 }
 
@@ -1005,7 +989,6 @@ browserid_verify(const struct config *cfg, const char *assertion, size_t len,
 	struct backed			*b;
 	const struct browserid_issuer	*is;
 	json_t				*iss;
-	size_t				 i;
 	enum browserid_err		 rc;
 
 	if (len > BROWSERID_MAX_BYTES)
@@ -1013,14 +996,12 @@ browserid_verify(const struct config *cfg, const char *assertion, size_t len,
 	/* Some 17 KiB of decoded parts: kept off the stack. */
 	if ((b = malloc(sizeof(*b))) == NULL)
 		return BROWSERID_ERR_INTERNAL;
-	memset(b->parts, 0, sizeof(b->parts));
-	b->nparts = 0;
-	if ((rc = split_backed(assertion, len, b)) != BROWSERID_OK)
+	b->cert.claims = b->assertion.claims = NULL;
+	if ((rc = split_backed(assertion, len, b)) != BROWSERID_OK ||
+	    (rc = parse_part(&b->cert)) != BROWSERID_OK ||
+	    (rc = parse_part(&b->assertion)) != BROWSERID_OK)
 		goto done;
-	for (i = 0; i < b->nparts; i++)
-		if ((rc = parse_part(&b->parts[i])) != BROWSERID_OK)
-			goto done;
-	iss = json_object_get(b->parts[0].claims, "iss");
+	iss = json_object_get(b->cert.claims, "iss");
 	if (!json_is_string(iss)) {
 		rc = BROWSERID_ERR_CERT_CLAIMS;
 		goto done;
@@ -1029,13 +1010,12 @@ browserid_verify(const struct config *cfg, const char *assertion, size_t len,
 		rc = BROWSERID_ERR_ISSUER_UNKNOWN;
 		goto done;
 	}
-	if ((rc = check_email(b->parts[b->nparts - 2].claims, is,
-	    id)) != BROWSERID_OK)
+	if ((rc = check_email(b->cert.claims, is, id)) != BROWSERID_OK)
 		goto done;
-	rc = check_chain(b, is, now_ms, id);
+	rc = check_signatures(b, is, now_ms, id);
 done:
-	for (i = 0; i < NPARTS; i++)
-		json_decref(b->parts[i].claims);
+	json_decref(b->cert.claims);
+	json_decref(b->assertion.claims);
 	free(b);
 	return rc;
 }

@@ -1,14 +1,19 @@
 /*
  * browserid.h - BrowserID backed identity assertions, the credential of
- * Mozilla's original TokenServer: "cert~...~cert~assertion".
+ * Mozilla's original TokenServer: "certificate~assertion".
  *
  * Each part is a JWS-like token (compact serialization, header {"alg":..})
  * signed with RS256/RS128/RS64 (RSA PKCS #1 v1.5, always SHA-256) or
  * DS128/DS256 (DSA with SHA-1 / SHA-256, signature r || s of 20 / 32 bytes
- * each).  The first certificate is signed by a configured issuer's root key
- * and each later one by the key its predecessor certifies; the last one
- * names the user's email ("principal") and public key, and that key signs
- * the assertion ({"exp": ms, "aud": ...}).  Timestamps are milliseconds.
+ * each).  The certificate, signed by a configured issuer's root key, names
+ * the user's email ("principal") and public key, and that key signs the
+ * assertion ({"exp": ms, "aud": ...}).  Timestamps are milliseconds.
+ *
+ * The format allows a chain (cert~cert~...~assertion, each certificate
+ * signed by the key the one before certifies), but a chain is refused:
+ * a later certificate speaks for whoever holds a certified key, any user
+ * of the issuer, and nothing limits whom it may vouch for.  Mozilla's
+ * Persona verifier refused chains for that reason.
  *
  * browserid_verify() is the whole of "is this backed assertion good"; each
  * way to fail has its own code and sentence, as in jws.h.
@@ -25,17 +30,16 @@ struct config;
 struct browserid_issuer;
 
 #define BROWSERID_MAX_BYTES	16384	/* longest backed assertion accepted */
-#define BROWSERID_MAX_CERTS	4	/* certificates in one chain */
 #define BROWSERID_MAX_EMAIL	254	/* RFC 5321 path limit less <> */
 #define BROWSERID_KEY_MAX_FILE	65536	/* public_key_file size bound */
 
 /*
  * Key sizes are counted in whole bytes of the RSA modulus or DSA prime:
  * generators of the BrowserID era (jwcrypto) made "2048-bit" moduli of 2047
- * bits, the spec's own example key among them.  A key that signs
- * certificates (an issuer's root key, or one certified by an intermediate
- * certificate) must be of the 2048-bit class; a key that only signs the
- * assertion may be of the 1024-bit class, which DS128 user keys are.
+ * bits, the spec's own example key among them.  The key that signs
+ * certificates (an issuer's root key, checked once at load) must be of the
+ * 2048-bit class; the certified key, which only signs the assertion, may
+ * be of the 1024-bit class, which DS128 user keys are.
  */
 #define BROWSERID_SIGNER_MIN_BYTES	256
 #define BROWSERID_USER_MIN_BYTES	128
@@ -71,19 +75,19 @@ struct browserid_key {
 enum browserid_err {
 	BROWSERID_OK = 0,
 	BROWSERID_ERR_TOO_LARGE,	/* longer than BROWSERID_MAX_BYTES */
-	BROWSERID_ERR_MALFORMED,	/* not cert~...~assertion, empty part */
-	BROWSERID_ERR_CHAIN_TOO_LONG,	/* more than BROWSERID_MAX_CERTS */
+	BROWSERID_ERR_MALFORMED,	/* not cert~assertion, or a part empty */
+	BROWSERID_ERR_CERT_CHAIN,	/* more than one certificate */
 	BROWSERID_ERR_JWS,		/* a part is not three dot-separated */
 	BROWSERID_ERR_BASE64,		/* not strict unpadded base64url */
 	BROWSERID_ERR_HEADER,		/* header not an object with "alg" */
 	BROWSERID_ERR_PAYLOAD,		/* payload not an object / dup keys */
 	BROWSERID_ERR_ALG_UNSUPPORTED,	/* alg not one of the five */
 	BROWSERID_ERR_CERT_CLAIMS,	/* cert lacks iss, exp or public-key */
-	BROWSERID_ERR_ISSUER_UNKNOWN,	/* first cert's iss not configured */
+	BROWSERID_ERR_ISSUER_UNKNOWN,	/* cert's iss not configured */
 	BROWSERID_ERR_EMAIL,		/* no valid principal.email */
 	BROWSERID_ERR_ISSUER_DOMAIN,	/* issuer may not vouch for domain */
 	BROWSERID_ERR_KEY_MISMATCH,	/* alg does not fit the signing key */
-	BROWSERID_ERR_KEY_TOO_SMALL,	/* signer under its minimum size */
+	BROWSERID_ERR_KEY_TOO_SMALL,	/* certified key under 1024 bits */
 	BROWSERID_ERR_SIG_LENGTH,	/* signature longer than the key's */
 	BROWSERID_ERR_CERT_SIGNATURE,	/* a certificate does not verify */
 	BROWSERID_ERR_CLAIM_TYPE,	/* exp/iat not integers, aud no string */
