@@ -24,8 +24,17 @@ bounded in count and time; every wait polls with a deadline.
              delay; one killed from outside at once
   recycling  max_jobs, max_rss: workers replaced, no request lost, pool
              size kept
+  framing    a 70 KB assertion (max_body = 300000: over the 64 KiB frame
+             limit) gets a JSON error, and every worker keeps serving:
+             requests right after it and for 6 s get 200, none is forgotten
+  reconnect  a worker whose connection is cut, or whose framing is broken
+             by an oversize frame, while it holds a job reconnects with its
+             identity and says READY: the job is answered at once, not
+             after heartbeat liveness (through a relay on the worker socket)
   front      kill -9 of the front: respawned, workers found again, and a
              worker's death still re-dispatches its job at once
+  orphans    kill -9 of the supervisor: every worker goes with it, a
+             stopped one too; the front drains and goes
   systemd    READY=1, WATCHDOG=1, RELOADING=1, STOPPING=1 on a test
              NOTIFY_SOCKET (path and abstract)
   leaks      2000 requests: the front's descriptors and RSS do not grow
@@ -40,6 +49,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -336,6 +346,238 @@ def hung_worker_routed_around_within_liveness():
                       max_per_thread=10).start().join()
         check_load_ok(t, load, minimum=20)
     finally:
+        t.stop()
+
+# ---------------------------------------------------------------- framing
+
+@test
+def oversize_assertion_refused_pool_keeps_serving():
+    """Issue 12: with max_body = 300000, a 70 KB assertion made every
+    request 504 until a restart: its JOB frame broke the connection of each
+    worker it was sent to, and each such worker wedged."""
+    t = instance("oversize", workers=2, max_body=300000)
+    t.start()
+    try:
+        pids = wait_known(t, t.wait_workers(2))
+        mark = t.log_mark()
+        big = T.sign_jwt(S.key, dict(T.claims("big", iss=ISS, aud=AUD,
+                                              lifetime=900), pad="x" * 52000))
+        assert 65536 < len(big) < 300000 - 100, len(big)
+        st, _, body = t.token(big, timeout=15)
+        assert 400 <= st < 600 and st != 504 and isinstance(body, dict) \
+            and body.get("errors"), \
+            f"70 KB assertion: expected a prompt JSON error, got {st} " \
+            f"{body!r}\n{t.stderr_tail()}"
+        check_token(t.token(S.jwts[0]), "the request right after it")
+        # Six seconds of traffic, each request a token.
+        load = T.Load(t.port, token_request, threads=2, seconds=6,
+                      max_per_thread=100000).start().join()
+        check_load_ok(t, load, minimum=20)
+        check_token(t.token(S.jwts[1]), "a request 6 s later")
+        # No worker wedged: each still answers, none forgotten or replaced.
+        wait_known(t, pids)
+        assert t.workers() == pids, (t.workers(), pids)
+        forgotten = [ln for ln in t.log_since(mark).splitlines()
+                     if "forgotten" in ln]
+        assert not forgotten, "\n".join(forgotten)
+    finally:
+        t.stop()
+
+
+class WorkerLink:
+    """A relay between the workers and the front's worker socket, to cut a
+    worker's connection, or break its framing, at a chosen moment.
+
+    The front's socket file is renamed and the relay listens under its
+    name, so a worker that connects from then on (one respawned, or one
+    reconnecting) goes through it.  Towards the worker the relay forwards
+    whole ZMTP frames only (after the 64-byte greeting: a flags byte, a
+    1- or 8-byte size, the body), so it can hold them back and knows where
+    a frame may be inserted."""
+
+    def __init__(self, path):
+        self.front = path + ".front"
+        os.rename(path, self.front)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(16)
+        self.lock = threading.Lock()
+        self.links = []
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                w, _ = self.listener.accept()
+            except OSError:
+                return
+            f = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                f.connect(self.front)
+            except OSError:             # the front is gone: so is the link
+                f.close()
+                w.close()
+                continue
+            with self.lock:
+                self.links.append(Link(w, f))
+
+    def current(self):
+        """The newest connection, or None."""
+        with self.lock:
+            return self.links[-1] if self.links else None
+
+    def close(self):
+        self.listener.close()
+        with self.lock:
+            for k in self.links:
+                k.cut()
+
+
+class Link:
+    """One worker's connection through WorkerLink."""
+    GREETING = 64
+
+    def __init__(self, w, f):
+        self.w, self.f = w, f
+        self.lock = threading.Lock()    # writes to the worker
+        self.holding = False
+        self.held = 0                   # bytes of frames held back
+        self.gone = False
+        threading.Thread(target=self._up, daemon=True).start()
+        threading.Thread(target=self._down, daemon=True).start()
+
+    def _up(self):
+        """Worker -> front, as it comes."""
+        try:
+            while True:
+                data = self.w.recv(65536)
+                if not data:
+                    break
+                self.f.sendall(data)
+        except OSError:
+            pass
+        self.cut()
+
+    def _down(self):
+        """Front -> worker, whole frames, unless holding."""
+        buf = b""
+        greeting = self.GREETING
+        try:
+            while True:
+                data = self.f.recv(65536)
+                if not data:
+                    break
+                buf += data
+                if greeting:
+                    n = min(greeting, len(buf))
+                    self._send(buf[:n])
+                    buf, greeting = buf[n:], greeting - n
+                while greeting == 0:
+                    n = self._frame_len(buf)
+                    if n is None:
+                        break
+                    frame, buf = buf[:n], buf[n:]
+                    with self.lock:
+                        if self.holding:
+                            self.held += n
+                        else:
+                            self.w.sendall(frame)
+        except OSError:
+            pass
+        self.cut()
+
+    @staticmethod
+    def _frame_len(buf):
+        if len(buf) < 2:
+            return None
+        if buf[0] & 0x02:               # LONG: 8-byte size
+            if len(buf) < 9:
+                return None
+            n = 9 + struct.unpack(">Q", buf[1:9])[0]
+        else:
+            n = 2 + buf[1]
+        return n if len(buf) >= n else None
+
+    def _send(self, data):
+        with self.lock:
+            self.w.sendall(data)
+
+    def hold(self):
+        """From now on, frames for the worker stay here."""
+        with self.lock:
+            self.holding = True
+
+    def held_bytes(self):
+        with self.lock:
+            return self.held
+
+    def cut(self):
+        """Both ends closed, frames held are lost: a dropped connection."""
+        with self.lock:
+            if self.gone:
+                return
+            self.gone = True
+        for s in (self.w, self.f):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def send_oversize_frame(self):
+        """A frame header announcing 1 MiB: over the worker's
+        ZMQ_MAXMSGSIZE, so its ZeroMQ drops the connection, as it did for
+        the 70 KB JOB of issue 12."""
+        self._send(b"\x02" + struct.pack(">Q", 1 << 20) + b"x" * 64)
+
+
+@test
+def reconnected_worker_gets_its_job_again_at_once():
+    """Issue 12 item 4: a worker that loses its connection while it holds a
+    job reconnects with the same identity and says READY; the broker knows
+    it and dispatches the job again at once.  Liveness here is 15 x 200 ms
+    = 3 s, so an answer well before that is not the hung-worker rule."""
+    t = instance("reconnect", workers=1, heartbeat_liveness=15,
+                 request_timeout=10)
+    t.start()
+    link = None
+    try:
+        old = t.wait_workers(1)
+        link = WorkerLink(t.path("run/worker.sock"))
+        os.kill(old[0], signal.SIGKILL)
+        pid = t.wait_workers(1, gone=old)[0]
+        T.wait_until(link.current, 10, what="the new worker on the relay")
+        check_token(t.token(S.jwts[0], timeout=10), "through the relay")
+        mark = t.log_mark()
+        for n, how in enumerate(("cut", "oversize frame")):
+            conn = link.current()
+            conn.hold()
+            a = S.jwts[n + 1]
+            th, box = in_thread(lambda: t.token(a, timeout=15))
+            T.wait_until(lambda: conn.held_bytes() >= len(a), 5,
+                         interval=0.01, what="the JOB held in the relay")
+            t0 = time.monotonic()
+            if how == "cut":
+                conn.cut()
+            else:
+                conn.send_oversize_frame()
+            resp = joined(th, box, 14)
+            dt = box["t1"] - t0
+            check_token(resp, f"job held when the connection broke ({how})")
+            assert dt < 1.5, \
+                f"{how}: answered {dt:.2f}s after the worker lost its " \
+                f"connection; liveness is 3s, a reconnect should bring " \
+                f"the job back at once\n{notable_log(t, mark)}"
+            T.wait_until(lambda: link.current() is not conn, 5,
+                         what="the worker's new connection")
+        # The same process throughout: it reconnected, it did not die.
+        assert t.workers() == [pid], (t.workers(), pid)
+        t.wait_log(rf"worker pid {pid} reconnected", since=mark, count=2)
+        check_token(t.token(S.jwts[5], timeout=10), "after the reconnects")
+    finally:
+        if link is not None:
+            link.close()
         t.stop()
 
 
@@ -825,6 +1067,42 @@ def death_notice_works_after_front_restart():
                       if "forgotten" in ln or "killed" in ln or
                       "worker=0" in ln)
     finally:
+        t.stop()
+
+
+# ---------------------------------------------------------------- orphans
+
+@test
+def supervisor_killed_takes_every_worker_along():
+    """Issue 12: wedged workers outlived a supervisor killed with -9 (still
+    there 40 minutes later, parent pid 1).  A worker must die with its
+    supervisor whatever it is doing: one stopped (SIGSTOP: no signal but
+    SIGKILL acts on it) stands for any that is blocked."""
+    t = instance("orphans", workers=2)
+    t.start()
+    pids = []
+    try:
+        pids = wait_known(t, t.wait_workers(2))
+        front = t.front()
+        T.stop_pids(pids[:1])
+        os.kill(t.pid, signal.SIGKILL)
+
+        def left():
+            return [p for p in pids if T.proc_alive(p)]
+        try:
+            T.wait_until(lambda: not left(), 5, interval=0.02,
+                         what="the workers gone with their supervisor")
+        except TimeoutError:
+            raise AssertionError(
+                "workers outlived their supervisor: " +
+                ", ".join(f"pid {p} (state, ppid) {T.proc_stat(p)}"
+                          for p in left())) from None
+        # The front drains (up to shutdown_timeout) and goes too.
+        T.wait_until(lambda: not T.proc_alive(front),
+                     POOL["shutdown_timeout"] + 5, interval=0.05,
+                     what="the front gone after its supervisor")
+    finally:
+        T.cont_pids(pids)
         t.stop()
 
 

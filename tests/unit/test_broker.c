@@ -75,7 +75,7 @@ fix_new(int queue_limit, int request_timeout_ms, int credit)
 		f->jobs[i] = (struct job){ .service = "sync-1.5",
 		    .service_len = 8, .assertion = f->assertion[i],
 		    .assertion_len = strlen(f->assertion[i]),
-		    .client_state = "", .owner = f };
+		    .client_state = "", .kind = "", .owner = f };
 	}
 	return f;
 }
@@ -105,8 +105,12 @@ turn(struct fix *f, long ms)
 	broker_tick(f->b, mono_ms());
 }
 
+/*
+ * Connects a worker socket (with routing identity ident, or ZeroMQ's
+ * anonymous one when NULL) and sends its READY; does not wait for it.
+ */
 static void *
-worker_new(struct fix *f, int pid, int credit)
+worker_open(struct fix *f, const char *ident, int pid, int credit)
 {
 	char	endpoint[128], spid[16], scredit[16];
 	void	*s = zmq_socket(f->ctx, ZMQ_DEALER);
@@ -114,6 +118,9 @@ worker_new(struct fix *f, int pid, int credit)
 
 	assert_non_null(s);
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+	if (ident != NULL)
+		assert_int_equal(zmq_setsockopt(s, ZMQ_ROUTING_ID, ident,
+		    strlen(ident)), 0);
 	snprintf(endpoint, sizeof(endpoint), "ipc://%s/%s", f->dir,
 	    PROTO_ENDPOINT);
 	assert_int_equal(zmq_connect(s, endpoint), 0);
@@ -124,10 +131,19 @@ worker_new(struct fix *f, int pid, int credit)
 		PROTO_FIELD_STR("credit", scredit),
 		PROTO_FIELD_STR("worker", "1"),
 	};
-	int before = broker_workers(f->b);
-	uint64_t end = mono_ms() + DEADLINE_MS;
 
 	assert_int_equal(proto_send(s, NULL, 0, PROTO_READY, fl, 3), 0);
+	return s;
+}
+
+/* A new worker, once the broker has registered it. */
+static void *
+worker_new(struct fix *f, int pid, int credit)
+{
+	int		 before = broker_workers(f->b);
+	uint64_t	 end = mono_ms() + DEADLINE_MS;
+	void		*s = worker_open(f, NULL, pid, credit);
+
 	while (broker_workers(f->b) == before && mono_ms() < end)
 		turn(f, 5);
 	assert_int_equal(broker_workers(f->b), before + 1);
@@ -138,6 +154,8 @@ worker_new(struct fix *f, int pid, int credit)
 struct got {
 	uint8_t	id[PROTO_JOB_ID_LEN];
 	int	index;
+	int	has_kind;	/* the JOB carried a kind field */
+	char	kind[16];
 };
 
 /*
@@ -167,6 +185,10 @@ worker_job(struct fix *f, void *s, long ms, struct got *g)
 			assert_true(a != NULL && alen > 4 &&
 			    memcmp(a, "job-", 4) == 0);
 			g->index = atoi(a + 4);
+			g->has_kind = proto_get(&m, "kind", &len) != NULL;
+			if (proto_get_str(&m, "kind", g->kind,
+			    sizeof(g->kind)) == -1)
+				g->kind[0] = '\0';
 			proto_msg_close(&m);
 			return 0;
 		}
@@ -401,6 +423,143 @@ test_bye_gives_jobs_back_without_blame(void **state)
 	fix_free(f);
 }
 
+/*
+ * A job with a field over PROTO_MAX_VALUE would break the framing of the
+ * connection it is sent on (the worker's ZMQ_MAXMSGSIZE), and then of the
+ * next worker's: it is completed as a failure at once, never sent, and
+ * the job behind it is not held up.
+ */
+static void
+test_oversize_job_is_failed_not_sent(void **state)
+{
+	struct fix	*f = fix_new(10, 5000, 4);
+	void		*w = worker_new(f, 4001, 4);
+	struct got	 g, none;
+	char		*big;
+
+	assert_non_null(big = malloc(PROTO_MAX_VALUE + 1));
+	memset(big, 'x', PROTO_MAX_VALUE + 1);
+	memcpy(big, "job-0", 5);
+	f->jobs[0].assertion = big;
+	f->jobs[0].assertion_len = PROTO_MAX_VALUE + 1;
+	assert_int_equal(broker_submit(f->b, &f->jobs[0], mono_ms()), 0);
+	assert_int_equal(broker_submit(f->b, &f->jobs[1], mono_ms()), 0);
+	assert_int_equal(worker_job(f, w, DEADLINE_MS, &g), 0);
+	assert_int_equal(g.index, 1);
+	assert_int_equal(f->done[0], 1);
+	assert_int_equal(f->jobs[0].outcome, JOB_UNAVAILABLE);
+	assert_int_equal(f->jobs[0].worker_pid, 0);
+	assert_int_equal(worker_job(f, w, 100, &none), -1);
+	worker_reply(w, &g);
+	until_done(f, 2);
+	assert_int_equal(f->done[1], 1);
+	assert_int_equal(f->jobs[1].outcome, JOB_REPLIED);
+	close_reply(&f->jobs[1]);
+	assert_int_equal(f->done[0], 1);
+	assert_int_equal(broker_workers(f->b), 1);
+	zmq_close(w);
+	fix_free(f);
+	free(big);
+}
+
+/* kind reaches the worker when the front set it, and only then. */
+static void
+test_kind_sent_only_when_set(void **state)
+{
+	struct fix	*f = fix_new(10, 5000, 4);
+	void		*w = worker_new(f, 4101, 4);
+	struct got	 g[3];
+	int		 i;
+
+	f->jobs[0].kind = "jwt";
+	f->jobs[0].kind_len = 3;
+	f->jobs[2].kind = "browserid";
+	f->jobs[2].kind_len = 9;
+	f->jobs[2].client_state = "abcd";
+	f->jobs[2].client_state_len = 4;
+	for (i = 0; i < 3; i++)
+		assert_int_equal(broker_submit(f->b, &f->jobs[i], mono_ms()), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(worker_job(f, w, DEADLINE_MS, &g[i]), 0);
+		assert_int_equal(g[i].index, i);
+	}
+	assert_true(g[0].has_kind);
+	assert_string_equal(g[0].kind, "jwt");
+	assert_false(g[1].has_kind);
+	assert_true(g[2].has_kind);
+	assert_string_equal(g[2].kind, "browserid");
+	for (i = 0; i < 3; i++)
+		worker_reply(w, &g[i]);
+	until_done(f, 3);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(f->jobs[i].outcome, JOB_REPLIED);
+		close_reply(&f->jobs[i]);
+	}
+	zmq_close(w);
+	fix_free(f);
+}
+
+/*
+ * A worker that reconnects (a new socket with the same routing identity,
+ * while its old connection may not be torn down yet) and says READY is
+ * recognised: the jobs it held are dispatched again at once, not after
+ * heartbeat_interval x heartbeat_liveness (3 s here).  It may have lost
+ * its connection to one of them, so they come back one at a time.  The
+ * supervisor's death notice still finds it by pid afterwards.
+ */
+static void
+test_reconnected_worker_gets_its_jobs_again_at_once(void **state)
+{
+	struct fix	*f = fix_new(10, 10000, 4);
+	const char	*ident = "w-5001-test";
+	struct got	 g, none;
+	void		*old, *again, *other;
+	uint64_t	 t0;
+	int		 i;
+
+	for (i = 0; i < 2; i++)
+		assert_int_equal(broker_submit(f->b, &f->jobs[i], mono_ms()), 0);
+	old = worker_open(f, ident, 5001, 4);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(worker_job(f, old, DEADLINE_MS, &g), 0);
+		assert_int_equal(g.index, i);
+	}
+	t0 = mono_ms();
+	again = worker_open(f, ident, 5001, 4);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(worker_job(f, again, 1000, &g), 0);
+		assert_int_equal(g.index, i);
+		assert_int_equal(worker_job(f, again, 30, &none), -1);
+		worker_reply(again, &g);
+	}
+	until_done(f, 2);
+	assert_true(mono_ms() - t0 < 1500);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(f->done[i], 1);
+		assert_int_equal(f->jobs[i].outcome, JOB_REPLIED);
+		assert_int_equal(f->jobs[i].worker_pid, 5001);
+		close_reply(&f->jobs[i]);
+	}
+	assert_int_equal(broker_workers(f->b), 1);
+	/* Known by pid still: its death hands its job to another worker. */
+	assert_int_equal(broker_submit(f->b, &f->jobs[2], mono_ms()), 0);
+	assert_int_equal(worker_job(f, again, DEADLINE_MS, &g), 0);
+	other = worker_new(f, 5002, 4);
+	broker_worker_died(f->b, 5001, 0);
+	assert_int_equal(broker_workers(f->b), 1);
+	assert_int_equal(worker_job(f, other, DEADLINE_MS, &g), 0);
+	assert_int_equal(g.index, 2);
+	worker_reply(other, &g);
+	until_done(f, 3);
+	assert_int_equal(f->jobs[2].outcome, JOB_REPLIED);
+	assert_int_equal(f->jobs[2].worker_pid, 5002);
+	close_reply(&f->jobs[2]);
+	zmq_close(old);
+	zmq_close(again);
+	zmq_close(other);
+	fix_free(f);
+}
+
 int
 main(void)
 {
@@ -411,6 +570,10 @@ main(void)
 		cmocka_unit_test(
 		    test_killer_job_is_given_up_and_its_neighbours_answered),
 		cmocka_unit_test(test_bye_gives_jobs_back_without_blame),
+		cmocka_unit_test(test_oversize_job_is_failed_not_sent),
+		cmocka_unit_test(test_kind_sent_only_when_set),
+		cmocka_unit_test(
+		    test_reconnected_worker_gets_its_jobs_again_at_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -540,6 +541,93 @@ test_get_str(void **state)
 	proto_msg_close(&m);
 }
 
+/*
+ * A value over PROTO_MAX_VALUE would make the receiving side drop the whole
+ * connection (ZMQ_MAXMSGSIZE): proto_send() refuses it with EMSGSIZE and
+ * sends no frame of the message, so the stream stays in step.
+ */
+static void
+test_send_refuses_oversize_value(void **state)
+{
+	struct pair	*p = *state;
+	char		*big;
+
+	assert_non_null(big = malloc(PROTO_MAX_VALUE + 1));
+	memset(big, 'a', PROTO_MAX_VALUE + 1);
+	errno = 0;
+	assert_int_equal(proto_send(p->dealer, NULL, 0, PROTO_REPLY,
+	    (struct proto_field[]){
+		PROTO_FIELD_STR("job", "12345678"),
+		PROTO_FIELD("assertion", big, PROTO_MAX_VALUE + 1),
+	    }, 2), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	assert_in_sync(p);
+	/* The same from the broker's side, identity frame first. */
+	errno = 0;
+	assert_int_equal(proto_send(p->router, "someone", 7, PROTO_JOB,
+	    (struct proto_field[]){
+		PROTO_FIELD("assertion", big, PROTO_MAX_VALUE + 1),
+	    }, 1), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	free(big);
+}
+
+/*
+ * The limit is inclusive and agrees with what a real connection accepts: a
+ * value of exactly PROTO_MAX_VALUE crosses ipc between two sockets set up
+ * by proto_sockopts(), and the connection still carries the next message.
+ */
+static void
+test_max_value_crosses_ipc(void **state)
+{
+	char		 dir[] = "/tmp/tkd-proto.XXXXXX", path[64];
+	char		 endpoint[sizeof(path) + 6], *big;
+	void		*ctx, *router, *dealer;
+	struct proto_msg m;
+	const char	*why;
+	const void	*v;
+	size_t		 len;
+	int		 timeo = DEADLINE_MS;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/s", dir);
+	snprintf(endpoint, sizeof(endpoint), "ipc://%s", path);
+	assert_non_null(ctx = zmq_ctx_new());
+	assert_non_null(router = zmq_socket(ctx, ZMQ_ROUTER));
+	assert_non_null(dealer = zmq_socket(ctx, ZMQ_DEALER));
+	assert_int_equal(proto_sockopts(router), 0);
+	assert_int_equal(proto_sockopts(dealer), 0);
+	assert_int_equal(zmq_setsockopt(dealer, ZMQ_RCVTIMEO, &timeo,
+	    sizeof(timeo)), 0);
+	assert_int_equal(zmq_setsockopt(router, ZMQ_RCVTIMEO, &timeo,
+	    sizeof(timeo)), 0);
+	assert_int_equal(zmq_bind(router, endpoint), 0);
+	assert_int_equal(zmq_connect(dealer, endpoint), 0);
+	assert_non_null(big = malloc(PROTO_MAX_VALUE));
+	memset(big, 'b', PROTO_MAX_VALUE);
+	assert_int_equal(proto_send(dealer, NULL, 0, PROTO_REPLY,
+	    (struct proto_field[]){
+		PROTO_FIELD("big", big, PROTO_MAX_VALUE),
+	    }, 1), 0);
+	assert_int_equal(proto_send(dealer, NULL, 0, PROTO_HEARTBEAT, NULL, 0),
+	    0);
+	assert_int_equal(proto_recv(router, 1, 0, &m, &why), 0);
+	assert_int_equal(m.cmd, PROTO_REPLY);
+	assert_non_null(v = proto_get(&m, "big", &len));
+	assert_int_equal(len, PROTO_MAX_VALUE);
+	assert_memory_equal(v, big, PROTO_MAX_VALUE);
+	proto_msg_close(&m);
+	assert_int_equal(proto_recv(router, 1, 0, &m, &why), 0);
+	assert_int_equal(m.cmd, PROTO_HEARTBEAT);
+	proto_msg_close(&m);
+	free(big);
+	zmq_close(dealer);
+	zmq_close(router);
+	zmq_ctx_term(ctx);
+	unlink(path);
+	rmdir(dir);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -558,6 +646,8 @@ main(void)
 		T(test_send_unknown_peer),
 		T(test_msg_move),
 		T(test_get_str),
+		T(test_send_refuses_oversize_value),
+		cmocka_unit_test(test_max_value_crosses_ipc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
