@@ -52,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -817,32 +818,36 @@ email_domain(const char *e, size_t len, const char **dom, size_t *domlen)
 	return 0;
 }
 
-/* The principal's email, and whether the issuer may vouch for it. */
+/*
+ * The principal's email, its domain folded to lower case as every email
+ * that becomes a uid subject is (jws_email_fold), and whether the issuer
+ * may vouch for it.
+ */
 static enum browserid_err
 check_email(json_t *cert, const struct browserid_issuer *is,
     struct browserid_identity *id)
 {
 	json_t		*email = json_object_get(json_object_get(cert,
 			    "principal"), "email");
-	const char	*s, *dom;
+	const char	*dom;
 	size_t		 len, domlen;
 
 	if (!json_is_string(email))
 		return BROWSERID_ERR_EMAIL;
-	s = json_string_value(email);
 	len = json_string_length(email);
-	if (email_domain(s, len, &dom, &domlen) == -1)
+	if (email_domain(json_string_value(email), len, &dom, &domlen) == -1)
 		return BROWSERID_ERR_EMAIL;
+	memcpy(id->email, json_string_value(email), len);
+	id->email[len] = '\0';
+	jws_email_fold(id->email);
 	/*
 	 * supportdoc.py, is_trusted_issuer: the same host, or a secondary.
-	 * The whole name: a prefix (example.co for example.com) or an
-	 * extension (example.com.evil) is another domain.
+	 * The whole name, in any case: a prefix (example.co for example.com)
+	 * or an extension (example.com.evil) is another domain.
 	 */
 	if (!is->secondary && (domlen != strlen(is->issuer) ||
-	    memcmp(dom, is->issuer, domlen) != 0))
+	    strncasecmp(id->email + len - domlen, is->issuer, domlen) != 0))
 		return BROWSERID_ERR_ISSUER_DOMAIN;
-	memcpy(id->email, s, len);
-	id->email[len] = '\0';
 	return BROWSERID_OK;
 }
 

@@ -109,6 +109,7 @@ const char	*browserid_strerror(enum browserid_err);
 
 struct browserid_identity {
 	const struct browserid_issuer	*issuer; /* whose root key vouched */
+	/* The principal's email, its domain in lower case (jws_email_fold). */
 	char				 email[BROWSERID_MAX_EMAIL + 1];
 	int64_t				 exp_ms; /* the assertion's exp */
 };

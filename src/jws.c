@@ -860,10 +860,21 @@ email_ok(const unsigned char *s, size_t len)
 	return labels >= 2;
 }
 
+void
+jws_email_fold(char *email)
+{
+	char	*p = strchr(email, '@');
+
+	if (p == NULL)
+		return;
+	for (p++; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+}
+
 /*
  * The identity: "sub" as it stands, or "email" with its domain folded to
- * lower case (RFC 5321 2.4: domains are case-insensitive), so that one
- * mailbox never becomes two uids.  The local part is left alone.
+ * lower case (jws_email_fold), so that one mailbox never becomes two uids.
  */
 static enum jws_err
 copy_identity(json_t *pay, const struct issuer *is, struct jwt_identity *id)
@@ -872,8 +883,7 @@ copy_identity(json_t *pay, const struct issuer *is, struct jwt_identity *id)
 	json_t		*v = json_object_get(pay, email ? "email" : "sub");
 	enum jws_err	 missing = email ? JWS_ERR_EMAIL_MISSING :
 			    JWS_ERR_SUB_MISSING;
-	size_t		 len, i;
-	char		*at;
+	size_t		 len;
 
 	if (!json_is_string(v))
 		return missing;
@@ -885,9 +895,8 @@ copy_identity(json_t *pay, const struct issuer *is, struct jwt_identity *id)
 		return missing;
 	memcpy(id->ident, json_string_value(v), len);
 	id->ident[len] = '\0';
-	if (email && (at = strchr(id->ident, '@')) != NULL)
-		for (i = 1; at[i] != '\0'; i++)
-			at[i] = (char)tolower((unsigned char)at[i]);
+	if (email)
+		jws_email_fold(id->ident);
 	return JWS_OK;
 }
 

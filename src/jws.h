@@ -169,5 +169,13 @@ int	jws_rs_to_der(const uint8_t *sig, size_t coord,
 int	jws_json_str_eq(json_t *v, const char *want);
 /* a + b clamped to the int64_t range, so no claim value can overflow. */
 int64_t	jws_sat_add(int64_t a, int64_t b);
+/*
+ * The one rule for an email that becomes a uid subject, on either path:
+ * the domain (everything after the first '@') folded to lower case in
+ * place, ASCII only, and the local part left as given.  RFC 5321 2.4:
+ * domain names are case-insensitive; a local part's case is the mailbox
+ * host's business, so Bob@ and bob@ may be two people.
+ */
+void	jws_email_fold(char *email);
 
 #endif

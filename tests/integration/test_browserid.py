@@ -16,7 +16,7 @@ generator (plain-Python RSA and DSA from the BrowserID spec and
 PyBrowserID), at the current time in milliseconds.  A good one must give
 200 with a tokenlib token that tokendtest's own tokenlib accepts, a key
 derived as tokenlib derives it, and the uid docs/tokens.md gives: the
-keyed hash of (issuer domain, email).  A chain
+keyed hash of (issuer domain, email with its domain lower-cased).  A chain
 of certificates, however well signed, is refused.  A bad one must give 401 with the sentence that
 names its fault.  Then `tokend -t` on [browserid] configs.
 
@@ -233,6 +233,28 @@ def token_tokenserver_get_with_browserid():
 def token_jwt_still_dispatched_to_jwt():
     jwt = T.sign_jwt(S.jwt_key, T.claims("alice", iss=JWT_ISS, aud=AUD))
     check_token(S.t.token(jwt), expected_uid(JWT_ISS, "alice"))
+
+
+@test
+def uid_email_domain_case_folded_local_part_kept():
+    # docs/tokens.md: the domain lower-cased, the local part as given, so
+    # Bob@IDP.Example and Bob@idp.example are one user, bob@ another.
+    def minted(email, uid, **kw):
+        check_token(S.t.token(G.backed([cert(email=email, **kw)], asr())),
+                    uid)
+
+    bob, low = (expected_uid(IDP, "Bob@idp.example"),
+                expected_uid(IDP, "bob@idp.example"))
+    assert bob != low
+    minted("Bob@IDP.Example", bob)
+    minted("Bob@idp.example", bob)
+    minted("bob@idp.example", low)
+    fb = dict(signer=S.fallback, alg="DS256", iss=FALLBACK)
+    bob, low = (expected_uid(FALLBACK, "Bob@x.example"),
+                expected_uid(FALLBACK, "bob@x.example"))
+    minted("Bob@X.Example", bob, **fb)
+    minted("Bob@x.example", bob, **fb)
+    minted("bob@x.example", low, **fb)
 
 
 @test

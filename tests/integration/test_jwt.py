@@ -365,6 +365,31 @@ def identity_claim_email():
               "single-label domain")
 
 
+def expected_uid(ns, sub):
+    """docs/tokens.md: HMAC-SHA256(uid_secret, namespace || 0x00 || sub),
+    the first 8 bytes big-endian, shifted right by 11."""
+    mac = hmac.new(S.uid_secret.encode(), ns.encode() + b"\x00" +
+                   sub.encode(), hashlib.sha256).digest()
+    return int.from_bytes(mac[:8], "big") >> 11
+
+
+@test
+def uid_of_email_domain_folded_local_part_kept():
+    # One rule on both paths (docs/tokens.md): the domain lower-cased, the
+    # local part as given; the namespace is the issuer's iss by default.
+    def uid(email):
+        return check_token(S.main.token(mail_jwt(email)))["uid"]
+
+    bob = expected_uid(MAIL_ISS, "Bob@x.example")
+    assert uid("Bob@X.Example") == bob, "Bob@X.Example"
+    assert uid("Bob@x.example") == bob, "Bob@x.example"
+    low = expected_uid(MAIL_ISS, "bob@x.example")
+    assert low != bob and uid("bob@x.example") == low, "bob@x.example"
+    # A sub identity is used as it stands, with the same namespace.
+    assert check_token(S.main.token(jwt("ES256", sub="Bob@X.Example")))[
+        "uid"] == expected_uid(ALL_ISS, "Bob@X.Example")
+
+
 @test
 def require_email_verified_true():
     check_401(S.main.token(mail_jwt(email_verified=False)),

@@ -77,6 +77,10 @@
 	X(ok_expired_within_leeway) \
 	X(ok_iat_future_within_leeway) \
 	X(ok_email_with_port) \
+	X(ok_email_domain_case_folded) \
+	X(ok_secondary_domain_case_folded) \
+	X(ok_secondary_domain_lower) \
+	X(ok_secondary_local_part_kept) \
 	X(ok_example_com_own_domain) \
 	X(ok_rsa_sig_leading_zero_dropped) \
 	X(ok_dsa_sig_leading_zero_dropped) \

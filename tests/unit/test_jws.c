@@ -1242,6 +1242,49 @@ test_email_identity(void **state)
 	    GOOD_MAIL_CLAIMS), JWS_ERR_EMAIL_MISSING);
 }
 
+/*
+ * The one rule for an email that becomes a uid subject, on both paths
+ * (BrowserID's principal too): the domain lower-cased, ASCII only, the
+ * local part kept as given.
+ */
+static void
+test_email_fold(void **state)
+{
+	static const struct {
+		const char	*in, *want;
+	} t[] = {
+		{ "Bob@X.Example", "Bob@x.example" },
+		{ "Bob@x.example", "Bob@x.example" },
+		{ "bob@x.example", "bob@x.example" },
+		{ "BOB@IDP.EXAMPLE:8443", "BOB@idp.example:8443" },
+		/* After the first '@' only; UTF-8 bytes are left alone. */
+		{ "A@B@C.D", "A@b@c.d" },
+		{ "Z@\xc3\x89" "COLE.example", "Z@\xc3\x89" "cole.example" },
+		{ "NoAt.Example", "NoAt.Example" },
+		{ "", "" },
+	};
+	struct jwt_identity	 id;
+	char			 buf[64], *tok;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", t[i].in);
+		jws_email_fold(buf);
+		assert_string_equal(buf, t[i].want);
+	}
+	/* The JWT path applies it: two spellings of one mailbox agree. */
+	tok = mail_token(JWS_ALG_ES256, "\"email\":\"Bob@X.Example\","
+	    GOOD_MAIL_CLAIMS);
+	assert_int_equal(verify_at(tok, NOW, &id), JWS_OK);
+	assert_string_equal(id.ident, "Bob@x.example");
+	free(tok);
+	tok = mail_token(JWS_ALG_ES256, "\"email\":\"bob@x.example\","
+	    GOOD_MAIL_CLAIMS);
+	assert_int_equal(verify_at(tok, NOW, &id), JWS_OK);
+	assert_string_equal(id.ident, "bob@x.example");
+	free(tok);
+}
+
 static void
 test_required_claims(void **state)
 {
@@ -1983,6 +2026,7 @@ main(void)
 		cmocka_unit_test(test_sub),
 		cmocka_unit_test(test_issuer),
 		cmocka_unit_test(test_email_identity),
+		cmocka_unit_test(test_email_fold),
 		cmocka_unit_test(test_required_claims),
 		cmocka_unit_test(test_service_allowed),
 		cmocka_unit_test(test_alg_disallowed),
