@@ -229,6 +229,40 @@ test_round_trip(void **state)
 	assert_true(strncmp(t1, "gAAAAA", 6) == 0);
 }
 
+/*
+ * The IV is random for every token (the Fernet spec; AES-CBC under one key
+ * with a repeated IV shows which payloads share a first block).  Two
+ * tokens of the same claims, minted at the same second by token_mint(),
+ * which draws its own randomness, have different IVs: bytes 9 to 24 of
+ * the decoded token.  As test_tokenlib.c's two_mints_differ does for the
+ * salt; a repeat of 16 random bytes would be a 2^-128 event.
+ */
+static void
+test_iv_random(void **state)
+{
+	const struct token_claims c = { 42, NODE, EXPIRES, NULL };
+	struct secrets		 s;
+	char			 t[2][TOKEN_MAX + 1], k[2][TOKEN_KEY_LEN + 1];
+	uint8_t			 raw[2][TOKEN_MAX];
+	size_t			 len[2];
+	int			 i;
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(secrets_build(&s, &master, 1), 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(token_mint(TOKEN_FORMAT_FERNET, &s, &c, NOW,
+		    t[i], k[i]), 0);
+		assert_int_equal(b64url_decode(raw[i], &len[i], t[i],
+		    strlen(t[i]), B64_PAD), 0);
+		assert_true(len[i] > 9 + TOKEN_IV_LEN);
+		assert_int_equal(raw[i][0], 0x80);
+	}
+	/* The same version and timestamp: only the randomness differs. */
+	assert_memory_equal(raw[0], raw[1], 9);
+	assert_memory_not_equal(raw[0] + 9, raw[1] + 9, TOKEN_IV_LEN);
+	secrets_free(&s);
+}
+
 /* Any bit of any byte: the version byte is malformed, the rest forged. */
 static void
 test_tamper_every_byte(void **state)
@@ -420,6 +454,7 @@ main(void)
 		cmocka_unit_test(test_worked_example),
 		cmocka_unit_test(test_parse_kat),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_iv_random),
 		cmocka_unit_test(test_tamper_every_byte),
 		cmocka_unit_test(test_wrong_secret),
 		cmocka_unit_test(test_expired),
