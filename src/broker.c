@@ -23,6 +23,13 @@
  * and tells the front (broker_worker_died).  Which of its jobs killed it is
  * known only when it held one, so the others become suspects that run
  * alone from then on (worker_forget).
+ *
+ * Workers name their connection: each incarnation sets a routing identity
+ * of its own and keeps it across reconnects.  So a READY from a worker
+ * that holds jobs means the same process is back on a new connection and
+ * the old one took its jobs with it: they are dispatched again at once,
+ * not after the hung-worker timeout.  No JOB ever carries a frame over
+ * PROTO_MAX_FRAME, which would cost the worker its connection.
  */
 #include "broker.h"
 
@@ -45,6 +52,7 @@
 #define MAX_ATTEMPTS	2	/* deaths a job may be blamed for */
 #define READ_BATCH	256	/* messages read per broker_read() */
 #define IDENT_MAX	32
+#define JOB_FIELDS	5	/* job, service, assertion, client_state, kind */
 
 /*
  * A slot is on two lists, both threaded through the slots by index: the
@@ -296,10 +304,11 @@ requeue(struct broker *b, int i, int counted)
 
 /*
  * Forgets a worker; the jobs it held go back to the head of the queue.
- * untouched: it certainly worked on none of them (it said BYE or READY
- * instead).  Otherwise it died or hung on one of them, and which one is
- * not known when it held several: a worker keeps finished replies in its
- * outbox for a while, so the oldest job held need not be the culprit.
+ * untouched: it certainly worked on none of them (it said BYE, or exited
+ * cleanly).  Otherwise it died, hung or lost its connection on one of
+ * them, and which one is not known when it held several: a worker keeps
+ * finished replies in its outbox for a while, so the oldest job held need
+ * not be the culprit.
  * Then none is counted, and each becomes a suspect that is sent to a
  * worker holding nothing else; dying there, it is known to be the culprit.
  */
@@ -329,25 +338,33 @@ worker_forget(struct broker *b, int w, const char *why, int untouched)
 
 /* ---- dispatch --------------------------------------------------------- */
 
-static int
-send_job(struct broker *b, int w, int i)
+/*
+ * The JOB message for slot i into f (room for JOB_FIELDS), its id into id;
+ * returns the number of fields.  Optional fields the front left empty are
+ * not sent.
+ */
+static size_t
+job_fields(struct broker *b, int i, uint8_t *id, struct proto_field *f)
 {
-	struct slot	*s = &b->slots[i];
-	uint8_t		 id[PROTO_JOB_ID_LEN];
-	uint32_t	 v[2] = { (uint32_t)i, s->gen };
-	struct proto_field f[] = {
-		PROTO_FIELD("job", id, sizeof(id)),
-		PROTO_FIELD("service", s->job->service, s->job->service_len),
-		PROTO_FIELD("assertion", s->job->assertion,
-		    s->job->assertion_len),
-		PROTO_FIELD("client_state", s->job->client_state,
-		    s->job->client_state_len),
-	};
+	const struct slot	*s = &b->slots[i];
+	const struct job	*job = s->job;
+	uint32_t		 v[2] = { (uint32_t)i, s->gen };
+	size_t			 n = 0;
 
 	/* The id is opaque to workers; native byte order is fine. */
-	memcpy(id, v, sizeof(id));
-	return proto_send(b->router, b->workers[w].id, b->workers[w].idlen,
-	    PROTO_JOB, f, s->job->client_state_len > 0 ? 4 : 3);
+	memcpy(id, v, PROTO_JOB_ID_LEN);
+	f[n++] = (struct proto_field)PROTO_FIELD("job", id, PROTO_JOB_ID_LEN);
+	f[n++] = (struct proto_field)PROTO_FIELD("service", job->service,
+	    job->service_len);
+	f[n++] = (struct proto_field)PROTO_FIELD("assertion", job->assertion,
+	    job->assertion_len);
+	if (job->client_state_len > 0)
+		f[n++] = (struct proto_field)PROTO_FIELD("client_state",
+		    job->client_state, job->client_state_len);
+	if (job->kind_len > 0)
+		f[n++] = (struct proto_field)PROTO_FIELD("kind", job->kind,
+		    job->kind_len);
+	return n;
 }
 
 /* Jobs worker wk would take now: none while it holds a suspect. */
@@ -381,17 +398,34 @@ pick_worker(struct broker *b, const struct slot *s)
 static void
 dispatch(struct broker *b, uint64_t now)
 {
-	struct wrk	*wk;
-	int		 w, i;
+	struct proto_field	 f[JOB_FIELDS];
+	uint8_t			 id[PROTO_JOB_ID_LEN];
+	struct wrk		*wk;
+	size_t			 n;
+	int			 w, i;
 
 	/*
 	 * In order: a suspect at the head waits for a worker to empty (at
 	 * most one worker's credit of jobs) rather than be overtaken.
 	 */
-	while ((i = b->list[QUEUE].head) != -1 &&
-	    (w = pick_worker(b, &b->slots[i])) != -1) {
+	while ((i = b->list[QUEUE].head) != -1) {
+		n = job_fields(b, i, id, f);
+		/*
+		 * A frame over the limit would cost the worker its connection
+		 * and the job would go on to break the next one: it fails
+		 * here, at once.  The front refuses such requests first.
+		 */
+		if (!proto_fits(f, n)) {
+			log_warnx("a job with a field over %d bytes: refused",
+			    PROTO_MAX_VALUE);
+			complete(b, i, JOB_UNAVAILABLE);
+			continue;
+		}
+		if ((w = pick_worker(b, &b->slots[i])) == -1)
+			break;
 		wk = &b->workers[w];
-		if (send_job(b, w, i) == -1) {
+		if (proto_send(b->router, wk->id, wk->idlen, PROTO_JOB, f,
+		    n) == -1) {
 			/* Its connection is gone: it died. */
 			worker_forget(b, w, "unreachable", 0);
 			continue;
@@ -488,8 +522,15 @@ on_worker_message(struct broker *b, struct proto_msg *m, uint64_t now)
 	switch (m->cmd) {
 	case PROTO_READY:
 		if (b->workers[w].nheld > 0) {
-			/* It came back without its jobs: it restarted. */
-			worker_forget(b, w, "restarted", 1);
+			/*
+			 * Its identity is its incarnation's, so this is the
+			 * same process, back on a new connection: what the
+			 * old one carried is lost.  That connection may have
+			 * broken on one of these jobs, so they count as if
+			 * it had died (a job that keeps breaking connections
+			 * is given up like one that kills workers).
+			 */
+			worker_forget(b, w, "reconnected", 0);
 			if ((w = worker_add(b, id, idlen, now)) == -1)
 				return;
 		}
@@ -672,9 +713,16 @@ broker_bind(struct broker *b)
 	snprintf(endpoint, sizeof(endpoint), "ipc://%s", path);
 	/* A socket file left by a front that crashed would refuse the bind. */
 	(void)unlink(path);
+	/*
+	 * HANDOVER: a worker that reconnects takes its identity over from
+	 * its old connection at once; without it the ROUTER ignores the new
+	 * one for as long as the old one seems up.
+	 */
 	if ((b->router = zmq_socket(b->ctx, ZMQ_ROUTER)) == NULL ||
 	    proto_sockopts(b->router) == -1 ||
 	    zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one,
+	    sizeof(one)) == -1 ||
+	    zmq_setsockopt(b->router, ZMQ_ROUTER_HANDOVER, &one,
 	    sizeof(one)) == -1 ||
 	    zmq_bind(b->router, endpoint) == -1) {
 		log_warnx("bind %s: %s", endpoint, zmq_strerror(errno));

@@ -194,6 +194,17 @@ proto_get_str(const struct proto_msg *m, const char *key, char *buf,
 	return 0;
 }
 
+int
+proto_fits(const struct proto_field *fields, size_t nfields)
+{
+	size_t	i;
+
+	for (i = 0; i < nfields; i++)
+		if (fields[i].vallen > PROTO_MAX_VALUE)
+			return 0;
+	return 1;
+}
+
 static int
 send_frame(void *sock, const void *data, size_t len, int more)
 {
@@ -207,6 +218,14 @@ proto_send(void *sock, const void *ident, size_t identlen, int cmd,
 	uint8_t	hdr[2] = { PROTO_VERSION, (uint8_t)cmd };
 	size_t	i;
 
+	/*
+	 * The peer's ZeroMQ would drop the whole connection for an oversize
+	 * frame, with what is queued on it: refuse before the first frame.
+	 */
+	if (!proto_fits(fields, nfields)) {
+		errno = EMSGSIZE;
+		return -1;
+	}
 	if (ident != NULL && send_frame(sock, ident, identlen, 1) == -1)
 		return -1;
 	if (send_frame(sock, hdr, sizeof(hdr), nfields > 0) == -1)

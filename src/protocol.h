@@ -94,6 +94,9 @@ int	proto_get_str(const struct proto_msg *m, const char *key, char *buf,
 int	proto_send(void *sock, const void *ident, size_t identlen, int cmd,
 	    const struct proto_field *fields, size_t nfields);
 
+/* Whether every value fits in a frame (PROTO_MAX_VALUE). */
+int	proto_fits(const struct proto_field *fields, size_t nfields);
+
 /* A field from a C string key and value. */
 #define PROTO_FIELD(k, v, n)	{ (k), sizeof(k) - 1, (v), (n) }
 #define PROTO_FIELD_STR(k, s)	{ (k), sizeof(k) - 1, (s), strlen(s) }
