@@ -77,8 +77,17 @@ $(BUILD)/libtokend.a: $(LIBOBJS)
 	rm -f $@
 	ar rcs $@ $^
 
+# libmicrohttpd is linked statically into tokend so that -Wl,--wrap=recv
+# can point its recv() calls, and only its, at the HTTP guard
+# (src/guardio.c): every byte it parses has been framed strictly first.
+# Debian's libmicrohttpd-dev ships the archive; its TLS dependency stays a
+# shared library.
+MHD_STATIC = -Wl,--wrap=recv -l:libmicrohttpd.a -lgnutls
+TOKEND_LDLIBS = $(filter-out -lmicrohttpd,$(LDLIBS)) $(MHD_STATIC)
+
 $(BUILD)/tokend: $(BUILD)/obj/main.o $(BUILD)/libtokend.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BUILD)/obj/main.o \
+	    $(BUILD)/libtokend.a $(TOKEND_LDLIBS)
 
 # tokenctl checks tokens through libtokend-verify, as a service would.
 $(BUILD)/obj/tokenctl.o: CFLAGS += -Isrc/lib

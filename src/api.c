@@ -44,6 +44,9 @@ enum problem {
 	P_TIMEOUT,
 	P_INTERNAL,
 	P_BAD_GATEWAY,
+	P_HEAD_TOO_LARGE,
+	P_NOT_IMPLEMENTED,
+	P_VERSION,
 };
 
 static const struct {
@@ -79,6 +82,12 @@ static const struct {
 	    "temporarily_unavailable" },
 	[P_INTERNAL] = { 500, "error", "error", 500, "server_error" },
 	[P_BAD_GATEWAY] = { 502, "error", "error", 502, "server_error" },
+	[P_HEAD_TOO_LARGE] = { 431, "request-too-large", "error", 431,
+	    "invalid_request" },
+	[P_NOT_IMPLEMENTED] = { 501, "not-implemented", "error", 501,
+	    "invalid_request" },
+	[P_VERSION] = { 505, "http-version-not-supported", "error", 505,
+	    "invalid_request" },
 };
 
 /* Where a problem lies, for the {"location", "name"} of the answer. */
@@ -843,6 +852,33 @@ api_finish(struct api_call *c, const struct job *job)
 		return;
 	}
 	c->status = 200;
+}
+
+int
+api_refuse(struct api_call *c, unsigned status, const char *location,
+    const char *name, const char *description)
+{
+	enum problem	p;
+
+	memset(c, 0, sizeof(*c));
+	switch (status) {
+	case 413:
+		p = P_TOO_LARGE;
+		break;
+	case 431:
+		p = P_HEAD_TOO_LARGE;
+		break;
+	case 501:
+		p = P_NOT_IMPLEMENTED;
+		break;
+	case 505:
+		p = P_VERSION;
+		break;
+	default:
+		p = P_BAD_REQUEST;
+		break;
+	}
+	return problem(c, p, location, name, description);
 }
 
 void

@@ -65,6 +65,13 @@ int	api_prepare(struct api_call *call, const char *body, size_t len,
 /* Turns a completed job into the answer, in the endpoint's style. */
 void	api_finish(struct api_call *call, const struct job *job);
 
+/*
+ * The answer for a request refused before routing (the HTTP guard:
+ * status 400, 413, 431, 501 or 505), in tokend's style.  Returns 1.
+ */
+int	api_refuse(struct api_call *call, unsigned status,
+	    const char *location, const char *name, const char *description);
+
 /* Frees what the call owns. */
 void	api_call_clear(struct api_call *call);
 

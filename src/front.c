@@ -43,6 +43,8 @@
 #include "broker.h"
 #include "clock.h"
 #include "config.h"
+#include "guardio.h"
+#include "httpguard.h"
 #include "log.h"
 
 enum req_state {
@@ -60,6 +62,7 @@ struct request {
 	struct api_call	 call;		/* the endpoint's view */
 	struct job	 job;
 	struct MHD_Connection *conn;
+	struct guard	*guard;		/* the connection's (guardio.c) */
 	uint64_t	 start_us;
 	char		 method[8];
 	char		 path[64];
@@ -114,8 +117,14 @@ respond(struct request *r)
 	    "no-store");
 	for (i = 0; i < c->nhdr; i++)
 		MHD_add_response_header(resp, c->hdr[i].name, c->hdr[i].value);
-	/* While draining, ask clients to go so the front can exit. */
-	if (front.phase != F_SERVING)
+	/*
+	 * While draining, ask clients to go so the front can exit; and close
+	 * after the last request of a connection whose client closed its
+	 * side, or whose next request the guard refused (nothing more will
+	 * be read there).
+	 */
+	if (front.phase != F_SERVING || (r->guard != NULL &&
+	    r->guard->state == GS_DEAD && r->guard->seen == r->guard->heads))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
 		    "close");
 	ret = MHD_queue_response(r->conn, c->status, resp);
@@ -159,10 +168,37 @@ finish(struct request *r)
 	return respond(r);
 }
 
+/*
+ * Whether the guard refused this request (a head it replaced, or a
+ * chunked body it cut short); call then holds the answer.
+ */
+static int
+guard_refused(struct request *r)
+{
+	const struct guard_problem	*p;
+	struct guard			*g = r->guard;
+	char				 desc[160];
+
+	if (g == NULL || g->err == GUARD_OK || g->bad != g->seen)
+		return 0;
+	p = guard_problem(g->err);
+	if (g->err == GUARD_DUPLICATE && g->err_name != NULL) {
+		snprintf(desc, sizeof(desc), "%s must be sent once",
+		    g->err_name);
+		api_refuse(&r->call, p->status, p->location, g->err_name,
+		    desc);
+	} else
+		api_refuse(&r->call, p->status, p->location, p->name,
+		    p->description);
+	return 1;
+}
+
 /* The body is complete: make the job and hand it over, or answer now. */
 static enum MHD_Result
 submit(struct request *r)
 {
+	if (guard_refused(r))
+		return respond(r);
 	if (api_prepare(&r->call, r->body, r->len, r->too_large, &r->job))
 		return respond(r);
 	r->job.owner = r;
@@ -192,7 +228,8 @@ static enum MHD_Result
 start_request(struct MHD_Connection *c, const char *url, const char *method,
     void **con_cls)
 {
-	struct request	*r;
+	const union MHD_ConnectionInfo	*ci;
+	struct request			*r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return MHD_NO;
@@ -201,6 +238,12 @@ start_request(struct MHD_Connection *c, const char *url, const char *method,
 	snprintf(r->method, sizeof(r->method), "%s", method);
 	snprintf(r->path, sizeof(r->path), "%s", url);
 	*con_cls = r;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci != NULL && (r->guard = guardio_get(ci->connect_fd)) != NULL)
+		r->guard->seen++;
+	/* The guard's stand-in for a head it refused (httpguard.h). */
+	if (strcmp(url, GUARD_PATH) == 0 && guard_refused(r))
+		return respond(r);
 	if (api_route(&r->call, c, method, url, front.cfg->max_body))
 		return respond(r);
 	return MHD_YES;
@@ -261,6 +304,36 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* Every connection reads through a guard of its own (guardio.c). */
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo	*ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL)
+		return;
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+		guardio_close(ci->connect_fd);
+	else if (guardio_open(ci->connect_fd, front.cfg->connection_memory,
+	    front.cfg->max_body) == -1)
+		/* Unguarded, it would be framed by MHD alone: drop it. */
+		shutdown(ci->connect_fd, SHUT_RDWR);
+}
+
+/*
+ * MHD would percent-decode the path before the handler sees it, so
+ * "/v1%2Ftoken" would reach /v1/token and a proxy rule written on the raw
+ * path could be bypassed.  Routes match the raw path; the guard refused
+ * every escape that could decode to a slash or a control byte.
+ */
+static size_t
+keep_escapes(void *cls, struct MHD_Connection *c, char *s)
+{
+	return strlen(s);
+}
+
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -293,19 +366,27 @@ listen_addr(const struct config *cfg, struct sockaddr_storage *ss)
 	return -1;
 }
 
-/* Idle keep-alive connections each take a descriptor: make room. */
-static void
+/*
+ * Idle keep-alive connections each take a descriptor: make room.  Returns
+ * the limit in force, which sizes the guards' table.
+ */
+static size_t
 raise_nofile(const struct config *cfg)
 {
 	struct rlimit	rl;
 	rlim_t		want = (rlim_t)cfg->max_connections + 256;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
-		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return (size_t)want;
+	if (rl.rlim_cur >= want)
+		return (size_t)rl.rlim_cur;
 	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
 		log_warn("setrlimit(RLIMIT_NOFILE, %llu)",
 		    (unsigned long long)rl.rlim_cur);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return (size_t)rl.rlim_cur;
 }
 
 static struct MHD_Daemon *
@@ -337,6 +418,8 @@ start_mhd(const struct config *cfg)
 	    (unsigned int)cfg->per_ip_connections,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+	    MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
 	    MHD_OPTION_END);
 }
 
@@ -534,7 +617,10 @@ front_main(struct config *cfg, int ready_fd)
 	front.ready_fd = ready_fd;
 	front.listen_fd = MHD_INVALID_SOCKET;
 	front.now = mono_ms();
-	raise_nofile(cfg);
+	if (guardio_init(raise_nofile(cfg)) == -1) {
+		log_warnx("out of memory");
+		return EXIT_FATAL;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if ((front.sigfd = open_signals()) == -1) {
 		log_warn("signalfd");
