@@ -117,6 +117,7 @@ static const struct key_def issuer_keys[] = {
 	{ "identity_claim", KT_IDCLAIM, ISS(identity), 0, 0, "sub" },
 	{ "require", KT_REQUIRE, ISS(require), 0, 0, KEY_OPTIONAL },
 	{ "services", KT_STR, ISS(services_list), 0, 0, "*" },
+	{ "uid_namespace", KT_STR, ISS(uid_namespace), 0, 0, KEY_OPTIONAL },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -138,6 +139,7 @@ static const struct key_def browserid_keys[] = {
 	{ "secondary", KT_BOOL, BID(secondary), 0, 1, "off" },
 	{ "leeway", KT_I64, BID(leeway), 0, 3600, "60" },
 	{ "services", KT_STR, BID(services_list), 0, 0, "*" },
+	{ "uid_namespace", KT_STR, BID(uid_namespace), 0, 0, KEY_OPTIONAL },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -983,6 +985,76 @@ check_issuers(struct loader *l)
 	return 0;
 }
 
+/* A section that keys uids: [issuer] or [browserid], for messages. */
+struct uid_space {
+	const char	*kind, *name;
+	const char	*ns;		/* uid_namespace, or the default */
+	int		 set;		/* uid_namespace was set */
+	int		 line;
+};
+
+/*
+ * A uid is the keyed hash of (namespace, subject) (docs/tokens.md), and
+ * the defaults, an [issuer]'s iss and a [browserid]'s issuer domain, can
+ * coincide by accident: a JWT issuer whose iss is a BrowserID issuer's
+ * domain would give alice@ that domain one uid through either.  So two
+ * sections share a namespace only when both set uid_namespace to it.
+ * Then fills in the defaults.
+ */
+static int
+check_uid_namespaces(struct loader *l)
+{
+	struct config		*c = l->cfg;
+	struct uid_space	 sp[CONFIG_MAX_ISSUERS + CONFIG_MAX_BROWSERID];
+	const struct uid_space	*a, *b;
+	size_t			 i, j, n = 0;
+
+	for (i = 0; i < c->nissuers; i++, n++)
+		sp[n] = (struct uid_space){ "issuer", c->issuers[i].name,
+		    c->issuers[i].uid_namespace ? c->issuers[i].uid_namespace :
+		    c->issuers[i].iss, c->issuers[i].uid_namespace != NULL,
+		    c->issuers[i].line };
+	for (i = 0; i < c->nbrowserid; i++, n++)
+		sp[n] = (struct uid_space){ "browserid", c->browserid[i].name,
+		    c->browserid[i].uid_namespace ?
+		    c->browserid[i].uid_namespace : c->browserid[i].issuer,
+		    c->browserid[i].uid_namespace != NULL,
+		    c->browserid[i].line };
+	for (i = 0; i < n; i++) {
+		/* mint_uid() has room for this much. */
+		if (strlen(sp[i].ns) > CONFIG_MAX_UID_NAMESPACE)
+			return fail(l, "%s:%d: [%s %s]: uid namespace longer "
+			    "than %d bytes: set a shorter uid_namespace",
+			    c->path, sp[i].line, sp[i].kind, sp[i].name,
+			    CONFIG_MAX_UID_NAMESPACE);
+		for (j = 0; j < i; j++) {
+			if (strcmp(sp[i].ns, sp[j].ns) != 0 ||
+			    (sp[i].set && sp[j].set))
+				continue;
+			/* Report at the later section, naming the other. */
+			a = sp[i].line > sp[j].line ? &sp[i] : &sp[j];
+			b = a == &sp[i] ? &sp[j] : &sp[i];
+			return fail(l, "%s:%d: [%s %s] and [%s %s] (line %d) "
+			    "have the same uid namespace \"%s\", so a subject "
+			    "of either would get one uid: set uid_namespace = "
+			    "%s in both if sharing uids is intended, or another "
+			    "uid_namespace in one", c->path, a->line, a->kind,
+			    a->name, b->kind, b->name, b->line, a->ns, a->ns);
+		}
+	}
+	for (i = 0; i < c->nissuers; i++)
+		if (c->issuers[i].uid_namespace == NULL &&
+		    (c->issuers[i].uid_namespace = strdup(
+		    c->issuers[i].iss)) == NULL)
+			return fail(l, "out of memory");
+	for (i = 0; i < c->nbrowserid; i++)
+		if (c->browserid[i].uid_namespace == NULL &&
+		    (c->browserid[i].uid_namespace = strdup(
+		    c->browserid[i].issuer)) == NULL)
+			return fail(l, "out of memory");
+	return 0;
+}
+
 /* Checks that span sections, once every section is complete. */
 static int
 check_config(struct loader *l)
@@ -1007,9 +1079,9 @@ check_config(struct loader *l)
 	if (strlen(c->runtime_dir) > 80)
 		return fail(l, "%s: runtime_dir is longer than 80 bytes, too "
 		    "long for a Unix socket path", c->path);
-	if (check_issuers(l) == -1)
+	if (check_issuers(l) == -1 || check_browserid(l) == -1)
 		return -1;
-	return check_browserid(l);
+	return check_uid_namespaces(l);
 }
 
 static int
@@ -1074,6 +1146,7 @@ issuer_clear(struct issuer *is)
 	free(is->name);
 	free(is->iss);
 	free(is->audience);
+	free(is->uid_namespace);
 	jwks_free(is->jwks);
 	is->jwks = NULL;
 	free(is->jwks_file);
@@ -1099,6 +1172,7 @@ browserid_clear(struct browserid_issuer *b)
 	free(b->name);
 	free(b->issuer);
 	free(b->audience);
+	free(b->uid_namespace);
 	free(b->services_list);
 	for (i = 0; i < b->nservices; i++)
 		free(b->services[i]);

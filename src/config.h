@@ -20,6 +20,7 @@
 #define CONFIG_MAX_ISSUERS	64
 #define CONFIG_MAX_SERVICES	256
 #define CONFIG_MAX_BROWSERID	64
+#define CONFIG_MAX_UID_NAMESPACE 1024	/* bytes of an issuer's uid_namespace */
 
 /* Which claim of an issuer's JWT is the user's identity. */
 enum identity_claim {
@@ -39,6 +40,7 @@ struct issuer {
 	char		*name;		/* section name: [issuer NAME] */
 	char		*iss;		/* required "iss" claim */
 	char		*audience;	/* required in "aud" */
+	char		*uid_namespace;	/* keys its uids: as set, or iss */
 	/*
 	 * The key set in use, or NULL (jwks_url only, not fetched yet).  The
 	 * one member of the config that changes after load: it is
@@ -72,7 +74,8 @@ struct browserid_key;
 /* A BrowserID certificate issuer: [browserid NAME]. */
 struct browserid_issuer {
 	char		*name;		/* section name */
-	char		*issuer;	/* the first certificate's "iss" */
+	char		*issuer;	/* the certificate's "iss" */
+	char		*uid_namespace;	/* keys its uids: as set, or issuer */
 	struct browserid_key *key;	/* public_key_file, parsed */
 	char		*audience;	/* the assertion's "aud", exactly */
 	int		 secondary;	/* 1: may vouch for any email domain */

@@ -19,21 +19,22 @@
 #include "protocol.h"
 
 int
-mint_uid(const struct config *cfg, const char *iss, const char *sub,
+mint_uid(const struct config *cfg, const char *ns, const char *sub,
     uint64_t *uid)
 {
-	uint8_t	 msg[1024 + JWT_MAX_SUB + 1], mac[SHA256_LEN];
-	size_t	 ilen = strlen(iss), slen = strlen(sub);
+	uint8_t	 msg[CONFIG_MAX_UID_NAMESPACE + 1 + JWT_MAX_SUB];
+	uint8_t	 mac[SHA256_LEN];
+	size_t	 nlen = strlen(ns), slen = strlen(sub);
 	uint64_t v = 0;
 	int	 i;
 
-	if (ilen > 1024 || slen > JWT_MAX_SUB)
+	if (nlen > CONFIG_MAX_UID_NAMESPACE || slen > JWT_MAX_SUB)
 		return -1;
-	memcpy(msg, iss, ilen);
-	msg[ilen] = '\0';
-	memcpy(msg + ilen + 1, sub, slen);
+	memcpy(msg, ns, nlen);
+	msg[nlen] = '\0';
+	memcpy(msg + nlen + 1, sub, slen);
 	if (hmac_sha256(mac, cfg->uid_secret.bytes, cfg->uid_secret.len, msg,
-	    ilen + 1 + slen) == -1)
+	    nlen + 1 + slen) == -1)
 		return -1;
 	for (i = 0; i < 8; i++)
 		v = v << 8 | mac[i];
@@ -87,8 +88,9 @@ browserid_error_class(enum browserid_err e)
 /*
  * The uid of a backed BrowserID assertion: verified against the
  * [browserid] sections (timestamps in milliseconds), the issuer allowed
- * for the service, then the same keyed hash as a JWT identity with the
- * issuer's domain as iss and the email as sub.  -1 if *res holds an error.
+ * for the service, then the same keyed hash as a JWT identity, in the
+ * section's uid_namespace (its issuer domain by default), of the email.
+ * -1 if *res holds an error.
  */
 static int
 browserid_uid(const struct config *cfg, const struct mint_request *req,
@@ -107,7 +109,8 @@ browserid_uid(const struct config *cfg, const struct mint_request *req,
 		    browserid_strerror(e));
 		return -1;
 	}
-	if (mint_uid(cfg, id.issuer->issuer, id.email, &res->uid) == -1) {
+	if (mint_uid(cfg, id.issuer->uid_namespace, id.email,
+	    &res->uid) == -1) {
 		fail(res, PROTO_ERR_INTERNAL, "assertion",
 		    "cannot derive the user id");
 		return -1;
@@ -162,7 +165,8 @@ mint_token(const struct config *cfg, const struct mint_request *req,
 		fail(res, jws_error_class(e), "assertion", jws_strerror(e));
 		return;
 	}
-	if (mint_uid(cfg, id.issuer->iss, id.ident, &res->uid) == -1) {
+	if (mint_uid(cfg, id.issuer->uid_namespace, id.ident,
+	    &res->uid) == -1) {
 		fail(res, PROTO_ERR_INTERNAL, "assertion",
 		    "cannot derive the user id");
 		return;

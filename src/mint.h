@@ -45,11 +45,12 @@ void	mint_token(const struct config *, const struct mint_request *req,
 	    int64_t now, struct mint_result *res);
 
 /*
- * The stable user id of (iss, sub): the first 53 bits of
- * HMAC-SHA256(uid_secret, iss || 0x00 || sub).  Keyed by its own secret so
- * rotating a service's signing secret never changes anyone's uid.
+ * The stable user id of sub in the namespace ns (an issuer section's
+ * uid_namespace): the first 53 bits of HMAC-SHA256(uid_secret,
+ * ns || 0x00 || sub).  Keyed by its own secret so rotating a service's
+ * signing secret never changes anyone's uid.
  */
-int	mint_uid(const struct config *, const char *iss, const char *sub,
+int	mint_uid(const struct config *, const char *ns, const char *sub,
 	    uint64_t *uid);
 
 #endif

@@ -964,6 +964,156 @@ test_err_late_frees_everything(void **state)
 	    "node = ftp", "node: expected an http:// or https:// URL");
 }
 
+/* ---- uid_namespace ---------------------------------------------------- */
+
+/*
+ * A [browserid NAME] section for issuer domain dom, with a key from
+ * tests/unit/vectors/browserid (an absolute path, so the section can go
+ * in any directory), and extra lines.
+ */
+static const char *
+bid_section(const char *name, const char *dom, const char *extra)
+{
+	static char	 buf[4][PATH_MAX + 512];
+	static int	 next;
+	char		 rel[PATH_MAX], key[PATH_MAX];
+	const char	*dir_env = getenv("TOKEND_VECTORS");
+	const char	*slash = strrchr(__FILE__, '/');
+	char		*b = buf[next++ % 4];
+
+	if (dir_env != NULL)
+		snprintf(rel, sizeof(rel), "%s/browserid/idp.pub.json",
+		    dir_env);
+	else
+		snprintf(rel, sizeof(rel), "%.*s/vectors/browserid/idp.pub.json",
+		    slash ? (int)(slash - __FILE__) : 1,
+		    slash ? __FILE__ : ".");
+	assert_non_null(realpath(rel, key));
+	snprintf(b, sizeof(buf[0]), "\n[browserid %s]\nissuer = %s\n"
+	    "public_key_file = %s\naudience = https://token.example.com\n%s",
+	    name, dom, key, extra);
+	return b;
+}
+
+/* CONF_FMT's issuer, a second [issuer], and [browserid] sections. */
+static const char *
+conf_ns(const char *accounts, const char *second, const char *bids)
+{
+	static char	 more[16384];
+
+	snprintf(more, sizeof(more), "%s\n[issuer second]\n"
+	    "iss = https://second.example.com\njwks_file = keys.jwks\n"
+	    "audience = https://token.example.com\n%s%s", accounts, second,
+	    bids);
+	return conf("", more, "");
+}
+
+/* By default an issuer's uids are keyed by its iss or issuer domain. */
+static void
+test_uid_namespace_defaults(void **state)
+{
+	struct config	*c;
+
+	c = load_ok(conf_ns("", "", bid_section("idp", "idp.example", "")));
+	assert_string_equal(c->issuers[0].uid_namespace,
+	    "https://accounts.example.com");
+	assert_string_equal(c->issuers[1].uid_namespace,
+	    "https://second.example.com");
+	assert_string_equal(c->browserid[0].uid_namespace, "idp.example");
+	config_free(c);
+	c = load_ok(conf_ns("uid_namespace = accounts-v1\n", "",
+	    bid_section("idp", "idp.example", "uid_namespace = idp\n")));
+	assert_string_equal(c->issuers[0].uid_namespace, "accounts-v1");
+	assert_string_equal(c->issuers[0].iss, "https://accounts.example.com");
+	assert_string_equal(c->browserid[0].uid_namespace, "idp");
+	config_free(c);
+}
+
+/*
+ * Two sections whose namespaces end up equal share uids: refused unless
+ * both set uid_namespace to it, at the later section, naming both.
+ */
+static void
+test_uid_namespace_clash(void **state)
+{
+	const char	*s;
+	char		 where[32];
+
+	/* A JWT issuer whose iss is a BrowserID issuer's domain. */
+	s = conf_ns("", "", bid_section("idp", "https://second.example.com",
+	    ""));
+	refused_at(s, "[browserid idp]", "[browserid idp] and [issuer second]");
+	assert_non_null(strstr(err, "uid namespace "
+	    "\"https://second.example.com\""));
+	assert_non_null(strstr(err, "set uid_namespace = "
+	    "https://second.example.com in both if sharing uids is "
+	    "intended"));
+	/* The earlier section's line is named too. */
+	snprintf(where, sizeof(where), "(line %d)", line_of(s,
+	    "[issuer second]"));
+	assert_non_null(strstr(err, where));
+	/* One explicit, the other by default: still an accident. */
+	refused_at(conf_ns("", "uid_namespace = idp.example\n",
+	    bid_section("idp", "idp.example", "")), "[browserid idp]",
+	    "[browserid idp] and [issuer second]");
+	refused_at(conf_ns("", "", bid_section("idp", "idp.example",
+	    "uid_namespace = https://accounts.example.com\n")),
+	    "[browserid idp]", "[browserid idp] and [issuer accounts]");
+	refused_at(conf_ns("uid_namespace = https://second.example.com\n",
+	    "", ""), "[issuer second]", "[issuer second] and [issuer accounts]");
+}
+
+/* Both set to the same value: sharing is what the operator asked for. */
+static void
+test_uid_namespace_shared(void **state)
+{
+	struct config	*c;
+	char		 bids[2 * (PATH_MAX + 512)];
+
+	c = load_ok(conf_ns("", "uid_namespace = idp.example\n",
+	    bid_section("idp", "idp.example", "uid_namespace = idp.example\n")));
+	assert_string_equal(c->issuers[1].uid_namespace, "idp.example");
+	assert_string_equal(c->browserid[0].uid_namespace, "idp.example");
+	config_free(c);
+	snprintf(bids, sizeof(bids), "%s%s", bid_section("a", "a.example",
+	    "uid_namespace = shared\n"), bid_section("b", "b.example",
+	    "uid_namespace = shared\n"));
+	c = load_ok(conf_ns("", "", bids));
+	assert_string_equal(c->browserid[0].uid_namespace, "shared");
+	assert_string_equal(c->browserid[1].uid_namespace, "shared");
+	config_free(c);
+	/* Into another's default namespace: that one did not ask for it. */
+	snprintf(bids, sizeof(bids), "%s%s", bid_section("a", "a.example",
+	    "uid_namespace = b.example\n"), bid_section("b", "b.example", ""));
+	refused_at(conf_ns("", "", bids), "[browserid b]",
+	    "[browserid b] and [browserid a]");
+	/* A namespace of its own resolves an iss equal to a domain. */
+	c = load_ok(conf_ns("", "uid_namespace = jwt:second\n",
+	    bid_section("idp", "https://second.example.com", "")));
+	assert_string_equal(c->issuers[1].uid_namespace, "jwt:second");
+	assert_string_equal(c->browserid[0].uid_namespace,
+	    "https://second.example.com");
+	config_free(c);
+}
+
+static void
+test_uid_namespace_values(void **state)
+{
+	char	 big[CONFIG_MAX_UID_NAMESPACE + 64];
+
+	refused_at(conf_ns("uid_namespace =\n", "", ""), "uid_namespace =",
+	    "uid_namespace: empty value");
+	refused_at(conf_ns("uid_namespace = a\nuid_namespace = b\n", "", ""),
+	    "uid_namespace = b", "\"uid_namespace\" already set");
+	snprintf(big, sizeof(big), "uid_namespace = %0*d\n",
+	    CONFIG_MAX_UID_NAMESPACE + 1, 0);
+	refused_at(conf_ns(big, "", ""), "[issuer accounts]",
+	    "uid namespace longer than 1024 bytes");
+	snprintf(big, sizeof(big), "uid_namespace = %0*d\n",
+	    CONFIG_MAX_UID_NAMESPACE, 0);
+	config_free(load_ok(conf_ns(big, "", "")));
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1008,6 +1158,10 @@ main(void)
 		T(test_err_no_issuer_no_server),
 		T(test_err_no_file),
 		T(test_err_late_frees_everything),
+		T(test_uid_namespace_defaults),
+		T(test_uid_namespace_clash),
+		T(test_uid_namespace_shared),
+		T(test_uid_namespace_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
