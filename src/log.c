@@ -9,6 +9,11 @@
  * stay whole.  A loop that logs per request (the front's access log) holds
  * the log for one turn: its lines then leave together, one write(2) per
  * turn instead of one per request.  Only one thread may hold the log.
+ *
+ * Messages carry what clients sent (a path, a header's name) and what
+ * files held: every control byte of a message is written as \xNN, and a
+ * backslash as \\, so no input can start a line of its own, forge one,
+ * or send escape sequences to a terminal.
  */
 #include "log.h"
 
@@ -124,12 +129,41 @@ emit(enum log_level lvl, const char *line, size_t len)
 	log_nheld += len;
 }
 
+/* Appends msg to line[len..cap) with control bytes escaped; new length. */
+static size_t
+escape(char *line, size_t len, size_t cap, const char *msg)
+{
+	static const char	hex[] = "0123456789abcdef";
+	unsigned char		c;
+
+	for (; (c = (unsigned char)*msg) != '\0'; msg++) {
+		if (c >= 0x20 && c != 0x7f && c != '\\') {
+			if (len + 1 >= cap)
+				break;
+			line[len++] = (char)c;
+		} else if (c == '\\') {
+			if (len + 2 >= cap)
+				break;
+			line[len++] = '\\';
+			line[len++] = '\\';
+		} else {
+			if (len + 4 >= cap)
+				break;
+			line[len++] = '\\';
+			line[len++] = 'x';
+			line[len++] = hex[c >> 4];
+			line[len++] = hex[c & 15];
+		}
+	}
+	return len;
+}
+
 static void
 vlog(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
 {
-	char	 line[1024];
+	char	 line[1024], msg[1024];
 	int	 saved = errno, n;
-	size_t	 len;
+	size_t	 len, mlen;
 
 	if (lvl > log_max)
 		return;
@@ -142,17 +176,13 @@ vlog(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
 		n = snprintf(line, sizeof(line), "tokend %s[%d] %s: ",
 		    log_rolename, log_pid, levels[lvl].name);
 	len = n < 0 ? 0 : (size_t)n;
-	if (len < sizeof(line)) {
-		n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
-		len += n < 0 ? 0 : (size_t)n;
-	}
-	if (with_errno && len < sizeof(line)) {
-		n = snprintf(line + len, sizeof(line) - len, ": %s",
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	mlen = n < 0 ? 0 : (size_t)n;
+	if (with_errno && mlen < sizeof(msg))
+		snprintf(msg + mlen, sizeof(msg) - mlen, ": %s",
 		    strerror(saved));
-		len += n < 0 ? 0 : (size_t)n;
-	}
-	if (len >= sizeof(line) - 1)
-		len = sizeof(line) - 2;
+	/* The prefix is ours; the message is escaped; room for '\n'. */
+	len = escape(line, len, sizeof(line) - 1, msg);
 	line[len++] = '\n';
 	emit(lvl, line, len);
 	errno = saved;
