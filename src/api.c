@@ -25,6 +25,14 @@
 #include "jsonflat.h"
 #include "protocol.h"
 
+/*
+ * Which verifier a request may reach (the JOB field `kind`): each
+ * Authorization scheme and token type names its own, so a JWT cannot be
+ * sent as a BrowserID assertion or the other way round.
+ */
+#define KIND_JWT	"jwt"
+#define KIND_BROWSERID	"browserid"
+
 #define MAX_NAME	64	/* app, version, service names */
 
 enum style { STYLE_TOKEND, STYLE_TOKENSERVER, STYLE_OAUTH };
@@ -227,6 +235,7 @@ static int
 auth_header(struct api_call *c)
 {
 	static const char *const schemes[] = { "Bearer", "BrowserID" };
+	static const char *const kinds[] = { KIND_JWT, KIND_BROWSERID };
 	const char	*v = header(c, MHD_HTTP_HEADER_AUTHORIZATION), *cred;
 	size_t		 i, n;
 
@@ -256,6 +265,7 @@ auth_header(struct api_call *c)
 		return -1;
 	}
 	c->from_header = 1;
+	c->kind = kinds[i];
 	return 1;
 }
 
@@ -569,10 +579,10 @@ form_decode(char *s, size_t len)
 	return (ssize_t)o;
 }
 
-#define FORM_FIELDS 6
+#define FORM_FIELDS 8
 static const char *const form_names[FORM_FIELDS] = {
 	"grant_type", "subject_token", "subject_token_type", "audience",
-	"resource", "requested_token_type",
+	"resource", "requested_token_type", "actor_token", "actor_token_type",
 };
 
 /*
@@ -651,6 +661,14 @@ prepare_exchange(struct api_call *c, const char *body, size_t len)
 	else if (v[5] != NULL && strcmp(v[5], TYPE_ACCESS) != 0)
 		problem(c, P_BAD_REQUEST, "body", "requested_token_type",
 		    "only " TYPE_ACCESS " can be issued");
+	else if (v[6] != NULL || v[7] != NULL)
+		/* RFC 8693 2.2.2: what is not supported is refused. */
+		problem(c, P_BAD_REQUEST, "body", v[6] ? "actor_token" :
+		    "actor_token_type", "delegation (actor_token) is not "
+		    "supported");
+	else if (header(c, "X-Client-State") != NULL)
+		problem(c, P_BAD_REQUEST, "header", "X-Client-State",
+		    "X-Client-State is not accepted by /oauth/token");
 	else if ((target = v[3] ? v[3] : v[4]) == NULL)
 		problem(c, P_BAD_REQUEST, "body", "audience",
 		    "audience (or resource) must name the service");
@@ -660,8 +678,10 @@ prepare_exchange(struct api_call *c, const char *body, size_t len)
 	else if (set_owned(&c->assertion, v[1], strlen(v[1])) == -1 ||
 	    set_owned(&c->service, target, strlen(target)) == -1)
 		problem(c, P_INTERNAL, "body", "body", "out of memory");
-	else
+	else {
+		c->kind = KIND_JWT;	/* both token types are JWTs */
 		rc = 0;
+	}
 	OPENSSL_clear_free(buf, len + 1);
 	return rc;
 }
@@ -755,6 +775,30 @@ api_route(struct api_call *c, struct MHD_Connection *conn,
 	return 0;
 }
 
+/*
+ * A field the front would forward must fit the frame a worker accepts
+ * (protocol.h): max_body and connection_memory may allow more than that,
+ * and a larger frame would break the worker's connection.  413, naming
+ * the field where the client put it.
+ */
+static int
+field_too_large(struct api_call *c)
+{
+	char	desc[96];
+
+	if (strlen(c->assertion) > PROTO_MAX_VALUE) {
+		snprintf(desc, sizeof(desc), "the assertion is larger than %d "
+		    "bytes", PROTO_MAX_VALUE);
+		return problem(c, P_TOO_LARGE, c->from_header ? "header" :
+		    "body", c->from_header ? "Authorization" : "assertion",
+		    desc);
+	}
+	if (strlen(c->service) > PROTO_MAX_VALUE)
+		return problem(c, P_TOO_LARGE, "body", "service",
+		    "the service name is too long");
+	return 0;
+}
+
 int
 api_prepare(struct api_call *c, const char *body, size_t len, int too_large,
     struct job *job)
@@ -771,12 +815,16 @@ api_prepare(struct api_call *c, const char *body, size_t len, int too_large,
 		    "this endpoint takes no body");
 	if (c->ep->prepare(c, body, len) != 0)
 		return 1;
+	if (field_too_large(c))
+		return 1;
 	job->service = c->service;
 	job->service_len = strlen(c->service);
 	job->assertion = c->assertion;
 	job->assertion_len = strlen(c->assertion);
 	job->client_state = c->client_state;
 	job->client_state_len = strlen(c->client_state);
+	job->kind = c->kind != NULL ? c->kind : "";
+	job->kind_len = strlen(job->kind);
 	return 0;
 }
 

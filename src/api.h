@@ -38,6 +38,7 @@ struct api_call {
 	char			*assertion;	/* owned */
 	char			 client_state[API_CLIENT_STATE_MAX + 1];
 	int			 from_header;	/* assertion in Authorization */
+	const char		*kind;		/* the verifier asked for, or "" */
 	/* The answer, once decided. */
 	unsigned		 status;
 	char			*body;		/* owned, JSON */
