@@ -51,7 +51,7 @@
 				   twice the most workers, for reloads */
 #define MAX_ATTEMPTS	2	/* deaths a job may be blamed for */
 #define READ_BATCH	256	/* messages read per broker_read() */
-#define IDENT_MAX	32
+#define IDENT_MAX	64	/* bytes of a worker's routing identity */
 #define JOB_FIELDS	5	/* job, service, assertion, client_state, kind */
 
 /*
@@ -241,13 +241,18 @@ worker_add(struct broker *b, const void *id, size_t len, uint64_t now)
 	struct wrk	*wk;
 	int		 i;
 
-	if (len > IDENT_MAX)
+	if (len > IDENT_MAX) {
+		log_warnx("a worker's identity is over %d bytes: ignored",
+		    IDENT_MAX);
 		return -1;
+	}
 	for (i = 0; i < MAX_WORKERS; i++)
 		if (!b->workers[i].used)
 			break;
-	if (i == MAX_WORKERS)
+	if (i == MAX_WORKERS) {
+		log_warnx("too many workers connected: ignoring one");
 		return -1;
+	}
 	wk = &b->workers[i];
 	memset(wk, 0, sizeof(*wk));
 	wk->used = 1;
@@ -513,10 +518,8 @@ on_worker_message(struct broker *b, struct proto_msg *m, uint64_t now)
 	if ((w = worker_find(b, id, idlen)) == -1) {
 		if (m->cmd == PROTO_BYE)
 			return;
-		if ((w = worker_add(b, id, idlen, now)) == -1) {
-			log_warnx("too many workers connected: ignoring one");
+		if ((w = worker_add(b, id, idlen, now)) == -1)
 			return;
-		}
 	}
 	b->workers[w].seen = now;
 	switch (m->cmd) {

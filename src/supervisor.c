@@ -101,8 +101,20 @@ child_run(struct supervisor *s, struct child *c, pid_t parent, int ready_w)
 	close(s->sigfd);
 	if (s->ready_fd != -1)
 		close(s->ready_fd);
-	/* Go when the supervisor goes, even if it is killed with -9. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	/*
+	 * Go when the supervisor goes, even if it is killed with -9.  The
+	 * front gets SIGTERM: it drains and answers every request it holds.
+	 * A worker gets SIGKILL: it reads SIGTERM only in its loop (through
+	 * a signalfd; the signal stays blocked), so one that is stopped, or
+	 * stuck in a job or a call, would never act on it: wedged workers
+	 * once outlived a killed supervisor by hours.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, c->role == ROLE_WORKER ? SIGKILL :
+	    SIGTERM) == -1) {
+		log_warn("prctl PR_SET_PDEATHSIG");
+		_exit(EXIT_FATAL);
+	}
+	/* The supervisor died before the prctl: nothing would tell us. */
 	if (getppid() != parent)
 		_exit(0);
 	child_name(c, name, sizeof(name));

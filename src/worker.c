@@ -12,6 +12,16 @@
  * the worker drops its socket and connects afresh, so a restarted front
  * finds its pool again without the supervisor's help.
  *
+ * Each incarnation connects under a routing identity of its own (pid,
+ * start time, random bytes), the same across its reconnects, so the broker
+ * knows a READY on a new connection for the worker it had.  A connection
+ * is taken for gone when ZeroMQ reports it dropped (a socket monitor),
+ * when a send cannot leave within heartbeat_interval (every send is
+ * bounded: a worker whose connection broke on an oversize frame once
+ * blocked in a send forever), or when the broker stays silent; then the
+ * worker drops the socket, with the jobs still in it, and connects afresh
+ * with a READY, and the broker dispatches those jobs again.
+ *
  * If the broker stays away for orphan_timeout the worker exits, and the
  * supervisor starts a fresh one.  After max_jobs jobs, or once its peak
  * resident size passes max_rss, a worker finishes the job in hand, says
@@ -27,8 +37,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -49,7 +61,15 @@
  * crypto (docs/performance.md).
  */
 #define OUTBOX_MAX	16
-#define OUTBOX_MS	2
+#define OUTBOX_MS	WORKER_OUTBOX_MS
+
+/*
+ * ZeroMQ retries a dropped connection after RECONNECT_MS; a fresh socket
+ * after a lost connection is made no sooner either, so a front that keeps
+ * dropping workers cannot make them spin.
+ */
+#define RECONNECT_MS	100
+#define IDENT_LEN	48	/* "pid-boottime-random", hex */
 
 struct reply {
 	uint8_t			 job[PROTO_JOB_ID_LEN];
@@ -61,13 +81,18 @@ struct worker {
 	int			 index;
 	void			*ctx;
 	void			*sock;
+	void			*monitor;	/* sock's events: PAIR */
+	unsigned		 connects;	/* sockets made, names monitors */
 	int			 sigfd;
 	char			 endpoint[128];
+	char			 ident[IDENT_LEN];	/* routing identity */
 	char			 pid[16];	/* decimal, sent with beats */
 	char			 credit[16];	/* jobs it takes at once */
 	uint64_t		 last_sent;	/* mono ms */
 	uint64_t		 broker_seen;	/* mono ms */
 	uint64_t		 lost_since;	/* mono ms, 0 while in touch */
+	uint64_t		 connected;	/* mono ms of the last socket */
+	int			 lost;		/* the connection is gone */
 	long			 jobs;
 	struct reply		 outbox[OUTBOX_MAX];
 	int			 noutbox;
@@ -77,19 +102,63 @@ struct worker {
 };
 
 static int
+send_msg(struct worker *w, int cmd, const struct proto_field *f, size_t n)
+{
+	w->last_sent = mono_ms();
+	if (proto_send(w->sock, NULL, 0, cmd, f, n) == -1) {
+		/* EAGAIN: ZMQ_SNDTIMEO passed, there is no connection. */
+		log_warnx("send to the front: %s: reconnecting",
+		    zmq_strerror(errno));
+		w->lost = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+worker_disconnect(struct worker *w)
+{
+	if (w->sock != NULL) {
+		zmq_socket_monitor(w->sock, NULL, 0);
+		zmq_close(w->sock);
+		w->sock = NULL;
+	}
+	if (w->monitor != NULL) {
+		zmq_close(w->monitor);
+		w->monitor = NULL;
+	}
+}
+
+/*
+ * A fresh socket, watched by a monitor for the connection dropping, then
+ * READY.  Returns -1 if the sockets cannot be made; a READY that cannot
+ * leave only marks the connection lost again.
+ */
+static int
 worker_connect(struct worker *w)
 {
-	char	idx[16];
-	int	ivl = 100;
+	char	idx[16], mon[64];
+	int	ivl = RECONNECT_MS, sndtimeo = w->cfg->heartbeat_ms;
 
-	if (w->sock != NULL)
-		zmq_close(w->sock);
+	worker_disconnect(w);
+	w->lost = 0;
+	w->connected = mono_ms();
+	/* A name of its own: the old monitor may not be unbound yet. */
+	snprintf(mon, sizeof(mon), "inproc://monitor.%u", ++w->connects);
 	if ((w->sock = zmq_socket(w->ctx, ZMQ_DEALER)) == NULL ||
 	    proto_sockopts(w->sock) == -1 ||
 	    zmq_setsockopt(w->sock, ZMQ_RECONNECT_IVL, &ivl,
 	    sizeof(ivl)) == -1 ||
+	    zmq_setsockopt(w->sock, ZMQ_SNDTIMEO, &sndtimeo,
+	    sizeof(sndtimeo)) == -1 ||
+	    zmq_setsockopt(w->sock, ZMQ_ROUTING_ID, w->ident,
+	    strlen(w->ident)) == -1 ||
+	    zmq_socket_monitor(w->sock, mon, ZMQ_EVENT_DISCONNECTED) == -1 ||
+	    (w->monitor = zmq_socket(w->ctx, ZMQ_PAIR)) == NULL ||
+	    zmq_connect(w->monitor, mon) == -1 ||
 	    zmq_connect(w->sock, w->endpoint) == -1) {
 		log_warnx("connect %s: %s", w->endpoint, zmq_strerror(errno));
+		worker_disconnect(w);
 		return -1;
 	}
 	snprintf(idx, sizeof(idx), "%d", w->index);
@@ -98,19 +167,48 @@ worker_connect(struct worker *w)
 		PROTO_FIELD_STR("credit", w->credit),
 		PROTO_FIELD_STR("worker", idx),
 	};
-	w->broker_seen = w->last_sent = mono_ms();
-	return proto_send(w->sock, NULL, 0, PROTO_READY, f, 3);
+	w->broker_seen = w->connected;
+	send_msg(w, PROTO_READY, f, 3);
+	return 0;
 }
 
-static int
-send_msg(struct worker *w, int cmd, const struct proto_field *f, size_t n)
+/* Connects afresh; a worker that cannot make a socket exits. */
+static void
+reconnect(struct worker *w)
 {
-	w->last_sent = mono_ms();
-	if (proto_send(w->sock, NULL, 0, cmd, f, n) == -1) {
-		log_warnx("send: %s", zmq_strerror(errno));
-		return -1;
+	if (worker_connect(w) == -1) {
+		w->quit = 1;
+		w->exit_code = 1;
 	}
-	return 0;
+}
+
+/* Reads the monitor's events: a dropped connection marks it lost. */
+static void
+handle_monitor(struct worker *w)
+{
+	zmq_msg_t	 ev;
+	uint16_t	 event;
+	int		 more;
+	size_t		 morelen;
+
+	zmq_msg_init(&ev);
+	while (zmq_msg_recv(&ev, w->monitor, ZMQ_DONTWAIT) != -1) {
+		/* Frame 1: event (16 bits) and value; frame 2: endpoint. */
+		if (zmq_msg_size(&ev) >= sizeof(event)) {
+			memcpy(&event, zmq_msg_data(&ev), sizeof(event));
+			if (event == ZMQ_EVENT_DISCONNECTED && !w->lost) {
+				log_info("connection to the front dropped: "
+				    "reconnecting");
+				w->lost = 1;
+			}
+		}
+		morelen = sizeof(more);
+		while (zmq_getsockopt(w->monitor, ZMQ_RCVMORE, &more,
+		    &morelen) == 0 && more &&
+		    zmq_msg_recv(&ev, w->monitor, 0) != -1)
+			morelen = sizeof(more);
+	}
+	zmq_msg_close(&ev);
 }
 
 static int
@@ -149,18 +247,20 @@ reply_token(struct worker *w, const struct reply *rp)
 	return send_msg(w, PROTO_REPLY, f, sizeof(f) / sizeof(f[0]));
 }
 
-/* Sends every reply in the outbox, oldest first. */
+/*
+ * Sends every reply in the outbox, oldest first.  Once the connection is
+ * lost the rest are dropped: the broker sends their jobs again.
+ */
 static void
 outbox_flush(struct worker *w)
 {
 	int	i;
 
 	for (i = 0; i < w->noutbox; i++) {
-		if (w->outbox[i].res.error != NULL)
-			reply_error(w, &w->outbox[i]);
-		else
-			reply_token(w, &w->outbox[i]);
-		/* The client's derived secret: gone once sent. */
+		if (!w->lost)
+			(w->outbox[i].res.error != NULL ? reply_error :
+			    reply_token)(w, &w->outbox[i]);
+		/* The client's derived secret: gone once sent, or dropped. */
 		OPENSSL_cleanse(w->outbox[i].res.key,
 		    sizeof(w->outbox[i].res.key));
 	}
@@ -206,6 +306,11 @@ handle_job(struct worker *w, const struct proto_msg *m)
 	req.service = proto_get(m, "service", &req.service_len);
 	req.assertion = proto_get(m, "assertion", &req.assertion_len);
 	req.client_state = NULL;
+	/* Which verifier, when the client said; mint sees only these two. */
+	if ((req.kind = proto_get(m, "kind", &req.kind_len)) != NULL &&
+	    !(req.kind_len == 3 && memcmp(req.kind, "jwt", 3) == 0) &&
+	    !(req.kind_len == 9 && memcmp(req.kind, "browserid", 9) == 0))
+		return invalid(res, "kind", "kind must be jwt or browserid");
 	if (proto_get(m, "client_state", &len) != NULL) {
 		if (proto_get_str(m, "client_state", client_state,
 		    sizeof(client_state)) == -1 ||
@@ -266,7 +371,7 @@ handle_message(struct worker *w)
 	const char		*why;
 	int			 n, rc;
 
-	for (n = 0; n < OUTBOX_MAX && !w->quit &&
+	for (n = 0; n < OUTBOX_MAX && !w->quit && !w->lost &&
 	    (rc = proto_recv(w->sock, 0, 1, &m, &why)) != -1; n++) {
 		w->broker_seen = mono_ms();
 		w->lost_since = 0;
@@ -325,7 +430,7 @@ keepalive(struct worker *w)
 		}
 		log_info("broker silent for %" PRIu64 " ms: reconnecting",
 		    now - w->broker_seen);
-		worker_connect(w);
+		reconnect(w);
 		return;
 	}
 	if (now - w->last_sent >= (uint64_t)cfg->heartbeat_ms) {
@@ -337,6 +442,29 @@ keepalive(struct worker *w)
 		send_msg(w, PROTO_HEARTBEAT, f, 2);
 	}
 	keys_refresh(cfg, now);		/* JWKS file changes, jwks_url */
+}
+
+/*
+ * This incarnation's routing identity, kept across its reconnects.  On one
+ * host, pid and boot-clock start time never recur together (a pid is
+ * reused only after its process is gone, and CLOCK_BOOTTIME never goes
+ * back); the random part keeps workers of different hosts apart.
+ */
+static int
+make_ident(struct worker *w)
+{
+	struct timespec	ts;
+	uint32_t	rnd;
+
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) == -1 ||
+	    getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+		log_warn("worker identity");
+		return -1;
+	}
+	snprintf(w->ident, sizeof(w->ident), "%x-%" PRIx64 "-%08" PRIx32,
+	    (unsigned)getpid(), (uint64_t)ts.tv_sec * 1000000000 +
+	    (uint64_t)ts.tv_nsec, rnd);
+	return 0;
 }
 
 static int
@@ -352,6 +480,8 @@ worker_setup(struct worker *w)
 		log_warn("signalfd");
 		return -1;
 	}
+	if (make_ident(w) == -1)
+		return -1;
 	snprintf(w->pid, sizeof(w->pid), "%d", (int)getpid());
 	snprintf(w->credit, sizeof(w->credit), "%d", w->cfg->worker_credit);
 	snprintf(w->endpoint, sizeof(w->endpoint), "ipc://%s/%s",
@@ -369,27 +499,29 @@ shutdown_socket(struct worker *w)
 {
 	int	linger = 500;
 
-	send_msg(w, PROTO_BYE, NULL, 0);
-	zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof(linger));
-	zmq_close(w->sock);
-	w->sock = NULL;
+	if (w->sock != NULL && !w->lost) {
+		send_msg(w, PROTO_BYE, NULL, 0);
+		zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	}
+	worker_disconnect(w);
 }
 
 int
 worker_main(const struct config *cfg, int index)
 {
 	struct worker	 w = { .cfg = cfg, .index = index, .sigfd = -1 };
-	zmq_pollitem_t	 items[2];
+	zmq_pollitem_t	 items[3];
 	int		 n;
 
 	/* Issuers' keys first: READY says this worker can verify. */
 	if (keys_start(cfg, mono_ms()) == -1 || worker_setup(&w) == -1)
 		return EXIT_FATAL;
-	log_debug("worker %d ready on %s", index, w.endpoint);
+	log_debug("worker %d ready on %s as %s", index, w.endpoint, w.ident);
 	while (!w.quit) {
 		items[0] = (zmq_pollitem_t){ w.sock, 0, ZMQ_POLLIN, 0 };
 		items[1] = (zmq_pollitem_t){ NULL, w.sigfd, ZMQ_POLLIN, 0 };
-		n = zmq_poll(items, 2, cfg->heartbeat_ms);
+		items[2] = (zmq_pollitem_t){ w.monitor, 0, ZMQ_POLLIN, 0 };
+		n = zmq_poll(items, 3, w.lost ? RECONNECT_MS : cfg->heartbeat_ms);
 		/*
 		 * Signals first, so a worker told to go takes no new job: the
 		 * broker dispatches one already on its way again on our BYE.
@@ -400,9 +532,15 @@ worker_main(const struct config *cfg, int index)
 		}
 		if (n > 0 && (items[1].revents & ZMQ_POLLIN))
 			handle_signal(&w);
+		if (n > 0 && (items[2].revents & ZMQ_POLLIN))
+			handle_monitor(&w);
 		if (n > 0 && (items[0].revents & ZMQ_POLLIN))
 			handle_message(&w);
-		if (!w.quit)
+		if (w.quit)
+			break;
+		if (w.lost && mono_ms() - w.connected >= RECONNECT_MS)
+			reconnect(&w);
+		else if (!w.lost)
 			keepalive(&w);
 	}
 	shutdown_socket(&w);

@@ -10,6 +10,21 @@ struct config;
 /* Exit code of a worker that recycled itself (max_jobs, max_rss). */
 #define EXIT_RECYCLE 3
 
+/*
+ * The hung-worker rule (docs/architecture.md, "Failure handling"): the
+ * broker takes a worker that has held the same job for heartbeat_interval x
+ * heartbeat_liveness as hung.  So the longest a job may legitimately take
+ * in a worker must stay below that: its verification and minting
+ * (WORKER_JOB_CPU_MS, a generous bound: tens of microseconds to a few ms
+ * in practice), plus the longest it may wait for an issuer's key (the key
+ * wait of src/keys.h), plus the time a finished reply may wait in the
+ * outbox while the next job runs (WORKER_OUTBOX_MS).  config.c checks it.
+ */
+#define WORKER_JOB_CPU_MS	250
+#define WORKER_OUTBOX_MS	2
+#define WORKER_JOB_MAX_MS(key_wait_ms) \
+	(WORKER_JOB_CPU_MS + (key_wait_ms) + WORKER_OUTBOX_MS)
+
 /* Runs until SIGTERM; returns the process exit code. */
 int	worker_main(const struct config *cfg, int index);
 
