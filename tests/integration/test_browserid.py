@@ -267,6 +267,44 @@ def uid_differs_by_email_and_issuer():
     assert len({a, b, c}) == 3, (a, b, c)
 
 
+@test
+def uid_namespace_shared_by_both_paths_only_when_both_say_so():
+    # docs/tokens.md: an [issuer] and a [browserid] section that both set
+    # uid_namespace = shared.example give a mailbox one uid whichever way
+    # it comes, with the one email rule; the defaults keep them apart.
+    t = T.Tokend(prefix="tkd-bidns-")
+    S.instances.append(t)
+    t.write_secret("uid.secret", S.uid_secret + "\n")
+    t.write_secret("sync.secret", S.sync_secret + "\n")
+    write_json(t, "fallback.json", S.fallback.public())
+    t.write_jwks("jwt.jwks", [S.jwt_key])
+    t.write_config(
+        t.server_section(workers=1),
+        ("issuer oidc", [("iss", JWT_ISS), ("jwks_file", "jwt.jwks"),
+                         ("audience", AUD), ("identity_claim", "email"),
+                         ("uid_namespace", "shared.example")]),
+        ("browserid fallback", [("issuer", FALLBACK),
+                                ("public_key_file", "fallback.json"),
+                                ("audience", AUD), ("secondary", "on"),
+                                ("uid_namespace", "shared.example")]),
+        ("service " + SYNC, [("secret_file", "sync.secret"),
+                             ("node", SYNC_NODE), ("duration", 1800)]))
+    t.start()
+    try:
+        want = expected_uid("shared.example", "Bob@x.example")
+        jwt = T.sign_jwt(S.jwt_key, T.claims("any-sub", iss=JWT_ISS,
+                                             aud=AUD, email="Bob@X.Example"))
+        check_token(t.token(jwt), want)
+        bid = G.backed([cert(email="Bob@x.example", signer=S.fallback,
+                             alg="DS256", iss=FALLBACK)], asr())
+        check_token(t.token(bid), want)
+        # In the main instance the same two are two users.
+        assert want != expected_uid(FALLBACK, "Bob@x.example")
+        check_token(S.t.token(bid), expected_uid(FALLBACK, "Bob@x.example"))
+    finally:
+        t.stop()
+
+
 # ---------------------------------------------------------------- 401
 
 @test
@@ -503,6 +541,42 @@ def config_small_root_key_refused_with_line():
     assert rc != 0, "accepted a 1024-bit root key"
     assert f"{conf}:{line}: public_key_file: " in err and \
         "under 256 bytes" in err, err
+
+
+@standalone
+def config_uid_namespace_clash_refused_with_both_sections():
+    # A JWT issuer whose iss is the BrowserID issuer's domain would share
+    # its uids by accident: refused unless both set uid_namespace to it.
+    k = G.RSKey.generate(2048)
+    t = T.Tokend(prefix="tkd-bidconf-")
+    S.instances.append(t)
+    t.write_secret("uid.secret", new_secret())
+    t.write_secret("sync.secret", new_secret())
+    t.write_jwks("jwt.jwks", [T.Key("ES256")])
+    write_json(t, "k.json", k.public())
+
+    def conf(issuer_ns, bid_ns):
+        return t.write_config(
+            t.server_section(),
+            ("issuer oidc", [("iss", IDP), ("jwks_file", "jwt.jwks"),
+                             ("audience", AUD)] + issuer_ns),
+            ("browserid idp", [("issuer", IDP), ("public_key_file", "k.json"),
+                               ("audience", AUD)] + bid_ns),
+            ("service " + SYNC, [("secret_file", "sync.secret"),
+                                 ("node", SYNC_NODE)]))
+
+    shared = [("uid_namespace", IDP)]
+    for issuer_ns, bid_ns in (([], []), (shared, []), ([], shared)):
+        path = conf(issuer_ns, bid_ns)
+        rc, out, err = T.check_config(path)
+        line = t.lines[("browserid idp", None)]
+        assert rc == 1, f"accepted {issuer_ns} {bid_ns}: {err}"
+        assert f"{path}:{line}: [browserid idp] and [issuer oidc]" in err, err
+        assert f"set uid_namespace = {IDP} in both" in err, err
+    rc, out, err = T.check_config(conf(shared, shared))
+    assert rc == 0, f"refused both set: {err}"
+    rc, out, err = T.check_config(conf([("uid_namespace", "oidc")], []))
+    assert rc == 0, f"refused distinct namespaces: {err}"
 
 
 @standalone
