@@ -10,8 +10,11 @@
  * credit, queue_limit bounds only what no worker has room for, a job is
  * completed exactly once (reply, timeout or unavailable), a job that kills
  * every worker it reaches is given up while its neighbours are answered,
- * and a worker that says BYE gives its jobs back without blame.  Every wait
- * has a deadline; nothing sleeps for a fixed time to let things happen.
+ * a worker that says BYE gives its jobs back without blame, a job over the
+ * frame limit is failed without being sent, kind reaches the worker only
+ * when the front set it, and a worker that reconnects under its routing
+ * identity gets its jobs back at once.  Every wait has a deadline; nothing
+ * sleeps for a fixed time to let things happen.
  */
 #include <setjmp.h>
 #include <stdarg.h>
