@@ -26,7 +26,10 @@
 #include "hkdf.h"
 #include "ini.h"
 #include "jws.h"
+#include "keys.h"
 #include "log.h"
+#include "protocol.h"
+#include "worker.h"
 
 enum key_type {
 	KT_INT,		/* int within [min, max] */
@@ -81,8 +84,9 @@ static const struct key_def server_keys[] = {
 	    "10" },
 	{ "max_connections", KT_INT, SRV(max_connections), 1, 1000000,
 	    "20000" },
+	/* 0 is unlimited: behind a reverse proxy, raise it or set 0. */
 	{ "per_ip_connections", KT_INT, SRV(per_ip_connections), 0, 1000000,
-	    "0" },
+	    "256" },
 	{ "idle_timeout", KT_INT, SRV(idle_timeout), 1, 3600, "60" },
 	{ "connection_memory", KT_SIZE, SRV(connection_memory), 4096, 262144,
 	    "4608" },
@@ -694,6 +698,53 @@ set_value(struct loader *l, const struct key_def *k, const char *v)
 	return fail(l, "%s: internal error: unknown key type", k->name);
 }
 
+/* ---- the server's limits ----------------------------------------------- */
+
+/*
+ * The largest request worth reading: an assertion reaches a worker in one
+ * frame (PROTO_MAX_VALUE), and the rest of a body or a head (JSON syntax,
+ * the service name, other headers) is small.  A larger max_body or
+ * connection_memory would only let clients make the front hold bytes no
+ * worker could take.
+ */
+#define REQUEST_MAX	(PROTO_MAX_VALUE + 4096)
+
+/*
+ * Limits that must fit each other (docs/security.md): the sizes against
+ * the worker frame, the hung-worker limit against the longest a job may
+ * take.  Each names the key that breaks the rule, at its line.
+ */
+static int
+finish_server(struct loader *l)
+{
+	struct config	*c = l->cfg;
+	long		 hung = (long)c->heartbeat_ms * c->heartbeat_liveness;
+
+	if (c->max_body > REQUEST_MAX)
+		return fail(l, "%s:%d: max_body = %zu: no request over %d bytes "
+		    "can be served (an assertion reaches a worker in one frame "
+		    "of at most %d bytes, docs/protocol.md); set max_body to "
+		    "%d or less", c->path, key_line(l, "max_body"), c->max_body,
+		    REQUEST_MAX, PROTO_MAX_VALUE, REQUEST_MAX);
+	if (c->connection_memory > REQUEST_MAX)
+		return fail(l, "%s:%d: connection_memory = %zu: no request head "
+		    "over %d bytes can be served (an assertion reaches a worker "
+		    "in one frame of at most %d bytes, docs/protocol.md); set "
+		    "connection_memory to %d or less", c->path,
+		    key_line(l, "connection_memory"), c->connection_memory,
+		    REQUEST_MAX, PROTO_MAX_VALUE, REQUEST_MAX);
+	if (hung <= WORKER_JOB_MAX_MS(KEYS_WAIT_MS))
+		return fail(l, "%s:%d: heartbeat_interval x heartbeat_liveness "
+		    "= %ld ms: a worker would be taken for hung while a job may "
+		    "still legitimately run (up to %d ms: verification, the "
+		    "wait for an issuer's keys and the reply; the hung-worker "
+		    "rule, docs/architecture.md); raise heartbeat_interval or "
+		    "heartbeat_liveness", c->path,
+		    key_line(l, "heartbeat_interval"), hung,
+		    WORKER_JOB_MAX_MS(KEYS_WAIT_MS));
+	return 0;
+}
+
 /* ---- sections --------------------------------------------------------- */
 
 /* Applies defaults and reports required keys the section left out. */
@@ -720,6 +771,8 @@ finish_section(struct loader *l)
 	if (l->keys == service_keys && finish_service(l, l->obj) == -1)
 		return -1;
 	if (l->keys == issuer_keys && finish_issuer(l, l->obj) == -1)
+		return -1;
+	if (l->keys == server_keys && finish_server(l) == -1)
 		return -1;
 	l->keys = NULL;
 	return 0;

@@ -353,7 +353,8 @@ test_valid_defaults(void **state)
 	assert_int_equal(c->request_timeout_ms, 5000);
 	assert_int_equal(c->shutdown_timeout_ms, 10000);
 	assert_int_equal(c->max_connections, 20000);
-	assert_int_equal(c->per_ip_connections, 0);
+	/* Not unlimited: one address cannot take every slot (issue 12). */
+	assert_int_equal(c->per_ip_connections, 256);
 	assert_int_equal(c->idle_timeout, 60);
 	assert_int_equal(c->access_log, 1);
 	assert_int_equal(c->log_level, LOG_LVL_INFO);
@@ -1114,6 +1115,29 @@ test_uid_namespace_values(void **state)
 	config_free(load_ok(conf_ns(big, "", "")));
 }
 
+/*
+ * Limits that must fit each other (issue 12): a body or head no worker
+ * frame can carry, and a hung-worker limit below the longest legitimate
+ * job, are refused at the key's line with the reason.
+ */
+static void
+test_err_limits_that_cannot_fit(void **state)
+{
+	struct config	*c;
+
+	refused_at(conf("max_body = 300000\n", "", ""), "max_body",
+	    "one frame of at most 65536 bytes");
+	refused_at(conf("connection_memory = 100000\n", "", ""),
+	    "connection_memory", "set connection_memory to 69632 or less");
+	refused_at(conf("heartbeat_interval = 100\nheartbeat_liveness = 2\n",
+	    "", ""), "heartbeat_interval", "taken for hung");
+	/* The largest that fit are taken. */
+	c = load_ok(conf("max_body = 69632\nconnection_memory = 69632\n"
+	    "heartbeat_interval = 200\nheartbeat_liveness = 3\n", "", ""));
+	assert_int_equal(c->max_body, 69632);
+	config_free(c);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1138,6 +1162,7 @@ main(void)
 		T(test_err_duplicate_section),
 		T(test_err_workers),
 		T(test_err_other_values),
+		T(test_err_limits_that_cannot_fit),
 		T(test_err_listen),
 		T(test_err_algorithms),
 		T(test_err_node_not_url),
