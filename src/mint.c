@@ -4,7 +4,7 @@
  * Order matters for what a client learns: an unknown service is reported
  * before the assertion is looked at (it costs nothing and says nothing
  * about the credential), and the assertion is verified before anything is
- * derived from it.
+ * derived from it, by the verifier the request named if it named one.
  */
 #include "mint.h"
 
@@ -118,6 +118,48 @@ browserid_uid(const struct config *cfg, const struct mint_request *req,
 	return 0;
 }
 
+/* Whether the request names kind k ("jwt", "browserid"). */
+static int
+kind_is(const struct mint_request *req, const char *k)
+{
+	return req->kind_len == strlen(k) &&
+	    memcmp(req->kind, k, req->kind_len) == 0;
+}
+
+/*
+ * Which verifier the assertion goes to: 1 BrowserID, 0 JWT, -1 if *res
+ * holds a refusal.  Unnamed, the look decides: a JWS never holds '~', a
+ * backed BrowserID assertion always does.  A request that names its kind
+ * (its Authorization scheme or token type) reaches that verifier only:
+ * an assertion that does not look like one is refused, never handed to
+ * the other, so that a scheme means what it says.
+ */
+static int
+route(const struct mint_request *req, struct mint_result *res)
+{
+	int	 backed = memchr(req->assertion, '~',
+		    req->assertion_len) != NULL;
+
+	if (req->kind == NULL)
+		return backed;
+	if (kind_is(req, "jwt") && !backed)
+		return 0;
+	if (kind_is(req, "browserid") && backed)
+		return 1;
+	if (kind_is(req, "jwt"))
+		fail(res, PROTO_ERR_INVALID_CREDENTIALS, "assertion", "a JWT "
+		    "was expected (Authorization: Bearer, or a JWT token "
+		    "type), not a BrowserID assertion");
+	else if (kind_is(req, "browserid"))
+		fail(res, PROTO_ERR_INVALID_CREDENTIALS, "assertion", "a "
+		    "BrowserID assertion was expected (Authorization: "
+		    "BrowserID), not a JWT");
+	else
+		fail(res, PROTO_ERR_INVALID_REQUEST, "kind", "kind must be "
+		    "jwt or browserid");
+	return -1;
+}
+
 static const struct service *
 find_service(const struct config *cfg, const char *name, size_t len)
 {
@@ -137,6 +179,7 @@ mint_token(const struct config *cfg, const struct mint_request *req,
 	struct jwt_identity	 id;
 	struct token_claims	 claims = { 0 };
 	enum jws_err		 e;
+	int			 backed;
 
 	memset(res, 0, sizeof(*res));
 	if ((res->svc = find_service(cfg, req->service,
@@ -145,8 +188,9 @@ mint_token(const struct config *cfg, const struct mint_request *req,
 		    "unknown service");
 		return;
 	}
-	/* A JWS never holds '~'; a backed BrowserID assertion always does. */
-	if (memchr(req->assertion, '~', req->assertion_len) != NULL) {
+	if ((backed = route(req, res)) == -1)
+		return;
+	if (backed) {
 		if (browserid_uid(cfg, req, now, res) == -1)
 			return;
 		goto issue;

@@ -221,6 +221,28 @@ def token_authorization_browserid_header():
 
 
 @test
+def scheme_reaches_its_own_verifier_only():
+    # The front names the verifier from the scheme (JOB field kind), and
+    # the worker sends the assertion to that one only: each is valid for
+    # the other verifier, so reaching it would mint a token.
+    jwt = T.sign_jwt(S.jwt_key, T.claims("alice", iss=JWT_ISS, aud=AUD))
+    for path, hdr in (("POST", "BrowserID " + jwt),
+                      ("GET", "BrowserID " + jwt)):
+        resp = (S.t.post("/v1/token", {"service": SYNC},
+                         headers={"Authorization": hdr}) if path == "POST"
+                else S.t.get("/1.0/sync/1.5", headers={"Authorization": hdr}))
+        st, h, body = resp
+        assert st == 401, (path, st, body)
+        assert "BrowserID assertion was expected" in str(body), (path, body)
+    st, h, body = S.t.post("/v1/token", {"service": SYNC},
+                           headers={"Authorization": "Bearer " + good()})
+    assert st == 401 and "a JWT was expected" in str(body), (st, body)
+    # Unnamed (the assertion in the body): by the look, as before.
+    check_token(S.t.token(good()), expected_uid(IDP, "alice@idp.example"))
+    check_token(S.t.token(jwt), expected_uid(JWT_ISS, "alice"))
+
+
+@test
 def token_tokenserver_get_with_browserid():
     st, h, body = S.t.get("/1.0/sync/1.5",
                           headers={"Authorization": "BrowserID " + good()})

@@ -14,7 +14,9 @@
  * published vectors: every case is a backed assertion built like a valid
  * one with exactly one thing changed, and names the code it must get, so
  * a verifier that accepted everything, or refused everything, could not
- * pass.  Last, key parsing, the service list, and config_load().
+ * pass.  Then key parsing, the service list, and config_load().  Last,
+ * mint_token() with a loaded config: a request that names its kind
+ * reaches that verifier only, and an email gets one uid on either path.
  *
  * Every case is checked at the fixed time NOW_MS with these sections:
  *   idp       idp.example, idp.pub.json (RSA 2048), secondary off
@@ -41,10 +43,14 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "b64.h"
 #include "browserid.h"
 #include "config.h"
+#include "mint.h"
+#include "protocol.h"
 
 #define NOW_MS		INT64_C(1700000000000)
 #define AUD		"https://token.example"
@@ -1137,6 +1143,249 @@ test_config(void **state)
 	}
 }
 
+/* ---- mint_token: the verifier a request names, and uids ------------- */
+
+#define MAIL_ISS	"https://mail.example"
+#define HS_SECRET	"0123456789abcdef0123456789abcdef-hs256-shared-secret"
+
+/*
+ * A config of [issuer mail] (HS256, identity_claim = email), [browserid
+ * idp] and [browserid fallback] (secondary) as in the cases, and one
+ * service; extra lines end [issuer mail], fb_extra [browserid fallback].
+ */
+static struct config *
+mint_conf(const char *extra, const char *fb_extra)
+{
+	char	 sections[2048];
+
+	snprintf(sections, sizeof(sections),
+	    "[issuer mail]\niss = " MAIL_ISS "\nhs_secret_file = hs.secret\n"
+	    "algorithms = HS256\naudience = " AUD "\n"
+	    "identity_claim = email\n%s\n"
+	    "[browserid idp]\nissuer = idp.example\n"
+	    "public_key_file = idp.json\naudience = " AUD "\n\n"
+	    "[browserid fallback]\nissuer = fallback.example\n"
+	    "public_key_file = fallback.json\naudience = " AUD "\n"
+	    "secondary = on\n%s", extra, fb_extra);
+	return load_conf(sections, "");
+}
+
+/* An HS256 JWT of [issuer mail] for email, valid at NOW_MS. */
+static char *
+mail_jwt(const char *email)
+{
+	char		 hdr[64], pay[256], *tok;
+	unsigned char	 mac[EVP_MAX_MD_SIZE];
+	unsigned int	 maclen;
+	size_t		 n;
+
+	b64url_encode(hdr, "{\"alg\":\"HS256\"}", 15, B64_NOPAD);
+	n = (size_t)snprintf(pay, sizeof(pay), "{\"iss\":\"" MAIL_ISS "\","
+	    "\"aud\":\"" AUD "\",\"exp\":%lld,\"email\":\"%s\"}",
+	    (long long)(NOW_MS / 1000 + 300), email);
+	tok = malloc(strlen(hdr) + 1 + b64url_enclen(n, B64_NOPAD) + 1 +
+	    b64url_enclen(32, B64_NOPAD) + 1);
+	assert_non_null(tok);
+	strcpy(tok, hdr);
+	strcat(tok, ".");
+	b64url_encode(tok + strlen(tok), pay, n, B64_NOPAD);
+	assert_non_null(HMAC(EVP_sha256(), HS_SECRET, strlen(HS_SECRET),
+	    (const unsigned char *)tok, strlen(tok), mac, &maclen));
+	strcat(tok, ".");
+	b64url_encode(tok + strlen(tok), mac, maclen, B64_NOPAD);
+	return tok;
+}
+
+/* mint_token() of assertion a for sync-1.5 at NOW_MS, asking for kind. */
+static void
+mint(const struct config *c, const char *a, const char *kind,
+    struct mint_result *res)
+{
+	struct mint_request	 req = { 0 };
+
+	req.service = "sync-1.5";
+	req.service_len = strlen(req.service);
+	req.assertion = a;
+	req.assertion_len = strlen(a);
+	req.kind = kind;
+	req.kind_len = kind != NULL ? strlen(kind) : 0;
+	mint_token(c, &req, NOW_MS / 1000, res);
+}
+
+static uint64_t
+minted_uid(const struct config *c, const char *a, const char *kind)
+{
+	struct mint_result	 res;
+
+	mint(c, a, kind, &res);
+	if (res.error != NULL)
+		fail_msg("%s: %s", res.error, res.description);
+	return res.uid;
+}
+
+static void
+mint_refused(const struct config *c, const char *a, const char *kind,
+    const char *words)
+{
+	struct mint_result	 res;
+
+	mint(c, a, kind, &res);
+	if (res.error == NULL)
+		fail_msg("kind %s: minted uid %llu", kind,
+		    (unsigned long long)res.uid);
+	assert_string_equal(res.error, PROTO_ERR_INVALID_CREDENTIALS);
+	assert_string_equal(res.error_name, "assertion");
+	if (strstr(res.description, words) == NULL)
+		fail_msg("kind %s: \"%s\" lacks \"%s\"", kind,
+		    res.description, words);
+}
+
+static void
+mint_setup(void)
+{
+	char	*key = slurp("idp.pub.json"), *dsa = slurp("fallback.pub.json");
+
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tokend-test-browserid-XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	put("uid.secret", "00112233445566778899aabbccddeeff00112233445566778899"
+	    "aabbccddeeff\n", 0600);
+	put("sync.secret", "0123456789abcdef0123456789abcdef0123456789abcdef012"
+	    "3456789abcdef\n", 0600);
+	put("hs.secret", HS_SECRET "\n", 0600);
+	put("idp.json", key, 0644);
+	put("fallback.json", dsa, 0644);
+	free(key);
+	free(dsa);
+}
+
+/* Removes every file of tmpdir, then tmpdir. */
+static void
+remove_tmpdir(void)
+{
+	char		 path[PATH_MAX];
+	DIR		*d;
+	struct dirent	*e;
+
+	assert_non_null(d = opendir(tmpdir));
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, e->d_name);
+		assert_int_equal(unlink(path), 0);
+	}
+	closedir(d);
+	assert_int_equal(rmdir(tmpdir), 0);
+}
+
+/*
+ * A request that names its kind (from the Authorization scheme or the
+ * token type) reaches that verifier only, whatever the assertion looks
+ * like; one that does not is told apart by the '~', as before.  Each
+ * assertion here is valid for the verifier it was made for, so a
+ * mismatch would be minted if it reached that one.
+ */
+static void
+test_mint_kind_pairs_verifier(void **state)
+{
+	struct config	*c;
+	char		*jwt;
+	const char	*backed = find_case("ok_rs256_rsa2048")->assertion;
+	char		 kind[16];
+	struct mint_result res;
+
+	mint_setup();
+	if ((c = mint_conf("", "")) == NULL)
+		fail_msg("%s", err);
+	jwt = mail_jwt("alice@mail.example");
+	/* Unnamed: by the look of it, as before. */
+	minted_uid(c, jwt, NULL);
+	minted_uid(c, backed, NULL);
+	/* Named and matching. */
+	minted_uid(c, jwt, "jwt");
+	minted_uid(c, backed, "browserid");
+	/* Named and not matching: refused, not sent to the other verifier. */
+	mint_refused(c, backed, "jwt", "a JWT was expected");
+	mint_refused(c, jwt, "browserid", "a BrowserID assertion was expected");
+	mint_refused(c, "a~b", "jwt", "a JWT was expected");
+	/* The kind is its length's bytes, not up to a NUL. */
+	memcpy(kind, "jwtXbrowserid", 14);
+	{
+		struct mint_request	 req = { 0 };
+
+		req.service = "sync-1.5";
+		req.service_len = 8;
+		req.assertion = backed;
+		req.assertion_len = strlen(backed);
+		req.kind = kind;
+		req.kind_len = 3;
+		mint_token(c, &req, NOW_MS / 1000, &res);
+		assert_non_null(res.error);
+		req.kind = kind + 4;
+		req.kind_len = 9;
+		mint_token(c, &req, NOW_MS / 1000, &res);
+		assert_null(res.error);
+	}
+	free(jwt);
+	config_free(c);
+	remove_tmpdir();
+}
+
+/*
+ * docs/tokens.md: the email's domain lower-cased, its local part kept,
+ * on both paths; uids keyed by each section's uid_namespace (by default
+ * the iss or the issuer domain), shared only when both sections say so.
+ */
+static void
+test_mint_email_uids(void **state)
+{
+	struct config	*c;
+	char		*upper = mail_jwt("Bob@X.Example");
+	char		*lower = mail_jwt("Bob@x.example");
+	char		*local = mail_jwt("bob@x.example");
+	const char	*b_upper = find_case(
+			    "ok_secondary_domain_case_folded")->assertion;
+	const char	*b_lower = find_case("ok_secondary_domain_lower")->assertion;
+	const char	*b_local = find_case(
+			    "ok_secondary_local_part_kept")->assertion;
+	uint64_t	 want, want_local;
+
+	mint_setup();
+	if ((c = mint_conf("", "")) == NULL)
+		fail_msg("%s", err);
+	/* JWT path, namespace = iss. */
+	assert_int_equal(mint_uid(c, MAIL_ISS, "Bob@x.example", &want), 0);
+	assert_int_equal(mint_uid(c, MAIL_ISS, "bob@x.example",
+	    &want_local), 0);
+	assert_true(want != want_local);
+	assert_true(minted_uid(c, upper, "jwt") == want);
+	assert_true(minted_uid(c, lower, "jwt") == want);
+	assert_true(minted_uid(c, local, "jwt") == want_local);
+	/* BrowserID path, namespace = the issuer domain. */
+	assert_int_equal(mint_uid(c, "fallback.example", "Bob@x.example",
+	    &want), 0);
+	assert_int_equal(mint_uid(c, "fallback.example", "bob@x.example",
+	    &want_local), 0);
+	assert_true(minted_uid(c, b_upper, "browserid") == want);
+	assert_true(minted_uid(c, b_lower, "browserid") == want);
+	assert_true(minted_uid(c, b_local, "browserid") == want_local);
+	/* The two paths agree only in one namespace, set in both. */
+	assert_true(minted_uid(c, upper, NULL) != minted_uid(c, b_lower,
+	    NULL));
+	config_free(c);
+	if ((c = mint_conf("uid_namespace = x.example\n",
+	    "uid_namespace = x.example\n")) == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(mint_uid(c, "x.example", "Bob@x.example", &want), 0);
+	assert_true(minted_uid(c, upper, NULL) == want);
+	assert_true(minted_uid(c, b_upper, NULL) == want);
+	assert_true(minted_uid(c, local, NULL) != want);
+	config_free(c);
+	free(upper);
+	free(lower);
+	free(local);
+	remove_tmpdir();
+}
+
 int
 main(void)
 {
@@ -1162,6 +1411,8 @@ main(void)
 		cmocka_unit_test(test_alg_names),
 		cmocka_unit_test(test_service_allowed),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_mint_kind_pairs_verifier),
+		cmocka_unit_test(test_mint_email_uids),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
