@@ -63,6 +63,7 @@ struct request {
 	struct job	 job;
 	struct MHD_Connection *conn;
 	struct guard	*guard;		/* the connection's (guardio.c) */
+	const char	*refused;	/* the guard's code, if it refused */
 	uint64_t	 start_us;
 	char		 method[8];
 	char		 path[64];
@@ -182,6 +183,7 @@ guard_refused(struct request *r)
 	if (g == NULL || g->err == GUARD_OK || g->bad != g->seen)
 		return 0;
 	p = guard_problem(g->err);
+	r->refused = p->code;
 	if (g->err == GUARD_DUPLICATE && g->err_name != NULL) {
 		snprintf(desc, sizeof(desc), "%s must be sent once",
 		    g->err_name);
@@ -286,7 +288,11 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 	if (r == NULL)
 		return;
-	if (front.cfg->access_log)
+	if (front.cfg->access_log && r->refused != NULL)
+		/* What the client sent was not a request: say why. */
+		log_info("- - %u %.3fms refused=%s", r->call.status,
+		    (double)(mono_us() - r->start_us) / 1000.0, r->refused);
+	else if (front.cfg->access_log)
 		log_info("%s %s %u %.3fms worker=%d%s", r->method, r->path,
 		    r->call.status, (double)(mono_us() - r->start_us) / 1000.0,
 		    (int)r->job.worker_pid,

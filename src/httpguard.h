@@ -69,6 +69,7 @@ enum guard_err {
 
 /* What the front answers for an error: status, field, sentence. */
 struct guard_problem {
+	const char	*code;		/* for the access log: a closed set */
 	unsigned	 status;
 	const char	*location;	/* "header", "url", "body" */
 	const char	*name;		/* the field at fault */
