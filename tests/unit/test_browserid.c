@@ -1002,6 +1002,10 @@ test_service_allowed(void **state)
 
 static char	 tmpdir[64];
 
+/* The JWT issuer of the mint_token() tests: HS256 with this secret. */
+#define MAIL_ISS	"https://mail.example"
+#define HS_SECRET	"0123456789abcdef0123456789abcdef-hs256-shared-secret"
+
 static void
 put(const char *name, const char *content, mode_t mode)
 {
@@ -1046,13 +1050,14 @@ conf_refused(const char *sections, int line, const char *words)
 		fail_msg("error \"%s\", want \"%s...%s\"", err, want, words);
 }
 
+/*
+ * A fresh tmpdir with the files every config here names: the uid, sync
+ * and HS256 secrets, and the idp and fallback root keys.
+ */
 static void
-test_config(void **state)
+make_tmpdir(void)
 {
-	struct config	*c;
-	char		*key = slurp("idp.pub.json");
-	char		*dsa = slurp("fallback.pub.json");
-	char		*small = slurp("small-root.pub.json");
+	char	*key = slurp("idp.pub.json"), *dsa = slurp("fallback.pub.json");
 
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tokend-test-browserid-XXXXXX");
 	assert_non_null(mkdtemp(tmpdir));
@@ -1060,8 +1065,39 @@ test_config(void **state)
 	    "aabbccddeeff\n", 0600);
 	put("sync.secret", "0123456789abcdef0123456789abcdef0123456789abcdef012"
 	    "3456789abcdef\n", 0600);
+	put("hs.secret", HS_SECRET "\n", 0600);
 	put("idp.json", key, 0644);
 	put("fallback.json", dsa, 0644);
+	free(key);
+	free(dsa);
+}
+
+/* Removes every file of tmpdir, then tmpdir. */
+static void
+remove_tmpdir(void)
+{
+	char		 path[PATH_MAX];
+	DIR		*d;
+	struct dirent	*e;
+
+	assert_non_null(d = opendir(tmpdir));
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, e->d_name);
+		assert_int_equal(unlink(path), 0);
+	}
+	closedir(d);
+	assert_int_equal(rmdir(tmpdir), 0);
+}
+
+static void
+test_config(void **state)
+{
+	struct config	*c;
+	char		*small = slurp("small-root.pub.json");
+
+	make_tmpdir();
 	put("small.json", small, 0644);
 
 	/* Lines: 1 [server], 2 uid, 3 blank, 4 [browserid idp], 5... */
@@ -1125,28 +1161,12 @@ test_config(void **state)
 	conf_refused("[browserid]\n", 4, "[browserid NAME]: NAME must be");
 	conf_refused("[browserid idp]\njwks_file = idp.json\n", 5,
 	    "unknown key \"jwks_file\"");
-	free(key);
-	free(dsa);
 	free(small);
-	put("tokend.conf", "", 0644);
-	{
-		char	 path[PATH_MAX];
-		const char *const names[] = { "uid.secret", "sync.secret",
-		    "idp.json", "fallback.json", "small.json", "tokend.conf" };
-		size_t	 i;
-
-		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-			snprintf(path, sizeof(path), "%s/%s", tmpdir, names[i]);
-			unlink(path);
-		}
-		assert_int_equal(rmdir(tmpdir), 0);
-	}
+	remove_tmpdir();
 }
 
 /* ---- mint_token: the verifier a request names, and uids ------------- */
 
-#define MAIL_ISS	"https://mail.example"
-#define HS_SECRET	"0123456789abcdef0123456789abcdef-hs256-shared-secret"
 
 /*
  * A config of [issuer mail] (HS256, identity_claim = email), [browserid
@@ -1240,43 +1260,6 @@ mint_refused(const struct config *c, const char *a, const char *kind,
 		    res.description, words);
 }
 
-static void
-mint_setup(void)
-{
-	char	*key = slurp("idp.pub.json"), *dsa = slurp("fallback.pub.json");
-
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tokend-test-browserid-XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
-	put("uid.secret", "00112233445566778899aabbccddeeff00112233445566778899"
-	    "aabbccddeeff\n", 0600);
-	put("sync.secret", "0123456789abcdef0123456789abcdef0123456789abcdef012"
-	    "3456789abcdef\n", 0600);
-	put("hs.secret", HS_SECRET "\n", 0600);
-	put("idp.json", key, 0644);
-	put("fallback.json", dsa, 0644);
-	free(key);
-	free(dsa);
-}
-
-/* Removes every file of tmpdir, then tmpdir. */
-static void
-remove_tmpdir(void)
-{
-	char		 path[PATH_MAX];
-	DIR		*d;
-	struct dirent	*e;
-
-	assert_non_null(d = opendir(tmpdir));
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", tmpdir, e->d_name);
-		assert_int_equal(unlink(path), 0);
-	}
-	closedir(d);
-	assert_int_equal(rmdir(tmpdir), 0);
-}
-
 /*
  * A request that names its kind (from the Authorization scheme or the
  * token type) reaches that verifier only, whatever the assertion looks
@@ -1293,7 +1276,7 @@ test_mint_kind_pairs_verifier(void **state)
 	char		 kind[16];
 	struct mint_result res;
 
-	mint_setup();
+	make_tmpdir();
 	if ((c = mint_conf("", "")) == NULL)
 		fail_msg("%s", err);
 	jwt = mail_jwt("alice@mail.example");
@@ -1349,7 +1332,7 @@ test_mint_email_uids(void **state)
 			    "ok_secondary_local_part_kept")->assertion;
 	uint64_t	 want, want_local;
 
-	mint_setup();
+	make_tmpdir();
 	if ((c = mint_conf("", "")) == NULL)
 		fail_msg("%s", err);
 	/* JWT path, namespace = iss. */
