@@ -7,6 +7,11 @@
  * made from.  Every refused set must be refused for its own reason, so each
  * test asserts the words of the error message (and the key it names), not
  * only that parsing failed.
+ *
+ * The last tests drive keys.c's jwks_url fetch thread against a socket of
+ * their own on 127.0.0.1 that refuses, or accepts and never answers: a job
+ * asking for keys must never wait longer than KEYS_WAIT_MS, whatever the
+ * identity provider does.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,12 +19,17 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -27,7 +37,10 @@
 #include <openssl/pem.h>
 
 #include "b64.h"
+#include "clock.h"
+#include "config.h"
 #include "jwks.h"
+#include "keys.h"
 
 /* RFC 7515 A.2 (RSA), A.3 (EC P-256) and RFC 8037 A.2 (Ed25519) keys. */
 #define A2_N \
@@ -651,6 +664,100 @@ test_load_errors(void **state)
 	assert_string_equal(err, "/: not a regular file");
 }
 
+/* ---- keys.c: jwks_url fetches stay out of the request path ---- */
+
+/* A TCP socket bound on 127.0.0.1, not listening yet: connections fail. */
+static int
+bound_socket(int *port)
+{
+	struct sockaddr_in	 sin = { .sin_family = AF_INET };
+	socklen_t		 len = sizeof(sin);
+	int			 fd;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* Connections made to a listening fd: the ones waiting to be accepted. */
+static int
+connections(int fd)
+{
+	int	 c, n = 0;
+
+	assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	while ((c = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) != -1) {
+		close(c);
+		n++;
+	}
+	return n;
+}
+
+static void
+test_keys_retry_never_waits_past_bound(void **state)
+{
+	struct issuer	 is[2];
+	struct config	 cfg;
+	char		 url[64];
+	uint64_t	 t0, took;
+	int		 fd, port;
+
+	fd = bound_socket(&port);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/jwks.json", port);
+	memset(is, 0, sizeof(is));
+	memset(&cfg, 0, sizeof(cfg));
+	is[0].name = "refused";
+	is[1].name = "silent";
+	is[0].jwks_url = is[1].jwks_url = url;
+	is[0].jwks_refresh = is[1].jwks_refresh = 3600;
+	cfg.issuers = is;
+	cfg.nissuers = 2;
+	/* Nothing listens: the start-up fetches fail at once. */
+	assert_int_equal(keys_start(&cfg, mono_ms()), 0);
+	assert_null(is[0].jwks);
+	assert_null(is[1].jwks);
+
+	/* A kid fetch that fails fast is waited for, and is no news. */
+	t0 = mono_ms();
+	assert_int_equal(keys_retry(&cfg, &is[0], t0), KEYS_SAME);
+	assert_true(mono_ms() - t0 < KEYS_WAIT_MS);
+
+	/* Now the server accepts connections and never says a word. */
+	assert_int_equal(listen(fd, 16), 0);
+	/* Issuer 0's kid fetch was made: rate limited, no wait, no fetch. */
+	t0 = mono_ms();
+	assert_int_equal(keys_retry(&cfg, &is[0], t0), KEYS_SAME);
+	assert_true(mono_ms() - t0 < KEYS_WAIT_MS / 2);
+
+	/* Issuer 1: the job waits KEYS_WAIT_MS for its fetch, no longer. */
+	t0 = mono_ms();
+	assert_int_equal(keys_retry(&cfg, &is[1], t0), KEYS_PENDING);
+	took = mono_ms() - t0;
+	assert_true(took >= KEYS_WAIT_MS - 5);
+	assert_true(took < KEYS_WAIT_MS + 150);
+	/* The next job finds the same fetch running and does not wait. */
+	t0 = mono_ms();
+	assert_int_equal(keys_retry(&cfg, &is[1], t0), KEYS_PENDING);
+	assert_true(mono_ms() - t0 < KEYS_WAIT_MS / 2);
+	/* Between jobs, nothing waits either. */
+	t0 = mono_ms();
+	keys_refresh(&cfg, t0);
+	assert_true(mono_ms() - t0 < KEYS_WAIT_MS / 2);
+
+	/* The worker's exit abandons the fetch at once. */
+	t0 = mono_ms();
+	keys_stop();
+	assert_true(mono_ms() - t0 < 1000);
+	assert_null(is[1].jwks);
+	/* One fetch reached the server: issuer 1's, once. */
+	assert_int_equal(connections(fd), 1);
+	keys_stop();		/* twice is harmless */
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -677,6 +784,7 @@ main(void)
 		cmocka_unit_test(test_private_key_refused),
 		cmocka_unit_test(test_size_bound),
 		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_keys_retry_never_waits_past_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
