@@ -40,19 +40,19 @@
  * The timing rule.  A job whose kid is unknown asks for a fetch and waits
  * for it at most until KEYS_WAIT_MS (250 ms) after that fetch was asked;
  * a job arriving later during the same fetch waits only for what is left,
- * so all the jobs of a worker together wait at most KEYS_WAIT_MS per
- * fetch, and a token names one issuer.  The longest a job spends in a
- * worker is thus KEYS_WAIT_MS plus its own CPU time (one signature check
- * and one HMAC: a few ms even for an 8192-bit RSA key), and the broker
- * takes a worker holding a job for heartbeat_interval x
- * heartbeat_liveness (3000 ms by default) as hung: config.c refuses a
- * [server] whose limit is not well above KEYS_WAIT_MS.  250 ms is enough
- * for a healthy identity provider (a TLS handshake and a GET are three
- * round trips: tens of ms on one continent), so a freshly rotated key
- * works for its first token; a slower fetch answers that token 401
- * ("retry") and installs the set for the next one.  It costs a worker at
- * most 250 ms per issuer per KEYS_KID_MS, under 1% of its time, whatever
- * kids clients make up.
+ * so the jobs of a worker wait at most KEYS_WAIT_MS per fetch together,
+ * and one job (one token, one issuer) at most KEYS_WAIT_MS.  The broker
+ * takes a worker that holds a job for heartbeat_interval x
+ * heartbeat_liveness (3000 ms by default) as hung, so that limit must be
+ * above the longest a job may legitimately take:
+ * WORKER_JOB_MAX_MS(KEYS_WAIT_MS) in worker.h, the key wait plus an
+ * allowance for verifying and minting and for the reply; config.c refuses
+ * a [server] whose limit is not.  250 ms is enough for a healthy identity
+ * provider (a TLS handshake and a GET are three round trips: tens of ms
+ * on one continent), so a freshly rotated key works for its first token;
+ * a slower fetch answers that token 401 (retry) and installs the set for
+ * the next one.  It costs a worker at most 250 ms per issuer per
+ * KEYS_KID_MS, under 1% of its time, whatever kids clients make up.
  *
  * The HTTPS client is libcurl: certificate and host name verification,
  * timeouts and size bounds are not something to write by hand.  Redirects

@@ -28,7 +28,8 @@ struct issuer;
  * The longest a job waits for a key fetch, and the most time all the jobs
  * of a worker wait together for any one fetch: the only time keys.c adds
  * to a job.  The hung-worker limit (heartbeat_interval x
- * heartbeat_liveness) must stay well above it (keys.c's top comment).
+ * heartbeat_liveness) must be above WORKER_JOB_MAX_MS(KEYS_WAIT_MS)
+ * (worker.h; config.c checks it, keys.c's top comment says why 250).
  */
 #define KEYS_WAIT_MS	250
 
