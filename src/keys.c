@@ -62,6 +62,7 @@
 #include "keys.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -409,7 +410,10 @@ fetch_main(void *arg)
 	while (take_asked() == 0) {
 		curl_multi_perform(fetcher.multi, &n);
 		reap_done();
-		curl_multi_poll(fetcher.multi, NULL, 0, KEYS_POLL_MS, NULL);
+		/* Should it fail (out of memory), it must not turn into a spin. */
+		if (curl_multi_poll(fetcher.multi, NULL, 0, KEYS_POLL_MS,
+		    NULL) != CURLM_OK)
+			poll(NULL, 0, KEYS_POLL_MS);
 	}
 	return NULL;
 }
