@@ -118,6 +118,8 @@ static const char *const err_text[JWS_ERR_COUNT] = {
 	[JWS_ERR_ALG_DISALLOWED] = "algorithm not allowed for this issuer",
 	[JWS_ERR_NO_KEYS] = "the issuer's keys are not available",
 	[JWS_ERR_KID_UNKNOWN] = "unknown key id (kid)",
+	[JWS_ERR_KEYS_REFRESHING] = "unknown key id (the issuer's key set is "
+	    "being refreshed; retry)",
 	[JWS_ERR_KID_REQUIRED] = "key id (kid) required: the issuer has "
 	    "several keys",
 	[JWS_ERR_NO_FITTING_KEY] = "no key of the issuer fits the algorithm",

@@ -82,6 +82,7 @@ enum jws_err {
 	JWS_ERR_ALG_DISALLOWED,	/* alg not in the issuer's algorithms */
 	JWS_ERR_NO_KEYS,	/* the issuer has no key set (yet) */
 	JWS_ERR_KID_UNKNOWN,	/* "kid" names no key of the issuer */
+	JWS_ERR_KEYS_REFRESHING, /* ... and a fetch of its keys still runs */
 	JWS_ERR_KID_REQUIRED,	/* no "kid" and more than one usable key */
 	JWS_ERR_NO_FITTING_KEY,	/* no "kid", and no key fits the alg */
 	JWS_ERR_KEY_MISMATCH,	/* key type does not fit alg (RSA for ES256) */

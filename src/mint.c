@@ -197,12 +197,24 @@ mint_token(const struct config *cfg, const struct mint_request *req,
 	}
 	e = jwt_verify(cfg->issuers, cfg->nissuers, req->assertion,
 	    req->assertion_len, now, &id);
-	/* A key we lack may be a rotation: refresh the set, look again. */
+	/*
+	 * A key we lack may be a rotation: a background refresh is asked for
+	 * and waited for a moment (KEYS_WAIT_MS), never more.
+	 */
 	if ((e == JWS_ERR_KID_UNKNOWN || e == JWS_ERR_NO_KEYS ||
-	    e == JWS_ERR_NO_FITTING_KEY) && id.issuer != NULL &&
-	    keys_retry(cfg, id.issuer, mono_ms()) == 1)
-		e = jwt_verify(cfg->issuers, cfg->nissuers, req->assertion,
-		    req->assertion_len, now, &id);
+	    e == JWS_ERR_NO_FITTING_KEY) && id.issuer != NULL) {
+		switch (keys_retry(cfg, id.issuer, mono_ms())) {
+		case KEYS_REPLACED:
+			e = jwt_verify(cfg->issuers, cfg->nissuers,
+			    req->assertion, req->assertion_len, now, &id);
+			break;
+		case KEYS_PENDING:
+			e = JWS_ERR_KEYS_REFRESHING;
+			break;
+		case KEYS_SAME:
+			break;
+		}
+	}
 	if (e == JWS_OK && !issuer_allows_service(id.issuer, res->svc->name))
 		e = JWS_ERR_SERVICE_NOT_ALLOWED;
 	if (e != JWS_OK) {

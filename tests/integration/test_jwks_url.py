@@ -316,6 +316,8 @@ def unknown_kid_answered_at_once_while_a_slow_fetch_runs():
     load = valid_load(t, a, SLOW + 1)
     resp, took = timed(lambda: t.token(jwt(b)))
     check_kid_401(resp, "B while the fetch runs")
+    d = resp[2]["errors"][0]["description"]
+    assert "being refreshed" in d and "retry" in d, d
     assert took < PROMPT, f"the unknown kid took {took:.2f}s"
     # That was no rate-limited refusal: the fetch it asked for is running.
     T.wait_until(lambda: srv.count() > n0, 2, what="a fetch of the set")
@@ -366,6 +368,8 @@ def worker_stops_at_once_in_the_middle_of_a_fetch():
     n0 = srv.count()
     resp, took = timed(lambda: t.token(jwt(b)))
     check_kid_401(resp, "B while the fetch runs")
+    d = resp[2]["errors"][0]["description"]
+    assert "being refreshed" in d and "retry" in d, d
     assert took < PROMPT, f"the unknown kid took {took:.2f}s"
     T.wait_until(lambda: srv.count() > n0, 2, what="a fetch under way")
     graceful, took = timed(t.stop)
