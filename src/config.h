@@ -46,7 +46,9 @@ struct issuer {
 	 * one member of the config that changes after load: it is
 	 * per-process mutable state owned by the worker, where keys.c swaps
 	 * it when jwks_file changes on disk or jwks_url is fetched.  The
-	 * supervisor and the front never change it; a worker is one thread.
+	 * supervisor and the front never change it.  Only the worker's main
+	 * thread reads or swaps it: keys.c's fetch thread hands a parsed set
+	 * over and never touches this.
 	 */
 	struct jwks	*jwks;
 	char		*jwks_file;	/* resolved path, or NULL */
