@@ -20,7 +20,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR	?=
 BUILD	?= build
 
-# libcurl: the HTTPS client that fetches issuers' jwks_url (src/keys.c).
+# libcurl: the HTTPS client that fetches issuers' jwks_url (src/identity/keys.c).
 PKGS	 = libzmq libmicrohttpd libcrypto jansson libcurl
 TESTPKGS = cmocka
 
@@ -38,12 +38,15 @@ OPT	?= -O2
 CFLAGS	?= $(OPT) -g
 CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	   -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
-	   -MMD -MP $(shell pkg-config --cflags $(PKGS))
+	   -MMD -MP -Isrc $(shell pkg-config --cflags $(PKGS))
 LDLIBS	+= $(shell pkg-config --libs $(PKGS)) -lpthread
 TESTLDLIBS = $(shell pkg-config --libs $(TESTPKGS))
 
-SRCS	 = $(wildcard src/*.c)
-MAINS	 = src/main.c src/tokenctl.c
+# src/ holds the process roles; its folders the parts they are made of
+# (docs/architecture.md has the map, scripts/check-layout the rules).
+SRCS	 = $(wildcard src/*.c src/core/*.c src/http/*.c src/pool/*.c \
+	   src/identity/*.c src/tokens/*.c src/store/*.c src/tools/*.c)
+MAINS	 = src/main.c src/tools/tokenctl.c
 LIBSRCS	 = $(filter-out $(MAINS),$(SRCS))
 LIBOBJS	 = $(LIBSRCS:src/%.c=$(BUILD)/obj/%.o)
 TESTSRCS = $(wildcard tests/unit/test_*.c)
@@ -58,8 +61,9 @@ TESTBINS = $(TESTSRCS:tests/unit/%.c=$(BUILD)/tests/%)
 VERIFY_VERSION = 1.0.0
 VERIFY_SOVER = 1
 VERIFY_PKGS = libcrypto jansson
-VERIFY_SRCS = src/lib/verify.c src/token.c src/tokenlib.c src/fernet.c \
-	      src/secret.c src/hkdf.c src/b64.c
+VERIFY_SRCS = src/lib/verify.c src/tokens/token.c src/tokens/tokenlib.c \
+	      src/tokens/fernet.c src/tokens/secret.c src/core/hkdf.c \
+	      src/core/b64.c
 VERIFY_OBJS = $(VERIFY_SRCS:src/%.c=$(BUILD)/vobj/%.o)
 VERIFY_SO = $(BUILD)/libtokend-verify.so.$(VERIFY_VERSION)
 VERIFY_A = $(BUILD)/libtokend-verify.a
@@ -68,6 +72,14 @@ VERIFY = $(VERIFY_SO) $(VERIFY_A) $(VERIFY_EXAMPLE)
 
 .PHONY: all test unit integration asan run install install-lib clean
 all: $(BUILD)/tokend $(BUILD)/tokenctl $(VERIFY)
+
+# The include rules of src/ (scripts/check-layout): a file that includes
+# across a forbidden boundary, or a front object that needs a symbol of
+# identity/, tokens/ or store/, fails the build.
+$(BUILD)/layout.ok: scripts/check-layout $(SRCS) $(wildcard src/*.h \
+    src/*/*.h) $(LIBOBJS) $(BUILD)/obj/main.o
+	scripts/check-layout --objects $(BUILD)/obj
+	touch $@
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
@@ -79,19 +91,20 @@ $(BUILD)/libtokend.a: $(LIBOBJS)
 
 # libmicrohttpd is linked statically into tokend so that -Wl,--wrap=recv
 # can point its recv() calls, and only its, at the HTTP guard
-# (src/guardio.c): every byte it parses has been framed strictly first.
+# (src/http/guardio.c): every byte it parses has been framed strictly first.
 # Debian's libmicrohttpd-dev ships the archive; its TLS dependency stays a
 # shared library.
 MHD_STATIC = -Wl,--wrap=recv -l:libmicrohttpd.a -lgnutls
 TOKEND_LDLIBS = $(filter-out -lmicrohttpd,$(LDLIBS)) $(MHD_STATIC)
 
-$(BUILD)/tokend: $(BUILD)/obj/main.o $(BUILD)/libtokend.a
+$(BUILD)/tokend: $(BUILD)/obj/main.o $(BUILD)/libtokend.a $(BUILD)/layout.ok
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BUILD)/obj/main.o \
 	    $(BUILD)/libtokend.a $(TOKEND_LDLIBS)
 
 # tokenctl checks tokens through libtokend-verify, as a service would.
-$(BUILD)/obj/tokenctl.o: CFLAGS += -Isrc/lib
-$(BUILD)/tokenctl: $(BUILD)/obj/tokenctl.o $(VERIFY_A) $(BUILD)/libtokend.a
+$(BUILD)/obj/tools/tokenctl.o: CFLAGS += -Isrc/lib
+$(BUILD)/tokenctl: $(BUILD)/obj/tools/tokenctl.o $(VERIFY_A) \
+    $(BUILD)/libtokend.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/vobj/%.o: src/%.c
@@ -187,5 +200,5 @@ install-lib: $(VERIFY)
 clean:
 	rm -rf build build-asan
 
--include $(LIBOBJS:.o=.d) $(BUILD)/obj/main.d $(BUILD)/obj/tokenctl.d \
+-include $(LIBOBJS:.o=.d) $(BUILD)/obj/main.d $(BUILD)/obj/tools/tokenctl.d \
     $(VERIFY_OBJS:.o=.d)

@@ -22,13 +22,13 @@
 
 #include <openssl/evp.h>
 
-#include "browserid.h"
-#include "hkdf.h"
-#include "ini.h"
-#include "jws.h"
-#include "keys.h"
-#include "log.h"
-#include "protocol.h"
+#include "identity/browserid.h"
+#include "core/hkdf.h"
+#include "core/ini.h"
+#include "identity/jws.h"
+#include "identity/keys.h"
+#include "core/log.h"
+#include "pool/protocol.h"
 #include "worker.h"
 
 enum key_type {

@@ -13,9 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jwks.h"
-#include "secret.h"
-#include "token.h"
+#include "identity/jwks.h"
+#include "tokens/secret.h"
+#include "tokens/token.h"
 
 #define CONFIG_MAX_ISSUERS	64
 #define CONFIG_MAX_SERVICES	256

@@ -39,13 +39,13 @@
 #include <microhttpd.h>
 #include <zmq.h>
 
-#include "api.h"
-#include "broker.h"
-#include "clock.h"
+#include "http/api.h"
+#include "pool/broker.h"
+#include "core/clock.h"
 #include "config.h"
-#include "guardio.h"
-#include "httpguard.h"
-#include "log.h"
+#include "http/guardio.h"
+#include "http/httpguard.h"
+#include "core/log.h"
 
 enum req_state {
 	R_READING,	/* body arriving */

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "log.h"
-#include "proctitle.h"
+#include "core/log.h"
+#include "core/proctitle.h"
 #include "supervisor.h"
 
 #define TOKEND_VERSION "0.1.0"

@@ -10,13 +10,13 @@
 
 #include <string.h>
 
-#include "browserid.h"
-#include "clock.h"
+#include "identity/browserid.h"
+#include "core/clock.h"
 #include "config.h"
-#include "hkdf.h"
-#include "jws.h"
-#include "keys.h"
-#include "protocol.h"
+#include "core/hkdf.h"
+#include "identity/jws.h"
+#include "identity/keys.h"
+#include "pool/protocol.h"
 
 int
 mint_uid(const struct config *cfg, const char *ns, const char *sub,

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tokenlib.h"
+#include "tokens/tokenlib.h"
 
 struct config;
 struct service;

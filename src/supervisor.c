@@ -42,12 +42,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "core/clock.h"
 #include "config.h"
 #include "front.h"
-#include "log.h"
-#include "notify.h"
-#include "proctitle.h"
+#include "core/log.h"
+#include "core/notify.h"
+#include "core/proctitle.h"
 #include "worker.h"
 
 #define RESPAWN_MIN_MS	100

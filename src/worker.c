@@ -46,12 +46,12 @@
 #include <openssl/crypto.h>
 #include <zmq.h>
 
-#include "clock.h"
+#include "core/clock.h"
 #include "config.h"
-#include "keys.h"
-#include "log.h"
+#include "identity/keys.h"
+#include "core/log.h"
 #include "mint.h"
-#include "protocol.h"
+#include "pool/protocol.h"
 
 /*
  * Replies wait in the outbox while more jobs are waiting in the socket, up

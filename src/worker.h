@@ -17,7 +17,7 @@ struct config;
  * in a worker must stay below that: its verification and minting
  * (WORKER_JOB_CPU_MS, a generous bound: tens of microseconds to a few ms
  * in practice), plus the longest it may wait for an issuer's key (the key
- * wait of src/keys.h), plus the time a finished reply may wait in the
+ * wait of src/identity/keys.h), plus the time a finished reply may wait in the
  * outbox while the next job runs (WORKER_OUTBOX_MS).  config.c checks it.
  */
 #define WORKER_JOB_CPU_MS	250

@@ -18,9 +18,9 @@
 
 #include <openssl/crypto.h>
 
-#include "fernet.h"
-#include "secret.h"
-#include "token.h"
+#include "tokens/fernet.h"
+#include "tokens/secret.h"
+#include "tokens/token.h"
 
 #define API	__attribute__((visibility("default")))
 

@@ -26,7 +26,7 @@ In order:
                SIGCONT, then 200 again
 
 Every expectation comes from docs/api.md, docs/tokens.md and the RFCs, not
-from src/api.c.  Everything is on 127.0.0.1; every wait polls with a
+from src/http/api.c.  Everything is on 127.0.0.1; every wait polls with a
 deadline.
 
 Run from the repository root:  /usr/bin/python3 tests/integration/test_api.py

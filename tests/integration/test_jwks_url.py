@@ -1,7 +1,7 @@
 """jwks_url fetches: out of the request path, and verified (issue 12).
 
 A worker fetches its issuers' jwks_url in a thread of its own
-(src/keys.c).  A job whose kid is unknown asks for a fetch and waits for
+(src/identity/keys.c).  A job whose kid is unknown asks for a fetch and waits for
 it at most KEYS_WAIT_MS (250 ms); the broker takes a worker that holds a
 job for heartbeat_interval x heartbeat_liveness (3 s here) as hung.  These
 tests run the real daemon against a real HTTPS server on 127.0.0.1 whose
@@ -47,7 +47,7 @@ JWKS = "/jwks.json"
 SLOW = 4.0          # seconds the slow server takes: under KEYS_TOTAL_MS
 PROMPT = 1.0        # "at once": KEYS_WAIT_MS (0.25 s) and a wide margin
 WRONG_NAME = "jwks.wrong.example"
-# The broker's words for a worker it gives up on (src/broker.c).
+# The broker's words for a worker it gives up on (src/pool/broker.c).
 HUNG = re.compile(r"hung|forgotten|silent")
 
 S = types.SimpleNamespace(instances=[], servers=[], pki=None)

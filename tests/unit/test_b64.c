@@ -16,7 +16,7 @@
 
 #include <string.h>
 
-#include "b64.h"
+#include "core/b64.h"
 
 struct vec {
 	const char	*plain;

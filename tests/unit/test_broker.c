@@ -1,5 +1,5 @@
 /*
- * test_broker.c - the front's side of the pool (src/broker.c), driven the
+ * test_broker.c - the front's side of the pool (src/pool/broker.c), driven the
  * way front.c drives it, against workers that speak the real protocol.
  *
  * The broker binds its real ROUTER at ipc://DIR/worker.sock in a fresh
@@ -29,10 +29,10 @@
 
 #include <zmq.h>
 
-#include "broker.h"
-#include "clock.h"
+#include "pool/broker.h"
+#include "core/clock.h"
 #include "config.h"
-#include "protocol.h"
+#include "pool/protocol.h"
 
 #define NJOBS		16
 #define DEADLINE_MS	3000
@@ -75,10 +75,10 @@ fix_new(int queue_limit, int request_timeout_ms, int credit)
 	assert_non_null(f->ctx = zmq_ctx_new());
 	for (int i = 0; i < NJOBS; i++) {
 		snprintf(f->assertion[i], sizeof(f->assertion[i]), "job-%d", i);
-		f->jobs[i] = (struct job){ .service = "sync-1.5",
-		    .service_len = 8, .assertion = f->assertion[i],
-		    .assertion_len = strlen(f->assertion[i]),
-		    .client_state = "", .kind = "", .owner = f };
+		f->jobs[i] = (struct job){ .fields = {
+		    PROTO_FIELD_STR("service", "sync-1.5"),
+		    PROTO_FIELD_STR("assertion", f->assertion[i]) },
+		    .nfields = 2, .owner = f };
 	}
 	return f;
 }
@@ -443,8 +443,8 @@ test_oversize_job_is_failed_not_sent(void **state)
 	assert_non_null(big = malloc(PROTO_MAX_VALUE + 1));
 	memset(big, 'x', PROTO_MAX_VALUE + 1);
 	memcpy(big, "job-0", 5);
-	f->jobs[0].assertion = big;
-	f->jobs[0].assertion_len = PROTO_MAX_VALUE + 1;
+	f->jobs[0].fields[1].val = big;
+	f->jobs[0].fields[1].vallen = PROTO_MAX_VALUE + 1;
 	assert_int_equal(broker_submit(f->b, &f->jobs[0], mono_ms()), 0);
 	assert_int_equal(broker_submit(f->b, &f->jobs[1], mono_ms()), 0);
 	assert_int_equal(worker_job(f, w, DEADLINE_MS, &g), 0);
@@ -467,19 +467,19 @@ test_oversize_job_is_failed_not_sent(void **state)
 
 /* kind reaches the worker when the front set it, and only then. */
 static void
-test_kind_sent_only_when_set(void **state)
+test_fields_sent_as_the_front_set_them(void **state)
 {
 	struct fix	*f = fix_new(10, 5000, 4);
 	void		*w = worker_new(f, 4101, 4);
 	struct got	 g[3];
 	int		 i;
 
-	f->jobs[0].kind = "jwt";
-	f->jobs[0].kind_len = 3;
-	f->jobs[2].kind = "browserid";
-	f->jobs[2].kind_len = 9;
-	f->jobs[2].client_state = "abcd";
-	f->jobs[2].client_state_len = 4;
+	f->jobs[0].fields[f->jobs[0].nfields++] =
+	    (struct proto_field)PROTO_FIELD_STR("kind", "jwt");
+	f->jobs[2].fields[f->jobs[2].nfields++] =
+	    (struct proto_field)PROTO_FIELD_STR("kind", "browserid");
+	f->jobs[2].fields[f->jobs[2].nfields++] =
+	    (struct proto_field)PROTO_FIELD_STR("client_state", "abcd");
 	for (i = 0; i < 3; i++)
 		assert_int_equal(broker_submit(f->b, &f->jobs[i], mono_ms()), 0);
 	for (i = 0; i < 3; i++) {
@@ -574,7 +574,7 @@ main(void)
 		    test_killer_job_is_given_up_and_its_neighbours_answered),
 		cmocka_unit_test(test_bye_gives_jobs_back_without_blame),
 		cmocka_unit_test(test_oversize_job_is_failed_not_sent),
-		cmocka_unit_test(test_kind_sent_only_when_set),
+		cmocka_unit_test(test_fields_sent_as_the_front_set_them),
 		cmocka_unit_test(
 		    test_reconnected_worker_gets_its_jobs_again_at_once),
 	};

@@ -1,5 +1,5 @@
 /*
- * test_browserid.c - BrowserID backed assertions (src/browserid.c) and the
+ * test_browserid.c - BrowserID backed assertions (src/identity/browserid.c) and the
  * [browserid NAME] config section (src/config.c).
  *
  * Three kinds of evidence.  Published assertions made by other
@@ -46,11 +46,11 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "b64.h"
-#include "browserid.h"
+#include "core/b64.h"
+#include "identity/browserid.h"
 #include "config.h"
 #include "mint.h"
-#include "protocol.h"
+#include "pool/protocol.h"
 
 #define NOW_MS		INT64_C(1700000000000)
 #define AUD		"https://token.example"

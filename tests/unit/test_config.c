@@ -1,5 +1,5 @@
 /*
- * test_config.c - loading tokend.conf (src/config.c, src/ini.c).
+ * test_config.c - loading tokend.conf (src/config.c, src/core/ini.c).
  *
  * Every test runs in its own mkdtemp() directory holding a JWKS (the RFC
  * 7515 A.3 EC key) and secret files written with exact modes (fchmod, so
@@ -27,9 +27,9 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "jws.h"
-#include "log.h"
-#include "tokenlib.h"
+#include "identity/jws.h"
+#include "core/log.h"
+#include "tokens/tokenlib.h"
 
 #define JWKS_A3 \
     "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k1\"," \

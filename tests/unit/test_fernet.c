@@ -1,5 +1,5 @@
 /*
- * test_fernet.c - Fernet tokens (src/fernet.c, through token.c too).
+ * test_fernet.c - Fernet tokens (src/tokens/fernet.c, through token.c too).
  *
  * The known answers are docs/tokens.md's worked example, computed
  * independently of tokend with /usr/bin/python3, its standard library and
@@ -44,11 +44,11 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "b64.h"
-#include "fernet.h"
-#include "hkdf.h"
-#include "secret.h"
-#include "token.h"
+#include "core/b64.h"
+#include "tokens/fernet.h"
+#include "core/hkdf.h"
+#include "tokens/secret.h"
+#include "tokens/token.h"
 
 #define MASTER		"0123456789abcdef0123456789abcdef"
 #define NODE		"https://example.com/1.5/42"

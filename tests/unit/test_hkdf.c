@@ -1,5 +1,5 @@
 /*
- * test_hkdf.c - HKDF-SHA256 and HMAC-SHA256 (src/hkdf.c).
+ * test_hkdf.c - HKDF-SHA256 and HMAC-SHA256 (src/core/hkdf.c).
  *
  * Known answers only: RFC 5869 appendix A.1-A.3 for HKDF and RFC 4231
  * test cases 1, 2 and 6 for HMAC.  tokenlib derives its signing key with
@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hkdf.h"
+#include "core/hkdf.h"
 
 /* Hex string -> bytes; returns the length. */
 static size_t

@@ -1,6 +1,6 @@
 /*
  * test_httpguard.c - strict request framing in front of libmicrohttpd
- * (src/httpguard.c).
+ * (src/http/httpguard.c).
  *
  * What the guard passes on must be exactly what the client sent, however
  * the bytes are split between reads; a refused head must become the
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "httpguard.h"
+#include "http/httpguard.h"
 
 #define MAX_HEAD	4608	/* connection_memory */
 #define MAX_BODY	16384

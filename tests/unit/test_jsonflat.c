@@ -1,5 +1,5 @@
 /*
- * test_jsonflat.c - the front's fast path for flat JSON (src/jsonflat.c).
+ * test_jsonflat.c - the front's fast path for flat JSON (src/http/jsonflat.c).
  *
  * The reader must never disagree with jansson: whatever it accepts, jansson
  * (with JSON_REJECT_DUPLICATES, as api.c calls it) must read as an object
@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 
-#include "jsonflat.h"
+#include "http/jsonflat.h"
 
 #define BODY	"{\"assertion\": \"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln\"" \
 		", \"service\": \"sync-1.5\"}"

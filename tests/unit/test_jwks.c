@@ -1,5 +1,5 @@
 /*
- * test_jwks.c - JWKS parsing (src/jwks.c).
+ * test_jwks.c - JWKS parsing (src/identity/jwks.c).
  *
  * Accepted sets are checked down to the key material: the RFC 7515/8037
  * example keys must come out with exactly the published modulus, point or
@@ -36,11 +36,11 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "b64.h"
-#include "clock.h"
+#include "core/b64.h"
+#include "core/clock.h"
 #include "config.h"
-#include "jwks.h"
-#include "keys.h"
+#include "identity/jwks.h"
+#include "identity/keys.h"
 
 /* RFC 7515 A.2 (RSA), A.3 (EC P-256) and RFC 8037 A.2 (Ed25519) keys. */
 #define A2_N \

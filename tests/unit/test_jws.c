@@ -1,5 +1,5 @@
 /*
- * test_jws.c - JWT verification (src/jws.c).
+ * test_jws.c - JWT verification (src/identity/jws.c).
  *
  * Three kinds of evidence.  Published vectors (RFC 7515 A.1 to A.4, RFC
  * 8037 A.4) show the signature code agrees with the rest of the world; the
@@ -37,10 +37,10 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "b64.h"
+#include "core/b64.h"
 #include "config.h"
-#include "jwks.h"
-#include "jws.h"
+#include "identity/jwks.h"
+#include "identity/jws.h"
 
 #define NOW	INT64_C(1700000000)
 #define LEEWAY	60

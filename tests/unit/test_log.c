@@ -1,5 +1,5 @@
 /*
- * test_log.c - what reaches the log cannot forge a line (src/log.c).
+ * test_log.c - what reaches the log cannot forge a line (src/core/log.c).
  *
  * A client's path or header name ends up in log lines; before the fix a
  * request for "/a%0atokend supervisor[1] error: FORGED" wrote a second,
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "core/log.h"
 
 /* Logs msg at info level and returns what was written (static buffer). */
 static const char *

@@ -1,5 +1,5 @@
 /*
- * test_protocol.c - broker<->worker frames (src/protocol.c).
+ * test_protocol.c - broker<->worker frames (src/pool/protocol.c).
  *
  * Each test gets its own ZeroMQ context with a ROUTER (the broker's side)
  * bound to inproc://t and a DEALER (a worker) connected to it.  Good
@@ -24,7 +24,7 @@
 
 #include <zmq.h>
 
-#include "protocol.h"
+#include "pool/protocol.h"
 
 #define ENDPOINT	"inproc://t"
 #define DEADLINE_MS	5000

@@ -1,6 +1,6 @@
 /*
  * test_secret.c - secret files, nodes files and the memory secrets live in
- * (src/secret.c), and the per-node services a nodes_file makes
+ * (src/tokens/secret.c), and the per-node services a nodes_file makes
  * (config.c: nodes_file, config_node_for).
  *
  * The node assignments below were computed with /usr/bin/python3 from the
@@ -31,8 +31,8 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "secret.h"
-#include "token.h"
+#include "tokens/secret.h"
+#include "tokens/token.h"
 
 #define S1	"1111111111111111111111111111111111111111111111111111111111111111"
 #define S2	"2222222222222222222222222222222222222222222222222222222222222222"

@@ -1,9 +1,9 @@
 /*
- * test_tokenlib.c - tokenlib tokens (src/tokenlib.c).
+ * test_tokenlib.c - tokenlib tokens (src/tokens/tokenlib.c).
  *
  * The known answers below were computed independently of tokend, by a
  * Python (stdlib only) re-implementation of Mozilla tokenlib 2.x's
- * TokenManager as documented at the top of src/tokenlib.h, run with
+ * TokenManager as documented at the top of src/tokens/tokenlib.h, run with
  * /usr/bin/python3:
  *
  *   import base64, hashlib, hmac, json
@@ -44,11 +44,11 @@
 
 #include <jansson.h>
 
-#include "b64.h"
-#include "hkdf.h"
-#include "secret.h"
-#include "token.h"
-#include "tokenlib.h"
+#include "core/b64.h"
+#include "core/hkdf.h"
+#include "tokens/secret.h"
+#include "tokens/token.h"
+#include "tokens/tokenlib.h"
 
 #define MASTER		"0123456789abcdef0123456789abcdef"
 #define KAT_SIG_KEY \

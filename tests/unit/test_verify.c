@@ -25,9 +25,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "b64.h"
-#include "secret.h"
-#include "token.h"
+#include "core/b64.h"
+#include "tokens/secret.h"
+#include "tokens/token.h"
 #include "tokend/verify.h"
 
 #define MASTER		"0123456789abcdef0123456789abcdef"
