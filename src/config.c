@@ -45,6 +45,7 @@ enum key_type {
 	KT_LOGLEVEL,	/* error warning info debug */
 	KT_ALGS,	/* space-separated JWS algorithm names */
 	KT_SECRET,	/* path of a one-secret file, loaded on the spot */
+	KT_HS_SECRET,	/* KT_SECRET into an issuer's struct issuer_secret */
 	KT_SECRETS,	/* path of a secret file (rotation), loaded on the spot */
 	KT_NODES,	/* path of a nodes file, loaded on the spot */
 	KT_FORMAT,	/* token format: tokenlib or fernet */
@@ -114,7 +115,7 @@ static const struct key_def issuer_keys[] = {
 	{ "jwks_url", KT_HTTPS, ISS(jwks_url), 0, 0, KEY_OPTIONAL },
 	{ "jwks_refresh", KT_I64, ISS(jwks_refresh), 1, 604800, "3600" },
 	{ "jwks_ca_file", KT_PATH, ISS(jwks_ca_file), 0, 0, KEY_OPTIONAL },
-	{ "hs_secret_file", KT_SECRET, ISS(hs_secret), 0, 0, KEY_OPTIONAL },
+	{ "hs_secret_file", KT_HS_SECRET, ISS(hs_secret), 0, 0, KEY_OPTIONAL },
 	{ "audience", KT_STR, ISS(audience), 0, 0, NULL },
 	{ "algorithms", KT_ALGS, ISS(algorithms), 0, 0, "RS256 ES256 EdDSA" },
 	{ "leeway", KT_I64, ISS(leeway), 0, 3600, "60" },
@@ -293,6 +294,36 @@ config_node_for(const struct service *svc, uint64_t uid)
 }
 
 /* ---- issuers ------------------------------------------------------- */
+
+/*
+ * An issuer's HS* secret is secret memory like any other, loaded and freed
+ * with tokens/secret.h; identity/issuer.h holds only its bytes and length
+ * because identity may not include tokens/.
+ */
+static void
+hs_secret_free(struct issuer_secret *hs)
+{
+	struct secret	 s = { hs->bytes, hs->len };
+
+	secret_free(&s);
+	hs->bytes = NULL;
+	hs->len = 0;
+}
+
+static int
+load_hs_secret(struct loader *l, const struct key_def *k,
+    struct issuer_secret *hs, const char *path)
+{
+	struct secret	 s;
+	char		 msg[512];
+
+	hs_secret_free(hs);
+	if (secret_load(&s, path, msg, sizeof(msg)) == -1)
+		return fail(l, "%s: %s", k->name, msg);
+	hs->bytes = s.bytes;
+	hs->len = s.len;
+	return 0;
+}
 
 /*
  * jwks_file: the path is kept for keys.c, which watches it in each worker;
@@ -642,6 +673,11 @@ set_value(struct loader *l, const struct key_def *k, const char *v)
 		if (secret_load(field, path, msg, sizeof(msg)) == -1)
 			return fail(l, "%s: %s", k->name, msg);
 		return 0;
+	case KT_HS_SECRET:
+		/* Only [issuer] has it. */
+		if (resolve_path(l, v, path, sizeof(path)) == -1)
+			return -1;
+		return load_hs_secret(l, k, field, path);
 	case KT_SECRETS:
 		if (resolve_path(l, v, path, sizeof(path)) == -1)
 			return -1;
@@ -1205,7 +1241,7 @@ issuer_clear(struct issuer *is)
 	free(is->jwks_file);
 	free(is->jwks_url);
 	free(is->jwks_ca_file);
-	secret_free(&is->hs_secret);
+	hs_secret_free(&is->hs_secret);
 	for (i = 0; i < is->nrequire; i++) {
 		free(is->require[i].name);
 		free(is->require[i].sval);
@@ -1281,7 +1317,7 @@ config_purge_secrets(struct config *c)
 	for (i = 0; i < c->nissuers; i++) {
 		jwks_free(c->issuers[i].jwks);
 		c->issuers[i].jwks = NULL;
-		secret_free(&c->issuers[i].hs_secret);
+		hs_secret_free(&c->issuers[i].hs_secret);
 	}
 	for (i = 0; i < c->nbrowserid; i++) {
 		browserid_key_free(c->browserid[i].key);

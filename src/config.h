@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "identity/issuer.h"
 #include "identity/jwks.h"
 #include "tokens/secret.h"
 #include "tokens/token.h"
@@ -21,72 +22,6 @@
 #define CONFIG_MAX_SERVICES	256
 #define CONFIG_MAX_BROWSERID	64
 #define CONFIG_MAX_UID_NAMESPACE 1024	/* bytes of an issuer's uid_namespace */
-
-/* Which claim of an issuer's JWT is the user's identity. */
-enum identity_claim {
-	IDENTITY_SUB,		/* "sub" (the default) */
-	IDENTITY_EMAIL,		/* "email", which must look like an address */
-};
-
-/* One "name=value" of an issuer's "require". */
-struct claim_req {
-	char		*name;
-	int		 is_bool;	/* value true/false: a JSON boolean */
-	int		 bval;
-	char		*sval;		/* otherwise: this string, exactly */
-};
-
-struct issuer {
-	char		*name;		/* section name: [issuer NAME] */
-	char		*iss;		/* required "iss" claim */
-	char		*audience;	/* required in "aud" */
-	char		*uid_namespace;	/* keys its uids: as set, or iss */
-	/*
-	 * The key set in use, or NULL (jwks_url only, not fetched yet).  The
-	 * one member of the config that changes after load: it is
-	 * per-process mutable state owned by the worker, where keys.c swaps
-	 * it when jwks_file changes on disk or jwks_url is fetched.  The
-	 * supervisor and the front never change it.  Only the worker's main
-	 * thread reads or swaps it: keys.c's fetch thread hands a parsed set
-	 * over and never touches this.
-	 */
-	struct jwks	*jwks;
-	char		*jwks_file;	/* resolved path, or NULL */
-	char		*jwks_url;	/* https:// URL, or NULL */
-	char		*jwks_ca_file;	/* CA bundle for jwks_url, or NULL */
-	int64_t		 jwks_refresh;	/* seconds between fetches */
-	struct secret	 hs_secret;	/* HS* shared secret; len 0 if none */
-	unsigned	 algorithms;	/* set of JWS_ALG_BIT() */
-	int64_t		 leeway;	/* seconds of clock skew allowed */
-	int		 identity;	/* enum identity_claim */
-	struct claim_req *require;	/* claims that must have a value */
-	size_t		 nrequire;
-	char		*services_list;	/* as written; "*": every service */
-	char		**services;	/* services_list split, checked; */
-	size_t		 nservices;	/* 0 (NULL): every service */
-	int		 line;		/* where the section starts */
-};
-
-/* Whether assertions of is may be exchanged for tokens of service name. */
-int		 issuer_allows_service(const struct issuer *is,
-		    const char *name);
-
-struct browserid_key;
-
-/* A BrowserID certificate issuer: [browserid NAME]. */
-struct browserid_issuer {
-	char		*name;		/* section name */
-	char		*issuer;	/* the certificate's "iss" */
-	char		*uid_namespace;	/* keys its uids: as set, or issuer */
-	struct browserid_key *key;	/* public_key_file, parsed */
-	char		*audience;	/* the assertion's "aud", exactly */
-	int		 secondary;	/* 1: may vouch for any email domain */
-	int64_t		 leeway;	/* seconds of clock skew allowed */
-	char		*services_list;	/* as written; NULL: every service */
-	char		**services;	/* services_list split, checked */
-	size_t		 nservices;
-	int		 line;
-};
 
 /*
  * A service tokens are minted for.  With node + secret_file it is one
