@@ -691,14 +691,14 @@ class Tokend:
 
     # -- life cycle
 
-    def start(self, timeout=15, env=None, no_core=False):
+    def start(self, timeout=15, env=None, no_core=False, nofile=None):
         """Starts `tokend -c conf` and waits until /__lbheartbeat__ says 200.
 
         The process gets its own session, so that a kill on a failed stop
         reaches every process of this instance and nothing else.  env adds
         to (a value of None removes from) the inherited environment;
         no_core sets RLIMIT_CORE to 0, for tests that crash children on
-        purpose.
+        purpose; nofile sets RLIMIT_NOFILE (soft and hard) to that.
         """
         if self.proc is not None:
             raise RuntimeError("already started")
@@ -712,14 +712,17 @@ class Tokend:
                 else:
                     penv[k] = v
 
-        def no_core_dumps():
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        def limits():
+            if no_core:
+                resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if nofile:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         err = open(self.stderr_path, "ab")
         try:
             self.proc = subprocess.Popen(
                 [tokend_path(), "-c", self.conf], stdin=subprocess.DEVNULL,
                 stdout=err, stderr=err, start_new_session=True, env=penv,
-                preexec_fn=no_core_dumps if no_core else None)
+                preexec_fn=limits if no_core or nofile else None)
         finally:
             err.close()
         try:
