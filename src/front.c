@@ -59,6 +59,7 @@ struct request {
 	char		*body;
 	size_t		 len, cap;
 	int		 too_large;
+	struct api_request req;		/* what api.c reads of it */
 	struct api_call	 call;		/* the endpoint's view */
 	struct job	 job;
 	struct MHD_Connection *conn;
@@ -163,7 +164,7 @@ append_body(struct request *r, const char *data, size_t len)
 static enum MHD_Result
 finish(struct request *r)
 {
-	api_finish(&r->call, &r->job);
+	api_finish(&r->call, r->job.outcome, &r->job.reply);
 	if (r->job.outcome == JOB_REPLIED)
 		proto_msg_close(&r->job.reply);
 	return respond(r);
@@ -201,7 +202,10 @@ submit(struct request *r)
 {
 	if (guard_refused(r))
 		return respond(r);
-	if (api_prepare(&r->call, r->body, r->len, r->too_large, &r->job))
+	r->req.body = r->body;
+	r->req.body_len = r->len;
+	r->req.body_too_large = r->too_large;
+	if (api_prepare(&r->call, r->job.fields, &r->job.nfields))
 		return respond(r);
 	r->job.owner = r;
 	if (broker_submit(front.broker, &r->job, front.now) == -1) {
@@ -225,6 +229,29 @@ job_done(struct job *job)
 	front.resumed = 1;
 }
 
+static const char *
+header(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/*
+ * The facts api.c reads of a request.  MHD keeps the method, path and
+ * header values in the connection's memory until the request completes,
+ * so they are borrowed, not copied.
+ */
+static void
+read_request(struct api_request *q, struct MHD_Connection *c,
+    const char *method, const char *url)
+{
+	q->method = method;
+	q->path = url;		/* not decoded: see keep_escapes() */
+	q->content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
+	q->content_length = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	q->authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION);
+	q->client_state = header(c, "X-Client-State");
+}
+
 /* First call for a request: route it; answer at once if it cannot go on. */
 static enum MHD_Result
 start_request(struct MHD_Connection *c, const char *url, const char *method,
@@ -246,7 +273,8 @@ start_request(struct MHD_Connection *c, const char *url, const char *method,
 	/* The guard's stand-in for a head it refused (httpguard.h). */
 	if (strcmp(url, GUARD_PATH) == 0 && guard_refused(r))
 		return respond(r);
-	if (api_route(&r->call, c, method, url, front.cfg->max_body))
+	read_request(&r->req, c, method, url);
+	if (api_route(&r->call, &r->req, front.cfg->max_body))
 		return respond(r);
 	return MHD_YES;
 }

@@ -6,6 +6,9 @@
  * handler names a problem kind, and answer_problem() writes it in the
  * endpoint's style.  Likewise a token is one set of worker reply fields,
  * laid out per style by the endpoint's format function.
+ *
+ * It sees a request only as struct api_request (api.h) and answers in
+ * struct api_call: the HTTP server and the broker stay in front.c.
  */
 #include "http/api.h"
 
@@ -196,12 +199,6 @@ problem(struct api_call *c, enum problem p, const char *location,
 
 /* ---- reading requests ------------------------------------------------- */
 
-static const char *
-header(const struct api_call *c, const char *name)
-{
-	return MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, name);
-}
-
 /* "type/subtype" with optional parameters, case-insensitively. */
 static int
 has_type(const char *ct, const char *type)
@@ -236,7 +233,7 @@ auth_header(struct api_call *c)
 {
 	static const char *const schemes[] = { "Bearer", "BrowserID" };
 	static const char *const kinds[] = { KIND_JWT, KIND_BROWSERID };
-	const char	*v = header(c, MHD_HTTP_HEADER_AUTHORIZATION), *cred;
+	const char	*v = c->req->authorization, *cred;
 	size_t		 i, n;
 
 	if (v == NULL)
@@ -273,7 +270,7 @@ auth_header(struct api_call *c)
 static int
 client_state_header(struct api_call *c)
 {
-	const char	*v = header(c, "X-Client-State");
+	const char	*v = c->req->client_state;
 	size_t		 i, n;
 
 	if (v == NULL)
@@ -666,7 +663,7 @@ prepare_exchange(struct api_call *c, const char *body, size_t len)
 		problem(c, P_BAD_REQUEST, "body", v[6] ? "actor_token" :
 		    "actor_token_type", "delegation (actor_token) is not "
 		    "supported");
-	else if (header(c, "X-Client-State") != NULL)
+	else if (c->req->client_state != NULL)
 		problem(c, P_BAD_REQUEST, "header", "X-Client-State",
 		    "X-Client-State is not accepted by /oauth/token");
 	else if ((target = v[3] ? v[3] : v[4]) == NULL)
@@ -730,24 +727,34 @@ static const struct api_endpoint endpoints[] = {
 
 /* ---- the calls front.c makes ------------------------------------------ */
 
+/* 413, whether Content-Length said so or the body passed max_body. */
+static int
+body_too_large(struct api_call *c)
+{
+	char	desc[96];
+
+	snprintf(desc, sizeof(desc), "request body is larger than %zu bytes",
+	    c->max_body);
+	return problem(c, P_TOO_LARGE, "body", "body", desc);
+}
+
 int
-api_route(struct api_call *c, struct MHD_Connection *conn,
-    const char *method, const char *url, size_t max_body)
+api_route(struct api_call *c, const struct api_request *req, size_t max_body)
 {
 	const struct api_endpoint	*ep;
-	const char			*cl;
+	const char			*method = req->method;
 	char				 desc[128];
 	size_t				 i;
 
 	memset(c, 0, sizeof(*c));
-	c->conn = conn;
+	c->req = req;
 	c->max_body = max_body;
 	for (i = 0, ep = NULL; i < NENDPOINTS && ep == NULL; i++)
-		if (endpoints[i].match(c, url))
+		if (endpoints[i].match(c, req->path))
 			ep = &endpoints[i];
 	if (ep == NULL) {
 		/* Tokenserver clients get their own style even for bad paths. */
-		if (strncmp(url, "/1.0/", 5) == 0)
+		if (strncmp(req->path, "/1.0/", 5) == 0)
 			c->ep = EP_TOKENSERVER;
 		return problem(c, P_NOT_FOUND, "url", "path",
 		    "no such endpoint");
@@ -755,7 +762,7 @@ api_route(struct api_call *c, struct MHD_Connection *conn,
 	c->ep = ep;
 	if (strcmp(method, ep->method) != 0 && !(strcmp(method, "HEAD") == 0 &&
 	    strcmp(ep->method, "GET") == 0)) {
-		add_header(c, MHD_HTTP_HEADER_ALLOW, "%s", ep->method);
+		add_header(c, "Allow", "%s", ep->method);
 		snprintf(desc, sizeof(desc), "use %s", ep->method);
 		return problem(c, P_METHOD, "url", "method", desc);
 	}
@@ -763,15 +770,15 @@ api_route(struct api_call *c, struct MHD_Connection *conn,
 		answer_json(c, 200, json_object());
 		return 1;
 	}
-	if (ep->content_type != NULL && !has_type(header(c,
-	    MHD_HTTP_HEADER_CONTENT_TYPE), ep->content_type)) {
+	if (ep->content_type != NULL &&
+	    !has_type(req->content_type, ep->content_type)) {
 		snprintf(desc, sizeof(desc), "Content-Type must be %s",
 		    ep->content_type);
 		return problem(c, P_MEDIA_TYPE, "header", "Content-Type", desc);
 	}
-	cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl != NULL && strtoull(cl, NULL, 10) > max_body)
-		return api_prepare(c, NULL, 0, 1, NULL);
+	if (req->content_length != NULL &&
+	    strtoull(req->content_length, NULL, 10) > max_body)
+		return body_too_large(c);
 	return 0;
 }
 
@@ -800,35 +807,31 @@ field_too_large(struct api_call *c)
 }
 
 int
-api_prepare(struct api_call *c, const char *body, size_t len, int too_large,
-    struct job *job)
+api_prepare(struct api_call *c, struct proto_field f[PROTO_JOB_FIELDS],
+    size_t *nf)
 {
-	char	desc[96];
+	const struct api_request	*req = c->req;
 
-	if (too_large) {
-		snprintf(desc, sizeof(desc), "request body is larger than %zu "
-		    "bytes", c->max_body);
-		return problem(c, P_TOO_LARGE, "body", "body", desc);
-	}
-	if (c->ep->content_type == NULL && len > 0)
+	if (req->body_too_large)
+		return body_too_large(c);
+	if (c->ep->content_type == NULL && req->body_len > 0)
 		return problem(c, P_BAD_REQUEST, "body", "body",
 		    "this endpoint takes no body");
-	if (c->ep->prepare(c, body, len) != 0)
+	if (c->ep->prepare(c, req->body, req->body_len) != 0)
 		return 1;
 	if (field_too_large(c))
 		return 1;
 	/* Optional fields the request left empty are not sent. */
-	job->nfields = 0;
-	job->fields[job->nfields++] = (struct proto_field)PROTO_FIELD_STR(
-	    "service", c->service);
-	job->fields[job->nfields++] = (struct proto_field)PROTO_FIELD_STR(
-	    "assertion", c->assertion);
+	*nf = 0;
+	f[(*nf)++] = (struct proto_field)PROTO_FIELD_STR("service", c->service);
+	f[(*nf)++] = (struct proto_field)PROTO_FIELD_STR("assertion",
+	    c->assertion);
 	if (c->client_state[0] != '\0')
-		job->fields[job->nfields++] = (struct proto_field)
-		    PROTO_FIELD_STR("client_state", c->client_state);
+		f[(*nf)++] = (struct proto_field)PROTO_FIELD_STR("client_state",
+		    c->client_state);
 	if (c->kind != NULL)
-		job->fields[job->nfields++] = (struct proto_field)
-		    PROTO_FIELD_STR("kind", c->kind);
+		f[(*nf)++] = (struct proto_field)PROTO_FIELD_STR("kind",
+		    c->kind);
 	return 0;
 }
 
@@ -875,13 +878,13 @@ finish_error(struct api_call *c, const struct proto_msg *m)
 }
 
 void
-api_finish(struct api_call *c, const struct job *job)
+api_finish(struct api_call *c, enum job_outcome outcome,
+    const struct proto_msg *m)
 {
-	const struct proto_msg	*m = &job->reply;
 	struct token_reply	 t;
 	size_t			 len;
 
-	switch (job->outcome) {
+	switch (outcome) {
 	case JOB_TIMEOUT:
 		problem(c, P_TIMEOUT, "body", "assertion",
 		    "no worker answered within request_timeout");

@@ -9,20 +9,42 @@
  *   GET  /__lbheartbeat__   load balancer check: the front is up
  *
  * See docs/api.md for every field and error.
+ *
+ * Nothing here knows libmicrohttpd or the broker: a request comes in as
+ * the plain facts of struct api_request, a job leaves as the protocol's
+ * fields, and the answer is a status, headers and a body.  So the
+ * endpoints run the same in the front, in a unit test and in a fuzzer.
  */
 #ifndef TOKEND_API_H
 #define TOKEND_API_H
 
 #include <stddef.h>
 
-#include <microhttpd.h>
-
-#include "pool/broker.h"
+#include "pool/protocol.h"
 
 #define API_MAX_HEADERS		3
 #define API_CLIENT_STATE_MAX	32	/* hex digits of X-Client-State */
 
 struct api_endpoint;
+
+/*
+ * What api.c reads of one request, filled by whoever owns the connection
+ * (front.c, from libmicrohttpd).  Strings are NUL-terminated and borrowed:
+ * they must outlive the call.  A header the client did not send is NULL;
+ * one it sent empty is "".
+ */
+struct api_request {
+	const char	*method;
+	const char	*path;		/* raw: escapes not decoded, no query */
+	const char	*content_type;
+	const char	*content_length;
+	const char	*authorization;
+	const char	*client_state;	/* X-Client-State */
+	/* Set once the whole body has arrived, before api_prepare(). */
+	const char	*body;		/* NULL when there was none */
+	size_t		 body_len;
+	int		 body_too_large;	/* it passed max_body: not kept */
+};
 
 struct api_header {
 	const char	*name;
@@ -32,13 +54,13 @@ struct api_header {
 /* One request's API state: the job's strings and the answer. */
 struct api_call {
 	const struct api_endpoint *ep;
-	struct MHD_Connection	*conn;
+	const struct api_request *req;		/* borrowed, see api_route */
 	size_t			 max_body;
 	char			*service;	/* owned */
 	char			*assertion;	/* owned */
 	char			 client_state[API_CLIENT_STATE_MAX + 1];
 	int			 from_header;	/* assertion in Authorization */
-	const char		*kind;		/* the verifier asked for, or "" */
+	const char		*kind;		/* the verifier asked for, or NULL */
 	/* The answer, once decided. */
 	unsigned		 status;
 	char			*body;		/* owned, JSON */
@@ -48,23 +70,29 @@ struct api_call {
 };
 
 /*
- * Routes by method and path and checks the headers.  Returns 0 when the
+ * Routes by method and path and checks the headers.  req is borrowed until
+ * api_call_clear(); its body is read by api_prepare().  Returns 0 when the
  * request goes on (its body is to be read), or 1 when call holds the
  * answer already (404, 405, 413 by Content-Length, 415, heartbeat).
  */
-int	api_route(struct api_call *call, struct MHD_Connection *c,
-	    const char *method, const char *url, size_t max_body);
+int	api_route(struct api_call *call, const struct api_request *req,
+	    size_t max_body);
 
 /*
- * The whole body has arrived (too_large: it passed max_body).  Returns 0
- * with job->service/assertion/client_state set (pointing into call), or 1
- * with the answer in call.
+ * The whole body has arrived (req->body, body_len, body_too_large).
+ * Returns 0 with the job's request fields in fields[0..*nfields), which
+ * point into call (valid until api_call_clear()), or 1 with the answer in
+ * call.
  */
-int	api_prepare(struct api_call *call, const char *body, size_t len,
-	    int too_large, struct job *job);
+int	api_prepare(struct api_call *call,
+	    struct proto_field fields[PROTO_JOB_FIELDS], size_t *nfields);
 
-/* Turns a completed job into the answer, in the endpoint's style. */
-void	api_finish(struct api_call *call, const struct job *job);
+/*
+ * Turns how the job ended into the answer, in the endpoint's style; reply
+ * is the worker's REPLY when outcome is JOB_REPLIED (else unread).
+ */
+void	api_finish(struct api_call *call, enum job_outcome outcome,
+	    const struct proto_msg *reply);
 
 /*
  * The answer for a request refused before routing (the HTTP guard:

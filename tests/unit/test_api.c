@@ -1,0 +1,1199 @@
+/*
+ * test_api.c - every endpoint's request parsing and error mapping
+ * (src/http/api.c), without a socket.
+ *
+ * api.c reads a request only as struct api_request and answers in struct
+ * api_call, so each case here fills the request facts as the front would,
+ * routes and prepares it, and checks the job's fields, or the answer's
+ * status, JSON body and headers.  For a job, a worker's REPLY is built by
+ * hand and api_finish() must turn it, or a timeout or an unavailable pool,
+ * into the answer in the endpoint's style.  Every expectation comes from
+ * docs/api.md, docs/protocol.md and RFC 6749 5.2, not from api.c.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "http/api.h"
+
+#define MAX_BODY	16384
+
+#define GRANT	"urn:ietf:params:oauth:grant-type:token-exchange"
+#define T_JWT	"urn:ietf:params:oauth:token-type:jwt"
+#define T_ID	"urn:ietf:params:oauth:token-type:id_token"
+#define T_ACCESS "urn:ietf:params:oauth:token-type:access_token"
+#define EXCHANGE "grant_type=" GRANT "&subject_token=JWT" \
+		 "&subject_token_type=" T_JWT
+
+/* One request as the front would hand it over, and what api.c made of it. */
+struct http {
+	struct api_request	 req;
+	struct api_call		 call;
+	size_t			 max_body;
+	struct proto_field	 f[PROTO_JOB_FIELDS];
+	size_t			 nf;
+	char			 clen[24];
+	json_t			*json;		/* the answer's body */
+};
+
+/* ---- making requests -------------------------------------------------- */
+
+static void
+new_request(struct http *h, const char *method, const char *path,
+    const char *content_type, const char *body)
+{
+	memset(h, 0, sizeof(*h));
+	h->max_body = MAX_BODY;
+	h->req.method = method;
+	h->req.path = path;
+	h->req.content_type = content_type;
+	if (body != NULL) {
+		h->req.body = body;
+		h->req.body_len = strlen(body);
+		snprintf(h->clen, sizeof(h->clen), "%zu", strlen(body));
+		h->req.content_length = h->clen;
+	}
+}
+
+static void
+v1(struct http *h, const char *body)
+{
+	new_request(h, "POST", "/v1/token", "application/json", body);
+}
+
+static void
+tokenserver(struct http *h, const char *path, const char *authorization)
+{
+	new_request(h, "GET", path, NULL, NULL);
+	h->req.authorization = authorization;
+}
+
+static void
+exchange(struct http *h, const char *form)
+{
+	new_request(h, "POST", "/oauth/token",
+	    "application/x-www-form-urlencoded", form);
+}
+
+/*
+ * Routes and prepares as front.c does.  Returns 0 with a job in h->f, or 1
+ * with the answer's body parsed into h->json.
+ */
+static int
+send_request(struct http *h)
+{
+	json_error_t	err;
+
+	if (api_route(&h->call, &h->req, h->max_body) == 0 &&
+	    api_prepare(&h->call, h->f, &h->nf) == 0)
+		return 0;
+	assert_non_null(h->call.body);
+	h->json = json_loadb(h->call.body, h->call.len, 0, &err);
+	if (h->json == NULL)
+		fail_msg("answer is not JSON (%s): %.*s", err.text,
+		    (int)h->call.len, h->call.body);
+	return 1;
+}
+
+static void
+done(struct http *h)
+{
+	json_decref(h->json);
+	api_call_clear(&h->call);
+}
+
+/* ---- checking answers ------------------------------------------------- */
+
+static const char *
+header(const struct api_call *c, const char *name)
+{
+	int	i;
+
+	for (i = 0; i < c->nhdr; i++)
+		if (strcmp(c->hdr[i].name, name) == 0)
+			return c->hdr[i].value;
+	return NULL;
+}
+
+static const char *
+str(json_t *obj, const char *key)
+{
+	json_t	*v = json_object_get(obj, key);
+
+	if (!json_is_string(v))
+		fail_msg("\"%s\" is not a string", key);
+	return json_string_value(v);
+}
+
+/*
+ * The answer is `status` with {"status": st, "errors": [{"location": loc,
+ * "name": name, "description": ...}]} and nothing else; returns the
+ * description (valid until done()).
+ */
+static const char *
+error_answer(struct http *h, unsigned status, const char *st,
+    const char *loc, const char *name)
+{
+	json_t	*errors, *e;
+
+	assert_int_equal(h->call.status, status);
+	assert_int_equal(json_object_size(h->json), 2);
+	assert_string_equal(str(h->json, "status"), st);
+	errors = json_object_get(h->json, "errors");
+	assert_true(json_is_array(errors));
+	assert_int_equal(json_array_size(errors), 1);
+	e = json_array_get(errors, 0);
+	assert_int_equal(json_object_size(e), 3);
+	assert_string_equal(str(e, "location"), loc);
+	assert_string_equal(str(e, "name"), name);
+	assert_true(strlen(str(e, "description")) > 0);
+	return str(e, "description");
+}
+
+/* RFC 6749 5.2: {"error": error, "error_description": ...} only. */
+static const char *
+oauth_answer(struct http *h, unsigned status, const char *error)
+{
+	assert_int_equal(h->call.status, status);
+	assert_int_equal(json_object_size(h->json), 2);
+	assert_string_equal(str(h->json, "error"), error);
+	assert_true(strlen(str(h->json, "error_description")) > 0);
+	return str(h->json, "error_description");
+}
+
+/* Sends h and expects the tokend-style error. */
+static const char *
+refused(struct http *h, unsigned status, const char *st, const char *loc,
+    const char *name)
+{
+	if (send_request(h) != 1)
+		fail_msg("%s %s made a job", h->req.method, h->req.path);
+	return error_answer(h, status, st, loc, name);
+}
+
+static const char *
+oauth_refused(struct http *h, unsigned status, const char *error)
+{
+	if (send_request(h) != 1)
+		fail_msg("%s %s made a job", h->req.method, h->req.path);
+	return oauth_answer(h, status, error);
+}
+
+static const struct proto_field *
+field(const struct http *h, const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < h->nf; i++)
+		if (h->f[i].keylen == strlen(key) &&
+		    memcmp(h->f[i].key, key, h->f[i].keylen) == 0)
+			return &h->f[i];
+	return NULL;
+}
+
+static void
+assert_field(const struct http *h, const char *key, const char *want)
+{
+	const struct proto_field	*f = field(h, key);
+
+	if (want == NULL) {
+		if (f != NULL)
+			fail_msg("job has %s = %.*s", key, (int)f->vallen,
+			    (const char *)f->val);
+		return;
+	}
+	if (f == NULL)
+		fail_msg("job lacks %s", key);
+	assert_int_equal(f->vallen, strlen(want));
+	assert_memory_equal(f->val, want, f->vallen);
+}
+
+/*
+ * Sends h and expects a job of exactly these fields (NULL: absent, as the
+ * protocol wants an optional field the request left out).
+ */
+static void
+job(struct http *h, const char *service, const char *assertion,
+    const char *client_state, const char *kind)
+{
+	if (send_request(h) != 0)
+		fail_msg("%s %s answered %u: %.*s", h->req.method, h->req.path,
+		    h->call.status, (int)h->call.len, h->call.body);
+	assert_int_equal(h->nf, 2 + (client_state != NULL) + (kind != NULL));
+	assert_field(h, "service", service);
+	assert_field(h, "assertion", assertion);
+	assert_field(h, "client_state", client_state);
+	assert_field(h, "kind", kind);
+}
+
+/* A worker's REPLY: key, value, ..., NULL. */
+static void
+reply(struct proto_msg *m, ...)
+{
+	va_list		 ap;
+	const char	*k, *v;
+
+	memset(m, 0, sizeof(*m));
+	m->cmd = PROTO_REPLY;
+	va_start(ap, m);
+	while ((k = va_arg(ap, const char *)) != NULL) {
+		v = va_arg(ap, const char *);
+		assert_true(m->nfields < PROTO_MAX_FIELDS);
+		m->f[m->nfields++] = (struct proto_field){ k, strlen(k), v,
+		    strlen(v) };
+	}
+	va_end(ap);
+}
+
+#define TOKEN_REPLY(m) reply((m), "job", "12345678", "id", "TOKEN", "key", \
+	"KEY", "uid", "42", "api_endpoint", "https://node.example", \
+	"duration", "1800", "expires", "1795445543", "hashalg", "sha256", NULL)
+
+/* The job ends as outcome (with reply m): the answer parsed into h->json. */
+static void
+finish(struct http *h, enum job_outcome outcome, const struct proto_msg *m)
+{
+	json_error_t	err;
+	struct proto_msg empty;
+
+	memset(&empty, 0, sizeof(empty));
+	api_finish(&h->call, outcome, m != NULL ? m : &empty);
+	assert_non_null(h->call.body);
+	h->json = json_loadb(h->call.body, h->call.len, 0, &err);
+	if (h->json == NULL)
+		fail_msg("answer is not JSON (%s)", err.text);
+}
+
+static void
+assert_timestamp_header(const struct api_call *c)
+{
+	const char	*v = header(c, "X-Timestamp");
+	long long	 ts;
+
+	assert_non_null(v);
+	ts = atoll(v);
+	assert_true(ts > (long long)time(NULL) - 5);
+	assert_true(ts <= (long long)time(NULL));
+}
+
+/* ---- POST /v1/token: bodies ------------------------------------------- */
+
+static void
+test_v1_flat_body_makes_a_job(void **state)
+{
+	struct http	h;
+
+	v1(&h, "{\"assertion\": \"a.b.c\", \"service\": \"sync-1.5\"}");
+	job(&h, "sync-1.5", "a.b.c", NULL, NULL);
+	done(&h);
+	/* Unknown members are ignored (later clients may send more). */
+	v1(&h, "{\"service\":\"s\",\"assertion\":\"x~y\",\"v\":\"2\"}");
+	job(&h, "s", "x~y", NULL, NULL);
+	done(&h);
+	/* A parameter of the media type is allowed, any case. */
+	v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+	h.req.content_type = "Application/JSON ; charset=utf-8";
+	job(&h, "s", "a", NULL, NULL);
+	done(&h);
+}
+
+/* Bodies outside the fast path's shape go through jansson, same meaning. */
+static void
+test_v1_jansson_body_makes_a_job(void **state)
+{
+	struct http	h;
+
+	v1(&h, "{\"assertion\":\"a\\u002eb\",\"service\":\"sync\\/1\"}");
+	job(&h, "sync/1", "a.b", NULL, NULL);
+	done(&h);
+	v1(&h, "{\"assertion\":\"a\",\"service\":\"s\",\"n\":1,"
+	    "\"o\":{\"p\":[true,null]}}");
+	job(&h, "s", "a", NULL, NULL);
+	done(&h);
+	v1(&h, "{\"assertion\":\"caf\xc3\xa9\",\"service\":\"s\"}");
+	job(&h, "s", "caf\xc3\xa9", NULL, NULL);
+	done(&h);
+}
+
+static void
+test_v1_duplicate_keys_refused_on_both_paths(void **state)
+{
+	static const char *const bodies[] = {
+		/* flat shape */
+		"{\"assertion\":\"a\",\"service\":\"s\",\"assertion\":\"b\"}",
+		"{\"assertion\":\"a\",\"service\":\"s\",\"service\":\"s\"}",
+		/* jansson's: a number, an escape */
+		"{\"assertion\":\"a\",\"service\":\"s\",\"n\":1,"
+		"\"assertion\":\"b\"}",
+		"{\"assertion\":\"a\",\"service\":\"s\",\"serv\\u0069ce\":\"t\"}",
+	};
+	struct http	h;
+	size_t		i;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		v1(&h, bodies[i]);
+		assert_non_null(strstr(refused(&h, 400, "invalid-request",
+		    "body", "body"), "duplicate"));
+		done(&h);
+	}
+}
+
+static void
+test_v1_bodies_that_are_not_objects(void **state)
+{
+	static const char *const bodies[] = {
+		"", "[]", "\"a\"", "null", "{", "{\"assertion\":\"a\",}",
+		"{\"assertion\":\"a\"} {}", "{\"a\":\"\\ud800\"}",
+	};
+	struct http	h;
+	size_t		i;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		v1(&h, bodies[i]);
+		refused(&h, 400, "invalid-request", "body", "body");
+		done(&h);
+	}
+	/* No body at all. */
+	v1(&h, NULL);
+	refused(&h, 400, "invalid-request", "body", "body");
+	done(&h);
+}
+
+static void
+test_v1_missing_empty_or_non_string_fields(void **state)
+{
+	static const struct {
+		const char	*body, *name;
+	} cases[] = {
+		{ "{\"service\":\"s\"}", "assertion" },
+		{ "{\"assertion\":\"\",\"service\":\"s\"}", "assertion" },
+		{ "{\"assertion\":\"\",\"service\":\"s\",\"n\":1}", "assertion" },
+		{ "{\"assertion\":5,\"service\":\"s\"}", "assertion" },
+		{ "{\"assertion\":null,\"service\":\"s\"}", "assertion" },
+		{ "{\"assertion\":[\"a\"],\"service\":\"s\"}", "assertion" },
+		{ "{\"assertion\":\"a\"}", "service" },
+		{ "{\"assertion\":\"a\",\"service\":\"\"}", "service" },
+		{ "{\"assertion\":\"a\",\"service\":\"\",\"n\":1}", "service" },
+		{ "{\"assertion\":\"a\",\"service\":7}", "service" },
+		{ "{\"assertion\":\"a\",\"service\":{}}", "service" },
+		{ "{}", "assertion" },
+	};
+	struct http	h;
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		v1(&h, cases[i].body);
+		refused(&h, 400, "invalid-request", "body", cases[i].name);
+		done(&h);
+	}
+}
+
+/* ---- POST /v1/token: headers ------------------------------------------ */
+
+static void
+test_v1_authorization_schemes_set_the_kind(void **state)
+{
+	static const struct {
+		const char	*header, *assertion, *kind;
+	} cases[] = {
+		{ "Bearer a.b.c", "a.b.c", "jwt" },
+		{ "bearer a.b.c", "a.b.c", "jwt" },
+		{ "Bearer   a.b.c", "a.b.c", "jwt" },
+		{ "BrowserID c~a", "c~a", "browserid" },
+		{ "BROWSERID c~a", "c~a", "browserid" },
+		/* The scheme, not the look of the credential, decides. */
+		{ "BrowserID a.b.c", "a.b.c", "browserid" },
+		{ "Bearer c~a", "c~a", "jwt" },
+	};
+	struct http	h;
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		v1(&h, "{\"service\":\"s\"}");
+		h.req.authorization = cases[i].header;
+		job(&h, "s", cases[i].assertion, NULL, cases[i].kind);
+		done(&h);
+	}
+}
+
+static void
+test_v1_malformed_authorization_is_401(void **state)
+{
+	static const char *const bad[] = {
+		"", "Bearer", "Bearer ", "Bearer  ", "Bearer a b", "Basic YTpi",
+		"Bearera.b.c", "Bearer\ta.b.c", "BrowserID", "Token a", "a.b.c",
+	};
+	struct http	h;
+	size_t		i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v1(&h, "{\"service\":\"s\"}");
+		h.req.authorization = bad[i];
+		refused(&h, 401, "invalid-credentials", "header",
+		    "Authorization");
+		done(&h);
+	}
+}
+
+static void
+test_v1_assertion_in_header_and_body_is_400(void **state)
+{
+	static const char *const bodies[] = {
+		"{\"assertion\":\"a\",\"service\":\"s\"}",
+		"{\"assertion\":\"\",\"service\":\"s\"}",
+		"{\"assertion\":null,\"service\":\"s\"}",
+		"{\"assertion\":\"a\",\"service\":\"s\",\"n\":1}",
+	};
+	struct http	h;
+	size_t		i;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		v1(&h, bodies[i]);
+		h.req.authorization = "Bearer a.b.c";
+		refused(&h, 400, "invalid-request", "body", "assertion");
+		done(&h);
+	}
+	/* The service is still required with the header. */
+	v1(&h, "{}");
+	h.req.authorization = "Bearer a.b.c";
+	refused(&h, 400, "invalid-request", "body", "service");
+	done(&h);
+}
+
+static void
+test_v1_client_state(void **state)
+{
+	static const char *const bad[] = {
+		"", "x", "0123456789abcdef0123456789abcdef0", "12 3", " 1",
+		"1-2", "0x12", "abcg",
+	};
+	struct http	h;
+	size_t		i;
+
+	v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+	h.req.client_state = "0";
+	job(&h, "s", "a", "0", NULL);
+	done(&h);
+	v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+	h.req.client_state = "0123456789ABCDEF0123456789abcdef";
+	job(&h, "s", "a", "0123456789abcdef0123456789abcdef", NULL);
+	done(&h);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+		h.req.client_state = bad[i];
+		refused(&h, 400, "invalid-client-state", "header",
+		    "X-Client-State");
+		done(&h);
+	}
+	/* With Authorization too, both reach the job. */
+	v1(&h, "{\"service\":\"s\"}");
+	h.req.authorization = "BrowserID c~a";
+	h.req.client_state = "AB";
+	job(&h, "s", "c~a", "ab", "browserid");
+	done(&h);
+}
+
+/*
+ * A field over PROTO_MAX_VALUE would break the worker's connection: 413,
+ * naming the field where the client put it.  Exactly the limit passes.
+ */
+static void
+test_v1_field_over_the_frame_limit_is_413(void **state)
+{
+	size_t		 n = PROTO_MAX_VALUE + 1;
+	char		*big = malloc(n + 1), *body = malloc(n + 64);
+	char		*auth = malloc(n + 8);
+	struct http	 h;
+
+	assert_non_null(big);
+	assert_non_null(body);
+	assert_non_null(auth);
+	memset(big, 'a', n);
+	big[n] = '\0';
+	snprintf(body, n + 64, "{\"assertion\":\"%s\",\"service\":\"s\"}",
+	    big);
+	v1(&h, body);
+	h.max_body = n + 64;
+	assert_non_null(strstr(refused(&h, 413, "request-too-large", "body",
+	    "assertion"), "65536"));
+	done(&h);
+
+	snprintf(auth, n + 8, "Bearer %s", big);
+	v1(&h, "{\"service\":\"s\"}");
+	h.req.authorization = auth;
+	refused(&h, 413, "request-too-large", "header", "Authorization");
+	done(&h);
+
+	snprintf(body, n + 64, "{\"assertion\":\"a\",\"service\":\"%s\"}",
+	    big);
+	v1(&h, body);
+	h.max_body = n + 64;
+	refused(&h, 413, "request-too-large", "body", "service");
+	done(&h);
+
+	big[n - 1] = '\0';	/* PROTO_MAX_VALUE: fits */
+	snprintf(auth, n + 8, "Bearer %s", big);
+	v1(&h, "{\"service\":\"s\"}");
+	h.req.authorization = auth;
+	job(&h, "s", big, NULL, "jwt");
+	done(&h);
+	free(big);
+	free(body);
+	free(auth);
+}
+
+/* ---- GET /1.0/APP/VERSION --------------------------------------------- */
+
+static void
+test_tokenserver_path_names_the_service(void **state)
+{
+	char		path[160], want[160];
+	struct http	h;
+
+	tokenserver(&h, "/1.0/sync/1.5", "BrowserID c~a");
+	job(&h, "sync-1.5", "c~a", NULL, "browserid");
+	done(&h);
+	tokenserver(&h, "/1.0/Some_App.x/v-2", "Bearer a.b.c");
+	h.req.client_state = "ABC";
+	job(&h, "Some_App.x-v-2", "a.b.c", "abc", "jwt");
+	done(&h);
+	/* HEAD is GET without the body. */
+	tokenserver(&h, "/1.0/sync/1.5", "Bearer a.b.c");
+	h.req.method = "HEAD";
+	job(&h, "sync-1.5", "a.b.c", NULL, "jwt");
+	done(&h);
+	/* Segments of 64 characters are the longest. */
+	snprintf(path, sizeof(path), "/1.0/%.64s/%.64s",
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    "1111111111111111111111111111111111111111111111111111111111111111");
+	snprintf(want, sizeof(want), "%.64s-%.64s", path + 5, path + 70);
+	tokenserver(&h, path, "Bearer a.b.c");
+	job(&h, want, "a.b.c", NULL, "jwt");
+	done(&h);
+}
+
+static void
+test_tokenserver_bad_paths_are_404(void **state)
+{
+	static const char *const paths[] = {
+		"/1.0/sync", "/1.0/sync/", "/1.0/sync/1.5/", "/1.0//1.5",
+		"/1.0/sync/1.5/x", "/1.0/sy%6Ec/1.5", "/1.0/sy nc/1.5",
+		"/1.0/sync/1.5?", "/1.0/",
+		"/1.0/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaa/1",
+	};
+	struct http	h;
+	size_t		i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		tokenserver(&h, paths[i], "Bearer a.b.c");
+		refused(&h, 404, "error", "url", "path");
+		done(&h);
+	}
+	/* Not under /1.0/: tokend's own style. */
+	tokenserver(&h, "/2.0/sync/1.5", "Bearer a.b.c");
+	refused(&h, 404, "not-found", "url", "path");
+	done(&h);
+}
+
+static void
+test_tokenserver_methods_and_headers(void **state)
+{
+	static const char *const methods[] = { "POST", "PUT", "DELETE",
+	    "get", "OPTIONS" };
+	struct http	h;
+	size_t		i;
+
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		tokenserver(&h, "/1.0/sync/1.5", "Bearer a.b.c");
+		h.req.method = methods[i];
+		refused(&h, 405, "error", "url", "method");
+		assert_string_equal(header(&h.call, "Allow"), "GET");
+		done(&h);
+	}
+	tokenserver(&h, "/1.0/sync/1.5", NULL);
+	refused(&h, 401, "invalid-credentials", "header", "Authorization");
+	done(&h);
+	tokenserver(&h, "/1.0/sync/1.5", "Basic YTpi");
+	refused(&h, 401, "invalid-credentials", "header", "Authorization");
+	done(&h);
+	tokenserver(&h, "/1.0/sync/1.5", "Bearer a.b.c");
+	h.req.client_state = "nothex";
+	refused(&h, 400, "invalid-client-state", "header", "X-Client-State");
+	done(&h);
+	tokenserver(&h, "/1.0/sync/1.5", "Bearer a.b.c");
+	h.req.client_state = "";
+	refused(&h, 400, "invalid-client-state", "header", "X-Client-State");
+	done(&h);
+	/* It takes no body, and no Content-Type is asked for. */
+	new_request(&h, "GET", "/1.0/sync/1.5", "application/json", "{}");
+	h.req.authorization = "Bearer a.b.c";
+	refused(&h, 400, "error", "body", "body");
+	done(&h);
+}
+
+/* ---- POST /oauth/token ------------------------------------------------ */
+
+static void
+test_exchange_makes_a_jwt_job(void **state)
+{
+	struct http	h;
+
+	exchange(&h, EXCHANGE "&audience=sync-1.5");
+	job(&h, "sync-1.5", "JWT", NULL, "jwt");
+	done(&h);
+	exchange(&h, "grant_type=" GRANT "&subject_token=JWT"
+	    "&subject_token_type=" T_ID "&resource=sync-1.5"
+	    "&requested_token_type=" T_ACCESS);
+	job(&h, "sync-1.5", "JWT", NULL, "jwt");
+	done(&h);
+	/* Both target parameters, agreeing; unknown parameters ignored. */
+	exchange(&h, EXCHANGE "&audience=s&resource=s&scope=x&flag&x=");
+	job(&h, "s", "JWT", NULL, "jwt");
+	done(&h);
+	/* Form encoding, in names and values: '+' is a space. */
+	exchange(&h, "grant%5Ftype=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type"
+	    "%3Atoken-exchange&subject_token=a%2eb+c&subject_token_type="
+	    T_JWT "&audience=my+app");
+	job(&h, "my app", "a.b c", NULL, "jwt");
+	done(&h);
+	/* A "~" in the token does not make it a BrowserID assertion. */
+	exchange(&h, "grant_type=" GRANT "&subject_token=c~a"
+	    "&subject_token_type=" T_JWT "&audience=s");
+	job(&h, "s", "c~a", NULL, "jwt");
+	done(&h);
+}
+
+static void
+test_exchange_invalid_request(void **state)
+{
+	static const struct {
+		const char	*form;
+	} cases[] = {
+		{ "subject_token=JWT&subject_token_type=" T_JWT "&audience=s" },
+		{ "grant_type=" GRANT "&subject_token_type=" T_JWT
+		    "&audience=s" },
+		{ "grant_type=" GRANT "&subject_token=JWT&audience=s" },
+		{ "grant_type=" GRANT "&subject_token=JWT"
+		    "&subject_token_type=" T_ACCESS "&audience=s" },
+		{ EXCHANGE "&audience=s&audience=s" },
+		{ EXCHANGE "&subject_token=JWT&audience=s" },
+		{ EXCHANGE "&audience=" },
+		{ EXCHANGE "&audience" },
+		{ EXCHANGE "&audience=%zz" },
+		{ EXCHANGE "&audience=a%0" },
+		{ EXCHANGE "&audience=a%00b" },
+		{ EXCHANGE "&audience=s&%zz=1" },
+		{ EXCHANGE "&audience=s&requested_token_type=" T_JWT },
+		{ EXCHANGE "&audience=s&actor_token=JWT2" },
+		{ EXCHANGE "&audience=s&actor_token_type=" T_JWT },
+		{ EXCHANGE },
+		{ EXCHANGE "&audience=a&resource=b" },
+		{ "" },
+	};
+	struct http	h;
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		exchange(&h, cases[i].form);
+		oauth_refused(&h, 400, "invalid_request");
+		done(&h);
+	}
+	/* A NUL byte in the body. */
+	exchange(&h, EXCHANGE "&audience=s");
+	h.req.body_len = strlen(h.req.body) + 1;
+	oauth_refused(&h, 400, "invalid_request");
+	done(&h);
+}
+
+/* Each refusal names the parameter at fault in its description. */
+static void
+test_exchange_errors_name_the_parameter(void **state)
+{
+	static const struct {
+		const char	*form, *name;
+	} cases[] = {
+		{ "subject_token=JWT&subject_token_type=" T_JWT "&audience=s",
+		    "grant_type" },
+		{ "grant_type=" GRANT "&subject_token_type=" T_JWT
+		    "&audience=s", "subject_token" },
+		{ "grant_type=" GRANT "&subject_token=JWT&audience=s",
+		    "subject_token_type" },
+		{ EXCHANGE "&audience=s&audience=s", "audience" },
+		{ EXCHANGE "&audience=s&actor_token=JWT2", "actor_token" },
+		{ EXCHANGE "&audience=s&actor_token_type=x", "actor_token" },
+		{ EXCHANGE, "audience" },
+		{ EXCHANGE "&audience=a&resource=b", "resource" },
+	};
+	struct http	h;
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		exchange(&h, cases[i].form);
+		if (strstr(oauth_refused(&h, 400, "invalid_request"),
+		    cases[i].name) == NULL)
+			fail_msg("%s: description does not name %s",
+			    cases[i].form, cases[i].name);
+		done(&h);
+	}
+}
+
+static void
+test_exchange_other_grants_and_headers(void **state)
+{
+	static const char *const states[] = { "abc", "" };
+	struct http	h;
+	size_t		i;
+
+	exchange(&h, "grant_type=client_credentials&subject_token=JWT"
+	    "&subject_token_type=" T_JWT "&audience=s");
+	oauth_refused(&h, 400, "unsupported_grant_type");
+	done(&h);
+	/* X-Client-State is refused, even valid, even empty. */
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		exchange(&h, EXCHANGE "&audience=s");
+		h.req.client_state = states[i];
+		assert_non_null(strstr(oauth_refused(&h, 400,
+		    "invalid_request"), "X-Client-State"));
+		done(&h);
+	}
+	/* Its credential is the form's, not an Authorization header. */
+	exchange(&h, EXCHANGE "&audience=s");
+	h.req.authorization = "BrowserID c~a";
+	job(&h, "s", "JWT", NULL, "jwt");
+	done(&h);
+	exchange(&h, EXCHANGE "&audience=s");
+	h.req.method = "GET";
+	oauth_refused(&h, 405, "invalid_request");
+	assert_string_equal(header(&h.call, "Allow"), "POST");
+	done(&h);
+	exchange(&h, EXCHANGE "&audience=s");
+	h.req.content_type = "application/json";
+	oauth_refused(&h, 415, "invalid_request");
+	done(&h);
+	exchange(&h, EXCHANGE "&audience=s");
+	h.req.content_length = "16385";
+	oauth_refused(&h, 413, "invalid_request");
+	done(&h);
+}
+
+/* ---- heartbeat, 404, 405, 413, 415 ------------------------------------ */
+
+static void
+test_heartbeat(void **state)
+{
+	struct http	h;
+
+	new_request(&h, "GET", "/__lbheartbeat__", NULL, NULL);
+	assert_int_equal(send_request(&h), 1);
+	assert_int_equal(h.call.status, 200);
+	assert_true(json_is_object(h.json));
+	assert_int_equal(json_object_size(h.json), 0);
+	assert_int_equal(h.call.nhdr, 0);
+	done(&h);
+	new_request(&h, "HEAD", "/__lbheartbeat__", NULL, NULL);
+	assert_int_equal(send_request(&h), 1);
+	assert_int_equal(h.call.status, 200);
+	done(&h);
+	new_request(&h, "POST", "/__lbheartbeat__", NULL, NULL);
+	refused(&h, 405, "method-not-allowed", "url", "method");
+	assert_string_equal(header(&h.call, "Allow"), "GET");
+	done(&h);
+}
+
+static void
+test_unknown_paths_are_404(void **state)
+{
+	static const char *const paths[] = {
+		"/", "", "/v1/token/", "/v1/tokens", "/V1/token", "/v1//token",
+		"/v1%2Ftoken", "/v1/%74oken", "/oauth/token/", "/__lbheartbeat",
+		"/1.0", "/1.0sync/1.5",
+	};
+	struct http	h;
+	size_t		i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+		h.req.path = paths[i];
+		refused(&h, 404, "not-found", "url", "path");
+		done(&h);
+	}
+}
+
+static void
+test_v1_method_type_and_size(void **state)
+{
+	static const char *const methods[] = { "GET", "HEAD", "PUT", "post" };
+	static const char *const types[] = {
+		NULL, "", "text/plain", "application/jsonx",
+		"application/x-www-form-urlencoded", "application/json-seq",
+		"json",
+	};
+	struct http	h;
+	size_t		i;
+
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+		h.req.method = methods[i];
+		refused(&h, 405, "method-not-allowed", "url", "method");
+		assert_string_equal(header(&h.call, "Allow"), "POST");
+		done(&h);
+	}
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+		h.req.content_type = types[i];
+		refused(&h, 415, "unsupported-media-type", "header",
+		    "Content-Type");
+		done(&h);
+	}
+	/* By Content-Length, before a byte of the body is read. */
+	v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+	h.req.content_length = "16385";
+	assert_int_equal(api_route(&h.call, &h.req, h.max_body), 1);
+	h.json = json_loadb(h.call.body, h.call.len, 0, NULL);
+	assert_non_null(strstr(error_answer(&h, 413, "request-too-large",
+	    "body", "body"), "16384"));
+	done(&h);
+	v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+	h.req.content_length = "99999999999999999999999";
+	refused(&h, 413, "request-too-large", "body", "body");
+	done(&h);
+	/* Exactly max_body is allowed. */
+	v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+	h.req.content_length = "16384";
+	job(&h, "s", "a", NULL, NULL);
+	done(&h);
+	/* Or when the body passed max_body as it came (chunked). */
+	v1(&h, NULL);
+	h.req.body_too_large = 1;
+	refused(&h, 413, "request-too-large", "body", "body");
+	done(&h);
+}
+
+/* ---- api_finish: the worker's answer in each style -------------------- */
+
+enum ep { EP_V1, EP_TS, EP_OAUTH, NEP };
+
+/* A job made by each endpoint, the assertion from a header or not. */
+static void
+made_job(struct http *h, enum ep ep, int from_header)
+{
+	switch (ep) {
+	case EP_V1:
+		v1(h, from_header ? "{\"service\":\"s\"}" :
+		    "{\"assertion\":\"a\",\"service\":\"s\"}");
+		h->req.authorization = from_header ? "Bearer a" : NULL;
+		break;
+	case EP_TS:
+		tokenserver(h, "/1.0/sync/1.5", "Bearer a");
+		break;
+	case EP_OAUTH:
+		exchange(h, EXCHANGE "&audience=s");
+		break;
+	default:
+		fail();
+	}
+	assert_int_equal(send_request(h), 0);
+}
+
+static void
+test_finish_token_in_each_style(void **state)
+{
+	struct proto_msg	 m;
+	struct http		 h;
+
+	TOKEN_REPLY(&m);
+	made_job(&h, EP_V1, 0);
+	finish(&h, JOB_REPLIED, &m);
+	assert_int_equal(h.call.status, 200);
+	assert_int_equal(json_object_size(h.json), 7);
+	assert_string_equal(str(h.json, "id"), "TOKEN");
+	assert_string_equal(str(h.json, "key"), "KEY");
+	assert_int_equal(json_integer_value(json_object_get(h.json, "uid")),
+	    42);
+	assert_string_equal(str(h.json, "api_endpoint"),
+	    "https://node.example");
+	assert_int_equal(json_integer_value(json_object_get(h.json,
+	    "duration")), 1800);
+	assert_string_equal(str(h.json, "hashalg"), "sha256");
+	assert_int_equal(json_integer_value(json_object_get(h.json,
+	    "expires")), 1795445543);
+	assert_int_equal(h.call.nhdr, 0);
+	done(&h);
+
+	made_job(&h, EP_TS, 1);
+	finish(&h, JOB_REPLIED, &m);
+	assert_int_equal(h.call.status, 200);
+	assert_int_equal(json_object_size(h.json), 6);
+	assert_null(json_object_get(h.json, "expires"));
+	assert_string_equal(str(h.json, "id"), "TOKEN");
+	assert_int_equal(json_integer_value(json_object_get(h.json, "uid")),
+	    42);
+	done(&h);
+
+	made_job(&h, EP_OAUTH, 0);
+	finish(&h, JOB_REPLIED, &m);
+	assert_int_equal(h.call.status, 200);
+	assert_int_equal(json_object_size(h.json), 8);
+	assert_string_equal(str(h.json, "access_token"), "TOKEN");
+	assert_string_equal(str(h.json, "issued_token_type"), T_ACCESS);
+	assert_string_equal(str(h.json, "token_type"), "Hawk");
+	assert_int_equal(json_integer_value(json_object_get(h.json,
+	    "expires_in")), 1800);
+	assert_string_equal(str(h.json, "key"), "KEY");
+	assert_string_equal(str(h.json, "hashalg"), "sha256");
+	assert_string_equal(str(h.json, "api_endpoint"),
+	    "https://node.example");
+	assert_int_equal(json_integer_value(json_object_get(h.json, "uid")),
+	    42);
+	done(&h);
+}
+
+/*
+ * docs/api.md and docs/protocol.md: each worker error, per style.  The
+ * worker names the field at fault; the answer says where the client put it.
+ */
+static const struct {
+	const char	*error;
+	unsigned	 status;
+	const char	*v1, *ts;	/* "status" */
+	unsigned	 oauth_status;
+	const char	*oauth;		/* "error" */
+	int		 timestamp;	/* X-Timestamp */
+} worker_errors[] = {
+	{ "invalid-request", 400, "invalid-request", "error", 400,
+	    "invalid_request", 0 },
+	{ "invalid-credentials", 401, "invalid-credentials",
+	    "invalid-credentials", 400, "invalid_grant", 0 },
+	{ "invalid-timestamp", 401, "invalid-credentials",
+	    "invalid-timestamp", 400, "invalid_grant", 1 },
+	{ "unknown-service", 404, "not-found", "error", 400,
+	    "invalid_target", 0 },
+	{ "error", 500, "error", "error", 500, "server_error", 0 },
+	{ "no-such-error", 502, "error", "error", 502, "server_error", 0 },
+	{ "", 502, "error", "error", 502, "server_error", 0 },
+};
+
+static void
+test_finish_worker_errors_in_each_style(void **state)
+{
+	struct proto_msg	 m;
+	struct http		 h;
+	const char		*desc;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(worker_errors) / sizeof(worker_errors[0]);
+	    i++) {
+		reply(&m, "job", "12345678", "error", worker_errors[i].error,
+		    "name", "assertion", "description", "signature mismatch",
+		    NULL);
+		made_job(&h, EP_V1, 0);
+		finish(&h, JOB_REPLIED, &m);
+		desc = error_answer(&h, worker_errors[i].status,
+		    worker_errors[i].v1, "body", "assertion");
+		if (worker_errors[i].status == 502)
+			assert_non_null(strstr(desc, "unknown error"));
+		else
+			assert_string_equal(desc, "signature mismatch");
+		if (worker_errors[i].timestamp)
+			assert_timestamp_header(&h.call);
+		else
+			assert_null(header(&h.call, "X-Timestamp"));
+		done(&h);
+
+		made_job(&h, EP_TS, 1);
+		finish(&h, JOB_REPLIED, &m);
+		error_answer(&h, worker_errors[i].status, worker_errors[i].ts,
+		    "header", "Authorization");
+		if (worker_errors[i].timestamp)
+			assert_timestamp_header(&h.call);
+		done(&h);
+
+		made_job(&h, EP_OAUTH, 0);
+		finish(&h, JOB_REPLIED, &m);
+		desc = oauth_answer(&h, worker_errors[i].oauth_status,
+		    worker_errors[i].oauth);
+		if (worker_errors[i].status != 502)
+			assert_string_equal(desc, "signature mismatch");
+		if (worker_errors[i].timestamp)
+			assert_timestamp_header(&h.call);
+		done(&h);
+	}
+}
+
+static void
+test_finish_names_where_the_client_put_the_field(void **state)
+{
+	struct proto_msg	 m;
+	struct http		 h;
+
+	/* The assertion came in Authorization. */
+	reply(&m, "job", "12345678", "error", "invalid-credentials", "name",
+	    "assertion", "description", "expired", NULL);
+	made_job(&h, EP_V1, 1);
+	finish(&h, JOB_REPLIED, &m);
+	error_answer(&h, 401, "invalid-credentials", "header",
+	    "Authorization");
+	done(&h);
+	/* The tokenserver's service is its path's application. */
+	reply(&m, "job", "12345678", "error", "unknown-service", "name",
+	    "service", "description", "no such service", NULL);
+	made_job(&h, EP_TS, 1);
+	finish(&h, JOB_REPLIED, &m);
+	error_answer(&h, 404, "error", "url", "application");
+	done(&h);
+	made_job(&h, EP_V1, 0);
+	finish(&h, JOB_REPLIED, &m);
+	error_answer(&h, 404, "not-found", "body", "service");
+	done(&h);
+	/* A worker that says nothing more than the error. */
+	reply(&m, "job", "12345678", "error", "invalid-credentials", NULL);
+	made_job(&h, EP_V1, 0);
+	finish(&h, JOB_REPLIED, &m);
+	assert_non_null(strstr(error_answer(&h, 401, "invalid-credentials",
+	    "body", "assertion"), "no reason"));
+	done(&h);
+}
+
+static void
+test_finish_timeout_and_unavailable(void **state)
+{
+	struct http	h;
+	enum ep		ep;
+
+	for (ep = 0; ep < NEP; ep++) {
+		made_job(&h, ep, 0);
+		finish(&h, JOB_TIMEOUT, NULL);
+		if (ep == EP_OAUTH)
+			oauth_answer(&h, 504, "temporarily_unavailable");
+		else
+			error_answer(&h, 504, ep == EP_V1 ? "timeout" : "error",
+			    "body", "assertion");
+		assert_null(header(&h.call, "Retry-After"));
+		done(&h);
+
+		made_job(&h, ep, 0);
+		finish(&h, JOB_UNAVAILABLE, NULL);
+		if (ep == EP_OAUTH)
+			oauth_answer(&h, 503, "temporarily_unavailable");
+		else
+			error_answer(&h, 503, ep == EP_V1 ? "unavailable" :
+			    "error", "body", "assertion");
+		assert_string_equal(header(&h.call, "Retry-After"), "1");
+		done(&h);
+	}
+}
+
+/* A REPLY without every token field, or with a field not a number: 502. */
+static void
+test_finish_incomplete_reply_is_502(void **state)
+{
+	static const char *const keys[] = { "id", "key", "uid",
+	    "api_endpoint", "duration", "expires", "hashalg" };
+	struct proto_msg	 m;
+	struct http		 h;
+	size_t			 i, j, k;
+	enum ep			 ep;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		TOKEN_REPLY(&m);
+		for (j = k = 0; j < m.nfields; j++)	/* drop keys[i] */
+			if (strcmp(m.f[j].key, keys[i]) != 0)
+				m.f[k++] = m.f[j];
+		m.nfields = k;
+		for (ep = 0; ep < NEP; ep++) {
+			made_job(&h, ep, 0);
+			finish(&h, JOB_REPLIED, &m);
+			if (ep == EP_OAUTH)
+				oauth_answer(&h, 502, "server_error");
+			else
+				assert_non_null(strstr(error_answer(&h, 502,
+				    "error", "body", "assertion"),
+				    "incomplete"));
+			done(&h);
+		}
+	}
+	reply(&m, "id", "T", "key", "K", "uid", "4x2", "api_endpoint", "u",
+	    "duration", "1800", "expires", "1", "hashalg", "sha256", NULL);
+	made_job(&h, EP_V1, 0);
+	finish(&h, JOB_REPLIED, &m);
+	error_answer(&h, 502, "error", "body", "assertion");
+	done(&h);
+	reply(&m, "id", "T", "key", "K", "uid", "42", "api_endpoint", "u",
+	    "duration", "", "expires", "1", "hashalg", "sha256", NULL);
+	made_job(&h, EP_TS, 1);
+	finish(&h, JOB_REPLIED, &m);
+	error_answer(&h, 502, "error", "body", "assertion");
+	done(&h);
+}
+
+/* ---- api_refuse: the HTTP guard's refusals ---------------------------- */
+
+static void
+test_refuse_in_tokend_style(void **state)
+{
+	static const struct {
+		unsigned	 status;
+		const char	*st;
+	} cases[] = {
+		{ 400, "invalid-request" }, { 413, "request-too-large" },
+		{ 431, "request-too-large" }, { 501, "not-implemented" },
+		{ 505, "http-version-not-supported" },
+	};
+	struct http	h;
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&h, 0, sizeof(h));
+		assert_int_equal(api_refuse(&h.call, cases[i].status,
+		    "header", "Content-Length", "sent twice"), 1);
+		h.json = json_loadb(h.call.body, h.call.len, 0, NULL);
+		assert_string_equal(error_answer(&h, cases[i].status,
+		    cases[i].st, "header", "Content-Length"), "sent twice");
+		done(&h);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_v1_flat_body_makes_a_job),
+		cmocka_unit_test(test_v1_jansson_body_makes_a_job),
+		cmocka_unit_test(test_v1_duplicate_keys_refused_on_both_paths),
+		cmocka_unit_test(test_v1_bodies_that_are_not_objects),
+		cmocka_unit_test(test_v1_missing_empty_or_non_string_fields),
+		cmocka_unit_test(test_v1_authorization_schemes_set_the_kind),
+		cmocka_unit_test(test_v1_malformed_authorization_is_401),
+		cmocka_unit_test(test_v1_assertion_in_header_and_body_is_400),
+		cmocka_unit_test(test_v1_client_state),
+		cmocka_unit_test(test_v1_field_over_the_frame_limit_is_413),
+		cmocka_unit_test(test_tokenserver_path_names_the_service),
+		cmocka_unit_test(test_tokenserver_bad_paths_are_404),
+		cmocka_unit_test(test_tokenserver_methods_and_headers),
+		cmocka_unit_test(test_exchange_makes_a_jwt_job),
+		cmocka_unit_test(test_exchange_invalid_request),
+		cmocka_unit_test(test_exchange_errors_name_the_parameter),
+		cmocka_unit_test(test_exchange_other_grants_and_headers),
+		cmocka_unit_test(test_heartbeat),
+		cmocka_unit_test(test_unknown_paths_are_404),
+		cmocka_unit_test(test_v1_method_type_and_size),
+		cmocka_unit_test(test_finish_token_in_each_style),
+		cmocka_unit_test(test_finish_worker_errors_in_each_style),
+		cmocka_unit_test(test_finish_names_where_the_client_put_the_field),
+		cmocka_unit_test(test_finish_timeout_and_unavailable),
+		cmocka_unit_test(test_finish_incomplete_reply_is_502),
+		cmocka_unit_test(test_refuse_in_tokend_style),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
