@@ -35,7 +35,7 @@ struct api_endpoint;
  */
 struct api_request {
 	const char	*method;
-	const char	*path;		/* raw: escapes not decoded, no query */
+	const char	*path;		/* raw: not percent-decoded */
 	const char	*content_type;
 	const char	*content_length;
 	const char	*authorization;
@@ -43,7 +43,7 @@ struct api_request {
 	/* Set once the whole body has arrived, before api_prepare(). */
 	const char	*body;		/* NULL when there was none */
 	size_t		 body_len;
-	int		 body_too_large;	/* it passed max_body: not kept */
+	int		 body_too_large; /* over max_body: not kept */
 };
 
 struct api_header {
@@ -54,13 +54,13 @@ struct api_header {
 /* One request's API state: the job's strings and the answer. */
 struct api_call {
 	const struct api_endpoint *ep;
-	const struct api_request *req;		/* borrowed, see api_route */
+	const struct api_request *req;	/* borrowed: api_route() */
 	size_t			 max_body;
 	char			*service;	/* owned */
 	char			*assertion;	/* owned */
 	char			 client_state[API_CLIENT_STATE_MAX + 1];
 	int			 from_header;	/* assertion in Authorization */
-	const char		*kind;		/* the verifier asked for, or NULL */
+	const char		*kind;		/* the verifier, or NULL */
 	/* The answer, once decided. */
 	unsigned		 status;
 	char			*body;		/* owned, JSON */

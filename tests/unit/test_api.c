@@ -33,6 +33,8 @@
 #define T_ACCESS "urn:ietf:params:oauth:token-type:access_token"
 #define EXCHANGE "grant_type=" GRANT "&subject_token=JWT" \
 		 "&subject_token_type=" T_JWT
+#define BODY	"{\"assertion\":\"a\",\"service\":\"s\"}"
+#define NITEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* One request as the front would hand it over, and what api.c made of it. */
 struct http {
@@ -42,7 +44,7 @@ struct http {
 	struct proto_field	 f[PROTO_JOB_FIELDS];
 	size_t			 nf;
 	char			 clen[24];
-	json_t			*json;		/* the answer's body */
+	json_t			*json;		/* the answer */
 };
 
 /* ---- making requests -------------------------------------------------- */
@@ -84,6 +86,19 @@ exchange(struct http *h, const char *form)
 	    "application/x-www-form-urlencoded", form);
 }
 
+/* The answer api.c decided on: its body into h->json. */
+static void
+parse_answer(struct http *h)
+{
+	json_error_t	err;
+
+	assert_non_null(h->call.body);
+	h->json = json_loadb(h->call.body, h->call.len, 0, &err);
+	if (h->json == NULL)
+		fail_msg("answer is not JSON (%s): %.*s", err.text,
+		    (int)h->call.len, h->call.body);
+}
+
 /*
  * Routes and prepares as front.c does.  Returns 0 with a job in h->f, or 1
  * with the answer's body parsed into h->json.
@@ -91,16 +106,10 @@ exchange(struct http *h, const char *form)
 static int
 send_request(struct http *h)
 {
-	json_error_t	err;
-
 	if (api_route(&h->call, &h->req, h->max_body) == 0 &&
 	    api_prepare(&h->call, h->f, &h->nf) == 0)
 		return 0;
-	assert_non_null(h->call.body);
-	h->json = json_loadb(h->call.body, h->call.len, 0, &err);
-	if (h->json == NULL)
-		fail_msg("answer is not JSON (%s): %.*s", err.text,
-		    (int)h->call.len, h->call.body);
+	parse_answer(h);
 	return 1;
 }
 
@@ -262,15 +271,11 @@ reply(struct proto_msg *m, ...)
 static void
 finish(struct http *h, enum job_outcome outcome, const struct proto_msg *m)
 {
-	json_error_t	err;
-	struct proto_msg empty;
+	struct proto_msg	empty;
 
 	memset(&empty, 0, sizeof(empty));
 	api_finish(&h->call, outcome, m != NULL ? m : &empty);
-	assert_non_null(h->call.body);
-	h->json = json_loadb(h->call.body, h->call.len, 0, &err);
-	if (h->json == NULL)
-		fail_msg("answer is not JSON (%s)", err.text);
+	parse_answer(h);
 }
 
 static void
@@ -300,7 +305,7 @@ test_v1_flat_body_makes_a_job(void **state)
 	job(&h, "s", "x~y", NULL, NULL);
 	done(&h);
 	/* A parameter of the media type is allowed, any case. */
-	v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+	v1(&h, BODY);
 	h.req.content_type = "Application/JSON ; charset=utf-8";
 	job(&h, "s", "a", NULL, NULL);
 	done(&h);
@@ -334,12 +339,13 @@ test_v1_duplicate_keys_refused_on_both_paths(void **state)
 		/* jansson's: a number, an escape */
 		"{\"assertion\":\"a\",\"service\":\"s\",\"n\":1,"
 		"\"assertion\":\"b\"}",
-		"{\"assertion\":\"a\",\"service\":\"s\",\"serv\\u0069ce\":\"t\"}",
+		"{\"assertion\":\"a\",\"service\":\"s\","
+		"\"serv\\u0069ce\":\"t\"}",
 	};
 	struct http	h;
 	size_t		i;
 
-	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+	for (i = 0; i < NITEMS(bodies); i++) {
 		v1(&h, bodies[i]);
 		assert_non_null(strstr(refused(&h, 400, "invalid-request",
 		    "body", "body"), "duplicate"));
@@ -357,7 +363,7 @@ test_v1_bodies_that_are_not_objects(void **state)
 	struct http	h;
 	size_t		i;
 
-	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+	for (i = 0; i < NITEMS(bodies); i++) {
 		v1(&h, bodies[i]);
 		refused(&h, 400, "invalid-request", "body", "body");
 		done(&h);
@@ -376,7 +382,8 @@ test_v1_missing_empty_or_non_string_fields(void **state)
 	} cases[] = {
 		{ "{\"service\":\"s\"}", "assertion" },
 		{ "{\"assertion\":\"\",\"service\":\"s\"}", "assertion" },
-		{ "{\"assertion\":\"\",\"service\":\"s\",\"n\":1}", "assertion" },
+		{ "{\"assertion\":\"\",\"service\":\"s\",\"n\":1}",
+		    "assertion" },
 		{ "{\"assertion\":5,\"service\":\"s\"}", "assertion" },
 		{ "{\"assertion\":null,\"service\":\"s\"}", "assertion" },
 		{ "{\"assertion\":[\"a\"],\"service\":\"s\"}", "assertion" },
@@ -390,7 +397,7 @@ test_v1_missing_empty_or_non_string_fields(void **state)
 	struct http	h;
 	size_t		i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < NITEMS(cases); i++) {
 		v1(&h, cases[i].body);
 		refused(&h, 400, "invalid-request", "body", cases[i].name);
 		done(&h);
@@ -417,7 +424,7 @@ test_v1_authorization_schemes_set_the_kind(void **state)
 	struct http	h;
 	size_t		i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < NITEMS(cases); i++) {
 		v1(&h, "{\"service\":\"s\"}");
 		h.req.authorization = cases[i].header;
 		job(&h, "s", cases[i].assertion, NULL, cases[i].kind);
@@ -435,7 +442,7 @@ test_v1_malformed_authorization_is_401(void **state)
 	struct http	h;
 	size_t		i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < NITEMS(bad); i++) {
 		v1(&h, "{\"service\":\"s\"}");
 		h.req.authorization = bad[i];
 		refused(&h, 401, "invalid-credentials", "header",
@@ -448,7 +455,7 @@ static void
 test_v1_assertion_in_header_and_body_is_400(void **state)
 {
 	static const char *const bodies[] = {
-		"{\"assertion\":\"a\",\"service\":\"s\"}",
+		BODY,
 		"{\"assertion\":\"\",\"service\":\"s\"}",
 		"{\"assertion\":null,\"service\":\"s\"}",
 		"{\"assertion\":\"a\",\"service\":\"s\",\"n\":1}",
@@ -456,7 +463,7 @@ test_v1_assertion_in_header_and_body_is_400(void **state)
 	struct http	h;
 	size_t		i;
 
-	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+	for (i = 0; i < NITEMS(bodies); i++) {
 		v1(&h, bodies[i]);
 		h.req.authorization = "Bearer a.b.c";
 		refused(&h, 400, "invalid-request", "body", "assertion");
@@ -479,16 +486,16 @@ test_v1_client_state(void **state)
 	struct http	h;
 	size_t		i;
 
-	v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+	v1(&h, BODY);
 	h.req.client_state = "0";
 	job(&h, "s", "a", "0", NULL);
 	done(&h);
-	v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+	v1(&h, BODY);
 	h.req.client_state = "0123456789ABCDEF0123456789abcdef";
 	job(&h, "s", "a", "0123456789abcdef0123456789abcdef", NULL);
 	done(&h);
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+	for (i = 0; i < NITEMS(bad); i++) {
+		v1(&h, BODY);
 		h.req.client_state = bad[i];
 		refused(&h, 400, "invalid-client-state", "header",
 		    "X-Client-State");
@@ -588,13 +595,13 @@ test_tokenserver_bad_paths_are_404(void **state)
 		"/1.0/sync", "/1.0/sync/", "/1.0/sync/1.5/", "/1.0//1.5",
 		"/1.0/sync/1.5/x", "/1.0/sy%6Ec/1.5", "/1.0/sy nc/1.5",
 		"/1.0/sync/1.5?", "/1.0/",
-		"/1.0/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		"aaaaa/1",
+		"/1.0/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaa/1",
 	};
 	struct http	h;
 	size_t		i;
 
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+	for (i = 0; i < NITEMS(paths); i++) {
 		tokenserver(&h, paths[i], "Bearer a.b.c");
 		refused(&h, 404, "error", "url", "path");
 		done(&h);
@@ -613,7 +620,7 @@ test_tokenserver_methods_and_headers(void **state)
 	struct http	h;
 	size_t		i;
 
-	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+	for (i = 0; i < NITEMS(methods); i++) {
 		tokenserver(&h, "/1.0/sync/1.5", "Bearer a.b.c");
 		h.req.method = methods[i];
 		refused(&h, 405, "error", "url", "method");
@@ -703,7 +710,7 @@ test_exchange_invalid_request(void **state)
 	struct http	h;
 	size_t		i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < NITEMS(cases); i++) {
 		exchange(&h, cases[i].form);
 		oauth_refused(&h, 400, "invalid_request");
 		done(&h);
@@ -737,7 +744,7 @@ test_exchange_errors_name_the_parameter(void **state)
 	struct http	h;
 	size_t		i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < NITEMS(cases); i++) {
 		exchange(&h, cases[i].form);
 		if (strstr(oauth_refused(&h, 400, "invalid_request"),
 		    cases[i].name) == NULL)
@@ -759,7 +766,7 @@ test_exchange_other_grants_and_headers(void **state)
 	oauth_refused(&h, 400, "unsupported_grant_type");
 	done(&h);
 	/* X-Client-State is refused, even valid, even empty. */
-	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+	for (i = 0; i < NITEMS(states); i++) {
 		exchange(&h, EXCHANGE "&audience=s");
 		h.req.client_state = states[i];
 		assert_non_null(strstr(oauth_refused(&h, 400,
@@ -821,8 +828,8 @@ test_unknown_paths_are_404(void **state)
 	struct http	h;
 	size_t		i;
 
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+	for (i = 0; i < NITEMS(paths); i++) {
+		v1(&h, BODY);
 		h.req.path = paths[i];
 		refused(&h, 404, "not-found", "url", "path");
 		done(&h);
@@ -841,34 +848,34 @@ test_v1_method_type_and_size(void **state)
 	struct http	h;
 	size_t		i;
 
-	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-		v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+	for (i = 0; i < NITEMS(methods); i++) {
+		v1(&h, BODY);
 		h.req.method = methods[i];
 		refused(&h, 405, "method-not-allowed", "url", "method");
 		assert_string_equal(header(&h.call, "Allow"), "POST");
 		done(&h);
 	}
-	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+	for (i = 0; i < NITEMS(types); i++) {
+		v1(&h, BODY);
 		h.req.content_type = types[i];
 		refused(&h, 415, "unsupported-media-type", "header",
 		    "Content-Type");
 		done(&h);
 	}
 	/* By Content-Length, before a byte of the body is read. */
-	v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+	v1(&h, BODY);
 	h.req.content_length = "16385";
 	assert_int_equal(api_route(&h.call, &h.req, h.max_body), 1);
-	h.json = json_loadb(h.call.body, h.call.len, 0, NULL);
+	parse_answer(&h);
 	assert_non_null(strstr(error_answer(&h, 413, "request-too-large",
 	    "body", "body"), "16384"));
 	done(&h);
-	v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+	v1(&h, BODY);
 	h.req.content_length = "99999999999999999999999";
 	refused(&h, 413, "request-too-large", "body", "body");
 	done(&h);
 	/* Exactly max_body is allowed. */
-	v1(&h, "{\"assertion\":\"a\",\"service\":\"s\"}");
+	v1(&h, BODY);
 	h.req.content_length = "16384";
 	job(&h, "s", "a", NULL, NULL);
 	done(&h);
@@ -991,7 +998,7 @@ test_finish_worker_errors_in_each_style(void **state)
 	const char		*desc;
 	size_t			 i;
 
-	for (i = 0; i < sizeof(worker_errors) / sizeof(worker_errors[0]);
+	for (i = 0; i < NITEMS(worker_errors);
 	    i++) {
 		reply(&m, "job", "12345678", "error", worker_errors[i].error,
 		    "name", "assertion", "description", "signature mismatch",
@@ -1031,7 +1038,7 @@ test_finish_worker_errors_in_each_style(void **state)
 }
 
 static void
-test_finish_names_where_the_client_put_the_field(void **state)
+test_finish_says_where_the_field_was(void **state)
 {
 	struct proto_msg	 m;
 	struct http		 h;
@@ -1104,7 +1111,7 @@ test_finish_incomplete_reply_is_502(void **state)
 	size_t			 i, j, k;
 	enum ep			 ep;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+	for (i = 0; i < NITEMS(keys); i++) {
 		TOKEN_REPLY(&m);
 		for (j = k = 0; j < m.nfields; j++)	/* drop keys[i] */
 			if (strcmp(m.f[j].key, keys[i]) != 0)
@@ -1152,11 +1159,11 @@ test_refuse_in_tokend_style(void **state)
 	struct http	h;
 	size_t		i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < NITEMS(cases); i++) {
 		memset(&h, 0, sizeof(h));
 		assert_int_equal(api_refuse(&h.call, cases[i].status,
 		    "header", "Content-Length", "sent twice"), 1);
-		h.json = json_loadb(h.call.body, h.call.len, 0, NULL);
+		parse_answer(&h);
 		assert_string_equal(error_answer(&h, cases[i].status,
 		    cases[i].st, "header", "Content-Length"), "sent twice");
 		done(&h);
@@ -1189,7 +1196,7 @@ main(void)
 		cmocka_unit_test(test_v1_method_type_and_size),
 		cmocka_unit_test(test_finish_token_in_each_style),
 		cmocka_unit_test(test_finish_worker_errors_in_each_style),
-		cmocka_unit_test(test_finish_names_where_the_client_put_the_field),
+		cmocka_unit_test(test_finish_says_where_the_field_was),
 		cmocka_unit_test(test_finish_timeout_and_unavailable),
 		cmocka_unit_test(test_finish_incomplete_reply_is_502),
 		cmocka_unit_test(test_refuse_in_tokend_style),
