@@ -13,35 +13,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "identity/issuer.h"
-#include "identity/jwks.h"
-#include "tokens/secret.h"
-#include "tokens/token.h"
-
 #define CONFIG_MAX_ISSUERS	64
 #define CONFIG_MAX_SERVICES	256
 #define CONFIG_MAX_BROWSERID	64
 #define CONFIG_MAX_UID_NAMESPACE 1024	/* bytes of an issuer's uid_namespace */
 
 /*
- * A service tokens are minted for.  With node + secret_file it is one
- * node; with nodes_file, nodes[] holds one struct service per node (its
- * URL, its secrets, the rest copied from this one) and config_node_for()
- * picks the node of a uid: the token is minted by that entry, which is
- * then the service the worker answers with.
+ * The sections' own structs belong to the parts that use them and are only
+ * named here: identity/issuer.h ([issuer], [browserid]), tokens/service.h
+ * ([service]), tokens/secret.h (the uid secret).  So a file that reads the
+ * [server] fields (the front) includes nothing of identity/, tokens/ or
+ * store/ through this header; one that reads a section includes its header.
  */
-struct service {
-	char		*name;		/* section name: [service NAME] */
-	enum token_format format;	/* tokenlib or fernet */
-	struct secrets	 secrets;	/* master secrets, newest (minting)
-					   first, keys derived at load */
-	char		*node;		/* api_endpoint handed to clients */
-	int64_t		 duration;	/* token lifetime, seconds */
-	struct service	*nodes;		/* nodes_file: one entry per node */
-	size_t		 nnodes;
-	uint64_t	 node_seed;	/* a node entry's rendezvous seed */
-	int		 line;
-};
+struct browserid_issuer;
+struct issuer;
+struct secret;
+struct service;
+
+/* Until identity/ includes identity/issuer.h itself (issue 14). */
+#include "identity/issuer.h"
 
 struct config {
 	char		*path;		/* the file it came from */
@@ -67,7 +57,7 @@ struct config {
 	int		 orphan_timeout_ms; /* worker without a front exits */
 	long		 max_jobs;	/* worker recycles after this many; 0 off */
 	long		 max_rss_kb;	/* ... or past this resident size; 0 off */
-	struct secret	 uid_secret;	/* keys the uid hash, not signing */
+	struct secret	*uid_secret;	/* keys the uid hash, not signing */
 	struct issuer	*issuers;
 	size_t		 nissuers;
 	struct service	*services;
@@ -85,9 +75,10 @@ const struct service *config_service(const struct config *, const char *name);
 
 /*
  * The service that mints uid's tokens: svc itself, or for a nodes_file
- * service the entry of nodes[] that rendezvous hashing picks for uid
- * (docs/tokens.md: stable per uid, and adding or removing a node moves
- * only the users of that node).
+ * service the entry of nodes[] that its node store picks for uid (store/:
+ * rendezvous hashing, docs/tokens.md: stable per uid, and adding or
+ * removing a node moves only the users of that node).  NULL, logged, when
+ * the store cannot say now; rendezvous hashing always can.
  */
 const struct service *config_node_for(const struct service *svc,
 		    uint64_t uid);

@@ -15,8 +15,11 @@
 #include "config.h"
 #include "core/hkdf.h"
 #include "identity/jws.h"
+#include "identity/issuer.h"
 #include "identity/keys.h"
 #include "pool/protocol.h"
+#include "tokens/secret.h"
+#include "tokens/service.h"
 
 int
 mint_uid(const struct config *cfg, const char *ns, const char *sub,
@@ -33,7 +36,7 @@ mint_uid(const struct config *cfg, const char *ns, const char *sub,
 	memcpy(msg, ns, nlen);
 	msg[nlen] = '\0';
 	memcpy(msg + nlen + 1, sub, slen);
-	if (hmac_sha256(mac, cfg->uid_secret.bytes, cfg->uid_secret.len, msg,
+	if (hmac_sha256(mac, cfg->uid_secret->bytes, cfg->uid_secret->len, msg,
 	    nlen + 1 + slen) == -1)
 		return -1;
 	for (i = 0; i < 8; i++)
@@ -229,7 +232,10 @@ mint_token(const struct config *cfg, const struct mint_request *req,
 	}
 issue:
 	/* A service with several nodes mints with the uid's node. */
-	res->svc = config_node_for(res->svc, res->uid);
+	if ((res->svc = config_node_for(res->svc, res->uid)) == NULL) {
+		fail(res, PROTO_ERR_INTERNAL, "service", "cannot choose a node");
+		return;
+	}
 	res->expires = now + res->svc->duration;
 	claims.uid = res->uid;
 	claims.node = res->svc->node;

@@ -52,6 +52,7 @@
 #include "core/log.h"
 #include "mint.h"
 #include "pool/protocol.h"
+#include "tokens/service.h"
 
 /*
  * Replies wait in the outbox while more jobs are waiting in the socket, up

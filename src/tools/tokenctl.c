@@ -57,6 +57,7 @@
 #include "core/log.h"
 #include "mint.h"
 #include "tokens/secret.h"
+#include "tokens/service.h"
 #include "tokens/token.h"
 #include "tokend/verify.h"
 
@@ -281,6 +282,8 @@ cmd_mint(int argc, char **argv)
 	resolve(&t);
 	/* The node a worker would pick, unless one is named. */
 	svc = t.node != NULL ? t.svc : config_node_for(t.svc, (uint64_t)uid);
+	if (svc == NULL)
+		die(1, "service %s: no node for uid %" PRId64, t.service, uid);
 	claims.uid = (uint64_t)uid;
 	claims.node = svc->node;
 	claims.expires = now + svc->duration;

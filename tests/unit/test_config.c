@@ -27,8 +27,13 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "identity/jws.h"
+#include "core/conf.h"
 #include "core/log.h"
+#include "identity/issuer.h"
+#include "identity/jwks.h"
+#include "identity/jws.h"
+#include "store/store.h"
+#include "tokens/service.h"
 #include "tokens/tokenlib.h"
 
 #define JWKS_A3 \
@@ -174,18 +179,13 @@ load_ok(const char *s)
 #define refused_at(s, marker, phrase) \
 	refused_at_(s, marker, phrase, __FILE__, __LINE__)
 
+/* err starts "PATH:LINE: " with marker's line in s, and holds phrase. */
 static void
-refused_at_(const char *s, const char *marker, const char *phrase,
+placed_at_(const char *s, const char *marker, const char *phrase,
     const char *file, int line)
 {
-	struct config	*c = load_text(s);
-	char		 prefix[PATH_MAX + 32];
+	char	 prefix[PATH_MAX + 32];
 
-	if (c != NULL) {
-		config_free(c);
-		print_error("accepted a config with \"%s\"\n", marker);
-		_fail(file, line);
-	}
 	snprintf(prefix, sizeof(prefix), "%s:%d: ", conf_path,
 	    line_of(s, marker));
 	if (strncmp(err, prefix, strlen(prefix)) != 0) {
@@ -197,6 +197,20 @@ refused_at_(const char *s, const char *marker, const char *phrase,
 		print_error("error \"%s\" lacks \"%s\"\n", err, phrase);
 		_fail(file, line);
 	}
+}
+
+static void
+refused_at_(const char *s, const char *marker, const char *phrase,
+    const char *file, int line)
+{
+	struct config	*c = load_text(s);
+
+	if (c != NULL) {
+		config_free(c);
+		print_error("accepted a config with \"%s\"\n", marker);
+		_fail(file, line);
+	}
+	placed_at_(s, marker, phrase, file, line);
 }
 
 static void
@@ -290,7 +304,7 @@ test_valid_full(void **state)
 	assert_int_equal(c->log_level, LOG_LVL_DEBUG);
 	assert_int_equal(c->heartbeat_ms, 250);
 	assert_int_equal(c->heartbeat_liveness, 5);
-	assert_secret(&c->uid_secret, UID_SECRET);
+	assert_secret(c->uid_secret, UID_SECRET);
 
 	assert_int_equal(c->nissuers, 1);
 	is = &c->issuers[0];
@@ -360,7 +374,7 @@ test_valid_defaults(void **state)
 	assert_int_equal(c->log_level, LOG_LVL_INFO);
 	assert_int_equal(c->heartbeat_ms, 1000);
 	assert_int_equal(c->heartbeat_liveness, 3);
-	assert_secret(&c->uid_secret, UID_SECRET);
+	assert_secret(c->uid_secret, UID_SECRET);
 	assert_int_equal(c->nissuers, 1);
 	assert_int_equal(c->issuers[0].algorithms,
 	    JWS_ALG_BIT(JWS_ALG_RS256) | JWS_ALG_BIT(JWS_ALG_ES256) |
@@ -395,7 +409,7 @@ test_valid_syntax_variants(void **state)
 	assert_string_equal(c->listen, "[::1]:8443");
 	assert_string_equal(c->listen_host, "::1");
 	assert_int_equal(c->listen_port, 8443);
-	assert_secret(&c->uid_secret, UID_SECRET);
+	assert_secret(c->uid_secret, UID_SECRET);
 	assert_string_equal(c->issuers[0].name, "accounts");
 	assert_string_equal(c->issuers[0].iss,
 	    "https://accounts.example.com # not a comment");
@@ -427,7 +441,7 @@ test_relative_config_path(void **state)
 	snprintf(want, sizeof(want), "%s/rt", dir);
 	assert_string_equal(c->runtime_dir, want);
 	assert_string_equal(c->path, rel);
-	assert_secret(&c->uid_secret, UID_SECRET);
+	assert_secret(c->uid_secret, UID_SECRET);
 	config_free(c);
 }
 
@@ -440,7 +454,7 @@ test_secret_file_edges(void **state)
 	write_file("uid.secret", UID_SECRET "\r\n", 0400);
 	write_file("sync.secret", "0123456789abcdef0123456789abcdef", 0600);
 	c = load_ok(conf("", "", ""));
-	assert_secret(&c->uid_secret, UID_SECRET);
+	assert_secret(c->uid_secret, UID_SECRET);
 	assert_secret(&c->services[0].secrets.v[0],
 	    "0123456789abcdef0123456789abcdef");
 	config_free(c);
@@ -469,8 +483,7 @@ test_purge_secrets(void **state)
 
 	assert_int_equal(c->nservices, 2);
 	config_purge_secrets(c);
-	assert_null(c->uid_secret.bytes);
-	assert_int_equal(c->uid_secret.len, 0);
+	assert_null(c->uid_secret);
 	assert_null(c->issuers[0].jwks);
 	assert_null(c->services[0].secrets.v);
 	assert_null(c->services[0].secrets.keys);
@@ -1138,6 +1151,277 @@ test_err_limits_that_cannot_fit(void **state)
 	config_free(c);
 }
 
+/* ---- the engine: a section is one table entry ------------------------- */
+
+/*
+ * A file of a tokend to come, read by core/conf.c from a test-only table:
+ * its [server], and two sections that later issues add, each by one entry
+ * in t_sections[] and one finish function.  [database] is one struct the
+ * engine allocates (as a store's, which config.h cannot see); [remote NAME]
+ * is an array, at most two.  Nothing else knows of them.
+ */
+struct t_database {
+	char		*url;
+	int		 pool;
+	int		 timeout_ms;
+	char		*password;
+};
+
+struct t_remote {
+	char		*name;
+	char		*connect;
+	int		 credit;
+	int		 line;
+};
+
+struct t_root {
+	int		 port;
+	struct t_database *db;
+	struct t_remote	*remotes;
+	size_t		 nremotes;
+	int		 checked;
+};
+
+static int	t_purged;
+
+static int
+t_set_password(struct conf *l, const struct conf_key *k, void *obj,
+    const char *v)
+{
+	char	**field = CONF_FIELD(obj, k);
+
+	if ((*field = strdup(v)) == NULL)
+		return conf_fail(l, "out of memory");
+	return 0;
+}
+
+static void
+t_purge_password(const struct conf_key *k, void *obj)
+{
+	char	**field = CONF_FIELD(obj, k);
+
+	if (*field != NULL)
+		memset(*field, 0, strlen(*field));
+	conf_clear_str(k, obj);
+	t_purged++;
+}
+
+static const struct conf_type t_password = { t_set_password,
+    conf_clear_str, t_purge_password };
+
+static const struct conf_key t_server_keys[] = {
+	{ "port", &conf_int, offsetof(struct t_root, port), 1, 65535, "8080" },
+	{ NULL, NULL, 0, 0, 0, NULL }
+};
+
+static const struct conf_key t_database_keys[] = {
+	{ "url", &conf_str, offsetof(struct t_database, url), 0, 0,
+	    "sqlite:///var/lib/tokend/tokend.db" },
+	{ "pool", &conf_int, offsetof(struct t_database, pool), 1, 64, "4" },
+	{ "timeout", &conf_msec, offsetof(struct t_database, timeout_ms), 1,
+	    60, "2" },
+	{ "password", &t_password, offsetof(struct t_database, password), 0,
+	    0, CONF_OPTIONAL },
+	{ NULL, NULL, 0, 0, 0, NULL }
+};
+
+static const struct conf_key t_remote_keys[] = {
+	{ "connect", &conf_str, offsetof(struct t_remote, connect), 0, 0,
+	    NULL },
+	{ "credit", &conf_int, offsetof(struct t_remote, credit), 1, 16, "4" },
+	{ NULL, NULL, 0, 0, 0, NULL }
+};
+
+static int
+t_finish_database(struct conf *l, void *obj)
+{
+	struct t_database	*db = obj;
+
+	if (db->password != NULL && strncmp(db->url, "postgres://", 11) != 0)
+		return conf_fail_at(l, conf_key_line(l, "password"),
+		    "password: only a postgres:// url takes one");
+	return 0;
+}
+
+static int
+t_finish_remote(struct conf *l, void *obj)
+{
+	struct t_remote	*r = obj;
+
+	if (strncmp(r->connect, "tcp://", 6) != 0)
+		return conf_fail_at(l, conf_key_line(l, "connect"), "connect: "
+		    "expected tcp://HOST:PORT");
+	return 0;
+}
+
+static int
+t_check(struct conf *l, void *root)
+{
+	((struct t_root *)root)->checked++;
+	return 0;
+}
+
+static const struct conf_section t_sections[] = {
+	{ .name = "server", .keys = t_server_keys },
+	{ .name = "database", .keys = t_database_keys,
+	  .off = offsetof(struct t_root, db), .size = sizeof(struct t_database),
+	  .finish = t_finish_database },
+	{ .name = "remote", .keys = t_remote_keys,
+	  CONF_NAMED(struct t_root, remotes, nremotes, struct t_remote, 2),
+	  .finish = t_finish_remote },
+	{ .name = NULL }
+};
+
+static const struct conf_schema t_schema = { t_sections, t_check };
+
+/* Loads s with t_schema into *root: 0, or -1 with err. */
+static int
+t_load(const char *s, struct t_root *root)
+{
+	write_file("tokend.conf", s, 0644);
+	memset(root, 0, sizeof(*root));
+	err[0] = '\0';
+	return conf_load(conf_path, &t_schema, root, err, sizeof(err));
+}
+
+#define t_refused_at(s, marker, phrase) \
+	t_refused_at_(s, marker, phrase, __FILE__, __LINE__)
+
+static void
+t_refused_at_(const char *s, const char *marker, const char *phrase,
+    const char *file, int line)
+{
+	struct t_root	 root;
+
+	if (t_load(s, &root) == 0) {
+		print_error("accepted a file with \"%s\"\n", marker);
+		_fail(file, line);
+	}
+	conf_clear(&t_schema, &root);
+	placed_at_(s, marker, phrase, file, line);
+}
+
+static void
+test_engine_new_sections(void **state)
+{
+	struct t_root	 root;
+
+	assert_int_equal(t_load("[remote west]\nconnect = tcp://10.0.0.1:5555\n"
+	    "[server]\nport = 9000\n\n[database]\nurl = postgres://db/tokend\n"
+	    "password = hunter2\ntimeout = 5\n[remote east]\ncredit = 16\n"
+	    "connect = tcp://10.0.0.2:5555\n", &root), 0);
+	assert_int_equal(root.port, 9000);
+	assert_non_null(root.db);
+	assert_string_equal(root.db->url, "postgres://db/tokend");
+	assert_int_equal(root.db->pool, 4);
+	assert_int_equal(root.db->timeout_ms, 5000);
+	assert_string_equal(root.db->password, "hunter2");
+	assert_int_equal(root.nremotes, 2);
+	assert_string_equal(root.remotes[0].name, "west");
+	assert_int_equal(root.remotes[0].line, 1);
+	assert_int_equal(root.remotes[0].credit, 4);
+	assert_string_equal(root.remotes[1].name, "east");
+	assert_int_equal(root.remotes[1].line, 10);
+	assert_int_equal(root.remotes[1].credit, 16);
+	assert_int_equal(root.checked, 1);
+	/* The secret types are wiped, the rest stays. */
+	t_purged = 0;
+	conf_purge(&t_schema, &root);
+	assert_int_equal(t_purged, 1);
+	assert_null(root.db->password);
+	assert_string_equal(root.db->url, "postgres://db/tokend");
+	conf_clear(&t_schema, &root);
+	assert_null(root.db);
+	assert_null(root.remotes);
+	assert_int_equal(root.nremotes, 0);
+}
+
+/* Sections the file leaves out take their defaults, or none at all. */
+static void
+test_engine_left_out(void **state)
+{
+	struct t_root	 root;
+
+	assert_int_equal(t_load("# nothing\n", &root), 0);
+	assert_int_equal(root.port, 8080);
+	assert_non_null(root.db);
+	assert_string_equal(root.db->url,
+	    "sqlite:///var/lib/tokend/tokend.db");
+	assert_int_equal(root.db->pool, 4);
+	assert_int_equal(root.db->timeout_ms, 2000);
+	assert_null(root.db->password);
+	assert_int_equal(root.nremotes, 0);
+	conf_clear(&t_schema, &root);
+}
+
+/* The engine's rules hold for sections it has never seen. */
+static void
+test_engine_errors(void **state)
+{
+	t_refused_at("[server]\n[remote a]\ncredit = 2\n", "[remote a]",
+	    "missing required key \"connect\"");
+	t_refused_at("[remote a]\nconnect = tcp://x:1\n[remote  a]\n",
+	    "[remote  a]", "[remote a] appears twice");
+	t_refused_at("[remote a]\nconnect = tcp://x:1\n[remote b]\n"
+	    "connect = tcp://x:2\n[remote c]\n", "[remote c]",
+	    "too many [remote] sections (at most 2)");
+	t_refused_at("[remote]\n", "[remote]", "[remote NAME]: NAME must be");
+	t_refused_at("[database]\n[ database ]\n", "[ database ]",
+	    "[database] appears twice");
+	t_refused_at("[database]\npool = 65\n", "pool",
+	    "pool: expected an integer from 1 to 64, got \"65\"");
+	t_refused_at("[database]\npool = 2\npool = 3\n", "pool = 3",
+	    "\"pool\" already set on line 2");
+	t_refused_at("[database]\nport = 1\n", "port",
+	    "unknown key \"port\" in this section");
+	/* A finish hook names the key at fault, at its line. */
+	t_refused_at("[database]\npassword = x\npool = 2\n[server]\n",
+	    "password", "password: only a postgres:// url takes one");
+	t_refused_at("[remote a]\n\nconnect = udp://x:1\n", "connect",
+	    "connect: expected tcp://HOST:PORT");
+	/* The list of sections comes from the table. */
+	t_refused_at("[metrics]\n", "[metrics]", "unknown section [metrics]; "
+	    "expected [server], [database] or [remote NAME]");
+	refused_at(conf("", "", "[metrics]\n"), "[metrics]", "unknown section "
+	    "[metrics]; expected [server], [issuer NAME], [browserid NAME] or "
+	    "[service NAME]");
+}
+
+static int
+t_store_down(struct store *s, const struct store_user *u, size_t *node,
+    char *msg, size_t len)
+{
+	snprintf(msg, len, "database down");
+	return -1;
+}
+
+static void
+t_store_free(struct store *s)
+{
+}
+
+/* A node store that cannot answer makes no node, never a wrong one. */
+static void
+test_node_store_failure(void **state)
+{
+	static const struct store_ops	 ops = { "down", t_store_down,
+	    t_store_free };
+	struct store			 down = { &ops };
+	struct service			 svc, node;
+
+	memset(&svc, 0, sizeof(svc));
+	memset(&node, 0, sizeof(node));
+	svc.name = "s";
+	svc.nodes = &node;
+	svc.nnodes = 1;
+	svc.store = &down;
+	assert_null(config_node_for(&svc, 42));
+	svc.store = NULL;
+	svc.nodes = NULL;
+	svc.nnodes = 0;
+	assert_ptr_equal(config_node_for(&svc, 42), &svc);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1187,6 +1471,10 @@ main(void)
 		T(test_uid_namespace_clash),
 		T(test_uid_namespace_shared),
 		T(test_uid_namespace_values),
+		T(test_engine_new_sections),
+		T(test_engine_left_out),
+		T(test_engine_errors),
+		T(test_node_store_failure),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

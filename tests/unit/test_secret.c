@@ -32,6 +32,7 @@
 
 #include "config.h"
 #include "tokens/secret.h"
+#include "tokens/service.h"
 #include "tokens/token.h"
 
 #define S1	"1111111111111111111111111111111111111111111111111111111111111111"

@@ -1,0 +1,51 @@
+/*
+ * service.h - a service tokens are minted for: the [service NAME] section
+ * of tokend.conf, its keys and its checks.
+ *
+ * tokens/ owns the struct (it holds the secrets the formats mint with) and
+ * its key table for core/conf.c; config.c only lists the section.  Which
+ * node of a nodes_file service serves a user is not decided here: that is
+ * node assignment (store/), which config.c joins to the service.
+ */
+#ifndef TOKEND_SERVICE_H
+#define TOKEND_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/conf.h"
+#include "tokens/secret.h"
+#include "tokens/token.h"
+
+struct store;
+
+/*
+ * With node + secret_file a service is one node; with nodes_file, nodes[]
+ * holds one struct service per node (its URL, its secrets, the rest copied
+ * from this one), so the node a user is given is a service like any other
+ * to the code that mints and answers.
+ */
+struct service {
+	char		*name;		/* section name: [service NAME] */
+	enum token_format format;	/* tokenlib or fernet */
+	struct secrets	 secrets;	/* master secrets, newest (minting)
+					   first, keys derived at load */
+	char		*node;		/* api_endpoint handed to clients */
+	int64_t		 duration;	/* token lifetime, seconds */
+	struct service	*nodes;		/* nodes_file: one entry per node */
+	size_t		 nnodes;
+	/*
+	 * Chooses among nodes[] (store/store.h); NULL for one node.  Made,
+	 * used and freed by config.c: tokens/ does not reach store/.
+	 */
+	struct store	*store;
+	int		 line;		/* where the section starts */
+};
+
+/* The keys of [service NAME]: either node + secret_file, or nodes_file. */
+extern const struct conf_key service_keys[];
+
+/* The checks of a [service] once its keys are in (a conf finish hook). */
+int	service_finish(struct conf *, void *service);
+
+#endif
