@@ -1,7 +1,8 @@
 /*
  * ini.c - reads a config file line by line and hands sections and keys to
- * the caller with their line numbers.  Semantics (which keys exist, what
- * values mean) live in config.c.
+ * the caller with their line numbers.  Semantics live above it: the rules
+ * every section shares in conf.c, which keys exist and what values mean in
+ * the section tables (config.c and the parts that own a section).
  */
 #include "core/ini.h"
 
