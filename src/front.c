@@ -92,6 +92,7 @@ struct front {
 	int			 resumed;	/* since the last MHD_run() */
 };
 
+#define FD_RESERVE	256	/* descriptors kept from clients */
 #define QUIET_MS	100	/* drain: nothing in flight for this long */
 #define CLOSE_MS	1000	/* drain: connections take their answers */
 
@@ -402,7 +403,8 @@ listen_addr(const struct config *cfg, struct sockaddr_storage *ss)
 
 /*
  * Idle keep-alive connections each take a descriptor: make room.  Returns
- * the limit in force, which sizes the guards' table.
+ * the limit in force, which sizes the guards' table and caps how many
+ * client connections libmicrohttpd may hold (connection_limit()).
  */
 static size_t
 raise_nofile(const struct config *cfg)
@@ -423,8 +425,29 @@ raise_nofile(const struct config *cfg)
 	return (size_t)rl.rlim_cur;
 }
 
+/*
+ * Client connections allowed under a descriptor limit of nofile.  The
+ * front's other descriptors (a ZeroMQ connection per worker, ZeroMQ's own,
+ * epoll, signalfd) need room that clients can never take: libzmq 4.3.4
+ * aborts the process when accept() on its ipc socket fails with EMFILE
+ * (a worker reconnecting to a front at its limit killed it).
+ */
+static unsigned int
+connection_limit(const struct config *cfg, size_t nofile)
+{
+	size_t	room = nofile > 2 * FD_RESERVE ? nofile - FD_RESERVE :
+		    nofile / 2;
+
+	if ((size_t)cfg->max_connections <= room)
+		return (unsigned int)cfg->max_connections;
+	log_warnx("RLIMIT_NOFILE is %zu: room for %zu client connections, "
+	    "not max_connections = %d (raise LimitNOFILE)", nofile, room,
+	    cfg->max_connections);
+	return (unsigned int)room;
+}
+
 static struct MHD_Daemon *
-start_mhd(const struct config *cfg)
+start_mhd(const struct config *cfg, unsigned int conn_limit)
 {
 	struct sockaddr_storage	 ss;
 	unsigned int		 flags;
@@ -440,7 +463,7 @@ start_mhd(const struct config *cfg)
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->idle_timeout,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+	    MHD_OPTION_CONNECTION_LIMIT, conn_limit,
 	    /*
 	     * Each connection's buffer (MHD's default is 32 KiB) is what an
 	     * idle kept-alive connection costs: MHD zeroes all of it after
@@ -644,6 +667,7 @@ int
 front_main(struct config *cfg, int ready_fd)
 {
 	const union MHD_DaemonInfo	*info;
+	size_t				 nofile;
 	int				 rc = 0;
 
 	config_purge_secrets(cfg);
@@ -651,7 +675,8 @@ front_main(struct config *cfg, int ready_fd)
 	front.ready_fd = ready_fd;
 	front.listen_fd = MHD_INVALID_SOCKET;
 	front.now = mono_ms();
-	if (guardio_init(raise_nofile(cfg)) == -1) {
+	nofile = raise_nofile(cfg);
+	if (guardio_init(nofile) == -1) {
 		log_warnx("out of memory");
 		return EXIT_FATAL;
 	}
@@ -662,7 +687,8 @@ front_main(struct config *cfg, int ready_fd)
 	}
 	if ((front.broker = broker_new(cfg, job_done)) == NULL)
 		return EXIT_FATAL;
-	if ((front.mhd = start_mhd(cfg)) == NULL ||
+	if ((front.mhd = start_mhd(cfg, connection_limit(cfg, nofile))) ==
+	    NULL ||
 	    (info = MHD_get_daemon_info(front.mhd,
 	    MHD_DAEMON_INFO_EPOLL_FD)) == NULL) {
 		log_warnx("cannot listen on %s", cfg->listen);
