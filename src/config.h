@@ -30,9 +30,6 @@ struct issuer;
 struct secret;
 struct service;
 
-/* Until identity/ includes identity/issuer.h itself (issue 14). */
-#include "identity/issuer.h"
-
 struct config {
 	char		*path;		/* the file it came from */
 	/* [server] */
