@@ -16,6 +16,7 @@
 #include "core/hkdf.h"
 #include "identity/jws.h"
 #include "identity/issuer.h"
+#include "identity/jose.h"
 #include "identity/keys.h"
 #include "pool/protocol.h"
 #include "tokens/secret.h"
@@ -55,37 +56,20 @@ fail(struct mint_result *res, const char *error, const char *name,
 	res->description = description;
 }
 
-/* Which protocol error a JWT failure is: clock problems are told apart. */
-static const char *
-jws_error_class(enum jws_err e)
+/*
+ * A refused assertion of either kind, as the protocol error of its class
+ * (jose.c's table): clock problems are told apart.
+ */
+static void
+refuse(struct mint_result *res, enum jose_err e)
 {
-	switch (e) {
-	case JWS_ERR_INTERNAL:
-		return PROTO_ERR_INTERNAL;
-	case JWS_ERR_EXPIRED:
-	case JWS_ERR_NOT_YET_VALID:
-	case JWS_ERR_IAT_FUTURE:
-		return PROTO_ERR_INVALID_TIMESTAMP;
-	default:
-		return PROTO_ERR_INVALID_CREDENTIALS;
-	}
-}
+	static const char *const proto[] = {
+		[JOSE_CLASS_CREDENTIALS] = PROTO_ERR_INVALID_CREDENTIALS,
+		[JOSE_CLASS_TIMESTAMP] = PROTO_ERR_INVALID_TIMESTAMP,
+		[JOSE_CLASS_INTERNAL] = PROTO_ERR_INTERNAL,
+	};
 
-/* The same classes for a BrowserID failure. */
-static const char *
-browserid_error_class(enum browserid_err e)
-{
-	switch (e) {
-	case BROWSERID_ERR_INTERNAL:
-		return PROTO_ERR_INTERNAL;
-	case BROWSERID_ERR_CERT_EXPIRED:
-	case BROWSERID_ERR_CERT_NOT_YET_VALID:
-	case BROWSERID_ERR_ASSERTION_EXPIRED:
-	case BROWSERID_ERR_ASSERTION_IAT_FUTURE:
-		return PROTO_ERR_INVALID_TIMESTAMP;
-	default:
-		return PROTO_ERR_INVALID_CREDENTIALS;
-	}
+	fail(res, proto[jose_err_class(e)], "assertion", jose_strerror(e));
 }
 
 /*
@@ -100,16 +84,15 @@ browserid_uid(const struct config *cfg, const struct mint_request *req,
     int64_t now, struct mint_result *res)
 {
 	struct browserid_identity	 id;
-	enum browserid_err		 e;
+	enum jose_err			 e;
 
-	e = browserid_verify(cfg, req->assertion, req->assertion_len,
-	    now * 1000, &id);
-	if (e == BROWSERID_OK)
-		e = browserid_service_allowed(id.issuer, req->service,
-		    req->service_len);
-	if (e != BROWSERID_OK) {
-		fail(res, browserid_error_class(e), "assertion",
-		    browserid_strerror(e));
+	e = browserid_verify(cfg->browserid, cfg->nbrowserid, req->assertion,
+	    req->assertion_len, now * 1000, &id);
+	if (e == JOSE_OK && !browserid_allows_service(id.issuer, req->service,
+	    req->service_len))
+		e = JOSE_ERR_SERVICE_NOT_ALLOWED;
+	if (e != JOSE_OK) {
+		refuse(res, e);
 		return -1;
 	}
 	if (mint_uid(cfg, id.issuer->uid_namespace, id.email,
@@ -181,7 +164,7 @@ mint_token(const struct config *cfg, const struct mint_request *req,
 {
 	struct jwt_identity	 id;
 	struct token_claims	 claims = { 0 };
-	enum jws_err		 e;
+	enum jose_err		 e;
 	int			 backed;
 
 	memset(res, 0, sizeof(*res));
@@ -204,24 +187,25 @@ mint_token(const struct config *cfg, const struct mint_request *req,
 	 * A key we lack may be a rotation: a background refresh is asked for
 	 * and waited for a moment (KEYS_WAIT_MS), never more.
 	 */
-	if ((e == JWS_ERR_KID_UNKNOWN || e == JWS_ERR_NO_KEYS ||
-	    e == JWS_ERR_NO_FITTING_KEY) && id.issuer != NULL) {
-		switch (keys_retry(cfg, id.issuer, mono_ms())) {
+	if ((e == JOSE_ERR_KID_UNKNOWN || e == JOSE_ERR_NO_KEYS ||
+	    e == JOSE_ERR_NO_FITTING_KEY) && id.issuer != NULL) {
+		switch (keys_retry(cfg->issuers, cfg->nissuers, id.issuer,
+		    mono_ms())) {
 		case KEYS_REPLACED:
 			e = jwt_verify(cfg->issuers, cfg->nissuers,
 			    req->assertion, req->assertion_len, now, &id);
 			break;
 		case KEYS_PENDING:
-			e = JWS_ERR_KEYS_REFRESHING;
+			e = JOSE_ERR_KEYS_REFRESHING;
 			break;
 		case KEYS_SAME:
 			break;
 		}
 	}
-	if (e == JWS_OK && !issuer_allows_service(id.issuer, res->svc->name))
-		e = JWS_ERR_SERVICE_NOT_ALLOWED;
-	if (e != JWS_OK) {
-		fail(res, jws_error_class(e), "assertion", jws_strerror(e));
+	if (e == JOSE_OK && !issuer_allows_service(id.issuer, res->svc->name))
+		e = JOSE_ERR_SERVICE_NOT_ALLOWED;
+	if (e != JOSE_OK) {
+		refuse(res, e);
 		return;
 	}
 	if (mint_uid(cfg, id.issuer->uid_namespace, id.ident,

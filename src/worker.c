@@ -442,7 +442,8 @@ keepalive(struct worker *w)
 
 		send_msg(w, PROTO_HEARTBEAT, f, 2);
 	}
-	keys_refresh(cfg, now);		/* JWKS file changes, jwks_url */
+	/* JWKS file changes, jwks_url */
+	keys_refresh(cfg->issuers, cfg->nissuers, now);
 }
 
 /*
@@ -515,7 +516,8 @@ worker_main(const struct config *cfg, int index)
 	int		 n;
 
 	/* Issuers' keys first: READY says this worker can verify. */
-	if (keys_start(cfg, mono_ms()) == -1 || worker_setup(&w) == -1)
+	if (keys_start(cfg->issuers, cfg->nissuers, mono_ms()) == -1 ||
+	    worker_setup(&w) == -1)
 		return EXIT_FATAL;
 	log_debug("worker %d ready on %s as %s", index, w.endpoint, w.ident);
 	while (!w.quit) {

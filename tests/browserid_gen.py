@@ -501,7 +501,7 @@ def strip_case(make, key, alg, want_len):
 
 def cases(k):
     """[(name, expected, backed assertion)]; expected is "ok EMAIL ISSUER"
-    or the error code's name without BROWSERID_ERR_."""
+    or a name of an error code, as test_browserid.c's codes[] maps them."""
     u, ud1, ud2 = k["user-rsa2048"], k["user-dsa1024"], k["user-dsa2048"]
     iat, exp = NOW_MS - MIN, NOW_MS + 60 * MIN
     aexp = NOW_MS + 2 * MIN
@@ -598,7 +598,7 @@ def cases(k):
         ("alg_unsupported_rs512_cert", "ALG_UNSUPPORTED",
          backed([token(claims_of(cert()), k["idp"], "RS256",
                        header={"alg": "RS512"})], asr())),
-        ("alg_missing", "HEADER",
+        ("alg_missing", "ALG_MISSING",
          backed([cert()], token({"exp": aexp, "aud": AUD}, u, "RS256",
                                 header={"typ": "JWT"}))),
         ("user_key_rsa512", "KEY_TOO_SMALL",
@@ -671,7 +671,7 @@ def cases(k):
          backed([cert()], asr(aud="https://other.example"))),
         ("audience_missing", "AUDIENCE",
          backed([cert()], asr(drop=("aud",)))),
-        ("audience_array", "CLAIM_TYPE",
+        ("audience_array", "AUD_TYPE",
          backed([cert()], asr(aud=[AUD]))),
         ("audience_prefix", "AUDIENCE",
          backed([cert()], asr(aud=AUD + "/"))),
@@ -707,11 +707,11 @@ def cases(k):
                  cert(k["inter1"], signer=k["inter3"]),
                  cert(signer=k["inter1"])], asr())),
         # ---- refused: structure
-        ("payload_duplicate_member", "PAYLOAD",
+        ("payload_duplicate_member", "DUPLICATE_MEMBER",
          backed([cert()], token(None, u, "RS256", raw_payload=(
              '{"exp":%d,"aud":"%s","aud":"https://evil.example"}'
              % (aexp, AUD))))),
-        ("payload_not_object", "PAYLOAD",
+        ("payload_not_object", "PAYLOAD_NOT_OBJECT",
          backed([cert()], token(None, u, "RS256", raw_payload="[1,2]"))),
         ("header_not_json", "HEADER",
          backed([cert()], token({"exp": aexp, "aud": AUD}, u, "RS256",

@@ -13,7 +13,10 @@
  *      split each into three parts and decode them as strict unpadded
  *      base64url;
  *   2. both headers must name one of the five algorithms; both payloads
- *      must be JSON objects (duplicate members refused);
+ *      must be JSON objects.  Splitting, decoding, the JSON and its bounds
+ *      (header size, nesting depth, duplicate members, numbers out of
+ *      range) and the time and audience claims are jose.c's, exactly as
+ *      for a JWT; what is here is what only BrowserID has;
  *   3. from the still unverified claims, only two things are read: the
  *      certificate's "iss", which picks the [browserid] section and so the
  *      root key, and its principal email, whose domain that issuer must be
@@ -43,11 +46,9 @@
  * assertion is the client's problem, so nothing here logs.
  */
 #include "identity/browserid.h"
-#include "identity/jws.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,8 +65,8 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
-#include "core/b64.h"
-#include "config.h"
+#include "identity/issuer.h"
+#include "identity/jose.h"
 
 #define RSA_N_MAX_DIGITS	2500	/* 8192 bits are 2467 digits */
 #define RSA_E_MAX_DIGITS	20	/* 2^64 is 20 digits */
@@ -81,65 +82,9 @@ static const char *const alg_names[BROWSERID_ALG_COUNT] = {
 	[BROWSERID_ALG_DS128] = "DS128",
 };
 
-static const char *const err_text[BROWSERID_ERR_COUNT] = {
-	[BROWSERID_OK] = "ok",
-	[BROWSERID_ERR_TOO_LARGE] = "BrowserID assertion too large",
-	[BROWSERID_ERR_MALFORMED] = "BrowserID assertion is not "
-	    "certificate~assertion with no empty part",
-	[BROWSERID_ERR_CERT_CHAIN] = "BrowserID certificate chains are not "
-	    "accepted: one certificate, signed by the issuer",
-	[BROWSERID_ERR_JWS] = "BrowserID certificate or assertion is not "
-	    "three dot-separated parts",
-	[BROWSERID_ERR_BASE64] = "BrowserID certificate or assertion part is "
-	    "not unpadded base64url",
-	[BROWSERID_ERR_HEADER] = "BrowserID header is not a JSON object with "
-	    "an \"alg\" string",
-	[BROWSERID_ERR_PAYLOAD] = "BrowserID certificate or assertion payload "
-	    "is not a valid JSON object",
-	[BROWSERID_ERR_ALG_UNSUPPORTED] = "BrowserID signature algorithm not "
-	    "supported",
-	[BROWSERID_ERR_CERT_CLAIMS] = "BrowserID certificate lacks iss, exp "
-	    "or public-key",
-	[BROWSERID_ERR_ISSUER_UNKNOWN] = "BrowserID certificate issuer (iss) "
-	    "is not trusted",
-	[BROWSERID_ERR_EMAIL] = "BrowserID certificate has no valid principal "
-	    "email",
-	[BROWSERID_ERR_ISSUER_DOMAIN] = "BrowserID issuer may not vouch for "
-	    "the email's domain",
-	[BROWSERID_ERR_KEY_MISMATCH] = "BrowserID signing key does not fit the "
-	    "algorithm",
-	[BROWSERID_ERR_KEY_TOO_SMALL] = "BrowserID certified key too small "
-	    "(at least 1024 bits)",
-	[BROWSERID_ERR_SIG_LENGTH] = "BrowserID signature has the wrong length",
-	[BROWSERID_ERR_CERT_SIGNATURE] = "BrowserID certificate signature does "
-	    "not verify",
-	[BROWSERID_ERR_CLAIM_TYPE] = "BrowserID claim has the wrong type (exp "
-	    "and iat integer milliseconds, aud a string)",
-	[BROWSERID_ERR_CERT_EXPIRED] = "BrowserID certificate expired",
-	[BROWSERID_ERR_CERT_NOT_YET_VALID] = "BrowserID certificate issued in "
-	    "the future (iat)",
-	[BROWSERID_ERR_CERT_KEY] = "BrowserID certified public-key is not a "
-	    "valid RS or DS key",
-	[BROWSERID_ERR_ASSERTION_SIGNATURE] = "BrowserID assertion signature "
-	    "does not verify",
-	[BROWSERID_ERR_ASSERTION_EXP_MISSING] = "BrowserID assertion has no "
-	    "expiry (exp)",
-	[BROWSERID_ERR_ASSERTION_EXPIRED] = "BrowserID assertion expired",
-	[BROWSERID_ERR_ASSERTION_IAT_FUTURE] = "BrowserID assertion issued in "
-	    "the future (iat)",
-	[BROWSERID_ERR_AUDIENCE] = "BrowserID audience (aud) does not name "
-	    "this service",
-	[BROWSERID_ERR_SERVICE] = "BrowserID issuer is not allowed for this "
-	    "service",
-	[BROWSERID_ERR_INTERNAL] = "internal error while verifying",
-};
-
 /* One decoded JWS: a certificate or the assertion. */
 struct part {
-	const char		*input;	/* header "." payload, as received */
-	size_t			 inputlen;
-	const uint8_t		*hdr, *pay, *sig;
-	size_t			 hdrlen, paylen, siglen;
+	struct jose_jws		 jws;
 	enum browserid_alg	 alg;
 	json_t			*claims;	/* owned */
 };
@@ -149,8 +94,8 @@ struct backed {
 	struct part	 cert;
 	struct part	 assertion;
 	/* Decoded bytes never outnumber the characters they came from. */
-	uint8_t		 buf[BROWSERID_MAX_BYTES];
-	size_t		 used;
+	uint8_t		 dec[BROWSERID_MAX_BYTES];
+	struct jose_buf	 buf;
 };
 
 const char *
@@ -182,30 +127,6 @@ browserid_alg_parse(const char *name, enum browserid_alg *out)
 	return alg_lookup(name, strlen(name), out);
 }
 
-const char *
-browserid_strerror(enum browserid_err e)
-{
-	if ((unsigned)e >= BROWSERID_ERR_COUNT || err_text[e] == NULL)
-		return "unknown BrowserID error";
-	return err_text[e];
-}
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- keys ------------------------------------------------------------- */
 
 enum key_status {
@@ -230,13 +151,14 @@ bn_member(json_t *obj, const char *name, int hex, size_t maxlen, BIGNUM **bn,
 	int		 ok;
 
 	if (!json_is_string(v)) {
-		seterr(why, whylen, "\"%s\" is missing or not a string", name);
+		jose_seterr(why, whylen, "\"%s\" is missing or not a string",
+		    name);
 		return KEY_INVALID;
 	}
 	s = json_string_value(v);
 	len = json_string_length(v);
 	if (len == 0 || len > maxlen) {
-		seterr(why, whylen, "\"%s\" is empty or longer than %zu "
+		jose_seterr(why, whylen, "\"%s\" is empty or longer than %zu "
 		    "digits", name, maxlen);
 		return KEY_INVALID;
 	}
@@ -245,13 +167,13 @@ bn_member(json_t *obj, const char *name, int hex, size_t maxlen, BIGNUM **bn,
 		    ((s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' &&
 		    s[i] <= 'F')));
 		if (!ok) {
-			seterr(why, whylen, "\"%s\" is not a %s number", name,
-			    hex ? "hexadecimal" : "decimal");
+			jose_seterr(why, whylen, "\"%s\" is not a %s number",
+			    name, hex ? "hexadecimal" : "decimal");
 			return KEY_INVALID;
 		}
 	}
 	if ((hex ? BN_hex2bn(bn, s) : BN_dec2bn(bn, s)) != (int)len) {
-		seterr(why, whylen, "out of memory");
+		jose_seterr(why, whylen, "out of memory");
 		return KEY_NOMEM;
 	}
 	return KEY_OK;
@@ -280,13 +202,13 @@ size_check(const char *what, int bytes, int min_bytes, int max_bytes,
     char *why, size_t whylen)
 {
 	if (bytes < min_bytes) {
-		seterr(why, whylen, "%s of %d bytes is under %d bytes (%d "
+		jose_seterr(why, whylen, "%s of %d bytes is under %d bytes (%d "
 		    "bits)", what, bytes, min_bytes, min_bytes * 8);
 		return KEY_SMALL;
 	}
 	if (bytes > max_bytes) {
-		seterr(why, whylen, "%s of %d bytes is over %d bytes", what,
-		    bytes, max_bytes);
+		jose_seterr(why, whylen, "%s of %d bytes is over %d bytes",
+		    what, bytes, max_bytes);
 		return KEY_INVALID;
 	}
 	return KEY_OK;
@@ -311,13 +233,13 @@ rs_key(json_t *obj, int min_bytes, struct browserid_key *key, char *why,
 		goto done;
 	st = KEY_INVALID;
 	if (!BN_is_odd(n)) {
-		seterr(why, whylen, "RSA modulus \"n\" is even");
+		jose_seterr(why, whylen, "RSA modulus \"n\" is even");
 		goto done;
 	}
 	if (!BN_is_odd(e) || BN_num_bits(e) < 2 ||
 	    BN_num_bits(e) > RSA_E_MAX_BITS) {
-		seterr(why, whylen, "RSA exponent \"e\" is not an odd number "
-		    "from 3 to 2^64");
+		jose_seterr(why, whylen, "RSA exponent \"e\" is not an odd "
+		    "number from 3 to 2^64");
 		goto done;
 	}
 	st = KEY_NOMEM;
@@ -326,7 +248,7 @@ rs_key(json_t *obj, int min_bytes, struct browserid_key *key, char *why,
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) != 1)
 		goto done;
 	if ((key->pkey = pkey_fromdata("RSA", bld)) == NULL) {
-		seterr(why, whylen, "OpenSSL refused the RSA key");
+		jose_seterr(why, whylen, "OpenSSL refused the RSA key");
 		st = KEY_INVALID;
 		goto done;
 	}
@@ -365,31 +287,32 @@ ds_group_check(const BIGNUM *p, const BIGNUM *q, const BIGNUM *g,
 		goto done;
 	st = KEY_INVALID;
 	if (BN_num_bits(q) != 160 && BN_num_bits(q) != 256) {
-		seterr(why, whylen, "DSA \"q\" of %d bits is neither 160 nor "
-		    "256 bits", BN_num_bits(q));
+		jose_seterr(why, whylen, "DSA \"q\" of %d bits is neither 160 "
+		    "nor 256 bits", BN_num_bits(q));
 		goto done;
 	}
 	if (!BN_is_odd(p) || !BN_is_odd(q)) {
-		seterr(why, whylen, "DSA \"p\" or \"q\" is even");
+		jose_seterr(why, whylen, "DSA \"p\" or \"q\" is even");
 		goto done;
 	}
 	if (!BN_mod(t, pm1, q, ctx) || !BN_is_zero(t)) {
-		seterr(why, whylen, "DSA \"q\" does not divide p - 1");
+		jose_seterr(why, whylen, "DSA \"q\" does not divide p - 1");
 		goto done;
 	}
 	if (BN_cmp(g, BN_value_one()) <= 0 || BN_cmp(g, pm1) >= 0 ||
 	    BN_cmp(y, BN_value_one()) <= 0 || BN_cmp(y, pm1) >= 0) {
-		seterr(why, whylen, "DSA \"g\" or \"y\" is not in 2..p-2");
+		jose_seterr(why, whylen, "DSA \"g\" or \"y\" is not in 2..p-2");
 		goto done;
 	}
 	if (!BN_mod_exp(t, g, q, p, ctx) || !BN_is_one(t) ||
 	    !BN_mod_exp(t, y, q, p, ctx) || !BN_is_one(t)) {
-		seterr(why, whylen, "DSA \"g\" or \"y\" is not of order q");
+		jose_seterr(why, whylen, "DSA \"g\" or \"y\" is not of order "
+		    "q");
 		goto done;
 	}
 	if (check_primes && (BN_check_prime(p, ctx, NULL) != 1 ||
 	    BN_check_prime(q, ctx, NULL) != 1)) {
-		seterr(why, whylen, "DSA \"p\" or \"q\" is not prime");
+		jose_seterr(why, whylen, "DSA \"p\" or \"q\" is not prime");
 		goto done;
 	}
 	st = KEY_OK;
@@ -430,7 +353,7 @@ ds_key(json_t *obj, int min_bytes, int check_primes, struct browserid_key *key,
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PUB_KEY, y) != 1)
 		goto done;
 	if ((key->pkey = pkey_fromdata("DSA", bld)) == NULL) {
-		seterr(why, whylen, "OpenSSL refused the DSA key");
+		jose_seterr(why, whylen, "OpenSSL refused the DSA key");
 		st = KEY_INVALID;
 		goto done;
 	}
@@ -460,13 +383,13 @@ key_from_json(json_t *obj, int min_bytes, int check_primes,
 
 	memset(key, 0, sizeof(*key));
 	if (!json_is_object(obj)) {
-		seterr(why, whylen, "the public key is not a JSON object");
+		jose_seterr(why, whylen, "the public key is not a JSON object");
 		return KEY_INVALID;
 	}
 	if (json_object_get(obj, "d") != NULL ||
 	    json_object_get(obj, "x") != NULL) {
-		seterr(why, whylen, "the key holds a private member (\"d\" or "
-		    "\"x\"); give the public key only");
+		jose_seterr(why, whylen, "the key holds a private member "
+		    "(\"d\" or \"x\"); give the public key only");
 		return KEY_INVALID;
 	}
 	alg = json_object_get(obj, "algorithm");
@@ -476,7 +399,8 @@ key_from_json(json_t *obj, int min_bytes, int check_primes,
 	    strcmp(json_string_value(alg), "DS") == 0)
 		st = ds_key(obj, min_bytes, check_primes, key, why, whylen);
 	else {
-		seterr(why, whylen, "\"algorithm\" is not \"RS\" or \"DS\"");
+		jose_seterr(why, whylen, "\"algorithm\" is not \"RS\" or "
+		    "\"DS\"");
 		st = KEY_INVALID;
 	}
 	ERR_clear_error();
@@ -502,7 +426,7 @@ browserid_key_parse(const char *json, size_t len, int min_bytes,
 
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		seterr(err, errlen, "not JSON: line %d: %s", jerr.line,
+		jose_seterr(err, errlen, "not JSON: line %d: %s", jerr.line,
 		    jerr.text);
 		return NULL;
 	}
@@ -511,7 +435,7 @@ browserid_key_parse(const char *json, size_t len, int min_bytes,
 	if (obj == NULL)
 		obj = root;
 	if ((key = calloc(1, sizeof(*key))) == NULL) {
-		seterr(err, errlen, "out of memory");
+		jose_seterr(err, errlen, "out of memory");
 		goto done;
 	}
 	if (key_from_json(obj, min_bytes, check_primes, key, err,
@@ -540,16 +464,16 @@ browserid_key_load(const char *path, char *err, size_t errlen)
 	 * load (or a reload); it is refused as not a regular file.
 	 */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		jose_seterr(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "%s: not a regular file", path);
+		jose_seterr(err, errlen, "%s: not a regular file", path);
 		close(fd);
 		return NULL;
 	}
 	if ((buf = malloc(BROWSERID_KEY_MAX_FILE + 1)) == NULL) {
-		seterr(err, errlen, "%s: out of memory", path);
+		jose_seterr(err, errlen, "%s: out of memory", path);
 		goto done;
 	}
 	while (len <= BROWSERID_KEY_MAX_FILE &&
@@ -557,19 +481,20 @@ browserid_key_load(const char *path, char *err, size_t errlen)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			seterr(err, errlen, "%s: %s", path, strerror(errno));
+			jose_seterr(err, errlen, "%s: %s", path,
+			    strerror(errno));
 			goto done;
 		}
 		len += (size_t)n;
 	}
 	if (len > BROWSERID_KEY_MAX_FILE) {
-		seterr(err, errlen, "%s: larger than %d bytes", path,
+		jose_seterr(err, errlen, "%s: larger than %d bytes", path,
 		    BROWSERID_KEY_MAX_FILE);
 		goto done;
 	}
 	if ((key = browserid_key_parse(buf, len, BROWSERID_SIGNER_MIN_BYTES, 1,
 	    why, sizeof(why))) == NULL)
-		seterr(err, errlen, "%s: %s", path, why);
+		jose_seterr(err, errlen, "%s: %s", path, why);
 done:
 	free(buf);
 	close(fd);
@@ -606,41 +531,41 @@ key_fits(const struct browserid_key *key, enum browserid_alg alg)
  * One verification with a fresh context; a failing verify call is the
  * token's fault, only a failure to set up is internal (as in jws.c).
  */
-static enum browserid_err
+static enum jose_err
 digest_verify(EVP_PKEY *pkey, const EVP_MD *md, const uint8_t *sig,
     size_t siglen, const void *tbs, size_t tbslen)
 {
-	EVP_MD_CTX		*ctx;
-	enum browserid_err	 rc = BROWSERID_ERR_INTERNAL;
+	EVP_MD_CTX	*ctx;
+	enum jose_err	 rc = JOSE_ERR_INTERNAL;
 
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		goto fail;
 	if (EVP_DigestVerifyInit(ctx, NULL, md, NULL, pkey) != 1)
 		goto fail;
 	if (EVP_DigestVerify(ctx, sig, siglen, tbs, tbslen) == 1)
-		rc = BROWSERID_OK;
+		rc = JOSE_OK;
 	else
-		rc = BROWSERID_ERR_ASSERTION_SIGNATURE;
+		rc = JOSE_ERR_ASSERTION_SIGNATURE;
 fail:
 	EVP_MD_CTX_free(ctx);
 	ERR_clear_error();
 	return rc;
 }
 
-enum browserid_err
+enum jose_err
 browserid_verify_sig(const struct browserid_key *key, enum browserid_alg alg,
     const void *input, size_t inputlen, const unsigned char *sig,
     size_t siglen)
 {
-	uint8_t	 full[BROWSERID_RSA_MAX_BYTES], der[JWS_RS_DER_MAX];
+	uint8_t	 full[BROWSERID_RSA_MAX_BYTES], der[JOSE_RS_DER_MAX];
 	size_t	 n, want, derlen;
 
 	if ((unsigned)alg >= BROWSERID_ALG_COUNT || !key_fits(key, alg))
-		return BROWSERID_ERR_KEY_MISMATCH;
+		return JOSE_ERR_KEY_MISMATCH;
 	n = ds_len(alg);
 	want = n == 0 ? (size_t)key->bytes : 2 * n;
 	if (siglen == 0 || siglen > want || want > sizeof(full))
-		return BROWSERID_ERR_SIG_LENGTH;
+		return JOSE_ERR_SIG_LENGTH;
 	/* Restore leading zero bytes a signer's bignum encoding dropped. */
 	memset(full, 0, want - siglen);
 	memcpy(full + want - siglen, sig, siglen);
@@ -648,49 +573,10 @@ browserid_verify_sig(const struct browserid_key *key, enum browserid_alg alg,
 		return digest_verify(key->pkey, EVP_sha256(), full, want,
 		    input, inputlen);
 	/* r and s out of range (0 or >= q) fail OpenSSL's verification. */
-	if (jws_rs_to_der(full, n, der, &derlen) == -1)
-		return BROWSERID_ERR_INTERNAL;
+	if (jose_rs_to_der(full, n, der, &derlen) == -1)
+		return JOSE_ERR_INTERNAL;
 	return digest_verify(key->pkey, alg == BROWSERID_ALG_DS128 ?
 	    EVP_sha1() : EVP_sha256(), der, derlen, input, inputlen);
-}
-
-/* ---- parsing ---------------------------------------------------------- */
-
-static const uint8_t *
-decode_part(struct backed *b, const char *in, size_t len, size_t *outlen)
-{
-	uint8_t	*out = b->buf + b->used;
-
-	if (b64url_declen(len) > sizeof(b->buf) - b->used)
-		return NULL;
-	if (b64url_decode(out, outlen, in, len, B64_NOPAD) == -1)
-		return NULL;
-	b->used += *outlen;
-	return out;
-}
-
-/* header.payload.signature, no part empty, decoded into b. */
-static enum browserid_err
-split_jws(struct backed *b, const char *tok, size_t len, struct part *p)
-{
-	const char	*end = tok + len, *d1, *d2;
-
-	if ((d1 = memchr(tok, '.', len)) == NULL ||
-	    (d2 = memchr(d1 + 1, '.', (size_t)(end - d1 - 1))) == NULL ||
-	    memchr(d2 + 1, '.', (size_t)(end - d2 - 1)) != NULL)
-		return BROWSERID_ERR_JWS;
-	if (d1 == tok || d2 == d1 + 1 || d2 + 1 == end)
-		return BROWSERID_ERR_JWS;
-	p->input = tok;
-	p->inputlen = (size_t)(d2 - tok);
-	if ((p->hdr = decode_part(b, tok, (size_t)(d1 - tok),
-	    &p->hdrlen)) == NULL ||
-	    (p->pay = decode_part(b, d1 + 1, (size_t)(d2 - d1 - 1),
-	    &p->paylen)) == NULL ||
-	    (p->sig = decode_part(b, d2 + 1, (size_t)(end - d2 - 1),
-	    &p->siglen)) == NULL)
-		return BROWSERID_ERR_BASE64;
-	return BROWSERID_OK;
 }
 
 /*
@@ -699,76 +585,58 @@ split_jws(struct backed *b, const char *tok, size_t len, struct part *p)
  * part, one certificate) is checked whole before anything is decoded, so a
  * chain costs no more than finding its second '~'.
  */
-static enum browserid_err
+static enum jose_err
 split_backed(const char *s, size_t len, struct backed *b)
 {
-	const char		*tilde = memchr(s, '~', len), *asr;
-	size_t			 i;
-	enum browserid_err	 rc;
+	const char	*tilde = memchr(s, '~', len), *asr;
+	size_t		 i;
+	enum jose_err	 rc;
 
 	if (tilde == NULL)
-		return BROWSERID_ERR_MALFORMED;
+		return JOSE_ERR_NOT_BACKED;
 	for (i = 0; i < len; i++)
 		if (s[i] == '~' && (i == 0 || i + 1 == len || s[i + 1] == '~'))
-			return BROWSERID_ERR_MALFORMED;
+			return JOSE_ERR_NOT_BACKED;
 	asr = tilde + 1;
 	if (memchr(asr, '~', len - (size_t)(asr - s)) != NULL)
-		return BROWSERID_ERR_CERT_CHAIN;
-	b->used = 0;
-	if ((rc = split_jws(b, s, (size_t)(tilde - s), &b->cert)) !=
-	    BROWSERID_OK)
+		return JOSE_ERR_CERT_CHAIN;
+	b->buf = (struct jose_buf){ b->dec, sizeof(b->dec), 0 };
+	if ((rc = jose_split(&b->buf, s, (size_t)(tilde - s),
+	    &b->cert.jws)) != JOSE_OK)
 		return rc;
-	return split_jws(b, asr, len - (size_t)(asr - s), &b->assertion);
-}
-
-/* A JSON object from buf, or NULL for bad JSON, duplicates or non-object. */
-static json_t *
-load_object(const uint8_t *buf, size_t len)
-{
-	json_error_t	 jerr;
-	json_t		*j;
-
-	j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (j != NULL && !json_is_object(j)) {
-		json_decref(j);
-		j = NULL;
-	}
-	return j;
+	return jose_split(&b->buf, asr, len - (size_t)(asr - s),
+	    &b->assertion.jws);
 }
 
 /* The header names the algorithm and nothing else matters in it. */
-static enum browserid_err
+static enum jose_err
 parse_part(struct part *p)
 {
-	json_t			*hdr, *alg;
-	enum browserid_err	 rc = BROWSERID_OK;
+	json_t		*hdr;
+	const char	*alg;
+	size_t		 alglen;
+	enum jose_err	 rc;
 
-	if ((hdr = load_object(p->hdr, p->hdrlen)) == NULL)
-		return BROWSERID_ERR_HEADER;
-	alg = json_object_get(hdr, "alg");
-	if (!json_is_string(alg))
-		rc = BROWSERID_ERR_HEADER;
-	else if (alg_lookup(json_string_value(alg), json_string_length(alg),
-	    &p->alg) == -1)
-		rc = BROWSERID_ERR_ALG_UNSUPPORTED;
-	json_decref(hdr);
-	if (rc != BROWSERID_OK)
+	if ((rc = jose_header(&p->jws, &hdr, &alg, &alglen)) != JOSE_OK)
 		return rc;
-	if ((p->claims = load_object(p->pay, p->paylen)) == NULL)
-		return BROWSERID_ERR_PAYLOAD;
-	return BROWSERID_OK;
+	if (alg_lookup(alg, alglen, &p->alg) == -1)
+		rc = JOSE_ERR_ALG_UNSUPPORTED;
+	json_decref(hdr);
+	if (rc != JOSE_OK)
+		return rc;
+	return jose_payload(&p->jws, &p->claims);
 }
 
 /* ---- claims ----------------------------------------------------------- */
 
 static const struct browserid_issuer *
-find_issuer(const struct config *cfg, json_t *iss)
+find_issuer(const struct browserid_issuer *issuers, size_t n, json_t *iss)
 {
 	size_t	 i;
 
-	for (i = 0; i < cfg->nbrowserid; i++)
-		if (jws_json_str_eq(iss, cfg->browserid[i].issuer))
-			return &cfg->browserid[i];
+	for (i = 0; i < n; i++)
+		if (jose_str_eq(iss, issuers[i].issuer))
+			return &issuers[i];
 	return NULL;
 }
 
@@ -820,10 +688,10 @@ email_domain(const char *e, size_t len, const char **dom, size_t *domlen)
 
 /*
  * The principal's email, its domain folded to lower case as every email
- * that becomes a uid subject is (jws_email_fold), and whether the issuer
+ * that becomes a uid subject is (jose_email_fold), and whether the issuer
  * may vouch for it.
  */
-static enum browserid_err
+static enum jose_err
 check_email(json_t *cert, const struct browserid_issuer *is,
     struct browserid_identity *id)
 {
@@ -833,13 +701,13 @@ check_email(json_t *cert, const struct browserid_issuer *is,
 	size_t		 len, domlen;
 
 	if (!json_is_string(email))
-		return BROWSERID_ERR_EMAIL;
+		return JOSE_ERR_PRINCIPAL;
 	len = json_string_length(email);
 	if (email_domain(json_string_value(email), len, &dom, &domlen) == -1)
-		return BROWSERID_ERR_EMAIL;
+		return JOSE_ERR_PRINCIPAL;
 	memcpy(id->email, json_string_value(email), len);
 	id->email[len] = '\0';
-	jws_email_fold(id->email);
+	jose_email_fold(id->email);
 	/*
 	 * supportdoc.py, is_trusted_issuer: the same host, or a secondary.
 	 * The whole name, in any case: a prefix (example.co for example.com)
@@ -847,139 +715,90 @@ check_email(json_t *cert, const struct browserid_issuer *is,
 	 */
 	if (!is->secondary && (domlen != strlen(is->issuer) ||
 	    strncasecmp(id->email + len - domlen, is->issuer, domlen) != 0))
-		return BROWSERID_ERR_ISSUER_DOMAIN;
-	return BROWSERID_OK;
+		return JOSE_ERR_ISSUER_DOMAIN;
+	return JOSE_OK;
 }
-
-/* An optional integer claim; a JSON real or string is a type error. */
-static enum browserid_err
-int_claim(json_t *claims, const char *name, int *present, int64_t *v)
-{
-	json_t	*j = json_object_get(claims, name);
-
-	*present = j != NULL;
-	if (j == NULL)
-		return BROWSERID_OK;
-	if (!json_is_integer(j))
-		return BROWSERID_ERR_CLAIM_TYPE;
-	*v = json_integer_value(j);
-	return BROWSERID_OK;
-}
-
-/* Which failure each time check reports, for certificates or assertion. */
-struct time_errs {
-	enum browserid_err	 missing, expired, future;
-};
-
-static const struct time_errs cert_errs = {
-	BROWSERID_ERR_CERT_CLAIMS, BROWSERID_ERR_CERT_EXPIRED,
-	BROWSERID_ERR_CERT_NOT_YET_VALID
-};
-static const struct time_errs assertion_errs = {
-	BROWSERID_ERR_ASSERTION_EXP_MISSING, BROWSERID_ERR_ASSERTION_EXPIRED,
-	BROWSERID_ERR_ASSERTION_IAT_FUTURE
-};
 
 /*
- * exp is required, iat optional (PyBrowserID's own test certificates have
- * none).  As in jws.c, exp + leeway <= now is written so that the client's
- * value is never part of an addition.
+ * Each document's times in its own words, so that a client learns which of
+ * the two expired.  exp is required, iat optional (PyBrowserID's own test
+ * certificates have none), and BrowserID has no nbf.
  */
-static enum browserid_err
-check_times(json_t *claims, int64_t leeway_ms, int64_t now_ms,
-    const struct time_errs *te, int64_t *exp)
-{
-	int64_t			 iat;
-	int			 has;
-	enum browserid_err	 rc;
-
-	if ((rc = int_claim(claims, "exp", &has, exp)) != BROWSERID_OK)
-		return rc;
-	if (!has)
-		return te->missing;
-	if (*exp <= jws_sat_add(now_ms, -leeway_ms))
-		return te->expired;
-	if ((rc = int_claim(claims, "iat", &has, &iat)) != BROWSERID_OK)
-		return rc;
-	if (has && iat > jws_sat_add(now_ms, leeway_ms))
-		return te->future;
-	return BROWSERID_OK;
-}
-
-static enum browserid_err
-check_aud(json_t *claims, const char *audience)
-{
-	json_t	*aud = json_object_get(claims, "aud");
-
-	if (aud == NULL)
-		return BROWSERID_ERR_AUDIENCE;
-	if (!json_is_string(aud))
-		return BROWSERID_ERR_CLAIM_TYPE;
-	return jws_json_str_eq(aud, audience) ? BROWSERID_OK :
-	    BROWSERID_ERR_AUDIENCE;
-}
+static const struct jose_times cert_times = {
+	JOSE_ERR_CERT_CLAIMS, JOSE_ERR_CERT_EXPIRED, JOSE_OK,
+	JOSE_ERR_CERT_NOT_YET_VALID
+};
+static const struct jose_times assertion_times = {
+	JOSE_ERR_ASSERTION_EXP_MISSING, JOSE_ERR_ASSERTION_EXPIRED, JOSE_OK,
+	JOSE_ERR_ASSERTION_IAT_FUTURE
+};
 
 /* ---- signatures, in order ------------------------------------------- */
+
+/* The signature of one part, with key. */
+static enum jose_err
+verify_part(const struct browserid_key *key, const struct part *p)
+{
+	return browserid_verify_sig(key, p->alg, p->jws.input,
+	    p->jws.inputlen, p->jws.sig, p->jws.siglen);
+}
 
 /*
  * Verifies certificate p with the issuer's root key (its size checked at
  * load), then trusts its claims and parses the key it certifies into
  * *user, which the caller frees (its pkey is NULL unless this succeeds).
  */
-static enum browserid_err
+static enum jose_err
 check_cert(const struct part *p, const struct browserid_key *root,
-    int64_t leeway_ms, int64_t now_ms, struct browserid_key *user)
+    const struct jose_clock *clk, struct browserid_key *user)
 {
-	json_t			*pk;
-	int64_t			 exp;
-	char			 why[128];
-	enum browserid_err	 rc;
+	json_t		*pk;
+	int64_t		 exp;
+	char		 why[128];
+	enum jose_err	 rc;
 
 	memset(user, 0, sizeof(*user));
-	rc = browserid_verify_sig(root, p->alg, p->input, p->inputlen,
-	    p->sig, p->siglen);
-	if (rc == BROWSERID_ERR_ASSERTION_SIGNATURE)
-		return BROWSERID_ERR_CERT_SIGNATURE;
-	if (rc != BROWSERID_OK)
+	if ((rc = verify_part(root, p)) == JOSE_ERR_ASSERTION_SIGNATURE)
+		return JOSE_ERR_CERT_SIGNATURE;
+	if (rc != JOSE_OK)
 		return rc;
-	if ((rc = check_times(p->claims, leeway_ms, now_ms, &cert_errs,
-	    &exp)) != BROWSERID_OK)
+	if ((rc = jose_check_times(p->claims, clk, &cert_times, &exp)) !=
+	    JOSE_OK)
 		return rc;
 	if ((pk = json_object_get(p->claims, "public-key")) == NULL)
-		return BROWSERID_ERR_CERT_CLAIMS;
+		return JOSE_ERR_CERT_CLAIMS;
 	switch (key_from_json(pk, BROWSERID_USER_MIN_BYTES, 0, user, why,
 	    sizeof(why))) {
 	case KEY_OK:
-		return BROWSERID_OK;
+		return JOSE_OK;
 	case KEY_SMALL:
-		return BROWSERID_ERR_KEY_TOO_SMALL;
+		return JOSE_ERR_KEY_TOO_SMALL;
 	case KEY_NOMEM:
-		return BROWSERID_ERR_INTERNAL;
+		return JOSE_ERR_INTERNAL;
 	default:
-		return BROWSERID_ERR_CERT_KEY;
+		return JOSE_ERR_CERT_KEY;
 	}
 }
 
 /* Steps 4 and 5: the certificate with the root key, then the assertion. */
-static enum browserid_err
+static enum jose_err
 check_signatures(const struct backed *b, const struct browserid_issuer *is,
     int64_t now_ms, struct browserid_identity *id)
 {
 	struct browserid_key	 user;
+	struct jose_clock	 clk;
 	const struct part	*a = &b->assertion;
-	int64_t			 leeway_ms = is->leeway * 1000;
-	enum browserid_err	 rc;
+	enum jose_err		 rc;
 
-	if ((rc = check_cert(&b->cert, is->key, leeway_ms, now_ms,
-	    &user)) != BROWSERID_OK)
+	clk = (struct jose_clock){ now_ms, is->leeway, JOSE_MILLISECONDS };
+	if ((rc = check_cert(&b->cert, is->key, &clk, &user)) != JOSE_OK)
 		goto done;
-	rc = browserid_verify_sig(&user, a->alg, a->input, a->inputlen,
-	    a->sig, a->siglen);
-	if (rc != BROWSERID_OK)
+	if ((rc = verify_part(&user, a)) != JOSE_OK)
 		goto done;
-	if ((rc = check_times(a->claims, leeway_ms, now_ms, &assertion_errs,
-	    &id->exp_ms)) != BROWSERID_OK ||
-	    (rc = check_aud(a->claims, is->audience)) != BROWSERID_OK)
+	/* aud is one string (the spec; PyBrowserID compares it whole). */
+	if ((rc = jose_check_times(a->claims, &clk, &assertion_times,
+	    &id->exp_ms)) != JOSE_OK ||
+	    (rc = jose_check_aud(a->claims, is->audience, 0)) != JOSE_OK)
 		goto done;
 	id->issuer = is;
 done:
@@ -987,35 +806,36 @@ done:
 	return rc;
 }
 
-enum browserid_err
-browserid_verify(const struct config *cfg, const char *assertion, size_t len,
-    int64_t now_ms, struct browserid_identity *id)
+enum jose_err
+browserid_verify(const struct browserid_issuer *issuers, size_t nissuers,
+    const char *assertion, size_t len, int64_t now_ms,
+    struct browserid_identity *id)
 {
 	struct backed			*b;
 	const struct browserid_issuer	*is;
 	json_t				*iss;
-	enum browserid_err		 rc;
+	enum jose_err			 rc;
 
 	if (len > BROWSERID_MAX_BYTES)
-		return BROWSERID_ERR_TOO_LARGE;
+		return JOSE_ERR_TOO_LARGE;
 	/* Some 17 KiB of decoded parts: kept off the stack. */
 	if ((b = malloc(sizeof(*b))) == NULL)
-		return BROWSERID_ERR_INTERNAL;
+		return JOSE_ERR_INTERNAL;
 	b->cert.claims = b->assertion.claims = NULL;
-	if ((rc = split_backed(assertion, len, b)) != BROWSERID_OK ||
-	    (rc = parse_part(&b->cert)) != BROWSERID_OK ||
-	    (rc = parse_part(&b->assertion)) != BROWSERID_OK)
+	if ((rc = split_backed(assertion, len, b)) != JOSE_OK ||
+	    (rc = parse_part(&b->cert)) != JOSE_OK ||
+	    (rc = parse_part(&b->assertion)) != JOSE_OK)
 		goto done;
 	iss = json_object_get(b->cert.claims, "iss");
 	if (!json_is_string(iss)) {
-		rc = BROWSERID_ERR_CERT_CLAIMS;
+		rc = JOSE_ERR_CERT_CLAIMS;
 		goto done;
 	}
-	if ((is = find_issuer(cfg, iss)) == NULL) {
-		rc = BROWSERID_ERR_ISSUER_UNKNOWN;
+	if ((is = find_issuer(issuers, nissuers, iss)) == NULL) {
+		rc = JOSE_ERR_ISS_UNKNOWN;
 		goto done;
 	}
-	if ((rc = check_email(b->cert.claims, is, id)) != BROWSERID_OK)
+	if ((rc = check_email(b->cert.claims, is, id)) != JOSE_OK)
 		goto done;
 	rc = check_signatures(b, is, now_ms, id);
 done:
@@ -1025,17 +845,3 @@ done:
 	return rc;
 }
 
-enum browserid_err
-browserid_service_allowed(const struct browserid_issuer *is, const char *name,
-    size_t len)
-{
-	size_t	 i;
-
-	if (is->services == NULL)
-		return BROWSERID_OK;
-	for (i = 0; i < is->nservices; i++)
-		if (strlen(is->services[i]) == len &&
-		    memcmp(is->services[i], name, len) == 0)
-			return BROWSERID_OK;
-	return BROWSERID_ERR_SERVICE;
-}

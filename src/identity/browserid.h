@@ -16,7 +16,8 @@
  * Persona verifier refused chains for that reason.
  *
  * browserid_verify() is the whole of "is this backed assertion good"; each
- * way to fail has its own code and sentence, as in jws.h.
+ * way to fail has its own code and sentence (enum jose_err, shared with
+ * JWTs).
  */
 #ifndef TOKEND_BROWSERID_H
 #define TOKEND_BROWSERID_H
@@ -26,11 +27,12 @@
 
 #include <openssl/evp.h>
 
-struct config;
+#include "identity/jose.h"
+
 struct browserid_issuer;
 
 #define BROWSERID_MAX_BYTES	16384	/* longest backed assertion accepted */
-#define BROWSERID_MAX_EMAIL	254	/* RFC 5321 path limit less <> */
+#define BROWSERID_MAX_EMAIL	JOSE_MAX_EMAIL
 #define BROWSERID_KEY_MAX_FILE	65536	/* public_key_file size bound */
 
 /*
@@ -72,61 +74,22 @@ struct browserid_key {
 	int			 qbytes; /* DSA q in bytes (20 or 32); 0 for RSA */
 };
 
-enum browserid_err {
-	BROWSERID_OK = 0,
-	BROWSERID_ERR_TOO_LARGE,	/* longer than BROWSERID_MAX_BYTES */
-	BROWSERID_ERR_MALFORMED,	/* not cert~assertion, or a part empty */
-	BROWSERID_ERR_CERT_CHAIN,	/* more than one certificate */
-	BROWSERID_ERR_JWS,		/* a part is not three dot-separated */
-	BROWSERID_ERR_BASE64,		/* not strict unpadded base64url */
-	BROWSERID_ERR_HEADER,		/* header not an object with "alg" */
-	BROWSERID_ERR_PAYLOAD,		/* payload not an object / dup keys */
-	BROWSERID_ERR_ALG_UNSUPPORTED,	/* alg not one of the five */
-	BROWSERID_ERR_CERT_CLAIMS,	/* cert lacks iss, exp or public-key */
-	BROWSERID_ERR_ISSUER_UNKNOWN,	/* cert's iss not configured */
-	BROWSERID_ERR_EMAIL,		/* no valid principal.email */
-	BROWSERID_ERR_ISSUER_DOMAIN,	/* issuer may not vouch for domain */
-	BROWSERID_ERR_KEY_MISMATCH,	/* alg does not fit the signing key */
-	BROWSERID_ERR_KEY_TOO_SMALL,	/* certified key under 1024 bits */
-	BROWSERID_ERR_SIG_LENGTH,	/* signature longer than the key's */
-	BROWSERID_ERR_CERT_SIGNATURE,	/* a certificate does not verify */
-	BROWSERID_ERR_CLAIM_TYPE,	/* exp/iat not integers, aud no string */
-	BROWSERID_ERR_CERT_EXPIRED,	/* cert exp + leeway <= now */
-	BROWSERID_ERR_CERT_NOT_YET_VALID, /* cert iat - leeway > now */
-	BROWSERID_ERR_CERT_KEY,		/* certified key invalid */
-	BROWSERID_ERR_ASSERTION_SIGNATURE, /* assertion does not verify */
-	BROWSERID_ERR_ASSERTION_EXP_MISSING, /* assertion has no exp */
-	BROWSERID_ERR_ASSERTION_EXPIRED, /* assertion exp + leeway <= now */
-	BROWSERID_ERR_ASSERTION_IAT_FUTURE, /* assertion iat - leeway > now */
-	BROWSERID_ERR_AUDIENCE,		/* aud missing or not ours */
-	BROWSERID_ERR_SERVICE,		/* issuer not allowed for service */
-	BROWSERID_ERR_INTERNAL,		/* OpenSSL or allocation failure */
-	BROWSERID_ERR_COUNT
-};
-
-/* A fixed, human-readable sentence for each code. */
-const char	*browserid_strerror(enum browserid_err);
-
 struct browserid_identity {
 	const struct browserid_issuer	*issuer; /* whose root key vouched */
-	/* The principal's email, its domain in lower case (jws_email_fold). */
+	/* The principal's email, its domain in lower case (jose_email_fold). */
 	char				 email[BROWSERID_MAX_EMAIL + 1];
 	int64_t				 exp_ms; /* the assertion's exp */
 };
 
 /*
  * Verifies the backed assertion in assertion[0..len) against the
- * [browserid] sections of cfg at now_ms (unix milliseconds).  On
- * BROWSERID_OK fills *out; on any other code *out is unspecified.  Never
+ * [browserid] sections issuers[0..nissuers) at now_ms (unix milliseconds).
+ * On JOSE_OK fills *out; on any other code *out is unspecified.  Never
  * allocates anything the caller must free; safe to call concurrently.
  */
-enum browserid_err browserid_verify(const struct config *cfg,
-		    const char *assertion, size_t len, int64_t now_ms,
-		    struct browserid_identity *out);
-
-/* BROWSERID_OK if is may issue for service name[0..len), else _SERVICE. */
-enum browserid_err browserid_service_allowed(const struct browserid_issuer *,
-		    const char *name, size_t len);
+enum jose_err	 browserid_verify(const struct browserid_issuer *issuers,
+		    size_t nissuers, const char *assertion, size_t len,
+		    int64_t now_ms, struct browserid_identity *out);
 
 /*
  * A BrowserID public key from JSON text: the key object itself, or a
@@ -147,11 +110,11 @@ void		 browserid_key_free(struct browserid_key *);
 /*
  * The signature step alone: checks that key fits alg and that
  * sig[0..siglen) (as decoded from the token) signs input[0..inputlen).
- * Returns BROWSERID_OK, KEY_MISMATCH, SIG_LENGTH, ASSERTION_SIGNATURE (a
+ * Returns JOSE_OK, KEY_MISMATCH, SIG_LENGTH, ASSERTION_SIGNATURE (a
  * signature that does not verify) or INTERNAL.  Exposed for known-answer
  * tests of published assertions whose certificates we cannot verify.
  */
-enum browserid_err browserid_verify_sig(const struct browserid_key *key,
+enum jose_err	 browserid_verify_sig(const struct browserid_key *key,
 		    enum browserid_alg alg, const void *input, size_t inputlen,
 		    const unsigned char *sig, size_t siglen);
 

@@ -72,9 +72,6 @@ struct issuer {
 	int		 line;		/* where the section starts */
 };
 
-/* Whether assertions of is may be exchanged for tokens of service name. */
-int		 issuer_allows_service(const struct issuer *is,
-		    const char *name);
 
 /* A BrowserID certificate issuer: [browserid NAME]. */
 struct browserid_issuer {
@@ -90,5 +87,15 @@ struct browserid_issuer {
 	size_t		 nservices;
 	int		 line;
 };
+
+/*
+ * Whether assertions of is may be exchanged for tokens of service name
+ * (browserid_allows_service: name[0..len)).  Both kinds of section keep
+ * their "services" the same way: none listed ("*") allows every service.
+ */
+int		 issuer_allows_service(const struct issuer *is,
+		    const char *name);
+int		 browserid_allows_service(const struct browserid_issuer *is,
+		    const char *name, size_t len);
 
 #endif

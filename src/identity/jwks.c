@@ -22,7 +22,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +37,7 @@
 #include <openssl/params.h>
 
 #include "core/b64.h"
+#include "identity/jose.h"
 
 #define EC_COORD_MAX	66	/* P-521 */
 #define ED25519_KEY_LEN	32
@@ -50,22 +50,6 @@
  * (a dropped or extra zero byte) is reported with its actual length.
  */
 #define FIXED_BUF(len)	DECODE_BUF(2 * (len))
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * Optional string member: 0 with *out NULL when absent, -1 when present
@@ -81,7 +65,7 @@ opt_string(json_t *obj, const char *name, const char **out, char *why,
 	if (v == NULL)
 		return 0;
 	if (!json_is_string(v)) {
-		seterr(why, whylen, "\"%s\" is not a string", name);
+		jose_seterr(why, whylen, "\"%s\" is not a string", name);
 		return -1;
 	}
 	*out = json_string_value(v);
@@ -102,21 +86,22 @@ b64_member(json_t *obj, const char *name, uint8_t *buf, size_t bufsize,
 	size_t		 len;
 
 	if (v == NULL) {
-		seterr(why, whylen, "missing \"%s\"", name);
+		jose_seterr(why, whylen, "missing \"%s\"", name);
 		return -1;
 	}
 	if (!json_is_string(v)) {
-		seterr(why, whylen, "\"%s\" is not a string", name);
+		jose_seterr(why, whylen, "\"%s\" is not a string", name);
 		return -1;
 	}
 	s = json_string_value(v);
 	len = json_string_length(v);
 	if (b64url_declen(len) > bufsize) {
-		seterr(why, whylen, "\"%s\" is too long", name);
+		jose_seterr(why, whylen, "\"%s\" is too long", name);
 		return -1;
 	}
 	if (b64url_decode(buf, outlen, s, len, B64_NOPAD) == -1) {
-		seterr(why, whylen, "\"%s\" is not unpadded base64url", name);
+		jose_seterr(why, whylen, "\"%s\" is not unpadded base64url",
+		    name);
 		return -1;
 	}
 	return 0;
@@ -132,8 +117,8 @@ fixed_member(json_t *obj, const char *name, uint8_t *buf, size_t bufsize,
 	if (b64_member(obj, name, buf, bufsize, &len, why, whylen) == -1)
 		return -1;
 	if (len != want) {
-		seterr(why, whylen, "\"%s\" is %zu bytes, not %zu", name, len,
-		    want);
+		jose_seterr(why, whylen, "\"%s\" is %zu bytes, not %zu", name,
+		    len, want);
 		return -1;
 	}
 	return 0;
@@ -166,18 +151,18 @@ rsa_check(const BIGNUM *n, const BIGNUM *e, char *why, size_t whylen)
 	int	 bits = BN_num_bits(n);
 
 	if (bits < JWK_RSA_MIN_BITS) {
-		seterr(why, whylen, "RSA modulus of %d bits is under %d bits",
-		    bits, JWK_RSA_MIN_BITS);
+		jose_seterr(why, whylen, "RSA modulus of %d bits is under %d "
+		    "bits", bits, JWK_RSA_MIN_BITS);
 		return -1;
 	}
 	if (bits > JWK_RSA_MAX_BITS) {
-		seterr(why, whylen, "RSA modulus of %d bits is over %d bits",
-		    bits, JWK_RSA_MAX_BITS);
+		jose_seterr(why, whylen, "RSA modulus of %d bits is over %d "
+		    "bits", bits, JWK_RSA_MAX_BITS);
 		return -1;
 	}
 	if (!BN_is_odd(e) || BN_num_bits(e) < 2) {
-		seterr(why, whylen, "RSA exponent \"e\" is not an odd number "
-		    "of at least 3");
+		jose_seterr(why, whylen, "RSA exponent \"e\" is not an odd "
+		    "number of at least 3");
 		return -1;
 	}
 	return 0;
@@ -201,7 +186,7 @@ rsa_key(json_t *obj, char *why, size_t whylen)
 		goto fail;
 	if ((n = BN_bin2bn(nbuf, (int)nlen, NULL)) == NULL ||
 	    (e = BN_bin2bn(ebuf, (int)elen, NULL)) == NULL) {
-		seterr(why, whylen, "out of memory");
+		jose_seterr(why, whylen, "out of memory");
 		goto fail;
 	}
 	if (rsa_check(n, e, why, whylen) == -1)
@@ -211,7 +196,7 @@ rsa_key(json_t *obj, char *why, size_t whylen)
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) != 1 ||
 	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
 	    (pkey = pkey_fromdata("RSA", params)) == NULL)
-		seterr(why, whylen, "OpenSSL refused the RSA key");
+		jose_seterr(why, whylen, "OpenSSL refused the RSA key");
 fail:
 	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(bld);
@@ -291,7 +276,7 @@ ec_key(json_t *obj, const struct curve *c, char *why, size_t whylen)
 		pkey = NULL;
 	}
 	if (pkey == NULL)
-		seterr(why, whylen, "EC point (x, y) is not on curve %s",
+		jose_seterr(why, whylen, "EC point (x, y) is not on curve %s",
 		    c->crv);
 	return pkey;
 }
@@ -310,7 +295,7 @@ ed25519_key(json_t *obj, char *why, size_t whylen)
 	    x, ED25519_KEY_LEN);
 	params[1] = OSSL_PARAM_construct_end();
 	if ((pkey = pkey_fromdata("ED25519", params)) == NULL)
-		seterr(why, whylen, "OpenSSL refused the Ed25519 key");
+		jose_seterr(why, whylen, "OpenSSL refused the Ed25519 key");
 	return pkey;
 }
 
@@ -325,7 +310,7 @@ jwk_type(json_t *obj, enum jwk_kty *kty, char *why, size_t whylen)
 	    opt_string(obj, "crv", &crv, why, whylen) == -1)
 		return -1;
 	if (k == NULL) {
-		seterr(why, whylen, "missing \"kty\"");
+		jose_seterr(why, whylen, "missing \"kty\"");
 		return -1;
 	}
 	if (strcmp(k, "RSA") == 0) {
@@ -333,11 +318,11 @@ jwk_type(json_t *obj, enum jwk_kty *kty, char *why, size_t whylen)
 		return 0;
 	}
 	if (strcmp(k, "EC") != 0 && strcmp(k, "OKP") != 0) {
-		seterr(why, whylen, "unsupported kty \"%.32s\"", k);
+		jose_seterr(why, whylen, "unsupported kty \"%.32s\"", k);
 		return -1;
 	}
 	if (crv == NULL) {
-		seterr(why, whylen, "kty %s without \"crv\"", k);
+		jose_seterr(why, whylen, "kty %s without \"crv\"", k);
 		return -1;
 	}
 	if (strcmp(k, "OKP") == 0 && strcmp(crv, "Ed25519") == 0) {
@@ -350,7 +335,8 @@ jwk_type(json_t *obj, enum jwk_kty *kty, char *why, size_t whylen)
 			*kty = curves[i].kty;
 			return 0;
 		}
-	seterr(why, whylen, "unsupported curve \"%.32s\" for kty %s", crv, k);
+	jose_seterr(why, whylen, "unsupported curve \"%.32s\" for kty %s", crv,
+	    k);
 	return -1;
 }
 
@@ -368,7 +354,7 @@ jwk_alg_check(const char *alg, enum jwk_kty kty, char *why, size_t whylen)
 	if (alg == NULL || jws_alg_parse(alg, &a) == -1)
 		return 0;
 	if (jws_alg_kty(a) != (int)kty) {
-		seterr(why, whylen, "\"alg\" %s does not fit the key type",
+		jose_seterr(why, whylen, "\"alg\" %s does not fit the key type",
 		    jws_alg_name(a));
 		return -1;
 	}
@@ -387,7 +373,7 @@ jwk_parse(json_t *obj, struct jwk *key, char *why, size_t whylen)
 	EVP_PKEY	*pkey = NULL;
 
 	if (!json_is_object(obj)) {
-		seterr(why, whylen, "not a JSON object");
+		jose_seterr(why, whylen, "not a JSON object");
 		return -1;
 	}
 	if (opt_string(obj, "use", &use, why, whylen) == -1 ||
@@ -398,7 +384,8 @@ jwk_parse(json_t *obj, struct jwk *key, char *why, size_t whylen)
 	if (use != NULL && strcmp(use, "sig") != 0)
 		return 0;
 	if (json_object_get(obj, "d") != NULL) {
-		seterr(why, whylen, "contains private key material (\"d\")");
+		jose_seterr(why, whylen, "contains private key material "
+		    "(\"d\")");
 		return -1;
 	}
 	if (jwk_type(obj, &kty, why, whylen) == -1 ||
@@ -424,14 +411,14 @@ jwk_parse(json_t *obj, struct jwk *key, char *why, size_t whylen)
 	key->kty = kty;
 	key->pkey = pkey;
 	if (jws_key_prepare(key) == -1) {
-		seterr(why, whylen, "OpenSSL cannot set up verification");
+		jose_seterr(why, whylen, "OpenSSL cannot set up verification");
 		return -1;	/* the caller frees the half-filled key */
 	}
 	key->kid = kid != NULL ? strdup(kid) : NULL;
 	key->alg = alg != NULL ? strdup(alg) : NULL;
 	if ((kid != NULL && key->kid == NULL) ||
 	    (alg != NULL && key->alg == NULL)) {
-		seterr(why, whylen, "out of memory");
+		jose_seterr(why, whylen, "out of memory");
 		return -1;	/* the caller frees the half-filled key */
 	}
 	return 1;
@@ -488,21 +475,21 @@ parse_keys(json_t *keys, struct jwks *set, char *err, size_t errlen)
 		pos[set->nkeys++] = i;
 	}
 	if (json_array_size(keys) == 0) {
-		seterr(err, errlen, "\"keys\" is empty");
+		jose_seterr(err, errlen, "\"keys\" is empty");
 		return -1;
 	}
 	if (set->nkeys == 0) {
-		seterr(err, errlen, "no signature keys: every key has a "
+		jose_seterr(err, errlen, "no signature keys: every key has a "
 		    "\"use\" other than \"sig\"");
 		return -1;
 	}
 	return 0;
 fail:
 	if (kid != NULL)
-		seterr(err, errlen, "keys[%zu] (kid \"%.64s\"): %s", i, kid,
-		    why);
+		jose_seterr(err, errlen, "keys[%zu] (kid \"%.64s\"): %s", i,
+		    kid, why);
 	else
-		seterr(err, errlen, "keys[%zu]: %s", i, why);
+		jose_seterr(err, errlen, "keys[%zu]: %s", i, why);
 	return -1;
 }
 
@@ -515,32 +502,32 @@ jwks_parse(const char *json, size_t len, char *err, size_t errlen)
 	size_t		 n;
 
 	if (len > JWKS_MAX_BYTES) {
-		seterr(err, errlen, "JWKS of %zu bytes is over the limit of "
-		    "%d bytes", len, JWKS_MAX_BYTES);
+		jose_seterr(err, errlen, "JWKS of %zu bytes is over the limit "
+		    "of %d bytes", len, JWKS_MAX_BYTES);
 		goto fail;
 	}
 	if ((root = json_loadb(json, len, JSON_REJECT_DUPLICATES,
 	    &jerr)) == NULL) {
-		seterr(err, errlen, "invalid JSON at line %d, column %d: %s",
-		    jerr.line, jerr.column, jerr.text);
+		jose_seterr(err, errlen, "invalid JSON at line %d, column %d: "
+		    "%s", jerr.line, jerr.column, jerr.text);
 		goto fail;
 	}
 	if (!json_is_object(root)) {
-		seterr(err, errlen, "JWKS is not a JSON object");
+		jose_seterr(err, errlen, "JWKS is not a JSON object");
 		goto fail;
 	}
 	if (!json_is_array(keys = json_object_get(root, "keys"))) {
-		seterr(err, errlen, "\"keys\" is missing or not an array");
+		jose_seterr(err, errlen, "\"keys\" is missing or not an array");
 		goto fail;
 	}
 	if ((n = json_array_size(keys)) > JWKS_MAX_KEYS) {
-		seterr(err, errlen, "%zu keys, over the limit of %d", n,
+		jose_seterr(err, errlen, "%zu keys, over the limit of %d", n,
 		    JWKS_MAX_KEYS);
 		goto fail;
 	}
 	if ((set = calloc(1, sizeof(*set))) == NULL ||
 	    (set->keys = calloc(n > 0 ? n : 1, sizeof(*set->keys))) == NULL) {
-		seterr(err, errlen, "out of memory");
+		jose_seterr(err, errlen, "out of memory");
 		goto fail;
 	}
 	if (parse_keys(keys, set, err, errlen) == -1)
@@ -593,34 +580,34 @@ jwks_load(const char *path, char *err, size_t errlen)
 	 * reload) until someone writes to it.
 	 */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		jose_seterr(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		jose_seterr(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
 		return NULL;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "%s: not a regular file", path);
+		jose_seterr(err, errlen, "%s: not a regular file", path);
 		close(fd);
 		return NULL;
 	}
 	if ((buf = malloc(JWKS_MAX_BYTES + 1)) == NULL) {
-		seterr(err, errlen, "%s: out of memory", path);
+		jose_seterr(err, errlen, "%s: out of memory", path);
 		goto done;
 	}
 	if ((len = read_bounded(fd, buf, JWKS_MAX_BYTES + 1)) == -1) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		jose_seterr(err, errlen, "%s: %s", path, strerror(errno));
 		goto done;
 	}
 	if (len > JWKS_MAX_BYTES) {
-		seterr(err, errlen, "%s: larger than %d bytes", path,
+		jose_seterr(err, errlen, "%s: larger than %d bytes", path,
 		    JWKS_MAX_BYTES);
 		goto done;
 	}
 	if ((set = jwks_parse(buf, (size_t)len, why, sizeof(why))) == NULL)
-		seterr(err, errlen, "%s: %s", path, why);
+		jose_seterr(err, errlen, "%s: %s", path, why);
 done:
 	free(buf);
 	close(fd);

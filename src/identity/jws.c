@@ -23,9 +23,9 @@
  *
  * The payload is decoded before the signature is checked because the
  * unverified "iss" is what names the key; nothing else in it is believed
- * before step 6.  JSON is parsed with duplicate members refused, so the
- * header or claims cannot say one thing to us and another to a different
- * parser, and with a nesting bound far below jansson's own.  Every failure
+ * before step 6.  Splitting, decoding, the bounded JSON (duplicates,
+ * depth, number range) and the time and audience claims are jose.c's, the
+ * same for BrowserID; what is here is what only a JWT has.  Every failure
  * has its own code; a bad token is the client's problem, so nothing here
  * logs.
  *
@@ -44,19 +44,16 @@
 #include <strings.h>
 
 #include <jansson.h>
-#include <openssl/bn.h>
 #include <openssl/crypto.h>
-#include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include "core/b64.h"
-#include "config.h"
+#include "identity/issuer.h"
+#include "identity/jose.h"
 #include "identity/jwks.h"
 
 #define ED25519_SIG_LEN	64
-#define EMAIL_MAX	254	/* RFC 5321 path limit less the brackets */
 
 enum alg_kind { K_RSA_PKCS1, K_RSA_PSS, K_ECDSA, K_EDDSA, K_HMAC };
 enum hash_id { H_SHA256, H_SHA384, H_SHA512, H_COUNT, H_NONE = -1 };
@@ -88,78 +85,6 @@ static const char *const hash_names[H_COUNT] = {
 };
 static const size_t hash_lens[H_COUNT] = {
 	[H_SHA256] = 32, [H_SHA384] = 48, [H_SHA512] = 64,
-};
-
-static const char *const err_text[JWS_ERR_COUNT] = {
-	[JWS_OK] = "ok",
-	[JWS_ERR_TOO_LARGE] = "assertion too large",
-	[JWS_ERR_MALFORMED] = "assertion is not three dot-separated parts "
-	    "with a signature",
-	[JWS_ERR_BASE64] = "assertion part is not unpadded base64url",
-	[JWS_ERR_HEADER_TOO_LARGE] = "JWS header too large",
-	[JWS_ERR_HEADER] = "JWS header is not valid JSON",
-	[JWS_ERR_HEADER_NOT_OBJECT] = "JWS header is not a JSON object",
-	[JWS_ERR_PAYLOAD] = "JWT payload is not valid JSON",
-	[JWS_ERR_PAYLOAD_NOT_OBJECT] = "JWT payload is not a JSON object",
-	[JWS_ERR_DUPLICATE_MEMBER] = "JSON member appears twice in the "
-	    "header or claims",
-	[JWS_ERR_JSON_DEPTH] = "JSON in the header or claims is nested too "
-	    "deeply",
-	[JWS_ERR_NUMBER_RANGE] = "number in the header or claims out of range",
-	[JWS_ERR_ALG_MISSING] = "JWS header has no \"alg\"",
-	[JWS_ERR_ALG_NONE] = "unsigned tokens (alg \"none\") are not accepted",
-	[JWS_ERR_ALG_UNSUPPORTED] = "signature algorithm not supported",
-	[JWS_ERR_CRIT] = "critical header extensions (crit) are not supported",
-	[JWS_ERR_KID_TYPE] = "key id (kid) is not a string",
-	[JWS_ERR_ISS_MISSING] = "no issuer (iss) claim",
-	[JWS_ERR_ISS_UNKNOWN] = "issuer (iss) is not trusted",
-	[JWS_ERR_HS_NO_SECRET] = "HMAC algorithm (HS256/HS384/HS512) not "
-	    "accepted: the issuer has no shared secret",
-	[JWS_ERR_ALG_DISALLOWED] = "algorithm not allowed for this issuer",
-	[JWS_ERR_NO_KEYS] = "the issuer's keys are not available",
-	[JWS_ERR_KID_UNKNOWN] = "unknown key id (kid)",
-	[JWS_ERR_KEYS_REFRESHING] = "unknown key id (the issuer's key set is "
-	    "being refreshed; retry)",
-	[JWS_ERR_KID_REQUIRED] = "key id (kid) required: the issuer has "
-	    "several keys",
-	[JWS_ERR_NO_FITTING_KEY] = "no key of the issuer fits the algorithm",
-	[JWS_ERR_KEY_MISMATCH] = "key type does not fit the algorithm",
-	[JWS_ERR_CURVE_MISMATCH] = "key is on another curve than the "
-	    "algorithm uses",
-	[JWS_ERR_JWK_ALG_MISMATCH] = "key is published for another algorithm "
-	    "(JWK alg)",
-	[JWS_ERR_SIG_LENGTH] = "signature has the wrong length",
-	[JWS_ERR_SIGNATURE] = "signature does not verify",
-	[JWS_ERR_CLAIM_TYPE] = "time claim (exp, nbf, iat) is not an integer",
-	[JWS_ERR_EXP_MISSING] = "no expiry (exp) claim",
-	[JWS_ERR_EXPIRED] = "token expired",
-	[JWS_ERR_NOT_YET_VALID] = "token not yet valid (nbf)",
-	[JWS_ERR_IAT_FUTURE] = "token issued in the future (iat)",
-	[JWS_ERR_AUD_TYPE] = "audience (aud) is not a string or an array of "
-	    "strings",
-	[JWS_ERR_AUDIENCE] = "audience (aud) does not name this service",
-	[JWS_ERR_CLAIM_REQUIRED] = "a claim the issuer requires is missing or "
-	    "has another value",
-	[JWS_ERR_SUB_MISSING] = "subject (sub) missing, empty or too long",
-	[JWS_ERR_EMAIL_MISSING] = "email claim missing, too long or not an "
-	    "address",
-	[JWS_ERR_SERVICE_NOT_ALLOWED] = "this issuer's assertions are not "
-	    "accepted for this service",
-	[JWS_ERR_INTERNAL] = "internal error while verifying",
-};
-
-/* The three parts of a compact JWS, decoded into one buffer. */
-struct jws_parts {
-	const char	*input;	/* header "." payload, as received */
-	size_t		 inputlen;
-	const uint8_t	*hdr, *pay, *sig;
-	size_t		 hdrlen, paylen, siglen;
-	/*
-	 * Decoded parts take at most 3/4 of the characters plus 3 bytes each,
-	 * so JWS_MAX_BYTES always suffices; decode_part checks anyway.
-	 */
-	uint8_t		 buf[JWS_MAX_BYTES];
-	size_t		 used;
 };
 
 /* ---- digests, fetched once per process ---- */
@@ -228,14 +153,6 @@ jws_alg_kty(enum jws_alg alg)
 	return (unsigned)alg < JWS_ALG_COUNT ? algs[alg].kty : -1;
 }
 
-const char *
-jws_strerror(enum jws_err e)
-{
-	if ((unsigned)e >= JWS_ERR_COUNT || err_text[e] == NULL)
-		return "unknown JWS error";
-	return err_text[e];
-}
-
 /* ---- per-key verification contexts ---- */
 
 static EVP_PKEY_CTX *
@@ -300,172 +217,29 @@ jws_key_release(struct jwk *key)
 	}
 }
 
-/* ---- splitting and decoding ---- */
-
-/* Decodes in[0..len) into the parts buffer; NULL if not base64url. */
-static const uint8_t *
-decode_part(struct jws_parts *p, const char *in, size_t len, size_t *outlen)
-{
-	uint8_t	*out = p->buf + p->used;
-
-	if (b64url_declen(len) > sizeof(p->buf) - p->used)
-		return NULL;
-	if (b64url_decode(out, outlen, in, len, B64_NOPAD) == -1)
-		return NULL;
-	p->used += *outlen;
-	return out;
-}
-
 /*
- * Splits header.payload.signature.  An empty part is malformed, so an
- * unsigned token ("x.y.") fails here whatever its header says.
+ * The alg the header names (jose_header found it a string), and its kid,
+ * which points into hdr, or is NULL.  "none" is told apart in any case,
+ * since some libraries accept "None".
  */
-static enum jws_err
-split(const char *tok, size_t len, struct jws_parts *p)
+static enum jose_err
+check_header(json_t *hdr, const char *name, size_t len, enum jws_alg *alg,
+    json_t **kid)
 {
-	const char	*end = tok + len, *d1, *d2;
-
-	if ((d1 = memchr(tok, '.', len)) == NULL ||
-	    (d2 = memchr(d1 + 1, '.', (size_t)(end - d1 - 1))) == NULL ||
-	    memchr(d2 + 1, '.', (size_t)(end - d2 - 1)) != NULL)
-		return JWS_ERR_MALFORMED;
-	if (d1 == tok || d2 == d1 + 1 || d2 + 1 == end)
-		return JWS_ERR_MALFORMED;
-	p->input = tok;
-	p->inputlen = (size_t)(d2 - tok);
-	p->used = 0;
-	if ((p->hdr = decode_part(p, tok, (size_t)(d1 - tok),
-	    &p->hdrlen)) == NULL ||
-	    (p->pay = decode_part(p, d1 + 1, (size_t)(d2 - d1 - 1),
-	    &p->paylen)) == NULL ||
-	    (p->sig = decode_part(p, d2 + 1, (size_t)(end - d2 - 1),
-	    &p->siglen)) == NULL)
-		return JWS_ERR_BASE64;
-	if (p->hdrlen > JWS_MAX_HEADER)
-		return JWS_ERR_HEADER_TOO_LARGE;
-	return JWS_OK;
-}
-
-/*
- * Whether arrays and objects in buf nest deeper than JWS_MAX_DEPTH,
- * brackets inside strings not counted.  jansson's own bound (2048) is
- * about its stack; ours says no honest JWT looks like that.  Malformed
- * JSON is left for jansson to refuse.
- */
-static int
-too_deep(const uint8_t *buf, size_t len)
-{
-	size_t	 i;
-	int	 depth = 0, in_str = 0;
-
-	for (i = 0; i < len; i++) {
-		if (in_str) {
-			if (buf[i] == '\\')
-				i++;
-			else if (buf[i] == '"')
-				in_str = 0;
-			continue;
-		}
-		switch (buf[i]) {
-		case '"':
-			in_str = 1;
-			break;
-		case '[':
-		case '{':
-			if (++depth > JWS_MAX_DEPTH)
-				return 1;
-			break;
-		case ']':
-		case '}':
-			depth--;
-			break;
-		}
-	}
-	return 0;
-}
-
-/*
- * A JSON object from buf into *out.  What is wrong with it is told apart,
- * because each is its own kind of attack or mistake: duplicates (a second
- * parser might read the other member), depth, numbers out of range, not
- * JSON at all (bad_json), JSON but no object (not_object).
- */
-static enum jws_err
-load_object(const uint8_t *buf, size_t len, enum jws_err bad_json,
-    enum jws_err not_object, json_t **out)
-{
-	json_error_t	 jerr;
-	json_t		*j;
-
-	*out = NULL;
-	if (too_deep(buf, len))
-		return JWS_ERR_JSON_DEPTH;
-	/*
-	 * jansson also refuses "\u0000" in strings unless told otherwise.
-	 * JSON_DECODE_ANY: a bare string or number is JSON, just no object.
-	 */
-	j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES |
-	    JSON_DECODE_ANY, &jerr);
-	if (j == NULL) {
-		switch (json_error_code(&jerr)) {
-		case json_error_duplicate_key:
-			return JWS_ERR_DUPLICATE_MEMBER;
-		case json_error_numeric_overflow:
-			return JWS_ERR_NUMBER_RANGE;
-		case json_error_stack_overflow:
-			return JWS_ERR_JSON_DEPTH;
-		case json_error_out_of_memory:
-			return JWS_ERR_INTERNAL;
-		default:
-			return bad_json;
-		}
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return not_object;
-	}
-	*out = j;
-	return JWS_OK;
-}
-
-int
-jws_json_str_eq(json_t *v, const char *want)
-{
-	size_t	 len = strlen(want);
-
-	return json_is_string(v) && json_string_length(v) == len &&
-	    memcmp(json_string_value(v), want, len) == 0;
-}
-
-/*
- * Reads alg and kid from the header.  kid points into hdr, or is NULL.
- * "none" is told apart in any case, since some libraries accept "None".
- */
-static enum jws_err
-check_header(json_t *hdr, enum jws_alg *alg, json_t **kid)
-{
-	json_t		*a = json_object_get(hdr, "alg");
-	const char	*name;
-	size_t		 len;
-
-	if (!json_is_string(a))
-		return JWS_ERR_ALG_MISSING;
-	name = json_string_value(a);
-	len = json_string_length(a);
 	if (len == 4 && strncasecmp(name, "none", 4) == 0)
-		return JWS_ERR_ALG_NONE;
+		return JOSE_ERR_ALG_NONE;
 	if (alg_lookup(name, len, alg) == -1)
-		return JWS_ERR_ALG_UNSUPPORTED;
+		return JOSE_ERR_ALG_UNSUPPORTED;
 	/* RFC 7515 4.1.11: an extension we do not understand is fatal. */
 	if (json_object_get(hdr, "crit") != NULL)
-		return JWS_ERR_CRIT;
+		return JOSE_ERR_CRIT;
 	*kid = json_object_get(hdr, "kid");
 	if (*kid != NULL && !json_is_string(*kid))
-		return JWS_ERR_KID_TYPE;
-	return JWS_OK;
+		return JOSE_ERR_KID_TYPE;
+	return JOSE_OK;
 }
 
-static enum jws_err
+static enum jose_err
 find_issuer(const struct issuer *issuers, size_t n, json_t *pay,
     const struct issuer **out)
 {
@@ -473,13 +247,13 @@ find_issuer(const struct issuer *issuers, size_t n, json_t *pay,
 	size_t	 i;
 
 	if (!json_is_string(iss))
-		return JWS_ERR_ISS_MISSING;
+		return JOSE_ERR_ISS_MISSING;
 	for (i = 0; i < n; i++)
-		if (jws_json_str_eq(iss, issuers[i].iss)) {
+		if (jose_str_eq(iss, issuers[i].iss)) {
 			*out = &issuers[i];
-			return JWS_OK;
+			return JOSE_OK;
 		}
-	return JWS_ERR_ISS_UNKNOWN;
+	return JOSE_ERR_ISS_UNKNOWN;
 }
 
 static int
@@ -493,24 +267,24 @@ is_ec(int kty)
  * Whether key may verify alg: its type and curve fit, and its own "alg",
  * if it has one, is this alg.  Each misfit has its own code.
  */
-static enum jws_err
+static enum jose_err
 key_fit(const struct jwk *key, enum jws_alg alg)
 {
 	int	 want = algs[alg].kty;
 
 	if ((int)key->kty != want)
 		return is_ec(want) && is_ec(key->kty) ?
-		    JWS_ERR_CURVE_MISMATCH : JWS_ERR_KEY_MISMATCH;
+		    JOSE_ERR_CURVE_MISMATCH : JOSE_ERR_KEY_MISMATCH;
 	if (key->alg != NULL && strcmp(key->alg, algs[alg].name) != 0)
-		return JWS_ERR_JWK_ALG_MISMATCH;
-	return JWS_OK;
+		return JOSE_ERR_JWK_ALG_MISMATCH;
+	return JOSE_OK;
 }
 
 /*
  * With a kid, that key and no other.  Without one, guessing among several
  * keys would make the signature check a search, so a kid is then required.
  */
-static enum jws_err
+static enum jose_err
 pick_key(const struct issuer *is, enum jws_alg alg, json_t *kid,
     const struct jwk **out)
 {
@@ -518,24 +292,24 @@ pick_key(const struct issuer *is, enum jws_alg alg, json_t *kid,
 	size_t			 i, nfit = 0;
 
 	if (set == NULL || set->nkeys == 0)
-		return JWS_ERR_NO_KEYS;
+		return JOSE_ERR_NO_KEYS;
 	if (kid != NULL) {
 		for (i = 0; i < set->nkeys; i++)
 			if (set->keys[i].kid != NULL &&
-			    jws_json_str_eq(kid, set->keys[i].kid)) {
+			    jose_str_eq(kid, set->keys[i].kid)) {
 				*out = &set->keys[i];
 				return key_fit(*out, alg);
 			}
-		return JWS_ERR_KID_UNKNOWN;
+		return JOSE_ERR_KID_UNKNOWN;
 	}
 	for (i = 0; i < set->nkeys; i++)
-		if (key_fit(&set->keys[i], alg) == JWS_OK) {
+		if (key_fit(&set->keys[i], alg) == JOSE_OK) {
 			*out = &set->keys[i];
 			nfit++;
 		}
 	if (nfit == 0)
-		return JWS_ERR_NO_FITTING_KEY;
-	return nfit == 1 ? JWS_OK : JWS_ERR_KID_REQUIRED;
+		return JOSE_ERR_NO_FITTING_KEY;
+	return nfit == 1 ? JOSE_OK : JOSE_ERR_KID_REQUIRED;
 }
 
 /* ---- signatures ---- */
@@ -546,62 +320,28 @@ pick_key(const struct issuer *is, enum jws_alg alg, json_t *kid,
  * Any failure of the verify call itself is the token's fault; only a
  * failure to set up is internal.
  */
-static enum jws_err
+static enum jose_err
 eddsa_verify(EVP_PKEY *pkey, const uint8_t *sig, size_t siglen,
     const void *tbs, size_t tbslen)
 {
 	EVP_MD_CTX	*ctx;
-	enum jws_err	 rc = JWS_ERR_INTERNAL;
+	enum jose_err	 rc = JOSE_ERR_INTERNAL;
 
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		goto fail;
 	if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) != 1)
 		goto fail;
 	if (EVP_DigestVerify(ctx, sig, siglen, tbs, tbslen) == 1)
-		rc = JWS_OK;
+		rc = JOSE_OK;
 	else
-		rc = JWS_ERR_SIGNATURE;
+		rc = JOSE_ERR_SIGNATURE;
 fail:
 	EVP_MD_CTX_free(ctx);
 	return rc;
 }
 
-/*
- * JWS carries ECDSA signatures (and BrowserID DSA ones) as fixed-length
- * r || s; OpenSSL verifies DER, which for both is SEQUENCE { INTEGER r,
- * INTEGER s }.  The range of r and s is checked by OpenSSL's verification,
- * so any 2 * coord bytes may be converted.
- */
-int
-jws_rs_to_der(const uint8_t *sig, size_t coord, uint8_t der[JWS_RS_DER_MAX],
-    size_t *derlen)
-{
-	ECDSA_SIG	*es = NULL;
-	BIGNUM		*r, *s;
-	uint8_t		*p = der;
-	int		 n, rc = -1;
-
-	r = BN_bin2bn(sig, (int)coord, NULL);
-	s = BN_bin2bn(sig + coord, (int)coord, NULL);
-	if (r == NULL || s == NULL || (es = ECDSA_SIG_new()) == NULL)
-		goto fail;
-	if (ECDSA_SIG_set0(es, r, s) != 1)
-		goto fail;
-	r = s = NULL;		/* owned by es now */
-	n = i2d_ECDSA_SIG(es, NULL);
-	if (n <= 0 || n > JWS_RS_DER_MAX || i2d_ECDSA_SIG(es, &p) != n)
-		goto fail;
-	*derlen = (size_t)n;
-	rc = 0;
-fail:
-	BN_free(r);
-	BN_free(s);
-	ECDSA_SIG_free(es);
-	return rc;
-}
-
 /* Hashes input and checks sig over the digest with the key's ready ctx. */
-static enum jws_err
+static enum jose_err
 prehash_verify(EVP_PKEY_CTX *vctx, const struct alg_def *a,
     const uint8_t *sig, size_t siglen, const void *input, size_t inputlen)
 {
@@ -611,54 +351,54 @@ prehash_verify(EVP_PKEY_CTX *vctx, const struct alg_def *a,
 
 	if (vctx == NULL || md == NULL ||
 	    EVP_Digest(input, inputlen, dgst, &dlen, md, NULL) != 1)
-		return JWS_ERR_INTERNAL;
-	return EVP_PKEY_verify(vctx, sig, siglen, dgst, dlen) == 1 ? JWS_OK :
-	    JWS_ERR_SIGNATURE;
+		return JOSE_ERR_INTERNAL;
+	return EVP_PKEY_verify(vctx, sig, siglen, dgst, dlen) == 1 ? JOSE_OK :
+	    JOSE_ERR_SIGNATURE;
 }
 
-static enum jws_err
+static enum jose_err
 verify_sig(const struct jwk *key, enum jws_alg alg, const void *input,
     size_t inputlen, const unsigned char *sig, size_t siglen)
 {
 	const struct alg_def	*a = &algs[alg];
-	uint8_t			 der[JWS_RS_DER_MAX];
+	uint8_t			 der[JOSE_RS_DER_MAX];
 	size_t			 derlen;
-	enum jws_err		 rc;
+	enum jose_err		 rc;
 
-	if ((rc = key_fit(key, alg)) != JWS_OK)
+	if ((rc = key_fit(key, alg)) != JOSE_OK)
 		return rc;
 	switch (a->kind) {
 	case K_RSA_PKCS1:
 	case K_RSA_PSS:
 		/* Exactly the modulus length (RFC 8017 8.1.2, 8.2.2). */
 		if (siglen != (size_t)EVP_PKEY_get_size(key->pkey))
-			return JWS_ERR_SIG_LENGTH;
+			return JOSE_ERR_SIG_LENGTH;
 		return prehash_verify(key->vctx[alg], a, sig, siglen, input,
 		    inputlen);
 	case K_ECDSA:
 		if (siglen != 2 * a->coord)
-			return JWS_ERR_SIG_LENGTH;
-		if (jws_rs_to_der(sig, a->coord, der, &derlen) == -1)
-			return JWS_ERR_INTERNAL;
+			return JOSE_ERR_SIG_LENGTH;
+		if (jose_rs_to_der(sig, a->coord, der, &derlen) == -1)
+			return JOSE_ERR_INTERNAL;
 		return prehash_verify(key->vctx[alg], a, der, derlen, input,
 		    inputlen);
 	case K_EDDSA:
 		if (siglen != ED25519_SIG_LEN)
-			return JWS_ERR_SIG_LENGTH;
+			return JOSE_ERR_SIG_LENGTH;
 		return eddsa_verify(key->pkey, sig, siglen, input, inputlen);
 	default:
-		return JWS_ERR_KEY_MISMATCH;
+		return JOSE_ERR_KEY_MISMATCH;
 	}
 }
 
-enum jws_err
+enum jose_err
 jws_verify_sig(const struct jwk *key, enum jws_alg alg, const void *input,
     size_t inputlen, const unsigned char *sig, size_t siglen)
 {
-	enum jws_err	 rc;
+	enum jose_err	 rc;
 
 	if ((unsigned)alg >= JWS_ALG_COUNT || algs[alg].kind == K_HMAC)
-		return JWS_ERR_KEY_MISMATCH;
+		return JOSE_ERR_KEY_MISMATCH;
 	rc = verify_sig(key, alg, input, inputlen, sig, siglen);
 	/* A client's bad signature leaves nothing in OpenSSL's queue. */
 	ERR_clear_error();
@@ -707,7 +447,7 @@ hmac(const EVP_MD *md, const uint8_t *key, size_t keylen, const void *data,
 	return ok ? 0 : -1;
 }
 
-enum jws_err
+enum jose_err
 jws_verify_hmac(const void *key, size_t keylen, enum jws_alg alg,
     const void *input, size_t inputlen, const unsigned char *sig,
     size_t siglen)
@@ -715,19 +455,19 @@ jws_verify_hmac(const void *key, size_t keylen, enum jws_alg alg,
 	uint8_t		 mac[EVP_MAX_MD_SIZE];
 	unsigned	 maclen;
 	const EVP_MD	*md;
-	enum jws_err	 rc;
+	enum jose_err	 rc;
 
 	if ((unsigned)alg >= JWS_ALG_COUNT || algs[alg].kind != K_HMAC)
-		return JWS_ERR_KEY_MISMATCH;
+		return JOSE_ERR_KEY_MISMATCH;
 	if (siglen != hash_lens[algs[alg].hash])
-		return JWS_ERR_SIG_LENGTH;
+		return JOSE_ERR_SIG_LENGTH;
 	if ((md = md_of(algs[alg].hash)) == NULL ||
 	    hmac(md, key, keylen, input, inputlen, mac, &maclen) == -1 ||
 	    maclen != siglen)
-		rc = JWS_ERR_INTERNAL;
+		rc = JOSE_ERR_INTERNAL;
 	else
-		rc = CRYPTO_memcmp(mac, sig, siglen) == 0 ? JWS_OK :
-		    JWS_ERR_SIGNATURE;
+		rc = CRYPTO_memcmp(mac, sig, siglen) == 0 ? JOSE_OK :
+		    JOSE_ERR_SIGNATURE;
 	OPENSSL_cleanse(mac, sizeof(mac));
 	ERR_clear_error();
 	return rc;
@@ -735,83 +475,8 @@ jws_verify_hmac(const void *key, size_t keylen, enum jws_alg alg,
 
 /* ---- claims ---- */
 
-/* An optional integer claim; a JSON real or string is a type error. */
-static enum jws_err
-int_claim(json_t *pay, const char *name, int *present, int64_t *v)
-{
-	json_t	*j = json_object_get(pay, name);
-
-	*present = j != NULL;
-	if (j == NULL)
-		return JWS_OK;
-	if (!json_is_integer(j))
-		return JWS_ERR_CLAIM_TYPE;
-	*v = json_integer_value(j);
-	return JWS_OK;
-}
-
-int64_t
-jws_sat_add(int64_t a, int64_t b)
-{
-	int64_t	 r;
-
-	if (__builtin_add_overflow(a, b, &r))
-		return b > 0 ? INT64_MAX : INT64_MIN;
-	return r;
-}
-
-/*
- * exp + leeway <= now is written exp <= now - leeway (and nbf/iat alike)
- * so the client-chosen values are never part of an addition.
- */
-static enum jws_err
-check_times(json_t *pay, int64_t leeway, int64_t now, int64_t *exp)
-{
-	int64_t		 nbf, iat;
-	int		 has;
-	enum jws_err	 rc;
-
-	if ((rc = int_claim(pay, "exp", &has, exp)) != JWS_OK)
-		return rc;
-	if (!has)
-		return JWS_ERR_EXP_MISSING;
-	if (*exp <= jws_sat_add(now, -leeway))
-		return JWS_ERR_EXPIRED;
-	if ((rc = int_claim(pay, "nbf", &has, &nbf)) != JWS_OK)
-		return rc;
-	if (has && nbf > jws_sat_add(now, leeway))
-		return JWS_ERR_NOT_YET_VALID;
-	if ((rc = int_claim(pay, "iat", &has, &iat)) != JWS_OK)
-		return rc;
-	if (has && iat > jws_sat_add(now, leeway))
-		return JWS_ERR_IAT_FUTURE;
-	return JWS_OK;
-}
-
-/* RFC 7519 4.1.3: one string, or an array of strings that names us. */
-static enum jws_err
-check_aud(json_t *pay, const char *audience)
-{
-	json_t	*aud = json_object_get(pay, "aud"), *v;
-	size_t	 i;
-	int	 found = 0;
-
-	if (aud == NULL)
-		return JWS_ERR_AUDIENCE;
-	if (json_is_string(aud))
-		return jws_json_str_eq(aud, audience) ? JWS_OK : JWS_ERR_AUDIENCE;
-	if (!json_is_array(aud))
-		return JWS_ERR_AUD_TYPE;
-	json_array_foreach(aud, i, v) {
-		if (!json_is_string(v))
-			return JWS_ERR_AUD_TYPE;
-		found |= jws_json_str_eq(v, audience);
-	}
-	return found ? JWS_OK : JWS_ERR_AUDIENCE;
-}
-
 /* The issuer's "require" list: booleans as booleans, else strings. */
-static enum jws_err
+static enum jose_err
 check_required(json_t *pay, const struct issuer *is)
 {
 	const struct claim_req	*r;
@@ -822,10 +487,10 @@ check_required(json_t *pay, const struct issuer *is)
 		r = &is->require[i];
 		v = json_object_get(pay, r->name);
 		if (r->is_bool ? !json_is_boolean(v) ||
-		    json_is_true(v) != r->bval : !jws_json_str_eq(v, r->sval))
-			return JWS_ERR_CLAIM_REQUIRED;
+		    json_is_true(v) != r->bval : !jose_str_eq(v, r->sval))
+			return JOSE_ERR_CLAIM_REQUIRED;
 	}
-	return JWS_OK;
+	return JOSE_OK;
 }
 
 /*
@@ -842,7 +507,7 @@ email_ok(const unsigned char *s, size_t len)
 	const unsigned char	*at = memchr(s, '@', len), *p, *end = s + len;
 	size_t			 labels = 0, lablen = 0;
 
-	if (len > EMAIL_MAX || at == NULL || at == s || at - s > 64)
+	if (len > JOSE_MAX_EMAIL || at == NULL || at == s || at - s > 64)
 		return 0;
 	for (p = s; p < at; p++)
 		if (*p <= ' ' || *p == 0x7f)
@@ -862,29 +527,17 @@ email_ok(const unsigned char *s, size_t len)
 	return labels >= 2;
 }
 
-void
-jws_email_fold(char *email)
-{
-	char	*p = strchr(email, '@');
-
-	if (p == NULL)
-		return;
-	for (p++; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-}
-
 /*
  * The identity: "sub" as it stands, or "email" with its domain folded to
- * lower case (jws_email_fold), so that one mailbox never becomes two uids.
+ * lower case (jose_email_fold), so that one mailbox never becomes two uids.
  */
-static enum jws_err
+static enum jose_err
 copy_identity(json_t *pay, const struct issuer *is, struct jwt_identity *id)
 {
 	int		 email = is->identity == IDENTITY_EMAIL;
 	json_t		*v = json_object_get(pay, email ? "email" : "sub");
-	enum jws_err	 missing = email ? JWS_ERR_EMAIL_MISSING :
-			    JWS_ERR_SUB_MISSING;
+	enum jose_err	 missing = email ? JOSE_ERR_EMAIL_MISSING :
+			    JOSE_ERR_SUB_MISSING;
 	size_t		 len;
 
 	if (!json_is_string(v))
@@ -898,70 +551,81 @@ copy_identity(json_t *pay, const struct issuer *is, struct jwt_identity *id)
 	memcpy(id->ident, json_string_value(v), len);
 	id->ident[len] = '\0';
 	if (email)
-		jws_email_fold(id->ident);
-	return JWS_OK;
+		jose_email_fold(id->ident);
+	return JOSE_OK;
 }
 
-static enum jws_err
+/* A JWT's times: NumericDate seconds, with nbf. */
+static const struct jose_times jwt_times = {
+	JOSE_ERR_EXP_MISSING, JOSE_ERR_EXPIRED, JOSE_ERR_NOT_YET_VALID,
+	JOSE_ERR_IAT_FUTURE
+};
+
+static enum jose_err
 check_claims(json_t *pay, const struct issuer *is, int64_t now,
     struct jwt_identity *id)
 {
-	enum jws_err	 rc;
+	struct jose_clock	 clk = { now, is->leeway, JOSE_SECONDS };
+	enum jose_err		 rc;
 
-	if ((rc = check_times(pay, is->leeway, now, &id->exp)) != JWS_OK ||
-	    (rc = check_aud(pay, is->audience)) != JWS_OK ||
-	    (rc = check_required(pay, is)) != JWS_OK)
+	if ((rc = jose_check_times(pay, &clk, &jwt_times, &id->exp)) !=
+	    JOSE_OK ||
+	    (rc = jose_check_aud(pay, is->audience, 1)) != JOSE_OK ||
+	    (rc = check_required(pay, is)) != JOSE_OK)
 		return rc;
 	return copy_identity(pay, is, id);
 }
 
 /* Steps 4 to 6: the issuer's policy for alg, then the signature. */
-static enum jws_err
+static enum jose_err
 check_signature(const struct issuer *is, enum jws_alg alg, json_t *kid,
-    const struct jws_parts *p)
+    const struct jose_jws *p)
 {
 	const struct jwk	*key;
-	enum jws_err		 rc;
+	enum jose_err		 rc;
 
 	if (algs[alg].kind == K_HMAC && is->hs_secret.len == 0)
-		return JWS_ERR_HS_NO_SECRET;
+		return JOSE_ERR_HS_NO_SECRET;
 	if ((is->algorithms & JWS_ALG_BIT(alg)) == 0)
-		return JWS_ERR_ALG_DISALLOWED;
+		return JOSE_ERR_ALG_DISALLOWED;
 	/* HS*: the configured secret, whatever kid says. */
 	if (algs[alg].kind == K_HMAC)
 		return jws_verify_hmac(is->hs_secret.bytes, is->hs_secret.len,
 		    alg, p->input, p->inputlen, p->sig, p->siglen);
-	if ((rc = pick_key(is, alg, kid, &key)) != JWS_OK)
+	if ((rc = pick_key(is, alg, kid, &key)) != JOSE_OK)
 		return rc;
 	return jws_verify_sig(key, alg, p->input, p->inputlen, p->sig,
 	    p->siglen);
 }
 
-enum jws_err
+enum jose_err
 jwt_verify(const struct issuer *issuers, size_t nissuers, const char *token,
     size_t len, int64_t now, struct jwt_identity *id)
 {
-	struct jws_parts	 p;
+	/* Decoded parts never outnumber the characters they came from. */
+	uint8_t			 dec[JWS_MAX_BYTES];
+	struct jose_buf		 buf = { dec, sizeof(dec), 0 };
+	struct jose_jws		 p;
 	json_t			*hdr = NULL, *pay = NULL, *kid = NULL;
 	const struct issuer	*is;
+	const char		*name;
+	size_t			 namelen;
 	enum jws_alg		 alg;
-	enum jws_err		 rc;
+	enum jose_err		 rc;
 
 	id->issuer = NULL;
 	if (len > JWS_MAX_BYTES)
-		return JWS_ERR_TOO_LARGE;
-	if ((rc = split(token, len, &p)) != JWS_OK)
+		return JOSE_ERR_TOO_LARGE;
+	if ((rc = jose_split(&buf, token, len, &p)) != JOSE_OK)
 		return rc;
-	if ((rc = load_object(p.hdr, p.hdrlen, JWS_ERR_HEADER,
-	    JWS_ERR_HEADER_NOT_OBJECT, &hdr)) != JWS_OK ||
-	    (rc = check_header(hdr, &alg, &kid)) != JWS_OK)
+	if ((rc = jose_header(&p, &hdr, &name, &namelen)) != JOSE_OK ||
+	    (rc = check_header(hdr, name, namelen, &alg, &kid)) != JOSE_OK)
 		goto fail;
-	if ((rc = load_object(p.pay, p.paylen, JWS_ERR_PAYLOAD,
-	    JWS_ERR_PAYLOAD_NOT_OBJECT, &pay)) != JWS_OK ||
-	    (rc = find_issuer(issuers, nissuers, pay, &is)) != JWS_OK)
+	if ((rc = jose_payload(&p, &pay)) != JOSE_OK ||
+	    (rc = find_issuer(issuers, nissuers, pay, &is)) != JOSE_OK)
 		goto fail;
 	id->issuer = is;
-	if ((rc = check_signature(is, alg, kid, &p)) != JWS_OK)
+	if ((rc = check_signature(is, alg, kid, &p)) != JOSE_OK)
 		goto fail;
 	rc = check_claims(pay, is, now, id);
 fail:

@@ -74,7 +74,7 @@
 #include <curl/curl.h>
 
 #include "core/clock.h"
-#include "config.h"
+#include "identity/issuer.h"
 #include "identity/jwks.h"
 #include "core/log.h"
 
@@ -144,11 +144,11 @@ static struct {
 } fetcher = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 /*
- * The config is passed around as const, and for everything else in it
- * that is true; the key set is the exception (config.h).  The config is
- * heap memory, never a const object, so writing through the de-const'ed
- * pointer is defined.  The old set is freed once the new one is in.  Only
- * the main thread calls this.
+ * The issuers are passed around as const, and for everything else in
+ * them that is true; the key set is the exception (identity/issuer.h).
+ * They are heap memory, never a const object, so writing through the
+ * de-const'ed pointer is defined.  The old set is freed once the new one
+ * is in.  Only the main thread calls this.
  */
 static void
 swap_set(const struct issuer *cis, struct jwks *set)
@@ -161,14 +161,13 @@ swap_set(const struct issuer *cis, struct jwks *set)
 }
 
 static struct keysrc *
-src_of(const struct config *cfg, const struct issuer *is)
+src_of(const struct issuer *issuers, size_t n, const struct issuer *is)
 {
 	size_t	 i;
 
-	if (srcs == NULL || is < cfg->issuers ||
-	    is >= cfg->issuers + cfg->nissuers)
+	if (srcs == NULL || is < issuers || is >= issuers + n)
 		return NULL;
-	i = (size_t)(is - cfg->issuers);
+	i = (size_t)(is - issuers);
 	return i < nsrcs ? &srcs[i] : NULL;
 }
 
@@ -424,7 +423,7 @@ fetch_main(void *arg)
  * what was made.
  */
 static int
-fetcher_start(const struct config *cfg)
+fetcher_start(const struct issuer *issuers)
 {
 	const struct issuer	*is;
 	pthread_condattr_t	 attr;
@@ -443,7 +442,7 @@ fetcher_start(const struct config *cfg)
 		return -1;
 	}
 	for (i = 0; i < nsrcs; i++) {
-		is = &cfg->issuers[i];
+		is = &issuers[i];
 		if (is->jwks_url != NULL &&
 		    (srcs[i].curl = new_client(is, &srcs[i])) == NULL) {
 			log_warnx("issuer %s: jwks_url %s: cannot set up the "
@@ -572,19 +571,18 @@ collect(const struct issuer *is, struct keysrc *src, uint64_t now)
 /* ---- the worker's calls ---- */
 
 int
-keys_start(const struct config *cfg, uint64_t now_ms)
+keys_start(const struct issuer *issuers, size_t n, uint64_t now_ms)
 {
 	const struct issuer	*is;
 	size_t			 i;
 	int			 urls = 0;
 
 	keys_stop();
-	if ((srcs = calloc(cfg->nissuers ? cfg->nissuers : 1,
-	    sizeof(*srcs))) == NULL)
+	if ((srcs = calloc(n ? n : 1, sizeof(*srcs))) == NULL)
 		return -1;
-	nsrcs = cfg->nissuers;
+	nsrcs = n;
 	for (i = 0; i < nsrcs; i++) {
-		is = &cfg->issuers[i];
+		is = &issuers[i];
 		if (is->jwks_file != NULL) {
 			check_file(is, &srcs[i]);
 			srcs[i].next_stat = now_ms + KEYS_STAT_MS;
@@ -593,14 +591,14 @@ keys_start(const struct config *cfg, uint64_t now_ms)
 	}
 	if (urls == 0)
 		return 0;
-	if (fetcher_start(cfg) == -1)
+	if (fetcher_start(issuers) == -1)
 		return -1;
 	/* All at once; a worker says READY only after. */
 	for (i = 0; i < nsrcs; i++)
-		if (cfg->issuers[i].jwks_url != NULL)
+		if (issuers[i].jwks_url != NULL)
 			ask_fetch(&srcs[i], now_ms);
 	for (i = 0; i < nsrcs; i++) {
-		is = &cfg->issuers[i];
+		is = &issuers[i];
 		if (is->jwks_url == NULL)
 			continue;
 		wait_fetch(&srcs[i], now_ms + KEYS_TOTAL_MS + KEYS_POLL_MS);
@@ -613,14 +611,14 @@ keys_start(const struct config *cfg, uint64_t now_ms)
 }
 
 void
-keys_refresh(const struct config *cfg, uint64_t now_ms)
+keys_refresh(const struct issuer *issuers, size_t n, uint64_t now_ms)
 {
 	const struct issuer	*is;
 	struct keysrc		*src;
 	size_t			 i;
 
-	for (i = 0; i < cfg->nissuers && i < nsrcs; i++) {
-		is = &cfg->issuers[i];
+	for (i = 0; i < n && i < nsrcs; i++) {
+		is = &issuers[i];
 		src = &srcs[i];
 		if (is->jwks_file != NULL && now_ms >= src->next_stat) {
 			src->next_stat = now_ms + KEYS_STAT_MS;
@@ -635,10 +633,10 @@ keys_refresh(const struct config *cfg, uint64_t now_ms)
 }
 
 enum keys_news
-keys_retry(const struct config *cfg, const struct issuer *is,
+keys_retry(const struct issuer *issuers, size_t n, const struct issuer *is,
     uint64_t now_ms)
 {
-	struct keysrc	*src = src_of(cfg, is);
+	struct keysrc	*src = src_of(issuers, n, is);
 
 	if (src == NULL)
 		return KEYS_SAME;

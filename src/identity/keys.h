@@ -6,17 +6,18 @@
  * keys_refresh between jobs, keys_retry inside one.  jwks_url fetches run
  * in a thread of keys.c's own, but a fetched set is installed only by the
  * main thread, inside these calls: struct issuer's jwks, the one
- * per-process mutable member of the config (see config.h), is swapped
- * whole and the old set freed, so a verification never sees half a set or
- * races a swap, and a set that fails to load or fetch never replaces a
- * good one.
+ * per-process mutable member of the config (see identity/issuer.h), is
+ * swapped whole and the old set freed, so a verification never sees half
+ * a set or races a swap, and a set that fails to load or fetch never
+ * replaces a good one.  Each call takes the worker's issuers[0..n), the
+ * same array every time.
  */
 #ifndef TOKEND_KEYS_H
 #define TOKEND_KEYS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-struct config;
 struct issuer;
 
 #define KEYS_STAT_MS	1000	/* a jwks_file is stat()ed at most this often */
@@ -48,7 +49,7 @@ enum keys_news {
  * An issuer whose fetch fails keeps its jwks_file set, or none.  Returns
  * 0, or -1 if libcurl or the thread cannot start.
  */
-int	keys_start(const struct config *cfg, uint64_t now_ms);
+int	keys_start(const struct issuer *issuers, size_t n, uint64_t now_ms);
 
 /*
  * From the worker's loop, between jobs: installs what the fetch thread
@@ -57,7 +58,7 @@ int	keys_start(const struct config *cfg, uint64_t now_ms);
  * fetch of each jwks_url every jwks_refresh seconds (after a failure,
  * KEYS_RETRY_MS or jwks_refresh, whichever is shorter).  Never waits.
  */
-void	keys_refresh(const struct config *cfg, uint64_t now_ms);
+void	keys_refresh(const struct issuer *issuers, size_t n, uint64_t now_ms);
 
 /*
  * A token named a key the issuer does not have (or the issuer has none):
@@ -67,8 +68,8 @@ void	keys_refresh(const struct config *cfg, uint64_t now_ms);
  * While a fetch runs, waits for it, at most until KEYS_WAIT_MS after it
  * was asked.
  */
-enum keys_news	keys_retry(const struct config *cfg, const struct issuer *is,
-		    uint64_t now_ms);
+enum keys_news	keys_retry(const struct issuer *issuers, size_t n,
+		    const struct issuer *is, uint64_t now_ms);
 
 /*
  * At worker exit: stops the fetch thread (a fetch under way is abandoned)

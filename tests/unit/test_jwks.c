@@ -38,7 +38,7 @@
 
 #include "core/b64.h"
 #include "core/clock.h"
-#include "config.h"
+#include "identity/issuer.h"
 #include "identity/jwks.h"
 #include "identity/keys.h"
 
@@ -700,7 +700,6 @@ static void
 test_keys_retry_never_waits_past_bound(void **state)
 {
 	struct issuer	 is[2];
-	struct config	 cfg;
 	char		 url[64];
 	uint64_t	 t0, took;
 	int		 fd, port;
@@ -708,43 +707,40 @@ test_keys_retry_never_waits_past_bound(void **state)
 	fd = bound_socket(&port);
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d/jwks.json", port);
 	memset(is, 0, sizeof(is));
-	memset(&cfg, 0, sizeof(cfg));
 	is[0].name = "refused";
 	is[1].name = "silent";
 	is[0].jwks_url = is[1].jwks_url = url;
 	is[0].jwks_refresh = is[1].jwks_refresh = 3600;
-	cfg.issuers = is;
-	cfg.nissuers = 2;
 	/* Nothing listens: the start-up fetches fail at once. */
-	assert_int_equal(keys_start(&cfg, mono_ms()), 0);
+	assert_int_equal(keys_start(is, 2, mono_ms()), 0);
 	assert_null(is[0].jwks);
 	assert_null(is[1].jwks);
 
 	/* A kid fetch that fails fast is waited for, and is no news. */
 	t0 = mono_ms();
-	assert_int_equal(keys_retry(&cfg, &is[0], t0), KEYS_SAME);
+	assert_int_equal(keys_retry(is, 2, &is[0], t0), KEYS_SAME);
 	assert_true(mono_ms() - t0 < KEYS_WAIT_MS);
 
 	/* Now the server accepts connections and never says a word. */
 	assert_int_equal(listen(fd, 16), 0);
 	/* Issuer 0's kid fetch was made: rate limited, no wait, no fetch. */
 	t0 = mono_ms();
-	assert_int_equal(keys_retry(&cfg, &is[0], t0), KEYS_SAME);
+	assert_int_equal(keys_retry(is, 2, &is[0], t0), KEYS_SAME);
 	assert_true(mono_ms() - t0 < KEYS_WAIT_MS / 2);
 
 	/* Issuer 1: the job waits KEYS_WAIT_MS for its fetch, no longer. */
 	t0 = mono_ms();
-	assert_int_equal(keys_retry(&cfg, &is[1], t0), KEYS_PENDING);
+	assert_int_equal(keys_retry(is, 2, &is[1], t0), KEYS_PENDING);
 	took = mono_ms() - t0;
 	assert_true(took >= KEYS_WAIT_MS - 5);
 	assert_true(took < KEYS_WAIT_MS + 250);
 	/* The next job finds the same fetch running and does not wait. */
 	t0 = mono_ms();
-	assert_int_equal(keys_retry(&cfg, &is[1], t0), KEYS_PENDING);
+	assert_int_equal(keys_retry(is, 2, &is[1], t0), KEYS_PENDING);
 	assert_true(mono_ms() - t0 < KEYS_WAIT_MS / 2);
 	/* Between jobs, nothing waits either. */
 	t0 = mono_ms();
-	keys_refresh(&cfg, t0);
+	keys_refresh(is, 2, t0);
 	assert_true(mono_ms() - t0 < KEYS_WAIT_MS / 2);
 
 	/* The worker's exit abandons the fetch at once. */

@@ -38,7 +38,7 @@
 #include <openssl/rsa.h>
 
 #include "core/b64.h"
-#include "config.h"
+#include "identity/issuer.h"
 #include "identity/jwks.h"
 #include "identity/jws.h"
 
@@ -415,7 +415,7 @@ set_sig(char *tok, const uint8_t *sig, size_t len)
 
 /* ---- checking ---- */
 
-static enum jws_err
+static enum jose_err
 verify_at(const char *tok, int64_t now, struct jwt_identity *id)
 {
 	return jwt_verify(issuers, NISSUERS, tok, strlen(tok), now, id);
@@ -425,16 +425,16 @@ verify_at(const char *tok, int64_t now, struct jwt_identity *id)
 #define expect(tok, want)	expect_at(tok, NOW, want, __FILE__, __LINE__)
 
 static void
-expect_at(char *tok, int64_t now, enum jws_err want, const char *file,
+expect_at(char *tok, int64_t now, enum jose_err want, const char *file,
     int line)
 {
 	struct jwt_identity	 id;
-	enum jws_err		 got = verify_at(tok, now, &id);
+	enum jose_err		 got = verify_at(tok, now, &id);
 
 	if (got != want) {
 		print_error("token %.120s%s\n got  %d (%s)\n want %d (%s)\n",
 		    tok, strlen(tok) > 120 ? "..." : "", got,
-		    jws_strerror(got), want, jws_strerror(want));
+		    jose_strerror(got), want, jose_strerror(want));
 		free(tok);
 		_fail(file, line);
 	}
@@ -641,26 +641,6 @@ test_alg_names(void **state)
 	assert_int_equal(jws_alg_parse("Ed25519", &a), -1);
 }
 
-static void
-test_strerror_distinct(void **state)
-{
-	int	 i, j;
-
-	for (i = 0; i < JWS_ERR_COUNT; i++) {
-		assert_true(strlen(jws_strerror(i)) > 0);
-		assert_string_not_equal(jws_strerror(i), "unknown JWS error");
-		for (j = 0; j < i; j++)
-			assert_string_not_equal(jws_strerror(i),
-			    jws_strerror(j));
-	}
-	assert_string_equal(jws_strerror(JWS_ERR_SIGNATURE),
-	    "signature does not verify");
-	assert_string_equal(jws_strerror(JWS_ERR_EXPIRED), "token expired");
-	assert_string_equal(jws_strerror(JWS_ERR_KID_UNKNOWN),
-	    "unknown key id (kid)");
-	assert_string_equal(jws_strerror(JWS_ERR_COUNT), "unknown JWS error");
-}
-
 /* ---- published vectors ---- */
 
 /*
@@ -676,26 +656,26 @@ test_rfc7515_a1_hs256(void **state)
 	size_t			 len;
 	char			*tok = strdup(A1_JWS);
 
-	expect_at(strdup(A1_JWS), RFC_EXP - 1, JWS_ERR_AUDIENCE, __FILE__,
+	expect_at(strdup(A1_JWS), RFC_EXP - 1, JOSE_ERR_AUDIENCE, __FILE__,
 	    __LINE__);
-	expect_at(strdup(A1_JWS), RFC_EXP, JWS_ERR_EXPIRED, __FILE__,
+	expect_at(strdup(A1_JWS), RFC_EXP, JOSE_ERR_EXPIRED, __FILE__,
 	    __LINE__);
 	len = get_sig(tok, sig);
 	assert_int_equal(len, 32);
 	assert_int_equal(jws_verify_hmac(a1_key, a1_keylen, JWS_ALG_HS256,
-	    a1, strrchr(a1, '.') - a1, sig, len), JWS_OK);
+	    a1, strrchr(a1, '.') - a1, sig, len), JOSE_OK);
 	/* One byte of the key changed, or the MAC claimed to be HS384. */
 	a1_key[0] ^= 1;
 	assert_int_equal(jws_verify_hmac(a1_key, a1_keylen, JWS_ALG_HS256,
-	    a1, strrchr(a1, '.') - a1, sig, len), JWS_ERR_SIGNATURE);
+	    a1, strrchr(a1, '.') - a1, sig, len), JOSE_ERR_SIGNATURE);
 	a1_key[0] ^= 1;
 	assert_int_equal(jws_verify_hmac(a1_key, a1_keylen, JWS_ALG_HS384,
-	    a1, strrchr(a1, '.') - a1, sig, len), JWS_ERR_SIG_LENGTH);
+	    a1, strrchr(a1, '.') - a1, sig, len), JOSE_ERR_SIG_LENGTH);
 	assert_int_equal(jws_verify_hmac(a1_key, a1_keylen, JWS_ALG_RS256,
-	    a1, strrchr(a1, '.') - a1, sig, len), JWS_ERR_KEY_MISMATCH);
+	    a1, strrchr(a1, '.') - a1, sig, len), JOSE_ERR_KEY_MISMATCH);
 	sig[31] ^= 0x80;
 	tok = set_sig(tok, sig, len);
-	expect_at(tok, RFC_EXP - 1, JWS_ERR_SIGNATURE, __FILE__, __LINE__);
+	expect_at(tok, RFC_EXP - 1, JOSE_ERR_SIGNATURE, __FILE__, __LINE__);
 }
 
 /*
@@ -710,15 +690,15 @@ test_rfc7515_a2_rs256(void **state)
 	size_t	 len;
 	char	*tok = strdup(A2_JWS);
 
-	expect_at(strdup(A2_JWS), RFC_EXP - 1, JWS_ERR_AUDIENCE, __FILE__,
+	expect_at(strdup(A2_JWS), RFC_EXP - 1, JOSE_ERR_AUDIENCE, __FILE__,
 	    __LINE__);
-	expect_at(strdup(A2_JWS), RFC_EXP, JWS_ERR_EXPIRED, __FILE__,
+	expect_at(strdup(A2_JWS), RFC_EXP, JOSE_ERR_EXPIRED, __FILE__,
 	    __LINE__);
 	len = get_sig(tok, sig);
 	assert_int_equal(len, 256);
 	sig[100] ^= 0x01;
 	tok = set_sig(tok, sig, len);
-	expect_at(tok, RFC_EXP - 1, JWS_ERR_SIGNATURE, __FILE__, __LINE__);
+	expect_at(tok, RFC_EXP - 1, JOSE_ERR_SIGNATURE, __FILE__, __LINE__);
 }
 
 /* RFC 7515 A.3: the same, with ES256 and the issuer's only P-256 key. */
@@ -729,15 +709,15 @@ test_rfc7515_a3_es256(void **state)
 	size_t	 len;
 	char	*tok = strdup(A3_JWS);
 
-	expect_at(strdup(A3_JWS), RFC_EXP - 1, JWS_ERR_AUDIENCE, __FILE__,
+	expect_at(strdup(A3_JWS), RFC_EXP - 1, JOSE_ERR_AUDIENCE, __FILE__,
 	    __LINE__);
-	expect_at(strdup(A3_JWS), RFC_EXP, JWS_ERR_EXPIRED, __FILE__,
+	expect_at(strdup(A3_JWS), RFC_EXP, JOSE_ERR_EXPIRED, __FILE__,
 	    __LINE__);
 	len = get_sig(tok, sig);
 	assert_int_equal(len, 64);
 	sig[40] ^= 0x80;
 	tok = set_sig(tok, sig, len);
-	expect_at(tok, RFC_EXP - 1, JWS_ERR_SIGNATURE, __FILE__, __LINE__);
+	expect_at(tok, RFC_EXP - 1, JOSE_ERR_SIGNATURE, __FILE__, __LINE__);
 }
 
 /*
@@ -757,18 +737,18 @@ test_rfc7515_a4_es512(void **state)
 	assert_string_equal(key->kid, "rfc7515-a4");
 	assert_int_equal(key->kty, JWK_KTY_EC_P521);
 	assert_int_equal(len, 132);
-	expect(strdup(A4_JWS), JWS_ERR_PAYLOAD);
+	expect(strdup(A4_JWS), JOSE_ERR_PAYLOAD);
 	assert_int_equal(jws_verify_sig(key, JWS_ALG_ES512, A4_INPUT,
-	    strlen(A4_INPUT), sig, len), JWS_OK);
+	    strlen(A4_INPUT), sig, len), JOSE_OK);
 	assert_int_equal(jws_verify_sig(key, JWS_ALG_ES384, A4_INPUT,
-	    strlen(A4_INPUT), sig, len), JWS_ERR_CURVE_MISMATCH);
+	    strlen(A4_INPUT), sig, len), JOSE_ERR_CURVE_MISMATCH);
 	assert_int_equal(jws_verify_sig(key, JWS_ALG_ES512, A4_INPUT,
-	    strlen(A4_INPUT), sig, len - 1), JWS_ERR_SIG_LENGTH);
+	    strlen(A4_INPUT), sig, len - 1), JOSE_ERR_SIG_LENGTH);
 	assert_int_equal(jws_verify_sig(key, JWS_ALG_ES512, A4_INPUT,
-	    strlen(A4_INPUT) - 1, sig, len), JWS_ERR_SIGNATURE);
+	    strlen(A4_INPUT) - 1, sig, len), JOSE_ERR_SIGNATURE);
 	sig[70] ^= 0x10;
 	assert_int_equal(jws_verify_sig(key, JWS_ALG_ES512, A4_INPUT,
-	    strlen(A4_INPUT), sig, len), JWS_ERR_SIGNATURE);
+	    strlen(A4_INPUT), sig, len), JOSE_ERR_SIGNATURE);
 	assert_int_equal(ERR_peek_error(), 0);
 }
 
@@ -785,22 +765,22 @@ test_rfc8037_a4_eddsa(void **state)
 	size_t			 len;
 	char			*s;
 
-	expect_at(strdup(ED_JWS), NOW, JWS_ERR_PAYLOAD, __FILE__, __LINE__);
+	expect_at(strdup(ED_JWS), NOW, JOSE_ERR_PAYLOAD, __FILE__, __LINE__);
 
 	assert_int_equal(b64url_decode(sig, &len, ED_SIG, strlen(ED_SIG),
 	    B64_NOPAD), 0);
 	assert_int_equal(jws_verify_sig(key, JWS_ALG_EDDSA, ED_INPUT,
-	    strlen(ED_INPUT), sig, len), JWS_OK);
+	    strlen(ED_INPUT), sig, len), JOSE_OK);
 	/* The signing input exactly as sent: one more byte breaks it. */
 	assert_int_equal(jws_verify_sig(key, JWS_ALG_EDDSA, ED_INPUT "x",
-	    strlen(ED_INPUT) + 1, sig, len), JWS_ERR_SIGNATURE);
+	    strlen(ED_INPUT) + 1, sig, len), JOSE_ERR_SIGNATURE);
 	sig[0] ^= 0x01;
 	assert_int_equal(jws_verify_sig(key, JWS_ALG_EDDSA, ED_INPUT,
-	    strlen(ED_INPUT), sig, len), JWS_ERR_SIGNATURE);
+	    strlen(ED_INPUT), sig, len), JOSE_ERR_SIGNATURE);
 	assert_int_equal(jws_verify_sig(key, JWS_ALG_ES256, ED_INPUT,
-	    strlen(ED_INPUT), sig, len), JWS_ERR_KEY_MISMATCH);
+	    strlen(ED_INPUT), sig, len), JOSE_ERR_KEY_MISMATCH);
 	assert_int_equal(jws_verify_sig(key, JWS_ALG_HS256, ED_INPUT,
-	    strlen(ED_INPUT), sig, len), JWS_ERR_KEY_MISMATCH);
+	    strlen(ED_INPUT), sig, len), JOSE_ERR_KEY_MISMATCH);
 	assert_int_equal(ERR_peek_error(), 0);
 
 	/* The RFC's d is the private half of the JWKS key... */
@@ -822,21 +802,21 @@ test_rfc7515_sig_only(void **state)
 
 	len = get_sig(a2, sig);
 	assert_int_equal(jws_verify_sig(&sets[ISS_JOE]->keys[0],
-	    JWS_ALG_RS256, a2, strrchr(a2, '.') - a2, sig, len), JWS_OK);
+	    JWS_ALG_RS256, a2, strrchr(a2, '.') - a2, sig, len), JOSE_OK);
 	/* The same RSA signature is no PS256 nor RS384 signature. */
 	assert_int_equal(jws_verify_sig(&sets[ISS_JOE]->keys[0],
 	    JWS_ALG_PS256, a2, strrchr(a2, '.') - a2, sig, len),
-	    JWS_ERR_SIGNATURE);
+	    JOSE_ERR_SIGNATURE);
 	assert_int_equal(jws_verify_sig(&sets[ISS_JOE]->keys[0],
 	    JWS_ALG_RS384, a2, strrchr(a2, '.') - a2, sig, len),
-	    JWS_ERR_SIGNATURE);
+	    JOSE_ERR_SIGNATURE);
 	len = get_sig(a3, sig);
 	assert_int_equal(jws_verify_sig(&sets[ISS_JOE]->keys[1],
-	    JWS_ALG_ES256, a3, strrchr(a3, '.') - a3, sig, len), JWS_OK);
+	    JWS_ALG_ES256, a3, strrchr(a3, '.') - a3, sig, len), JOSE_OK);
 	/* The right signature under the wrong key type. */
 	assert_int_equal(jws_verify_sig(&sets[ISS_JOE]->keys[0],
 	    JWS_ALG_ES256, a3, strrchr(a3, '.') - a3, sig, len),
-	    JWS_ERR_KEY_MISMATCH);
+	    JOSE_ERR_KEY_MISMATCH);
 	assert_int_equal(ERR_peek_error(), 0);
 }
 
@@ -851,13 +831,13 @@ test_rfc8037_key_jwt(void **state)
 	c.iss = "\"https://ed.example\"";
 	pay = claims_json(&c);
 	tok = sign_json("{\"alg\":\"EdDSA\"}", pay, k_rfc8037, JWS_ALG_EDDSA);
-	assert_int_equal(verify_at(tok, NOW, &id), JWS_OK);
+	assert_int_equal(verify_at(tok, NOW, &id), JOSE_OK);
 	assert_ptr_equal(id.issuer, &issuers[ISS_ED]);
 	assert_string_equal(id.ident, TEST_SUB);
 	free(tok);
 	/* Signed by another Ed25519 key: refused. */
 	tok = sign_json("{\"alg\":\"EdDSA\"}", pay, k_ed, JWS_ALG_EDDSA);
-	expect(tok, JWS_ERR_SIGNATURE);
+	expect(tok, JOSE_ERR_SIGNATURE);
 	free(pay);
 }
 
@@ -888,15 +868,15 @@ test_openssl_tokens(void **state)
 		assert_int_equal(jws_alg_parse(alg, &a), 0);
 		seen |= JWS_ALG_BIT(a);
 		memset(&id, 0, sizeof(id));
-		if (verify_at(tok, NOW, &id) != JWS_OK)
+		if (verify_at(tok, NOW, &id) != JOSE_OK)
 			fail_msg("%s: %s", alg,
-			    jws_strerror(verify_at(tok, NOW, &id)));
+			    jose_strerror(verify_at(tok, NOW, &id)));
 		assert_ptr_equal(id.issuer, &issuers[ISS_TEST]);
 		assert_string_equal(id.ident, TEST_SUB);
 		assert_int_equal(id.exp, NOW + 300);
 		len = get_sig(tok, sig);
 		sig[len / 2] ^= 0x20;
-		expect(set_sig(tok, sig, len), JWS_ERR_SIGNATURE);
+		expect(set_sig(tok, sig, len), JOSE_ERR_SIGNATURE);
 	}
 	fclose(f);
 	/* All 13 algorithms are there. */
@@ -911,12 +891,12 @@ valid(enum jws_alg alg, const char *kid)
 	struct claims		 c = std_claims();
 	struct jwt_identity	 id;
 	char			*tok = token_kid(alg, kid, &c);
-	enum jws_err		 e;
+	enum jose_err		 e;
 
 	memset(&id, 0, sizeof(id));
-	if ((e = verify_at(tok, NOW, &id)) != JWS_OK)
+	if ((e = verify_at(tok, NOW, &id)) != JOSE_OK)
 		fail_msg("%s kid %s: %s", jws_alg_name(alg),
-		    kid ? kid : "(none)", jws_strerror(e));
+		    kid ? kid : "(none)", jose_strerror(e));
 	assert_ptr_equal(id.issuer, &issuers[ISS_TEST]);
 	assert_string_equal(id.ident, TEST_SUB);
 	assert_int_equal(id.exp, NOW + 300);
@@ -960,11 +940,11 @@ test_key_contexts_reused(void **state)
 	assert_null(sets[ISS_TEST]->keys[2].vctx[JWS_ALG_ES256]);
 	for (i = 0; i < 3; i++) {
 		tok = token(JWS_ALG_PS384, &c);
-		expect(strdup(tok), JWS_OK);
+		expect(strdup(tok), JOSE_OK);
 		len = get_sig(tok, sig);
 		sig[3] ^= 1;
-		expect(set_sig(tok, sig, len), JWS_ERR_SIGNATURE);
-		expect_claims(JWS_ALG_ES512, &c, JWS_OK);
+		expect(set_sig(tok, sig, len), JOSE_ERR_SIGNATURE);
+		expect_claims(JWS_ALG_ES512, &c, JOSE_OK);
 	}
 }
 
@@ -977,28 +957,28 @@ test_valid_variants(void **state)
 
 	/* aud as an array that names us among others. */
 	c.aud = "[\"other\",\"" TEST_AUD "\"]";
-	expect_claims(JWS_ALG_ES256, &c, JWS_OK);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_OK);
 	/* Unknown claims and header members are ignored. */
 	c = std_claims();
 	c.extra = "\"scope\":[\"a\"],\"nested\":{\"x\":[1,2.5,null]}";
-	expect_claims(JWS_ALG_RS256, &c, JWS_OK);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_OK);
 	expect(token_hdr("{\"typ\":\"JWT\",\"alg\":\"RS256\",\"kid\":\"rsa1\","
-	    "\"x5u\":\"https://evil.example/\"}"), JWS_OK);
+	    "\"x5u\":\"https://evil.example/\"}"), JOSE_OK);
 	/* The largest exp is not an overflow. */
 	c = std_claims();
 	c.exp = "9223372036854775807";
 	tok = token(JWS_ALG_RS256, &c);
-	assert_int_equal(verify_at(tok, NOW, &id), JWS_OK);
+	assert_int_equal(verify_at(tok, NOW, &id), JOSE_OK);
 	assert_int_equal(id.exp, INT64_MAX);
 	free(tok);
 	/* Nor the smallest nbf and iat. */
 	c = std_claims();
 	c.nbf = c.iat = "-9223372036854775808";
-	expect_claims(JWS_ALG_EDDSA, &c, JWS_OK);
+	expect_claims(JWS_ALG_EDDSA, &c, JOSE_OK);
 	/* A tiny real underflows to 0, which is a number in range. */
 	c = std_claims();
 	c.extra = "\"tiny\":1e-400";
-	expect_claims(JWS_ALG_EDDSA, &c, JWS_OK);
+	expect_claims(JWS_ALG_EDDSA, &c, JOSE_OK);
 }
 
 /* With several keys of a type, the kid picks; without one, refused. */
@@ -1008,10 +988,10 @@ test_kid_required(void **state)
 	struct claims	 c = std_claims();
 
 	c.iss = "\"https://two.example\"";
-	expect(token_kid(JWS_ALG_RS256, "rsa1", &c), JWS_OK);
-	expect(token_kid(JWS_ALG_RS256, NULL, &c), JWS_ERR_KID_REQUIRED);
+	expect(token_kid(JWS_ALG_RS256, "rsa1", &c), JOSE_OK);
+	expect(token_kid(JWS_ALG_RS256, NULL, &c), JOSE_ERR_KID_REQUIRED);
 	/* Naming the other key: a real key, but not the signer. */
-	expect(token_kid(JWS_ALG_RS256, "a2", &c), JWS_ERR_SIGNATURE);
+	expect(token_kid(JWS_ALG_RS256, "a2", &c), JOSE_ERR_SIGNATURE);
 }
 
 /* ---- time claims, at and around the leeway ---- */
@@ -1022,15 +1002,15 @@ test_exp(void **state)
 	struct claims	 c = std_claims();
 
 	c.exp = num(NOW - LEEWAY + 1);
-	expect_claims(JWS_ALG_RS256, &c, JWS_OK);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_OK);
 	c.exp = num(NOW - LEEWAY);	/* exp + leeway <= now */
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_EXPIRED);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_EXPIRED);
 	c.exp = num(NOW - 86400);
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_EXPIRED);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_EXPIRED);
 	c.exp = "-9223372036854775808";
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_EXPIRED);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_EXPIRED);
 	c.exp = NULL;
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_EXP_MISSING);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_EXP_MISSING);
 }
 
 static void
@@ -1039,19 +1019,19 @@ test_exp_types(void **state)
 	struct claims	 c = std_claims();
 
 	c.exp = "\"1700000300\"";
-	expect_claims(JWS_ALG_ES256, &c, JWS_ERR_CLAIM_TYPE);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_ERR_CLAIM_TYPE);
 	c.exp = "1.7e9";
-	expect_claims(JWS_ALG_ES256, &c, JWS_ERR_CLAIM_TYPE);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_ERR_CLAIM_TYPE);
 	c.exp = "1700000300.0";
-	expect_claims(JWS_ALG_ES256, &c, JWS_ERR_CLAIM_TYPE);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_ERR_CLAIM_TYPE);
 	c.exp = "1e300";
-	expect_claims(JWS_ALG_ES256, &c, JWS_ERR_CLAIM_TYPE);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_ERR_CLAIM_TYPE);
 	c.exp = "null";
-	expect_claims(JWS_ALG_ES256, &c, JWS_ERR_CLAIM_TYPE);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_ERR_CLAIM_TYPE);
 	c.exp = "true";
-	expect_claims(JWS_ALG_ES256, &c, JWS_ERR_CLAIM_TYPE);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_ERR_CLAIM_TYPE);
 	c.exp = "[1700000300]";
-	expect_claims(JWS_ALG_ES256, &c, JWS_ERR_CLAIM_TYPE);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_ERR_CLAIM_TYPE);
 }
 
 /* Numbers no int64_t or double holds refuse the whole document. */
@@ -1061,20 +1041,20 @@ test_huge_numbers(void **state)
 	struct claims	 c = std_claims();
 
 	c.exp = "99999999999999999999";			/* > 2^63 */
-	expect_claims(JWS_ALG_ES256, &c, JWS_ERR_NUMBER_RANGE);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_ERR_NUMBER_RANGE);
 	c.exp = "9223372036854775808";			/* 2^63 */
-	expect_claims(JWS_ALG_ES256, &c, JWS_ERR_NUMBER_RANGE);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_ERR_NUMBER_RANGE);
 	c.exp = "-9223372036854775809";
-	expect_claims(JWS_ALG_ES256, &c, JWS_ERR_NUMBER_RANGE);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_ERR_NUMBER_RANGE);
 	c.exp = "1e400";				/* > DBL_MAX */
-	expect_claims(JWS_ALG_ES256, &c, JWS_ERR_NUMBER_RANGE);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_ERR_NUMBER_RANGE);
 	/* In a claim nobody reads, all the same. */
 	c = std_claims();
 	c.extra = "\"x\":123456789012345678901234567890";
-	expect_claims(JWS_ALG_ES256, &c, JWS_ERR_NUMBER_RANGE);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_ERR_NUMBER_RANGE);
 	/* And in the header. */
 	expect(token_hdr("{\"alg\":\"RS256\",\"kid\":\"rsa1\","
-	    "\"x\":1e999}"), JWS_ERR_NUMBER_RANGE);
+	    "\"x\":1e999}"), JOSE_ERR_NUMBER_RANGE);
 }
 
 static void
@@ -1083,13 +1063,13 @@ test_nbf(void **state)
 	struct claims	 c = std_claims();
 
 	c.nbf = num(NOW + LEEWAY);
-	expect_claims(JWS_ALG_EDDSA, &c, JWS_OK);
+	expect_claims(JWS_ALG_EDDSA, &c, JOSE_OK);
 	c.nbf = num(NOW + LEEWAY + 1);	/* nbf - leeway > now */
-	expect_claims(JWS_ALG_EDDSA, &c, JWS_ERR_NOT_YET_VALID);
+	expect_claims(JWS_ALG_EDDSA, &c, JOSE_ERR_NOT_YET_VALID);
 	c.nbf = "9223372036854775807";
-	expect_claims(JWS_ALG_EDDSA, &c, JWS_ERR_NOT_YET_VALID);
+	expect_claims(JWS_ALG_EDDSA, &c, JOSE_ERR_NOT_YET_VALID);
 	c.nbf = "\"0\"";
-	expect_claims(JWS_ALG_EDDSA, &c, JWS_ERR_CLAIM_TYPE);
+	expect_claims(JWS_ALG_EDDSA, &c, JOSE_ERR_CLAIM_TYPE);
 }
 
 static void
@@ -1098,13 +1078,13 @@ test_iat(void **state)
 	struct claims	 c = std_claims();
 
 	c.iat = num(NOW + LEEWAY);
-	expect_claims(JWS_ALG_EDDSA, &c, JWS_OK);
+	expect_claims(JWS_ALG_EDDSA, &c, JOSE_OK);
 	c.iat = num(NOW + LEEWAY + 1);
-	expect_claims(JWS_ALG_EDDSA, &c, JWS_ERR_IAT_FUTURE);
+	expect_claims(JWS_ALG_EDDSA, &c, JOSE_ERR_IAT_FUTURE);
 	c.iat = "1699999990.5";
-	expect_claims(JWS_ALG_EDDSA, &c, JWS_ERR_CLAIM_TYPE);
+	expect_claims(JWS_ALG_EDDSA, &c, JOSE_ERR_CLAIM_TYPE);
 	c.iat = NULL;
-	expect_claims(JWS_ALG_EDDSA, &c, JWS_OK);
+	expect_claims(JWS_ALG_EDDSA, &c, JOSE_OK);
 }
 
 /* ---- aud, sub, iss ---- */
@@ -1115,23 +1095,23 @@ test_audience(void **state)
 	struct claims	 c = std_claims();
 
 	c.aud = "\"other\"";
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_AUDIENCE);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_AUDIENCE);
 	c.aud = "\"tokend2\"";			/* no prefix matching */
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_AUDIENCE);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_AUDIENCE);
 	c.aud = "\"Tokend\"";
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_AUDIENCE);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_AUDIENCE);
 	c.aud = "[\"a\",\"b\"]";
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_AUDIENCE);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_AUDIENCE);
 	c.aud = "[]";
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_AUDIENCE);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_AUDIENCE);
 	c.aud = NULL;
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_AUDIENCE);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_AUDIENCE);
 	c.aud = "[\"" TEST_AUD "\",7]";
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_AUD_TYPE);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_AUD_TYPE);
 	c.aud = "{\"aud\":\"" TEST_AUD "\"}";
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_AUD_TYPE);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_AUD_TYPE);
 	c.aud = "42";
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_AUD_TYPE);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_AUD_TYPE);
 }
 
 static void
@@ -1142,22 +1122,22 @@ test_sub(void **state)
 	char			 longsub[JWT_MAX_SUB + 4], *tok;
 
 	c.sub = NULL;
-	expect_claims(JWS_ALG_ES256, &c, JWS_ERR_SUB_MISSING);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_ERR_SUB_MISSING);
 	c.sub = "\"\"";
-	expect_claims(JWS_ALG_ES256, &c, JWS_ERR_SUB_MISSING);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_ERR_SUB_MISSING);
 	c.sub = "42";
-	expect_claims(JWS_ALG_ES256, &c, JWS_ERR_SUB_MISSING);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_ERR_SUB_MISSING);
 	/* Exactly JWT_MAX_SUB bytes: accepted and copied whole. */
 	longsub[0] = '"';
 	memset(longsub + 1, 's', JWT_MAX_SUB);
 	strcpy(longsub + 1 + JWT_MAX_SUB, "\"");
 	c.sub = longsub;
 	tok = token(JWS_ALG_ES256, &c);
-	assert_int_equal(verify_at(tok, NOW, &id), JWS_OK);
+	assert_int_equal(verify_at(tok, NOW, &id), JOSE_OK);
 	assert_int_equal(strlen(id.ident), JWT_MAX_SUB);
 	free(tok);
 	strcpy(longsub + 1 + JWT_MAX_SUB, "s\"");
-	expect_claims(JWS_ALG_ES256, &c, JWS_ERR_SUB_MISSING);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_ERR_SUB_MISSING);
 }
 
 static void
@@ -1166,18 +1146,18 @@ test_issuer(void **state)
 	struct claims	 c = std_claims();
 
 	c.iss = "\"https://evil.example\"";
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_ISS_UNKNOWN);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_ISS_UNKNOWN);
 	c.iss = "\"https://IDP.example\"";
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_ISS_UNKNOWN);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_ISS_UNKNOWN);
 	c.iss = "\"" TEST_ISS "/\"";
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_ISS_UNKNOWN);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_ISS_UNKNOWN);
 	c.iss = NULL;
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_ISS_MISSING);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_ISS_MISSING);
 	c.iss = "[\"" TEST_ISS "\"]";
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_ISS_MISSING);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_ISS_MISSING);
 	/* jansson refuses NUL in strings, so "iss" cannot hide a suffix. */
 	c.iss = "\"" TEST_ISS "\\u0000evil\"";
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_PAYLOAD);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_PAYLOAD);
 }
 
 /* ---- required claims and the email identity ---- */
@@ -1204,7 +1184,7 @@ test_email_identity(void **state)
 
 	tok = mail_token(JWS_ALG_ES384, "\"email\":\"Alice.B@Example.COM\","
 	    GOOD_MAIL_CLAIMS);
-	assert_int_equal(verify_at(tok, NOW, &id), JWS_OK);
+	assert_int_equal(verify_at(tok, NOW, &id), JOSE_OK);
 	assert_ptr_equal(id.issuer, &issuers[ISS_EMAIL]);
 	/* The identity is the address, its domain folded to lower case. */
 	assert_string_equal(id.ident, "Alice.B@example.com");
@@ -1216,30 +1196,30 @@ test_email_identity(void **state)
 		c.iss = "\"https://mail.example\"";
 		c.sub = NULL;
 		c.extra = "\"email\":\"bob@example.org\"," GOOD_MAIL_CLAIMS;
-		expect_claims(JWS_ALG_PS256, &c, JWS_OK);
+		expect_claims(JWS_ALG_PS256, &c, JOSE_OK);
 	}
 	expect(mail_token(JWS_ALG_RS256, GOOD_MAIL_CLAIMS),
-	    JWS_ERR_EMAIL_MISSING);
+	    JOSE_ERR_EMAIL_MISSING);
 	expect(mail_token(JWS_ALG_RS256, "\"email\":\"alice\","
-	    GOOD_MAIL_CLAIMS), JWS_ERR_EMAIL_MISSING);
+	    GOOD_MAIL_CLAIMS), JOSE_ERR_EMAIL_MISSING);
 	expect(mail_token(JWS_ALG_RS256, "\"email\":\"alice@localhost\","
-	    GOOD_MAIL_CLAIMS), JWS_ERR_EMAIL_MISSING);
+	    GOOD_MAIL_CLAIMS), JOSE_ERR_EMAIL_MISSING);
 	expect(mail_token(JWS_ALG_RS256, "\"email\":\"@example.com\","
-	    GOOD_MAIL_CLAIMS), JWS_ERR_EMAIL_MISSING);
+	    GOOD_MAIL_CLAIMS), JOSE_ERR_EMAIL_MISSING);
 	expect(mail_token(JWS_ALG_RS256, "\"email\":\"a b@example.com\","
-	    GOOD_MAIL_CLAIMS), JWS_ERR_EMAIL_MISSING);
+	    GOOD_MAIL_CLAIMS), JOSE_ERR_EMAIL_MISSING);
 	expect(mail_token(JWS_ALG_RS256, "\"email\":\"a@b@example.com\","
-	    GOOD_MAIL_CLAIMS), JWS_ERR_EMAIL_MISSING);
+	    GOOD_MAIL_CLAIMS), JOSE_ERR_EMAIL_MISSING);
 	expect(mail_token(JWS_ALG_RS256, "\"email\":\"a@exa_mple.com\","
-	    GOOD_MAIL_CLAIMS), JWS_ERR_EMAIL_MISSING);
+	    GOOD_MAIL_CLAIMS), JOSE_ERR_EMAIL_MISSING);
 	expect(mail_token(JWS_ALG_RS256, "\"email\":\"a@-example.com\","
-	    GOOD_MAIL_CLAIMS), JWS_ERR_EMAIL_MISSING);
+	    GOOD_MAIL_CLAIMS), JOSE_ERR_EMAIL_MISSING);
 	expect(mail_token(JWS_ALG_RS256, "\"email\":\"a@example..com\","
-	    GOOD_MAIL_CLAIMS), JWS_ERR_EMAIL_MISSING);
+	    GOOD_MAIL_CLAIMS), JOSE_ERR_EMAIL_MISSING);
 	expect(mail_token(JWS_ALG_RS256, "\"email\":\"a@example.com.\","
-	    GOOD_MAIL_CLAIMS), JWS_ERR_EMAIL_MISSING);
+	    GOOD_MAIL_CLAIMS), JOSE_ERR_EMAIL_MISSING);
 	expect(mail_token(JWS_ALG_RS256, "\"email\":[\"a@example.com\"],"
-	    GOOD_MAIL_CLAIMS), JWS_ERR_EMAIL_MISSING);
+	    GOOD_MAIL_CLAIMS), JOSE_ERR_EMAIL_MISSING);
 }
 
 /*
@@ -1269,18 +1249,18 @@ test_email_fold(void **state)
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		snprintf(buf, sizeof(buf), "%s", t[i].in);
-		jws_email_fold(buf);
+		jose_email_fold(buf);
 		assert_string_equal(buf, t[i].want);
 	}
 	/* The JWT path applies it: two spellings of one mailbox agree. */
 	tok = mail_token(JWS_ALG_ES256, "\"email\":\"Bob@X.Example\","
 	    GOOD_MAIL_CLAIMS);
-	assert_int_equal(verify_at(tok, NOW, &id), JWS_OK);
+	assert_int_equal(verify_at(tok, NOW, &id), JOSE_OK);
 	assert_string_equal(id.ident, "Bob@x.example");
 	free(tok);
 	tok = mail_token(JWS_ALG_ES256, "\"email\":\"bob@x.example\","
 	    GOOD_MAIL_CLAIMS);
-	assert_int_equal(verify_at(tok, NOW, &id), JWS_OK);
+	assert_int_equal(verify_at(tok, NOW, &id), JOSE_OK);
 	assert_string_equal(id.ident, "bob@x.example");
 	free(tok);
 }
@@ -1289,27 +1269,27 @@ static void
 test_required_claims(void **state)
 {
 	expect(mail_token(JWS_ALG_EDDSA, "\"email\":\"a@example.com\","
-	    GOOD_MAIL_CLAIMS), JWS_OK);
+	    GOOD_MAIL_CLAIMS), JOSE_OK);
 	expect(mail_token(JWS_ALG_EDDSA, "\"email\":\"a@example.com\","
 	    "\"email_verified\":false,\"hd\":\"example.com\""),
-	    JWS_ERR_CLAIM_REQUIRED);
+	    JOSE_ERR_CLAIM_REQUIRED);
 	/* The string "true" is not the boolean OpenID Connect defines. */
 	expect(mail_token(JWS_ALG_EDDSA, "\"email\":\"a@example.com\","
 	    "\"email_verified\":\"true\",\"hd\":\"example.com\""),
-	    JWS_ERR_CLAIM_REQUIRED);
+	    JOSE_ERR_CLAIM_REQUIRED);
 	expect(mail_token(JWS_ALG_EDDSA, "\"email\":\"a@example.com\","
-	    "\"hd\":\"example.com\""), JWS_ERR_CLAIM_REQUIRED);
+	    "\"hd\":\"example.com\""), JOSE_ERR_CLAIM_REQUIRED);
 	expect(mail_token(JWS_ALG_EDDSA, "\"email\":\"a@example.com\","
 	    "\"email_verified\":true,\"hd\":\"example.org\""),
-	    JWS_ERR_CLAIM_REQUIRED);
+	    JOSE_ERR_CLAIM_REQUIRED);
 	expect(mail_token(JWS_ALG_EDDSA, "\"email\":\"a@example.com\","
-	    "\"email_verified\":true,\"hd\":true"), JWS_ERR_CLAIM_REQUIRED);
+	    "\"email_verified\":true,\"hd\":true"), JOSE_ERR_CLAIM_REQUIRED);
 	expect(mail_token(JWS_ALG_EDDSA, "\"email\":\"a@example.com\","
 	    "\"email_verified\":1,\"hd\":\"example.com\""),
-	    JWS_ERR_CLAIM_REQUIRED);
+	    JOSE_ERR_CLAIM_REQUIRED);
 	/* The requirement is checked before the identity. */
 	expect(mail_token(JWS_ALG_EDDSA, "\"hd\":\"example.com\""),
-	    JWS_ERR_CLAIM_REQUIRED);
+	    JOSE_ERR_CLAIM_REQUIRED);
 }
 
 static void
@@ -1338,12 +1318,12 @@ test_alg_disallowed(void **state)
 	struct claims	 c = std_claims();
 
 	c.iss = "\"https://rsa.example\"";
-	expect_claims(JWS_ALG_RS256, &c, JWS_OK);
-	expect_claims(JWS_ALG_ES256, &c, JWS_ERR_ALG_DISALLOWED);
-	expect_claims(JWS_ALG_EDDSA, &c, JWS_ERR_ALG_DISALLOWED);
-	expect_claims(JWS_ALG_RS384, &c, JWS_ERR_ALG_DISALLOWED);
-	expect_claims(JWS_ALG_PS256, &c, JWS_ERR_ALG_DISALLOWED);
-	expect_claims(JWS_ALG_ES512, &c, JWS_ERR_ALG_DISALLOWED);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_OK);
+	expect_claims(JWS_ALG_ES256, &c, JOSE_ERR_ALG_DISALLOWED);
+	expect_claims(JWS_ALG_EDDSA, &c, JOSE_ERR_ALG_DISALLOWED);
+	expect_claims(JWS_ALG_RS384, &c, JOSE_ERR_ALG_DISALLOWED);
+	expect_claims(JWS_ALG_PS256, &c, JOSE_ERR_ALG_DISALLOWED);
+	expect_claims(JWS_ALG_ES512, &c, JOSE_ERR_ALG_DISALLOWED);
 }
 
 static void
@@ -1356,13 +1336,13 @@ test_alg_none(void **state)
 	/* RFC 7515 A.5 style: no signature at all. */
 	h = b64("{\"alg\":\"none\"}", strlen("{\"alg\":\"none\"}"));
 	assert_true(asprintf(&tok, "%s.%s.", h, p) > 0);
-	expect(tok, JWS_ERR_MALFORMED);
+	expect(tok, JOSE_ERR_MALFORMED);
 	free(h);
 	/* With a (valid RS256) signature attached, in any case. */
 	expect(token_hdr("{\"alg\":\"none\",\"kid\":\"rsa1\"}"),
-	    JWS_ERR_ALG_NONE);
+	    JOSE_ERR_ALG_NONE);
 	expect(token_hdr("{\"alg\":\"nOnE\",\"kid\":\"rsa1\"}"),
-	    JWS_ERR_ALG_NONE);
+	    JOSE_ERR_ALG_NONE);
 	free(p);
 	free(pay);
 }
@@ -1420,20 +1400,20 @@ test_hs256_confusion(void **state)
 	assert_int_equal(PEM_write_bio_PUBKEY(bio, k_rsa), 1);
 	pemlen = BIO_get_mem_data(bio, &pem);
 	expect(hs_token(JWS_ALG_HS256, "\"https://rsa.example\"", n,
-	    (size_t)nlen), JWS_ERR_HS_NO_SECRET);
+	    (size_t)nlen), JOSE_ERR_HS_NO_SECRET);
 	expect(hs_token(JWS_ALG_HS256, "\"https://rsa.example\"", pem,
-	    (size_t)pemlen), JWS_ERR_HS_NO_SECRET);
+	    (size_t)pemlen), JOSE_ERR_HS_NO_SECRET);
 	expect(hs_token(JWS_ALG_HS512, "\"https://mail.example\"", pem,
-	    (size_t)pemlen), JWS_ERR_HS_NO_SECRET);
+	    (size_t)pemlen), JOSE_ERR_HS_NO_SECRET);
 	expect(hs_token(JWS_ALG_HS256, "\"" TEST_ISS "\"", n, (size_t)nlen),
-	    JWS_ERR_SIGNATURE);
+	    JOSE_ERR_SIGNATURE);
 	expect(hs_token(JWS_ALG_HS256, "\"" TEST_ISS "\"", pem,
-	    (size_t)pemlen), JWS_ERR_SIGNATURE);
+	    (size_t)pemlen), JOSE_ERR_SIGNATURE);
 	/* The real secret, for contrast; then HS384 where joe allows HS256. */
 	expect(hs_token(JWS_ALG_HS384, "\"" TEST_ISS "\"", hs_key,
-	    hs_keylen), JWS_OK);
+	    hs_keylen), JOSE_OK);
 	expect(hs_token(JWS_ALG_HS384, "\"joe\"", a1_key, a1_keylen),
-	    JWS_ERR_ALG_DISALLOWED);
+	    JOSE_ERR_ALG_DISALLOWED);
 	/* An HS256 MAC relabelled HS512: the length gives it away. */
 	{
 		char	*tok = hs_token(JWS_ALG_HS256, "\"" TEST_ISS "\"",
@@ -1441,7 +1421,7 @@ test_hs256_confusion(void **state)
 		char	*hdr = b64("{\"alg\":\"HS512\"}", 15), *out;
 
 		assert_true(asprintf(&out, "%s%s", hdr, strchr(tok, '.')) > 0);
-		expect(out, JWS_ERR_SIG_LENGTH);
+		expect(out, JOSE_ERR_SIG_LENGTH);
 		free(hdr);
 		free(tok);
 	}
@@ -1458,53 +1438,53 @@ test_hs_length(void **state)
 	size_t	 len = get_sig(tok, sig);
 
 	assert_int_equal(len, 64);
-	expect(strdup(tok), JWS_OK);
-	expect(set_sig(strdup(tok), sig, 63), JWS_ERR_SIG_LENGTH);
-	expect(set_sig(strdup(tok), sig, 32), JWS_ERR_SIG_LENGTH);
+	expect(strdup(tok), JOSE_OK);
+	expect(set_sig(strdup(tok), sig, 63), JOSE_ERR_SIG_LENGTH);
+	expect(set_sig(strdup(tok), sig, 32), JOSE_ERR_SIG_LENGTH);
 	sig[64] = 0;
-	expect(set_sig(tok, sig, 65), JWS_ERR_SIG_LENGTH);
+	expect(set_sig(tok, sig, 65), JOSE_ERR_SIG_LENGTH);
 }
 
 static void
 test_alg_unsupported(void **state)
 {
-	expect(token_hdr("{\"alg\":\"RS256\",\"kid\":\"rsa1\"}"), JWS_OK);
+	expect(token_hdr("{\"alg\":\"RS256\",\"kid\":\"rsa1\"}"), JOSE_OK);
 	/* Known algorithms, but the signature is RS256's. */
 	expect(token_hdr("{\"alg\":\"RS384\",\"kid\":\"rsa1\"}"),
-	    JWS_ERR_SIGNATURE);
+	    JOSE_ERR_SIGNATURE);
 	expect(token_hdr("{\"alg\":\"PS256\",\"kid\":\"rsa1\"}"),
-	    JWS_ERR_SIGNATURE);
+	    JOSE_ERR_SIGNATURE);
 	expect(token_hdr("{\"alg\":\"ES256K\",\"kid\":\"rsa1\"}"),
-	    JWS_ERR_ALG_UNSUPPORTED);
+	    JOSE_ERR_ALG_UNSUPPORTED);
 	expect(token_hdr("{\"alg\":\"rs256\",\"kid\":\"rsa1\"}"),
-	    JWS_ERR_ALG_UNSUPPORTED);
+	    JOSE_ERR_ALG_UNSUPPORTED);
 	expect(token_hdr("{\"alg\":\"RSA-OAEP\",\"kid\":\"rsa1\"}"),
-	    JWS_ERR_ALG_UNSUPPORTED);
+	    JOSE_ERR_ALG_UNSUPPORTED);
 	expect(token_hdr("{\"alg\":\"Ed25519\",\"kid\":\"rsa1\"}"),
-	    JWS_ERR_ALG_UNSUPPORTED);
+	    JOSE_ERR_ALG_UNSUPPORTED);
 	expect(token_hdr("{\"alg\":\"\",\"kid\":\"rsa1\"}"),
-	    JWS_ERR_ALG_UNSUPPORTED);
+	    JOSE_ERR_ALG_UNSUPPORTED);
 }
 
 static void
 test_alg_missing(void **state)
 {
-	expect(token_hdr("{\"kid\":\"rsa1\"}"), JWS_ERR_ALG_MISSING);
+	expect(token_hdr("{\"kid\":\"rsa1\"}"), JOSE_ERR_ALG_MISSING);
 	expect(token_hdr("{\"alg\":256,\"kid\":\"rsa1\"}"),
-	    JWS_ERR_ALG_MISSING);
+	    JOSE_ERR_ALG_MISSING);
 	expect(token_hdr("{\"alg\":[\"RS256\"],\"kid\":\"rsa1\"}"),
-	    JWS_ERR_ALG_MISSING);
+	    JOSE_ERR_ALG_MISSING);
 }
 
 static void
 test_crit(void **state)
 {
 	expect(token_hdr("{\"alg\":\"RS256\",\"kid\":\"rsa1\","
-	    "\"crit\":[\"exp\"],\"exp\":1}"), JWS_ERR_CRIT);
+	    "\"crit\":[\"exp\"],\"exp\":1}"), JOSE_ERR_CRIT);
 	expect(token_hdr("{\"alg\":\"RS256\",\"kid\":\"rsa1\","
-	    "\"crit\":[\"b64\"],\"b64\":false}"), JWS_ERR_CRIT);
+	    "\"crit\":[\"b64\"],\"b64\":false}"), JOSE_ERR_CRIT);
 	expect(token_hdr("{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"crit\":[]}"),
-	    JWS_ERR_CRIT);
+	    JOSE_ERR_CRIT);
 }
 
 /* A token naming a key of another type than its alg verifies with. */
@@ -1513,12 +1493,12 @@ test_key_type_mismatch(void **state)
 {
 	struct claims	 c = std_claims();
 
-	expect(token_kid(JWS_ALG_ES256, "ec1", &c), JWS_OK);
-	expect(token_kid(JWS_ALG_ES256, "rsa1", &c), JWS_ERR_KEY_MISMATCH);
-	expect(token_kid(JWS_ALG_EDDSA, "ec1", &c), JWS_ERR_KEY_MISMATCH);
-	expect(token_kid(JWS_ALG_RS256, "ed1", &c), JWS_ERR_KEY_MISMATCH);
-	expect(token_kid(JWS_ALG_PS256, "ec384", &c), JWS_ERR_KEY_MISMATCH);
-	expect(token_kid(JWS_ALG_ES512, "ed1", &c), JWS_ERR_KEY_MISMATCH);
+	expect(token_kid(JWS_ALG_ES256, "ec1", &c), JOSE_OK);
+	expect(token_kid(JWS_ALG_ES256, "rsa1", &c), JOSE_ERR_KEY_MISMATCH);
+	expect(token_kid(JWS_ALG_EDDSA, "ec1", &c), JOSE_ERR_KEY_MISMATCH);
+	expect(token_kid(JWS_ALG_RS256, "ed1", &c), JOSE_ERR_KEY_MISMATCH);
+	expect(token_kid(JWS_ALG_PS256, "ec384", &c), JOSE_ERR_KEY_MISMATCH);
+	expect(token_kid(JWS_ALG_ES512, "ed1", &c), JOSE_ERR_KEY_MISMATCH);
 }
 
 /* ES* with an EC key on another curve. */
@@ -1527,9 +1507,9 @@ test_curve_mismatch(void **state)
 {
 	struct claims	 c = std_claims();
 
-	expect(token_kid(JWS_ALG_ES384, "ec1", &c), JWS_ERR_CURVE_MISMATCH);
-	expect(token_kid(JWS_ALG_ES256, "ec521", &c), JWS_ERR_CURVE_MISMATCH);
-	expect(token_kid(JWS_ALG_ES512, "ec384", &c), JWS_ERR_CURVE_MISMATCH);
+	expect(token_kid(JWS_ALG_ES384, "ec1", &c), JOSE_ERR_CURVE_MISMATCH);
+	expect(token_kid(JWS_ALG_ES256, "ec521", &c), JOSE_ERR_CURVE_MISMATCH);
+	expect(token_kid(JWS_ALG_ES512, "ec384", &c), JOSE_ERR_CURVE_MISMATCH);
 }
 
 /* The right key type, but the JWK says it is for PS256 only. */
@@ -1539,17 +1519,17 @@ test_jwk_alg_mismatch(void **state)
 	struct claims	 c = std_claims();
 
 	c.iss = "\"https://two.example\"";
-	expect(token_kid(JWS_ALG_RS256, "rsa1", &c), JWS_OK);
+	expect(token_kid(JWS_ALG_RS256, "rsa1", &c), JOSE_OK);
 	c.iss = "\"https://ps.example\"";
-	expect(token_kid(JWS_ALG_PS256, "rsa1", &c), JWS_OK);
+	expect(token_kid(JWS_ALG_PS256, "rsa1", &c), JOSE_OK);
 	expect(token_kid(JWS_ALG_RS256, "rsa1", &c),
-	    JWS_ERR_JWK_ALG_MISMATCH);
+	    JOSE_ERR_JWK_ALG_MISMATCH);
 	/* Without a kid the PS256 key is no candidate at all. */
-	expect(token_kid(JWS_ALG_RS256, NULL, &c), JWS_ERR_NO_FITTING_KEY);
-	expect(token_kid(JWS_ALG_PS256, NULL, &c), JWS_OK);
+	expect(token_kid(JWS_ALG_RS256, NULL, &c), JOSE_ERR_NO_FITTING_KEY);
+	expect(token_kid(JWS_ALG_PS256, NULL, &c), JOSE_OK);
 	/* ec384's JWK says ES384; the curve misfit is reported first. */
 	c = std_claims();
-	expect(token_kid(JWS_ALG_ES256, "ec384", &c), JWS_ERR_CURVE_MISMATCH);
+	expect(token_kid(JWS_ALG_ES256, "ec384", &c), JOSE_ERR_CURVE_MISMATCH);
 }
 
 /* RSASSA-PKCS1-v1_5 and RSASSA-PSS are not interchangeable. */
@@ -1561,22 +1541,22 @@ test_rs_ps_confusion(void **state)
 
 	/* PKCS #1 v1.5 signature under a PS256 header, and vice versa. */
 	expect(sign_json("{\"alg\":\"PS256\",\"kid\":\"rsa1\"}", pay, k_rsa,
-	    JWS_ALG_RS256), JWS_ERR_SIGNATURE);
+	    JWS_ALG_RS256), JOSE_ERR_SIGNATURE);
 	expect(sign_json("{\"alg\":\"RS256\",\"kid\":\"rsa1\"}", pay, k_rsa,
-	    JWS_ALG_PS256), JWS_ERR_SIGNATURE);
+	    JWS_ALG_PS256), JOSE_ERR_SIGNATURE);
 	/* PS384 signed with SHA-256. */
 	expect(sign_json("{\"alg\":\"PS384\",\"kid\":\"rsa1\"}", pay, k_rsa,
-	    JWS_ALG_PS256), JWS_ERR_SIGNATURE);
+	    JWS_ALG_PS256), JOSE_ERR_SIGNATURE);
 	/* RFC 7518 3.5: the salt is as long as the hash, not longer. */
 	pss_salt = RSA_PSS_SALTLEN_MAX;
 	expect(sign_json("{\"alg\":\"PS256\",\"kid\":\"rsa1\"}", pay, k_rsa,
-	    JWS_ALG_PS256), JWS_ERR_SIGNATURE);
+	    JWS_ALG_PS256), JOSE_ERR_SIGNATURE);
 	pss_salt = 20;
 	expect(sign_json("{\"alg\":\"PS256\",\"kid\":\"rsa1\"}", pay, k_rsa,
-	    JWS_ALG_PS256), JWS_ERR_SIGNATURE);
+	    JWS_ALG_PS256), JOSE_ERR_SIGNATURE);
 	pss_salt = RSA_PSS_SALTLEN_DIGEST;
 	expect(sign_json("{\"alg\":\"PS256\",\"kid\":\"rsa1\"}", pay, k_rsa,
-	    JWS_ALG_PS256), JWS_OK);
+	    JWS_ALG_PS256), JOSE_OK);
 	free(pay);
 }
 
@@ -1585,22 +1565,22 @@ test_kid(void **state)
 {
 	struct claims	 c = std_claims();
 
-	expect(token_kid(JWS_ALG_RS256, "rsa2", &c), JWS_ERR_KID_UNKNOWN);
-	expect(token_kid(JWS_ALG_RS256, "RSA1", &c), JWS_ERR_KID_UNKNOWN);
-	expect(token_kid(JWS_ALG_RS256, "", &c), JWS_ERR_KID_UNKNOWN);
+	expect(token_kid(JWS_ALG_RS256, "rsa2", &c), JOSE_ERR_KID_UNKNOWN);
+	expect(token_kid(JWS_ALG_RS256, "RSA1", &c), JOSE_ERR_KID_UNKNOWN);
+	expect(token_kid(JWS_ALG_RS256, "", &c), JOSE_ERR_KID_UNKNOWN);
 	/* A kid of another issuer's set does not cross over. */
 	expect(token_kid(JWS_ALG_RS256, "rfc7515-a2", &c),
-	    JWS_ERR_KID_UNKNOWN);
-	expect(token_hdr("{\"alg\":\"RS256\",\"kid\":1}"), JWS_ERR_KID_TYPE);
+	    JOSE_ERR_KID_UNKNOWN);
+	expect(token_hdr("{\"alg\":\"RS256\",\"kid\":1}"), JOSE_ERR_KID_TYPE);
 	expect(token_hdr("{\"alg\":\"RS256\",\"kid\":null}"),
-	    JWS_ERR_KID_TYPE);
+	    JOSE_ERR_KID_TYPE);
 	expect(token_hdr("{\"alg\":\"RS256\",\"kid\":[\"rsa1\"]}"),
-	    JWS_ERR_KID_TYPE);
+	    JOSE_ERR_KID_TYPE);
 	/* Without a kid, "joe"'s only RSA key is chosen: not the signer. */
 	c.iss = "\"joe\"";
-	expect(token_kid(JWS_ALG_RS256, NULL, &c), JWS_ERR_SIGNATURE);
+	expect(token_kid(JWS_ALG_RS256, NULL, &c), JOSE_ERR_SIGNATURE);
 	/* joe has no P-384 key and does not allow ES384 anyway. */
-	expect(token_kid(JWS_ALG_ES384, NULL, &c), JWS_ERR_ALG_DISALLOWED);
+	expect(token_kid(JWS_ALG_ES384, NULL, &c), JOSE_ERR_ALG_DISALLOWED);
 }
 
 /* An issuer whose set is not known yet (jwks_url before its fetch). */
@@ -1612,21 +1592,21 @@ test_no_keys(void **state)
 	char			*tok;
 
 	c.iss = "\"https://empty.example\"";
-	expect(token_kid(JWS_ALG_RS256, "rsa1", &c), JWS_ERR_NO_KEYS);
-	expect(token_kid(JWS_ALG_EDDSA, NULL, &c), JWS_ERR_NO_KEYS);
-	expect_claims(JWS_ALG_HS256, &c, JWS_ERR_HS_NO_SECRET);
+	expect(token_kid(JWS_ALG_RS256, "rsa1", &c), JOSE_ERR_NO_KEYS);
+	expect(token_kid(JWS_ALG_EDDSA, NULL, &c), JOSE_ERR_NO_KEYS);
+	expect_claims(JWS_ALG_HS256, &c, JOSE_ERR_HS_NO_SECRET);
 	/* The issuer is reported, so the caller can refresh its keys. */
 	tok = token(JWS_ALG_RS256, &c);
-	assert_int_equal(verify_at(tok, NOW, &id), JWS_ERR_NO_KEYS);
+	assert_int_equal(verify_at(tok, NOW, &id), JOSE_ERR_NO_KEYS);
 	assert_ptr_equal(id.issuer, &issuers[ISS_EMPTY]);
 	free(tok);
 	c = std_claims();
 	tok = token_kid(JWS_ALG_RS256, "rotated", &c);
-	assert_int_equal(verify_at(tok, NOW, &id), JWS_ERR_KID_UNKNOWN);
+	assert_int_equal(verify_at(tok, NOW, &id), JOSE_ERR_KID_UNKNOWN);
 	assert_ptr_equal(id.issuer, &issuers[ISS_TEST]);
 	free(tok);
 	/* Refused before an issuer is known: none reported. */
-	assert_int_equal(verify_at("x.y.z", NOW, &id), JWS_ERR_BASE64);
+	assert_int_equal(verify_at("x.y.z", NOW, &id), JOSE_ERR_BASE64);
 	assert_null(id.issuer);
 }
 
@@ -1640,11 +1620,11 @@ forge(enum jws_alg alg, size_t at)
 	uint8_t		 sig[SIG_MAX];
 	size_t		 len;
 
-	expect(strdup(tok), JWS_OK);
+	expect(strdup(tok), JOSE_OK);
 	len = get_sig(tok, sig);
 	assert_true(at < len);
 	sig[at] ^= 0x04;
-	expect(set_sig(tok, sig, len), JWS_ERR_SIGNATURE);
+	expect(set_sig(tok, sig, len), JOSE_ERR_SIGNATURE);
 }
 
 static void
@@ -1675,14 +1655,14 @@ test_forged_payload(void **state)
 
 	c.sub = "\"admin\"";
 	forged = token(JWS_ALG_RS256, &c);
-	expect(strdup(forged), JWS_OK);
-	expect(set_sig(forged, sig, len), JWS_ERR_SIGNATURE);
+	expect(strdup(forged), JOSE_OK);
+	expect(set_sig(forged, sig, len), JOSE_ERR_SIGNATURE);
 	free(tok);
 }
 
 /* Signature len bytes long: the real one cut, or padded with zeros. */
 static void
-resize_sig(enum jws_alg alg, size_t newlen, enum jws_err want)
+resize_sig(enum jws_alg alg, size_t newlen, enum jose_err want)
 {
 	struct claims	 c = std_claims();
 	char		*tok = token(alg, &c);
@@ -1709,16 +1689,16 @@ test_signature_length(void **state)
 	size_t	 i;
 
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		resize_sig(sizes[i].alg, sizes[i].len, JWS_OK);
+		resize_sig(sizes[i].alg, sizes[i].len, JOSE_OK);
 		resize_sig(sizes[i].alg, sizes[i].len - 1,
-		    JWS_ERR_SIG_LENGTH);
+		    JOSE_ERR_SIG_LENGTH);
 		resize_sig(sizes[i].alg, sizes[i].len + 1,
-		    JWS_ERR_SIG_LENGTH);
+		    JOSE_ERR_SIG_LENGTH);
 	}
-	resize_sig(JWS_ALG_RS256, 1, JWS_ERR_SIG_LENGTH);
+	resize_sig(JWS_ALG_RS256, 1, JOSE_ERR_SIG_LENGTH);
 	/* An ES512 signature of ES256's size, and the reverse. */
-	resize_sig(JWS_ALG_ES512, 64, JWS_ERR_SIG_LENGTH);
-	resize_sig(JWS_ALG_ES256, 132, JWS_ERR_SIG_LENGTH);
+	resize_sig(JWS_ALG_ES512, 64, JOSE_ERR_SIG_LENGTH);
+	resize_sig(JWS_ALG_ES256, 132, JOSE_ERR_SIG_LENGTH);
 }
 
 /* ECDSA as DER (what OpenSSL emits) is not the JWS encoding. */
@@ -1751,7 +1731,7 @@ test_ecdsa_der_refused(void **state)
 		    (uint8_t *)input, strlen(input)), 1);
 		EVP_MD_CTX_free(ctx);
 		assert_int_not_equal(len, 2 * ec_coord(cases[i].alg));
-		expect(set_sig(tok, sig, len), JWS_ERR_SIG_LENGTH);
+		expect(set_sig(tok, sig, len), JOSE_ERR_SIG_LENGTH);
 		free(input);
 	}
 }
@@ -1773,18 +1753,18 @@ test_es256_out_of_range(void **state)
 	(void)get_sig(tok, sig);
 	memcpy(bad, sig, 64);
 	memset(bad, 0, 32);
-	expect(set_sig(strdup(tok), bad, 64), JWS_ERR_SIGNATURE);
+	expect(set_sig(strdup(tok), bad, 64), JOSE_ERR_SIGNATURE);
 	memcpy(bad, sig, 64);
 	memset(bad + 32, 0, 32);
-	expect(set_sig(strdup(tok), bad, 64), JWS_ERR_SIGNATURE);
+	expect(set_sig(strdup(tok), bad, 64), JOSE_ERR_SIGNATURE);
 	memcpy(bad, order, 32);
-	expect(set_sig(strdup(tok), bad, 64), JWS_ERR_SIGNATURE);
+	expect(set_sig(strdup(tok), bad, 64), JOSE_ERR_SIGNATURE);
 	memset(bad, 0xff, 64);
-	expect(set_sig(tok, bad, 64), JWS_ERR_SIGNATURE);
+	expect(set_sig(tok, bad, 64), JOSE_ERR_SIGNATURE);
 	/* ES512: all ones is far beyond the P-521 order. */
 	tok = token(JWS_ALG_ES512, &c);
 	memset(bad, 0xff, 132);
-	expect(set_sig(tok, bad, 132), JWS_ERR_SIGNATURE);
+	expect(set_sig(tok, bad, 132), JOSE_ERR_SIGNATURE);
 }
 
 /* ---- encoding ---- */
@@ -1807,19 +1787,19 @@ test_base64(void **state)
 	struct claims	 c = std_claims();
 	char		*tok = token(JWS_ALG_RS256, &c), *s;
 
-	expect(strdup(tok), JWS_OK);
+	expect(strdup(tok), JOSE_OK);
 	/* Characters of standard base64, of neither, and white space. */
-	expect(poke(tok, 0, 2, '+'), JWS_ERR_BASE64);
-	expect(poke(tok, 1, 5, '/'), JWS_ERR_BASE64);
-	expect(poke(tok, 2, 9, '*'), JWS_ERR_BASE64);
-	expect(poke(tok, 1, 0, ' '), JWS_ERR_BASE64);
-	expect(poke(tok, 2, 0, '\n'), JWS_ERR_BASE64);
+	expect(poke(tok, 0, 2, '+'), JOSE_ERR_BASE64);
+	expect(poke(tok, 1, 5, '/'), JOSE_ERR_BASE64);
+	expect(poke(tok, 2, 9, '*'), JOSE_ERR_BASE64);
+	expect(poke(tok, 1, 0, ' '), JOSE_ERR_BASE64);
+	expect(poke(tok, 2, 0, '\n'), JOSE_ERR_BASE64);
 	/* Padding: a 256-byte signature is 342 characters, 2 short of 4n. */
 	assert_true(asprintf(&s, "%s==", tok) > 0);
-	expect(s, JWS_ERR_BASE64);
+	expect(s, JOSE_ERR_BASE64);
 	/* A part of 4n+1 characters (342 + 3) cannot be base64. */
 	assert_true(asprintf(&s, "%sAAA", tok) > 0);
-	expect(s, JWS_ERR_BASE64);
+	expect(s, JOSE_ERR_BASE64);
 	free(tok);
 }
 
@@ -1830,16 +1810,16 @@ test_structure(void **state)
 	char		*tok = token(JWS_ALG_RS256, &c), *s;
 	char		*d1 = strchr(tok, '.'), *d2 = strrchr(tok, '.');
 
-	expect(strdup(tok), JWS_OK);
-	expect(strndup(tok, d2 - tok), JWS_ERR_MALFORMED);	/* h.p */
+	expect(strdup(tok), JOSE_OK);
+	expect(strndup(tok, d2 - tok), JOSE_ERR_MALFORMED);	/* h.p */
 	assert_true(asprintf(&s, "%s.%s", tok, d2 + 1) > 0); /* h.p.s.s */
-	expect(s, JWS_ERR_MALFORMED);
-	expect(strdup(d1), JWS_ERR_MALFORMED);			/* .p.s */
+	expect(s, JOSE_ERR_MALFORMED);
+	expect(strdup(d1), JOSE_ERR_MALFORMED);			/* .p.s */
 	assert_true(asprintf(&s, "%.*s.%s", (int)(d1 - tok), tok, d2) > 0);
-	expect(s, JWS_ERR_MALFORMED);				/* h..s */
-	expect(strndup(tok, d2 - tok + 1), JWS_ERR_MALFORMED);	/* h.p. */
-	expect(strdup(""), JWS_ERR_MALFORMED);
-	expect(strdup(".."), JWS_ERR_MALFORMED);
+	expect(s, JOSE_ERR_MALFORMED);				/* h..s */
+	expect(strndup(tok, d2 - tok + 1), JOSE_ERR_MALFORMED);	/* h.p. */
+	expect(strdup(""), JOSE_ERR_MALFORMED);
+	expect(strdup(".."), JOSE_ERR_MALFORMED);
 	free(tok);
 }
 
@@ -1850,37 +1830,37 @@ test_json_shape(void **state)
 
 	/* Duplicate members: a second parser might read the other one. */
 	expect(token_hdr("{\"alg\":\"RS256\",\"kid\":\"rsa1\","
-	    "\"alg\":\"RS256\"}"), JWS_ERR_DUPLICATE_MEMBER);
+	    "\"alg\":\"RS256\"}"), JOSE_ERR_DUPLICATE_MEMBER);
 	expect(token_hdr("{\"alg\":\"none\",\"kid\":\"rsa1\","
-	    "\"alg\":\"RS256\"}"), JWS_ERR_DUPLICATE_MEMBER);
+	    "\"alg\":\"RS256\"}"), JOSE_ERR_DUPLICATE_MEMBER);
 	c.extra = "\"sub\":\"admin\"";
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_DUPLICATE_MEMBER);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_DUPLICATE_MEMBER);
 	c.extra = "\"x\":{\"a\":1,\"a\":2}";		/* nested too */
-	expect_claims(JWS_ALG_RS256, &c, JWS_ERR_DUPLICATE_MEMBER);
+	expect_claims(JWS_ALG_RS256, &c, JOSE_ERR_DUPLICATE_MEMBER);
 	/* Not JSON, and JSON but not an object. */
 	expect(token_hdr("{\"alg\":\"RS256\",\"kid\":\"rsa1\""),
-	    JWS_ERR_HEADER);
+	    JOSE_ERR_HEADER);
 	expect(token_hdr("{\"alg\":\"RS256\",\"kid\":\"rsa1\"} x"),
-	    JWS_ERR_HEADER);
-	expect(token_hdr("{'alg':'RS256'}"), JWS_ERR_HEADER);
-	expect(token_hdr("[\"RS256\"]"), JWS_ERR_HEADER_NOT_OBJECT);
-	expect(token_hdr("\"RS256\""), JWS_ERR_HEADER_NOT_OBJECT);
+	    JOSE_ERR_HEADER);
+	expect(token_hdr("{'alg':'RS256'}"), JOSE_ERR_HEADER);
+	expect(token_hdr("[\"RS256\"]"), JOSE_ERR_HEADER_NOT_OBJECT);
+	expect(token_hdr("\"RS256\""), JOSE_ERR_HEADER_NOT_OBJECT);
 	expect(sign_json("{\"alg\":\"RS256\",\"kid\":\"rsa1\"}", "[1,2]",
-	    k_rsa, JWS_ALG_RS256), JWS_ERR_PAYLOAD_NOT_OBJECT);
+	    k_rsa, JWS_ALG_RS256), JOSE_ERR_PAYLOAD_NOT_OBJECT);
 	expect(sign_json("{\"alg\":\"RS256\",\"kid\":\"rsa1\"}",
 	    "[{\"iss\":\"" TEST_ISS "\"}]", k_rsa, JWS_ALG_RS256),
-	    JWS_ERR_PAYLOAD_NOT_OBJECT);
+	    JOSE_ERR_PAYLOAD_NOT_OBJECT);
 	expect(sign_json("{\"alg\":\"RS256\",\"kid\":\"rsa1\"}", "\"x\"",
-	    k_rsa, JWS_ALG_RS256), JWS_ERR_PAYLOAD_NOT_OBJECT);
+	    k_rsa, JWS_ALG_RS256), JOSE_ERR_PAYLOAD_NOT_OBJECT);
 	expect(sign_json("{\"alg\":\"RS256\",\"kid\":\"rsa1\"}", "null",
-	    k_rsa, JWS_ALG_RS256), JWS_ERR_PAYLOAD_NOT_OBJECT);
+	    k_rsa, JWS_ALG_RS256), JOSE_ERR_PAYLOAD_NOT_OBJECT);
 	expect(sign_json("{\"alg\":\"RS256\",\"kid\":\"rsa1\"}", "{\"iss\":",
-	    k_rsa, JWS_ALG_RS256), JWS_ERR_PAYLOAD);
+	    k_rsa, JWS_ALG_RS256), JOSE_ERR_PAYLOAD);
 	expect(sign_json("{\"alg\":\"RS256\",\"kid\":\"rsa1\"}", "",
-	    k_rsa, JWS_ALG_RS256), JWS_ERR_MALFORMED);	/* empty part */
+	    k_rsa, JWS_ALG_RS256), JOSE_ERR_MALFORMED);	/* empty part */
 	/* Invalid UTF-8 in a string. */
 	expect(sign_json("{\"alg\":\"RS256\",\"kid\":\"rsa1\"}",
-	    "{\"iss\":\"\xff\"}", k_rsa, JWS_ALG_RS256), JWS_ERR_PAYLOAD);
+	    "{\"iss\":\"\xff\"}", k_rsa, JWS_ALG_RS256), JOSE_ERR_PAYLOAD);
 }
 
 /* "[" depth times, a value, "]" depth times, as a claim "deep". */
@@ -1907,44 +1887,44 @@ test_json_depth(void **state)
 	struct claims	 c = std_claims();
 	char		*deep;
 
-	/* The claims object is depth 1: JWS_MAX_DEPTH - 1 arrays fit. */
-	c.extra = deep = nested(JWS_MAX_DEPTH - 1);
-	expect_claims(JWS_ALG_EDDSA, &c, JWS_OK);
+	/* The claims object is depth 1: JOSE_MAX_DEPTH - 1 arrays fit. */
+	c.extra = deep = nested(JOSE_MAX_DEPTH - 1);
+	expect_claims(JWS_ALG_EDDSA, &c, JOSE_OK);
 	free(deep);
-	c.extra = deep = nested(JWS_MAX_DEPTH);
-	expect_claims(JWS_ALG_EDDSA, &c, JWS_ERR_JSON_DEPTH);
+	c.extra = deep = nested(JOSE_MAX_DEPTH);
+	expect_claims(JWS_ALG_EDDSA, &c, JOSE_ERR_JSON_DEPTH);
 	free(deep);
 	/* Far deeper than any parser's stack should be asked to go. */
 	c.extra = deep = nested(2000);
-	expect_claims(JWS_ALG_EDDSA, &c, JWS_ERR_JSON_DEPTH);
+	expect_claims(JWS_ALG_EDDSA, &c, JOSE_ERR_JSON_DEPTH);
 	free(deep);
 	/* Brackets in strings are text, and escaped quotes stay in strings. */
 	c.extra = "\"s\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[[[[[[[[\"";
-	expect_claims(JWS_ALG_EDDSA, &c, JWS_OK);
+	expect_claims(JWS_ALG_EDDSA, &c, JOSE_OK);
 	/* In the header. */
 	expect(token_hdr("{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"x\":[[[[[[["
 	    "[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"),
-	    JWS_ERR_JSON_DEPTH);
+	    JOSE_ERR_JSON_DEPTH);
 }
 
-/* A header over JWS_MAX_HEADER decoded bytes is refused unparsed. */
+/* A header over JOSE_MAX_HEADER decoded bytes is refused unparsed. */
 static void
 test_header_size(void **state)
 {
 	struct claims	 c = std_claims();
-	char		 hdr[JWS_MAX_HEADER + 64], *pay = claims_json(&c);
+	char		 hdr[JOSE_MAX_HEADER + 64], *pay = claims_json(&c);
 	int		 fixed;
 
 	fixed = (int)strlen("{\"alg\":\"EdDSA\",\"kid\":\"ed1\",\"x\":\"\"}");
 
 	snprintf(hdr, sizeof(hdr), "{\"alg\":\"EdDSA\",\"kid\":\"ed1\","
-	    "\"x\":\"%0*d\"}", JWS_MAX_HEADER - fixed, 0);
-	assert_int_equal(strlen(hdr), JWS_MAX_HEADER);
-	expect(sign_json(hdr, pay, k_ed, JWS_ALG_EDDSA), JWS_OK);
+	    "\"x\":\"%0*d\"}", JOSE_MAX_HEADER - fixed, 0);
+	assert_int_equal(strlen(hdr), JOSE_MAX_HEADER);
+	expect(sign_json(hdr, pay, k_ed, JWS_ALG_EDDSA), JOSE_OK);
 	snprintf(hdr, sizeof(hdr), "{\"alg\":\"EdDSA\",\"kid\":\"ed1\","
-	    "\"x\":\"%0*d\"}", JWS_MAX_HEADER - fixed + 1, 0);
+	    "\"x\":\"%0*d\"}", JOSE_MAX_HEADER - fixed + 1, 0);
 	expect(sign_json(hdr, pay, k_ed, JWS_ALG_EDDSA),
-	    JWS_ERR_HEADER_TOO_LARGE);
+	    JOSE_ERR_HEADER_TOO_LARGE);
 	free(pay);
 }
 
@@ -1969,16 +1949,16 @@ test_size(void **state)
 	}
 	assert_non_null(prev);
 	assert_true(strlen(prev) > JWS_MAX_BYTES - 4);
-	expect(prev, JWS_OK);
-	expect(tok, JWS_ERR_TOO_LARGE);
+	expect(prev, JOSE_OK);
+	expect(tok, JOSE_ERR_TOO_LARGE);
 	/* The size check comes first: garbage one byte over is not parsed. */
 	memset(extra, '.', sizeof(extra));
 	assert_int_equal(jwt_verify(issuers, NISSUERS, extra, sizeof(extra),
-	    NOW, &id), JWS_ERR_MALFORMED);
+	    NOW, &id), JOSE_ERR_MALFORMED);
 	assert_non_null(tok = malloc(JWS_MAX_BYTES + 1));
 	memset(tok, '.', JWS_MAX_BYTES + 1);
 	assert_int_equal(jwt_verify(issuers, NISSUERS, tok, JWS_MAX_BYTES + 1,
-	    NOW, &id), JWS_ERR_TOO_LARGE);
+	    NOW, &id), JOSE_ERR_TOO_LARGE);
 	free(tok);
 }
 
@@ -1992,9 +1972,9 @@ test_length_not_nul(void **state)
 
 	assert_true(asprintf(&s, "%sAAAA", tok) > 0);
 	assert_int_equal(jwt_verify(issuers, NISSUERS, s, strlen(tok), NOW,
-	    &id), JWS_OK);
+	    &id), JOSE_OK);
 	assert_int_equal(jwt_verify(issuers, NISSUERS, s, strlen(s), NOW,
-	    &id), JWS_ERR_SIG_LENGTH);
+	    &id), JOSE_ERR_SIG_LENGTH);
 	free(s);
 	free(tok);
 }
@@ -2004,7 +1984,6 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_alg_names),
-		cmocka_unit_test(test_strerror_distinct),
 		cmocka_unit_test(test_rfc7515_a1_hs256),
 		cmocka_unit_test(test_rfc7515_a2_rs256),
 		cmocka_unit_test(test_rfc7515_a3_es256),
