@@ -492,81 +492,74 @@ conf_parse_long(const char *v, long *out)
 	return (errno != 0 || end == v || *end != '\0') ? -1 : 0;
 }
 
+/* The C types a number key may fill. */
+enum width { W_INT, W_LONG, W_I64, W_SIZE };
+
+/* Digits within [min, max], times scale (a unit of the file in memory). */
 static int
-number(struct conf *l, const struct conf_key *k, const char *v, long *n)
+set_number(struct conf *l, const struct conf_key *k, void *obj,
+    const char *v, enum width w, long scale)
 {
-	if (conf_parse_long(v, n) == -1 || *n < k->min || *n > k->max)
+	void	*field = CONF_FIELD(obj, k);
+	long	 n;
+
+	if (conf_parse_long(v, &n) == -1 || n < k->min || n > k->max)
 		return conf_fail(l, "%s: expected an integer from %ld to %ld, "
 		    "got \"%s\"", k->name, k->min, k->max, v);
+	n *= scale;
+	switch (w) {
+	case W_INT:
+		*(int *)field = (int)n;
+		break;
+	case W_LONG:
+		*(long *)field = n;
+		break;
+	case W_I64:
+		*(int64_t *)field = n;
+		break;
+	case W_SIZE:
+		*(size_t *)field = (size_t)n;
+		break;
+	}
 	return 0;
 }
 
 static int
 set_int(struct conf *l, const struct conf_key *k, void *obj, const char *v)
 {
-	long	n;
-
-	if (number(l, k, v, &n) == -1)
-		return -1;
-	*(int *)CONF_FIELD(obj, k) = (int)n;
-	return 0;
+	return set_number(l, k, obj, v, W_INT, 1);
 }
 
 static int
 set_i64(struct conf *l, const struct conf_key *k, void *obj, const char *v)
 {
-	long	n;
-
-	if (number(l, k, v, &n) == -1)
-		return -1;
-	*(int64_t *)CONF_FIELD(obj, k) = n;
-	return 0;
+	return set_number(l, k, obj, v, W_I64, 1);
 }
 
 static int
 set_long(struct conf *l, const struct conf_key *k, void *obj, const char *v)
 {
-	long	n;
-
-	if (number(l, k, v, &n) == -1)
-		return -1;
-	*(long *)CONF_FIELD(obj, k) = n;
-	return 0;
+	return set_number(l, k, obj, v, W_LONG, 1);
 }
 
 static int
 set_size(struct conf *l, const struct conf_key *k, void *obj, const char *v)
 {
-	long	n;
-
-	if (number(l, k, v, &n) == -1)
-		return -1;
-	*(size_t *)CONF_FIELD(obj, k) = (size_t)n;
-	return 0;
+	return set_number(l, k, obj, v, W_SIZE, 1);
 }
 
 /* Seconds in the file, milliseconds in memory. */
 static int
 set_msec(struct conf *l, const struct conf_key *k, void *obj, const char *v)
 {
-	long	n;
-
-	if (number(l, k, v, &n) == -1)
-		return -1;
-	*(int *)CONF_FIELD(obj, k) = (int)(n * 1000);
-	return 0;
+	return set_number(l, k, obj, v, W_INT, 1000);
 }
 
 /* MiB in the file, KiB in memory. */
 static int
 set_mib(struct conf *l, const struct conf_key *k, void *obj, const char *v)
 {
-	long	n;
-
-	if (number(l, k, v, &n) == -1)
-		return -1;
-	*(long *)CONF_FIELD(obj, k) = n * 1024;
-	return 0;
+	return set_number(l, k, obj, v, W_LONG, 1024);
 }
 
 /* One of names[] (case aside): its index into *(int *)field, or -1. */
