@@ -43,8 +43,11 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/param_build.h>
 
 #include "core/b64.h"
 #include "identity/browserid.h"
@@ -782,6 +785,284 @@ test_leeway_boundary(void **state)
 	    JOSE_ERR_CERT_NOT_YET_VALID);
 }
 
+/* ---- the JWT path's bounds, on signed assertions ---------------------- */
+
+/*
+ * A backed assertion made here, RS256, with the test-only private keys of
+ * vectors/browserid: idp signs the certificate, user-rsa2048 the
+ * assertion.  Each bound is shown on a document that verifies without the
+ * fault and at its edge, so that it is the bound that refuses.
+ */
+static EVP_PKEY		*k_idp_priv, *k_user_priv;
+static char		*user_pub;	/* the user key's public-key JSON */
+
+static EVP_PKEY *
+rs_private(const char *name, char **pub)
+{
+	json_error_t	 jerr;
+	json_t		*j = json_load_file(vec(name), 0, &jerr);
+	BIGNUM		*n = NULL, *e = NULL, *d = NULL;
+	OSSL_PARAM_BLD	*bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM	*params;
+	EVP_PKEY_CTX	*ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	EVP_PKEY	*k = NULL;
+
+	assert_non_null(j);
+	assert_non_null(bld);
+	assert_non_null(ctx);
+	assert_true(BN_dec2bn(&n, json_string_value(json_object_get(j,
+	    "n"))) > 0);
+	assert_true(BN_dec2bn(&e, json_string_value(json_object_get(j,
+	    "e"))) > 0);
+	assert_true(BN_dec2bn(&d, json_string_value(json_object_get(j,
+	    "d"))) > 0);
+	assert_int_equal(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n),
+	    1);
+	assert_int_equal(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e),
+	    1);
+	assert_int_equal(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D, d),
+	    1);
+	assert_non_null(params = OSSL_PARAM_BLD_to_param(bld));
+	assert_int_equal(EVP_PKEY_fromdata_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_KEYPAIR, params),
+	    1);
+	json_object_del(j, "d");
+	assert_non_null(*pub = json_dumps(j, JSON_COMPACT));
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	EVP_PKEY_CTX_free(ctx);
+	BN_free(n);
+	BN_free(e);
+	BN_free(d);
+	json_decref(j);
+	return k;
+}
+
+/* base64url of s appended at *p. */
+static void
+put_b64(char **p, const void *s, size_t len)
+{
+	*p += b64url_encode(*p, s, len, B64_NOPAD);
+}
+
+/* hdr.pay.sig, RS256 with k; free() it. */
+static char *
+signed_token(EVP_PKEY *k, const char *hdr, const char *pay)
+{
+	size_t		 hl = strlen(hdr), pl = strlen(pay), siglen;
+	char		*tok = malloc(2 * (hl + pl) + 1024), *p = tok;
+	uint8_t		 sig[512];
+	EVP_MD_CTX	*ctx = EVP_MD_CTX_new();
+
+	assert_non_null(tok);
+	assert_non_null(ctx);
+	put_b64(&p, hdr, hl);
+	*p++ = '.';
+	put_b64(&p, pay, pl);
+	siglen = sizeof(sig);
+	assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, k),
+	    1);
+	assert_int_equal(EVP_DigestSign(ctx, sig, &siglen, (uint8_t *)tok,
+	    (size_t)(p - tok)), 1);
+	*p++ = '.';
+	put_b64(&p, sig, siglen);
+	*p = '\0';
+	EVP_MD_CTX_free(ctx);
+	return tok;
+}
+
+#define RS256_HDR	"{\"alg\":\"RS256\"}"
+
+/*
+ * certificate~assertion from their header texts and the claims each adds
+ * (text starting with ',', or ""), or that replace the standard ones
+ * (text starting with '{').  free() it.
+ */
+static char *
+signed_backed(const char *chdr, const char *cextra, const char *ahdr,
+    const char *aextra)
+{
+	char	*cpay, *apay, *cert, *asr, *s;
+
+	if (*cextra == '{')
+		cpay = strdup(cextra);
+	else if (asprintf(&cpay, "{\"iss\":\"idp.example\",\"iat\":%lld,"
+	    "\"exp\":%lld,\"public-key\":%s,\"principal\":{\"email\":"
+	    "\"alice@idp.example\"}%s}", (long long)(NOW_MS - 60000),
+	    (long long)(NOW_MS + 3600000), user_pub, cextra) == -1)
+		cpay = NULL;
+	if (*aextra == '{')
+		apay = strdup(aextra);
+	else if (asprintf(&apay, "{\"exp\":%lld,\"aud\":\"" AUD "\"%s}",
+	    (long long)(NOW_MS + 120000), aextra) == -1)
+		apay = NULL;
+	assert_non_null(cpay);
+	assert_non_null(apay);
+	cert = signed_token(k_idp_priv, chdr, cpay);
+	asr = signed_token(k_user_priv, ahdr, apay);
+	assert_true(asprintf(&s, "%s~%s", cert, asr) > 0);
+	free(cpay);
+	free(apay);
+	free(cert);
+	free(asr);
+	return s;
+}
+
+/* browserid_verify's code for a backed assertion made as above. */
+static enum jose_err
+verify_signed(const char *chdr, const char *cextra, const char *ahdr,
+    const char *aextra)
+{
+	struct browserid_identity	 id;
+	char				*s = signed_backed(chdr, cextra, ahdr,
+					    aextra);
+	enum jose_err			 rc;
+
+	rc = browserid_verify(bid, NB, s, strlen(s), NOW_MS, &id);
+	if (rc == JOSE_OK)
+		assert_string_equal(id.email, "alice@idp.example");
+	free(s);
+	return rc;
+}
+
+static int
+signed_setup(void **state)
+{
+	k_idp_priv = rs_private("idp.key.json", &user_pub);
+	free(user_pub);
+	k_user_priv = rs_private("user-rsa2048.key.json", &user_pub);
+	return 0;
+}
+
+static int
+signed_teardown(void **state)
+{
+	EVP_PKEY_free(k_idp_priv);
+	EVP_PKEY_free(k_user_priv);
+	free(user_pub);
+	return 0;
+}
+
+/* The construction itself verifies: every refusal below is the fault's. */
+static void
+test_signed_baseline(void **state)
+{
+	assert_code(verify_signed(RS256_HDR, "", RS256_HDR, ""), JOSE_OK);
+	assert_code(verify_signed(RS256_HDR, ",\"x\":[1]", RS256_HDR,
+	    ",\"iat\":1699999999000"), JOSE_OK);
+}
+
+/* ,"x": and n arrays around 1, for a document's extra claims. */
+static const char *
+nested_claim(int n)
+{
+	static char	 buf[2 * JOSE_MAX_DEPTH + 16];
+
+	assert_true(n <= JOSE_MAX_DEPTH);
+	snprintf(buf, sizeof(buf), ",\"x\":%.*s1%.*s", n,
+	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", n,
+	    "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+	return buf;
+}
+
+/* A claim nested past JOSE_MAX_DEPTH, in either document. */
+static void
+test_bound_depth(void **state)
+{
+	char	 ok[2 * JOSE_MAX_DEPTH + 16];
+
+	/* The claims object is depth 1: JOSE_MAX_DEPTH - 1 arrays fit. */
+	strcpy(ok, nested_claim(JOSE_MAX_DEPTH - 1));
+	assert_code(verify_signed(RS256_HDR, ok, RS256_HDR, ok), JOSE_OK);
+	assert_code(verify_signed(RS256_HDR, nested_claim(JOSE_MAX_DEPTH),
+	    RS256_HDR, ""), JOSE_ERR_JSON_DEPTH);
+	assert_code(verify_signed(RS256_HDR, "", RS256_HDR,
+	    nested_claim(JOSE_MAX_DEPTH)), JOSE_ERR_JSON_DEPTH);
+}
+
+/* A header of more than JOSE_MAX_HEADER decoded bytes, in either. */
+static void
+test_bound_header_size(void **state)
+{
+	char	 hdr[JOSE_MAX_HEADER + 2];
+	int	 fixed = (int)strlen("{\"alg\":\"RS256\",\"x\":\"\"}");
+
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"x\":\"%0*d\"}",
+	    JOSE_MAX_HEADER - fixed, 0);
+	assert_int_equal(strlen(hdr), JOSE_MAX_HEADER);
+	assert_code(verify_signed(hdr, "", hdr, ""), JOSE_OK);
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"x\":\"%0*d\"}",
+	    JOSE_MAX_HEADER - fixed + 1, 0);
+	assert_code(verify_signed(hdr, "", RS256_HDR, ""),
+	    JOSE_ERR_HEADER_TOO_LARGE);
+	assert_code(verify_signed(RS256_HDR, "", hdr, ""),
+	    JOSE_ERR_HEADER_TOO_LARGE);
+}
+
+/* The certificate's claims with iat and exp as written. */
+static const char *
+cert_times(const char *iat, const char *exp)
+{
+	static char	 buf[2048];
+
+	snprintf(buf, sizeof(buf), "{\"iss\":\"idp.example\",\"iat\":%s,"
+	    "\"exp\":%s,\"public-key\":%s,\"principal\":{\"email\":"
+	    "\"alice@idp.example\"}}", iat, exp, user_pub);
+	return buf;
+}
+
+/* Integers beyond int64_t (and reals beyond double) are refused. */
+static void
+test_bound_number_range(void **state)
+{
+	/* 2^63 - 1 is an exp far ahead; 2^63 is no int64_t. */
+	assert_code(verify_signed(RS256_HDR, cert_times("1699999940000",
+	    "9223372036854775807"), RS256_HDR, ""), JOSE_OK);
+	assert_code(verify_signed(RS256_HDR, cert_times("1699999940000",
+	    "9223372036854775808"), RS256_HDR, ""), JOSE_ERR_NUMBER_RANGE);
+	assert_code(verify_signed(RS256_HDR, cert_times(
+	    "-9223372036854775809", "1700003600000"), RS256_HDR, ""),
+	    JOSE_ERR_NUMBER_RANGE);
+	assert_code(verify_signed(RS256_HDR, "", RS256_HDR,
+	    "{\"exp\":18446744073709551616,\"aud\":\"" AUD "\"}"),
+	    JOSE_ERR_NUMBER_RANGE);
+	assert_code(verify_signed(RS256_HDR, ",\"x\":1e400", RS256_HDR, ""),
+	    JOSE_ERR_NUMBER_RANGE);
+}
+
+/* A time that is a real, with a fraction or without, is no time. */
+static void
+test_bound_fractional_times(void **state)
+{
+	assert_code(verify_signed(RS256_HDR, cert_times("1699999940000",
+	    "1700003600000"), RS256_HDR, ""), JOSE_OK);
+	assert_code(verify_signed(RS256_HDR, cert_times("1699999940000.5",
+	    "1700003600000"), RS256_HDR, ""), JOSE_ERR_CLAIM_TYPE);
+	assert_code(verify_signed(RS256_HDR, cert_times("1699999940000.0",
+	    "1700003600000"), RS256_HDR, ""), JOSE_ERR_CLAIM_TYPE);
+	assert_code(verify_signed(RS256_HDR, cert_times("1699999940000",
+	    "1.7000036e12"), RS256_HDR, ""), JOSE_ERR_CLAIM_TYPE);
+	assert_code(verify_signed(RS256_HDR, "", RS256_HDR,
+	    ",\"iat\":1699999999000.5"), JOSE_ERR_CLAIM_TYPE);
+	assert_code(verify_signed(RS256_HDR, "", RS256_HDR,
+	    "{\"exp\":1700000120000.0,\"aud\":\"" AUD "\"}"),
+	    JOSE_ERR_CLAIM_TYPE);
+}
+
+/* A member twice: in a header, a certificate, an assertion, nested. */
+static void
+test_bound_duplicates(void **state)
+{
+	assert_code(verify_signed("{\"alg\":\"RS256\",\"alg\":\"RS256\"}", "",
+	    RS256_HDR, ""), JOSE_ERR_DUPLICATE_MEMBER);
+	assert_code(verify_signed(RS256_HDR, ",\"iss\":\"idp.example\"",
+	    RS256_HDR, ""), JOSE_ERR_DUPLICATE_MEMBER);
+	assert_code(verify_signed(RS256_HDR, ",\"x\":{\"e\":1,\"e\":1}",
+	    RS256_HDR, ""), JOSE_ERR_DUPLICATE_MEMBER);
+	assert_code(verify_signed(RS256_HDR, "", RS256_HDR,
+	    ",\"aud\":\"https://evil.example\""), JOSE_ERR_DUPLICATE_MEMBER);
+}
+
 /* ---- keys ------------------------------------------------------------- */
 
 static struct browserid_key *
@@ -1374,6 +1655,18 @@ main(void)
 		cmocka_unit_test(test_size_bound),
 		cmocka_unit_test(test_malformed_shapes),
 		cmocka_unit_test(test_length_not_nul),
+		cmocka_unit_test_setup_teardown(test_signed_baseline,
+		    signed_setup, signed_teardown),
+		cmocka_unit_test_setup_teardown(test_bound_depth,
+		    signed_setup, signed_teardown),
+		cmocka_unit_test_setup_teardown(test_bound_header_size,
+		    signed_setup, signed_teardown),
+		cmocka_unit_test_setup_teardown(test_bound_number_range,
+		    signed_setup, signed_teardown),
+		cmocka_unit_test_setup_teardown(test_bound_fractional_times,
+		    signed_setup, signed_teardown),
+		cmocka_unit_test_setup_teardown(test_bound_duplicates,
+		    signed_setup, signed_teardown),
 		cmocka_unit_test(test_no_sections),
 		cmocka_unit_test(test_secondary_switch),
 		cmocka_unit_test(test_leeway_boundary),
