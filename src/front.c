@@ -685,7 +685,12 @@ front_main(struct config *cfg, int ready_fd)
 		log_warn("signalfd");
 		return EXIT_FATAL;
 	}
-	if ((front.broker = broker_new(cfg, job_done)) == NULL)
+	if ((front.broker = broker_new(&(struct broker_settings){
+	    .runtime_dir = cfg->runtime_dir, .credit = cfg->worker_credit,
+	    .queue_limit = cfg->queue_limit,
+	    .request_timeout_ms = cfg->request_timeout_ms,
+	    .heartbeat_ms = cfg->heartbeat_ms,
+	    .heartbeat_liveness = cfg->heartbeat_liveness }, job_done)) == NULL)
 		return EXIT_FATAL;
 	if ((front.mhd = start_mhd(cfg, connection_limit(cfg, nofile))) ==
 	    NULL ||

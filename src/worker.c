@@ -2,15 +2,22 @@
  * worker.c - the worker process loop.
  *
  * A worker owns one DEALER socket connected to the broker's ROUTER over
- * ipc.  It says READY once, with its credit (worker_credit: how many jobs
- * the broker may send it at once; they wait in the socket, so the worker
- * goes from one to the next without sleeping), then answers every JOB, in
- * the order received, with exactly one REPLY,
- * and sends a HEARTBEAT whenever it has been quiet for an interval.  The
- * broker heartbeats back while the worker is idle; if the broker stays
- * silent for heartbeat_liveness intervals (the front died or restarted),
- * the worker drops its socket and connects afresh, so a restarted front
- * finds its pool again without the supervisor's help.
+ * ipc.  It says READY with the protocol versions it speaks and its credit
+ * (worker_credit: how many jobs the broker may send it at once; they wait
+ * in the socket, so the worker goes from one to the next without
+ * sleeping).  The broker answers WELCOME, whose heartbeat settings the
+ * worker then keeps to, or REFUSE: a front of another protocol version,
+ * which no restart of this worker can fix, so it logs both sides' versions
+ * and exits with EXIT_FATAL, which the supervisor never respawns (no
+ * respawn loop; the log says what to upgrade).  RESYNC (the broker does
+ * not know it: the front restarted, or took it for hung) is answered with
+ * READY.  Then it answers every JOB, in the order received, with exactly
+ * one REPLY, and sends a HEARTBEAT whenever it has been quiet for an
+ * interval.  The broker heartbeats back; if it stays silent for
+ * heartbeat_liveness intervals (the front died or restarted), the worker
+ * drops its socket and connects afresh, so a restarted front finds its
+ * pool again without the supervisor's help.  Its jobs are bounded below
+ * the hung-worker limit (worker.h), so it never needs PROGRESS.
  *
  * Each incarnation connects under a routing identity of its own (pid,
  * start time, random bytes), the same across its reconnects, so the broker
@@ -87,8 +94,11 @@ struct worker {
 	int			 sigfd;
 	char			 endpoint[128];
 	char			 ident[IDENT_LEN];	/* routing identity */
-	char			 pid[16];	/* decimal, sent with beats */
+	char			 pid[16];	/* decimal, for READY */
 	char			 credit[16];	/* jobs it takes at once */
+	int			 welcomed;	/* WELCOME since the last READY */
+	long			 hb_ms;		/* heartbeat interval, as the */
+	long			 liveness;	/* broker's WELCOME said */
 	uint64_t		 last_sent;	/* mono ms */
 	uint64_t		 broker_seen;	/* mono ms */
 	uint64_t		 lost_since;	/* mono ms, 0 while in touch */
@@ -130,6 +140,24 @@ worker_disconnect(struct worker *w)
 	}
 }
 
+/* READY: what it speaks, who it is (the pid for death notices), credit. */
+static void
+say_ready(struct worker *w)
+{
+	char	idx[16];
+
+	snprintf(idx, sizeof(idx), "%d", w->index);
+	struct proto_field f[] = {
+		PROTO_FIELD_STR("versions", PROTO_VERSIONS),
+		PROTO_FIELD_STR("pid", w->pid),
+		PROTO_FIELD_STR("credit", w->credit),
+		PROTO_FIELD_STR("worker", idx),
+	};
+
+	w->welcomed = 0;
+	send_msg(w, PROTO_READY, f, 4);
+}
+
 /*
  * A fresh socket, watched by a monitor for the connection dropping, then
  * READY.  Returns -1 if the sockets cannot be made; a READY that cannot
@@ -138,8 +166,8 @@ worker_disconnect(struct worker *w)
 static int
 worker_connect(struct worker *w)
 {
-	char	idx[16], mon[64];
-	int	ivl = RECONNECT_MS, sndtimeo = w->cfg->heartbeat_ms;
+	char	mon[64];
+	int	ivl = RECONNECT_MS, sndtimeo = (int)w->hb_ms;
 
 	worker_disconnect(w);
 	w->lost = 0;
@@ -162,14 +190,8 @@ worker_connect(struct worker *w)
 		worker_disconnect(w);
 		return -1;
 	}
-	snprintf(idx, sizeof(idx), "%d", w->index);
-	struct proto_field f[] = {
-		PROTO_FIELD_STR("pid", w->pid),
-		PROTO_FIELD_STR("credit", w->credit),
-		PROTO_FIELD_STR("worker", idx),
-	};
 	w->broker_seen = w->connected;
-	send_msg(w, PROTO_READY, f, 3);
+	say_ready(w);
 	return 0;
 }
 
@@ -212,14 +234,26 @@ handle_monitor(struct worker *w)
 	zmq_msg_close(&ev);
 }
 
+/* strlen(s), at most max: the protocol bounds the error fields. */
+static size_t
+cut(const char *s, size_t max)
+{
+	size_t	n = strlen(s);
+
+	return n > max ? max : n;
+}
+
 static int
 reply_error(struct worker *w, const struct reply *r)
 {
 	struct proto_field f[] = {
 		PROTO_FIELD("job", r->job, PROTO_JOB_ID_LEN),
-		PROTO_FIELD_STR("error", r->res.error),
-		PROTO_FIELD_STR("name", r->res.error_name),
-		PROTO_FIELD_STR("description", r->res.description),
+		PROTO_FIELD("error", r->res.error,
+		    cut(r->res.error, PROTO_ERR_MAX)),
+		PROTO_FIELD("name", r->res.error_name,
+		    cut(r->res.error_name, PROTO_ERR_NAME_MAX)),
+		PROTO_FIELD("description", r->res.description,
+		    cut(r->res.description, PROTO_ERR_DESCRIPTION_MAX)),
 	};
 
 	return send_msg(w, PROTO_REPLY, f, 4);
@@ -360,6 +394,51 @@ check_rss(struct worker *w)
 }
 
 /*
+ * The broker's terms: its heartbeat settings replace the config's (they
+ * are the same for a local worker; a remote one knows only these).
+ */
+static void
+on_welcome(struct worker *w, const struct proto_msg *m)
+{
+	long	v, credit = 0;
+
+	if (proto_get_long(m, "version", 1, 255, &v) == -1 ||
+	    v != PROTO_VERSION) {
+		log_warnx("the front welcomed this worker to a protocol "
+		    "version it did not offer: exiting");
+		w->quit = 1;
+		w->exit_code = EXIT_FATAL;
+		return;
+	}
+	(void)proto_get_long(m, "heartbeat_interval", 1, 3600000, &w->hb_ms);
+	(void)proto_get_long(m, "heartbeat_liveness", 1, 1000, &w->liveness);
+	(void)proto_get_long(m, "credit", 1, 1000000, &credit);
+	w->welcomed = 1;
+	log_debug("welcomed: protocol %ld, heartbeat %ld ms x %ld, credit %ld",
+	    v, w->hb_ms, w->liveness, credit);
+}
+
+/*
+ * A front of other versions: restarting this worker would not help, and
+ * respawning it would loop, so it exits with EXIT_FATAL.
+ */
+static void
+on_refuse(struct worker *w, const struct proto_msg *m)
+{
+	char	theirs[64], reason[256];
+
+	if (proto_get_str(m, "versions", theirs, sizeof(theirs)) == -1)
+		snprintf(theirs, sizeof(theirs), "?");
+	if (proto_get_str(m, "reason", reason, sizeof(reason)) == -1)
+		snprintf(reason, sizeof(reason), "no reason given");
+	log_warnx("refused by the front, which speaks worker protocol "
+	    "version %s (this worker speaks %s): %s; exiting", theirs,
+	    PROTO_VERSIONS, reason);
+	w->quit = 1;
+	w->exit_code = EXIT_FATAL;
+}
+
+/*
  * Takes the messages waiting, OUTBOX_MAX at most so that signals and
  * heartbeats are seen between batches under any load, answering jobs
  * through the outbox.  Replies leave when the outbox is full, before a job
@@ -391,6 +470,17 @@ handle_message(struct worker *w)
 			break;
 		case PROTO_HEARTBEAT:
 			break;
+		case PROTO_WELCOME:
+			on_welcome(w, &m);
+			break;
+		case PROTO_REFUSE:
+			on_refuse(w, &m);
+			break;
+		case PROTO_RESYNC:
+			/* One READY for a burst: RESYNCs before WELCOME. */
+			if (w->welcomed)
+				say_ready(w);
+			break;
 		default:
 			log_warnx("unexpected command %d from broker", m.cmd);
 			break;
@@ -418,8 +508,7 @@ keepalive(struct worker *w)
 	const struct config	*cfg = w->cfg;
 	uint64_t		 now = mono_ms();
 
-	if (now - w->broker_seen >
-	    (uint64_t)cfg->heartbeat_ms * (uint64_t)cfg->heartbeat_liveness) {
+	if (now - w->broker_seen > (uint64_t)w->hb_ms * (uint64_t)w->liveness) {
 		if (w->lost_since == 0)
 			w->lost_since = w->broker_seen;
 		if (now - w->lost_since > (uint64_t)cfg->orphan_timeout_ms) {
@@ -434,14 +523,8 @@ keepalive(struct worker *w)
 		reconnect(w);
 		return;
 	}
-	if (now - w->last_sent >= (uint64_t)cfg->heartbeat_ms) {
-		struct proto_field f[] = {
-			PROTO_FIELD_STR("pid", w->pid),
-			PROTO_FIELD_STR("credit", w->credit),
-		};
-
-		send_msg(w, PROTO_HEARTBEAT, f, 2);
-	}
+	if (now - w->last_sent >= (uint64_t)w->hb_ms)
+		send_msg(w, PROTO_HEARTBEAT, NULL, 0);
 	/* JWKS file changes, jwks_url */
 	keys_refresh(cfg->issuers, cfg->nissuers, now);
 }
@@ -485,6 +568,8 @@ worker_setup(struct worker *w)
 	if (make_ident(w) == -1)
 		return -1;
 	snprintf(w->pid, sizeof(w->pid), "%d", (int)getpid());
+	w->hb_ms = w->cfg->heartbeat_ms;	/* until WELCOME */
+	w->liveness = w->cfg->heartbeat_liveness;
 	snprintf(w->credit, sizeof(w->credit), "%d", w->cfg->worker_credit);
 	snprintf(w->endpoint, sizeof(w->endpoint), "ipc://%s/%s",
 	    w->cfg->runtime_dir, PROTO_ENDPOINT);
@@ -524,7 +609,7 @@ worker_main(const struct config *cfg, int index)
 		items[0] = (zmq_pollitem_t){ w.sock, 0, ZMQ_POLLIN, 0 };
 		items[1] = (zmq_pollitem_t){ NULL, w.sigfd, ZMQ_POLLIN, 0 };
 		items[2] = (zmq_pollitem_t){ w.monitor, 0, ZMQ_POLLIN, 0 };
-		n = zmq_poll(items, 3, w.lost ? RECONNECT_MS : cfg->heartbeat_ms);
+		n = zmq_poll(items, 3, w.lost ? RECONNECT_MS : w.hb_ms);
 		/*
 		 * Signals first, so a worker told to go takes no new job: the
 		 * broker dispatches one already on its way again on our BYE.

@@ -14,35 +14,48 @@
  * wrong request.  Every job has the same timeout, so the deadline list is
  * simply the slots in submission order.
  *
- * Workers say READY with their credit: how many jobs they take at once
- * (the one worked on, the rest waiting in their socket, so a busy worker
- * never sleeps between jobs).  A job goes to the worker holding the fewest.
- * A worker silent (idle) or stuck on one job past heartbeat_liveness
- * intervals is forgotten and its jobs are dispatched again; so are those
- * of a worker that dies, which is known sooner: the supervisor reaps it
- * and tells the front (broker_worker_died).  Which of its jobs killed it is
- * known only when it held one, so the others become suspects that run
- * alone from then on (worker_forget).
+ * Workers say READY with the protocol versions they speak and their
+ * credit: how many jobs they take at once (the one worked on, the rest
+ * waiting in their socket, so a busy worker never sleeps between jobs).
+ * The broker answers WELCOME (the version, its heartbeat settings and the
+ * credit granted), or REFUSE, naming both sides' versions, to a worker it
+ * cannot serve; a refusal is logged once per peer, and a version-1 peer
+ * gets its REFUSE in version 1's layout, so that it can read it.  A
+ * message from a worker that never said READY, or that was forgotten,
+ * gets RESYNC: say READY again.
  *
- * Workers name their connection: each incarnation sets a routing identity
- * of its own and keeps it across reconnects.  So a READY from a worker
- * that holds jobs means the same process is back on a new connection and
- * the old one took its jobs with it: they are dispatched again at once,
- * not after the hung-worker timeout.  No JOB ever carries a frame over
- * PROTO_MAX_FRAME, which would cost the worker its connection.
+ * A job goes to the worker holding the fewest.  A worker silent (idle) or
+ * stuck on one job past heartbeat_liveness intervals is forgotten and its
+ * jobs are dispatched again; PROGRESS about the job it is on extends that
+ * limit, for as long as request_timeout after it started the job (a slow
+ * job is not a hung worker; one that is still at it after its deadline
+ * is).  The jobs of a worker that dies are dispatched again sooner: the
+ * supervisor reaps it and tells the front (broker_worker_died).  Which of
+ * its jobs killed it is known only when it held one, so the others become
+ * suspects that run alone from then on (worker_forget).
+ *
+ * Workers are known by their routing identity, which each incarnation
+ * chooses and keeps across reconnects (a pid means nothing on another
+ * host; a local worker's READY names its pid only so that the
+ * supervisor's death notices find it).  So a READY from a worker that
+ * holds jobs means the same process is back on a new connection and the
+ * old one took its jobs with it: they are dispatched again at once, not
+ * after the hung-worker timeout.  No JOB is ever over PROTO_MAX_FRAME,
+ * which would cost the worker its connection.
  */
 #include "pool/broker.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <zmq.h>
 
 #include "core/clock.h"
-#include "config.h"
 #include "core/log.h"
 
 #define MAX_WORKERS	1024
@@ -52,7 +65,8 @@
 #define MAX_ATTEMPTS	2	/* deaths a job may be blamed for */
 #define READ_BATCH	256	/* messages read per broker_read() */
 #define IDENT_MAX	64	/* bytes of a worker's routing identity */
-#define JOB_FIELDS	5	/* job, service, assertion, client_state, kind */
+#define REFUSED_MAX	32	/* peers whose refusal was logged, remembered */
+#define NAME_MAX_LEN	(2 * IDENT_MAX + 32)	/* worker_name() */
 
 /*
  * A slot is on two lists, both threaded through the slots by index: the
@@ -90,17 +104,26 @@ struct wrk {
 	int		 used;
 	uint8_t		 id[IDENT_MAX];
 	size_t		 idlen;
-	pid_t		 pid;
+	pid_t		 pid;		/* its READY's, 0 if none: for death
+					   notices only */
 	int		 credit;	/* jobs it takes at once */
 	int		 alone;		/* holds a suspect job: gets no other */
 	uint64_t	 seen;		/* mono ms of its last message */
-	uint64_t	 since;		/* mono ms it started its first job */
+	uint64_t	 started;	/* mono ms it started its current job */
+	uint64_t	 progress;	/* mono ms of the later of started and
+					   its last PROGRESS that counted */
 	struct held	 held[MAX_CREDIT];	/* in the order sent */
 	int		 nheld;
 };
 
+/* A peer refused: its refusal is logged once. */
+struct refused {
+	uint8_t		 id[IDENT_MAX];
+	size_t		 idlen;
+};
+
 struct broker {
-	const struct config	*cfg;
+	struct broker_settings	 set;	/* runtime_dir: NULL after new */
 	job_done_fn		 done;
 	void			*ctx;
 	void			*router;
@@ -115,6 +138,8 @@ struct broker {
 	struct wrk		 workers[MAX_WORKERS];
 	int			 nworkers;	/* high-water index */
 	uint64_t		 next_beat;
+	struct refused		 refused[REFUSED_MAX];	/* a ring */
+	int			 nrefused;	/* ever added */
 	struct proto_msg	 msg;		/* large: not on the stack */
 };
 
@@ -174,7 +199,7 @@ slot_alloc(struct broker *b, struct job *job, uint64_t now)
 	s->job = job;
 	s->attempts = 0;
 	s->suspect = 0;
-	s->deadline = now + (uint64_t)b->cfg->request_timeout_ms;
+	s->deadline = now + (uint64_t)b->set.request_timeout_ms;
 	list_insert(b, LIVE, i, 0);
 	return i;
 }
@@ -233,6 +258,46 @@ worker_find(struct broker *b, const void *id, size_t len)
 		    memcmp(b->workers[i].id, id, len) == 0)
 			return i;
 	return -1;
+}
+
+/*
+ * A routing identity for logs: as it is when it is printable ASCII (the C
+ * worker's is), in hex otherwise.  buf has room for 2 * IDENT_MAX + 1.
+ */
+static const char *
+ident_str(const uint8_t *id, size_t len, char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t	i;
+
+	for (i = 0; i < len && id[i] > ' ' && id[i] < 0x7f; i++)
+		;
+	if (len > IDENT_MAX)
+		len = IDENT_MAX;
+	if (i == len && len > 0) {
+		memcpy(buf, id, len);
+		buf[len] = '\0';
+		return buf;
+	}
+	for (i = 0; i < len; i++) {
+		buf[2 * i] = hex[id[i] >> 4];
+		buf[2 * i + 1] = hex[id[i] & 15];
+	}
+	buf[2 * len] = '\0';
+	return buf;
+}
+
+/* "IDENTITY (pid N)" for logs: the identity names it, a pid helps. */
+static const char *
+worker_name(const struct wrk *wk, char *buf)
+{
+	size_t	n;
+
+	ident_str(wk->id, wk->idlen, buf);
+	n = strlen(buf);
+	if (wk->pid != 0)
+		snprintf(buf + n, NAME_MAX_LEN - n, " (pid %d)", (int)wk->pid);
+	return buf;
 }
 
 static int
@@ -321,11 +386,12 @@ static void
 worker_forget(struct broker *b, int w, const char *why, int untouched)
 {
 	struct wrk	*wk = &b->workers[w];
+	char		 name[NAME_MAX_LEN];
 	int		 k, n = 0, i;
 
 	for (k = 0; k < wk->nheld; k++)
 		n += held_live(b, w, &wk->held[k]);
-	log_info("worker pid %d %s: forgotten%s", (int)wk->pid, why,
+	log_info("worker %s %s: forgotten%s", worker_name(wk, name), why,
 	    n > 0 ? ", its jobs are dispatched again" : "");
 	/* Last first, so that they keep their order at the queue's head. */
 	for (k = wk->nheld - 1; k >= 0; k--) {
@@ -393,7 +459,7 @@ pick_worker(struct broker *b, const struct slot *s)
 static void
 dispatch(struct broker *b, uint64_t now)
 {
-	struct proto_field	 f[JOB_FIELDS];
+	struct proto_field	 f[PROTO_MAX_FIELDS];
 	uint8_t			 id[PROTO_JOB_ID_LEN];
 	struct wrk		*wk;
 	size_t			 n;
@@ -411,8 +477,9 @@ dispatch(struct broker *b, uint64_t now)
 		 * here, at once.  The front refuses such requests first.
 		 */
 		if (!proto_fits(f, n)) {
-			log_warnx("a job with a field over %d bytes: refused",
-			    PROTO_MAX_VALUE);
+			log_warnx("a job over the message limit (a field over "
+			    "%d bytes, or %d in all): refused", PROTO_MAX_VALUE,
+			    PROTO_MAX_FRAME);
 			complete(b, i, JOB_UNAVAILABLE);
 			continue;
 		}
@@ -427,7 +494,7 @@ dispatch(struct broker *b, uint64_t now)
 		}
 		queue_remove(b, i);
 		if (wk->nheld == 0)
-			wk->since = now;
+			wk->started = wk->progress = now;
 		wk->held[wk->nheld++] = (struct held){ i, b->slots[i].gen };
 		wk->alone = b->slots[i].suspect;
 		b->slots[i].worker = w;
@@ -437,28 +504,37 @@ dispatch(struct broker *b, uint64_t now)
 
 /* ---- messages from workers -------------------------------------------- */
 
+/* The job a REPLY or PROGRESS names, as (slot, gen); -1 if none. */
+static int
+job_of(struct broker *b, const struct proto_msg *m, uint32_t v[2])
+{
+	const void	*idp;
+	size_t		 len;
+
+	if ((idp = proto_get(m, "job", &len)) == NULL ||
+	    len != PROTO_JOB_ID_LEN)
+		return -1;
+	memcpy(v, idp, PROTO_JOB_ID_LEN);
+	return v[0] < (uint32_t)b->limit ? 0 : -1;
+}
+
 static void
 on_reply(struct broker *b, int w, struct proto_msg *m, uint64_t now)
 {
 	struct wrk	*wk = &b->workers[w];
-	const void	*idp;
+	char		 name[NAME_MAX_LEN];
 	uint32_t	 v[2];
-	size_t		 len;
 	struct slot	*s;
 	struct job	*job;
 
-	if ((idp = proto_get(m, "job", &len)) == NULL ||
-	    len != PROTO_JOB_ID_LEN) {
-		log_warnx("worker pid %d: REPLY without a job id",
-		    (int)wk->pid);
+	if (job_of(b, m, v) == -1) {
+		log_warnx("worker %s: REPLY without a valid job id",
+		    worker_name(wk, name));
 		return;
 	}
-	memcpy(v, idp, sizeof(v));
-	if (v[0] >= (uint32_t)b->limit)
-		return;
 	/* The worker moves on to its next job, if it holds one. */
 	if (held_remove(wk, (int)v[0], v[1])) {
-		wk->since = now;
+		wk->started = wk->progress = now;
 		if (wk->nheld == 0)
 			wk->alone = 0;
 	}
@@ -476,25 +552,182 @@ on_reply(struct broker *b, int w, struct proto_msg *m, uint64_t now)
 }
 
 /*
- * READY and HEARTBEAT carry the worker's pid (a worker that joins a
- * restarted front by heartbeat must be known by pid for death notices) and
- * its credit, which the config caps.
+ * PROGRESS: the worker is still on a job it holds (a database call, a key
+ * fetch), so it is not hung.  It counts until request_timeout after the
+ * worker started that job: past its deadline the job has been answered
+ * 504, and a worker still at it is taken for hung one liveness later
+ * whatever it says (docs/protocol.md, "The hung-worker rule").
  */
+static void
+on_progress(struct broker *b, int w, const struct proto_msg *m, uint64_t now)
+{
+	struct wrk	*wk = &b->workers[w];
+	uint32_t	 v[2];
+	int		 k;
+
+	/* A worker on a long job hears from the broker all the same. */
+	if (proto_send(b->router, wk->id, wk->idlen, PROTO_HEARTBEAT, NULL,
+	    0) == -1) {
+		worker_forget(b, w, "unreachable", 0);
+		return;
+	}
+	if (job_of(b, m, v) == -1)
+		return;
+	for (k = 0; k < wk->nheld; k++)
+		if (wk->held[k].slot == (int)v[0] && wk->held[k].gen == v[1])
+			break;
+	if (k < wk->nheld &&
+	    now - wk->started < (uint64_t)b->set.request_timeout_ms)
+		wk->progress = now;
+}
+
+/* Remembers a refused peer; returns whether it was already known. */
+static int
+refused_before(struct broker *b, const void *id, size_t len)
+{
+	struct refused	*r;
+	int		 i;
+
+	if (len > IDENT_MAX)
+		len = IDENT_MAX;
+	for (i = 0; i < REFUSED_MAX && i < b->nrefused; i++)
+		if (b->refused[i].idlen == len &&
+		    memcmp(b->refused[i].id, id, len) == 0)
+			return 1;
+	r = &b->refused[b->nrefused++ % REFUSED_MAX];
+	memcpy(r->id, id, len);
+	r->idlen = len;
+	return 0;
+}
+
+/*
+ * Refuses a peer that speaks no version of ours: peer says what it
+ * offered.  The answer goes in the layout of the version its header
+ * named when that is version 1, so that a version-1 worker can read why;
+ * it is sent to every READY and to the first message of another kind, and
+ * logged once per peer.
+ */
+static void
+refuse(struct broker *b, const struct proto_msg *m, const char *peer)
+{
+	char		 reason[200], ident[2 * IDENT_MAX + 1];
+	const void	*id;
+	size_t		 idlen;
+	int		 known;
+
+	id = proto_ident(m, &idlen);
+	snprintf(reason, sizeof(reason), "this front speaks worker protocol "
+	    "version %s; the worker offered %s", PROTO_VERSIONS, peer);
+	known = refused_before(b, id, idlen);
+	if (!known)
+		log_warnx("worker %s refused: %s", ident_str(id, idlen, ident),
+		    reason);
+	if (known && m->cmd != PROTO_READY)
+		return;
+	struct proto_field f[] = {
+		PROTO_FIELD_STR("versions", PROTO_VERSIONS),
+		PROTO_FIELD_STR("peer_versions", peer),
+		PROTO_FIELD_STR("reason", reason),
+	};
+	(void)(m->version == 1 ? proto_send_v1 : proto_send)(b->router, id,
+	    idlen, PROTO_REFUSE, f, 3);
+}
+
+/* What a peer offered, for a refusal: printable, bounded. */
+static const char *
+offered(const struct proto_msg *m, char *buf, size_t len)
+{
+	const char	*v;
+	size_t		 vlen, i;
+
+	if (m->version != PROTO_VERSION) {
+		snprintf(buf, len, "version %d%s", m->version, m->version == 1 ?
+		    " (it names no versions)" : "");
+		return buf;
+	}
+	if ((v = proto_get(m, "versions", &vlen)) == NULL) {
+		snprintf(buf, len, "no versions field");
+		return buf;
+	}
+	for (i = 0; i < vlen && i + 1 < len && v[i] >= ' ' && v[i] < 0x7f;
+	    i++)
+		buf[i] = v[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+/* READY's pid (for death notices) and credit, which the settings cap. */
 static void
 worker_describe(struct broker *b, int w, const struct proto_msg *m)
 {
 	struct wrk	*wk = &b->workers[w];
-	char		 buf[16];
 	long		 v;
 
-	if (proto_get_str(m, "pid", buf, sizeof(buf)) == 0)
-		wk->pid = (pid_t)atoi(buf);
-	if (proto_get_str(m, "credit", buf, sizeof(buf)) == 0) {
-		v = strtol(buf, NULL, 10);
-		if (v > b->cfg->worker_credit)
-			v = b->cfg->worker_credit;
-		wk->credit = v < 1 ? 1 : v > MAX_CREDIT ? MAX_CREDIT : (int)v;
+	wk->pid = proto_get_long(m, "pid", 1, INT_MAX, &v) == 0 ? (pid_t)v : 0;
+	if (proto_get_long(m, "credit", 1, LONG_MAX / 2, &v) == -1)
+		v = 1;
+	if (v > b->set.credit)
+		v = b->set.credit;
+	wk->credit = v < 1 ? 1 : v > MAX_CREDIT ? MAX_CREDIT : (int)v;
+}
+
+/* The answer to a READY the broker can serve. */
+static void
+welcome(struct broker *b, int w)
+{
+	struct wrk	*wk = &b->workers[w];
+	char		 version[8], hb[16], live[16], credit[16], timeout[16];
+
+	snprintf(version, sizeof(version), "%d", PROTO_VERSION);
+	snprintf(hb, sizeof(hb), "%d", b->set.heartbeat_ms);
+	snprintf(live, sizeof(live), "%d", b->set.heartbeat_liveness);
+	snprintf(credit, sizeof(credit), "%d", wk->credit);
+	snprintf(timeout, sizeof(timeout), "%d", b->set.request_timeout_ms);
+	struct proto_field f[] = {
+		PROTO_FIELD_STR("version", version),
+		PROTO_FIELD_STR("heartbeat_interval", hb),
+		PROTO_FIELD_STR("heartbeat_liveness", live),
+		PROTO_FIELD_STR("credit", credit),
+		PROTO_FIELD_STR("request_timeout", timeout),
+	};
+
+	if (proto_send(b->router, wk->id, wk->idlen, PROTO_WELCOME, f, 5) == -1)
+		worker_forget(b, w, "unreachable", 1);
+}
+
+/* READY from worker w, or from a peer not yet known (w == -1). */
+static void
+on_ready(struct broker *b, int w, const struct proto_msg *m, uint64_t now)
+{
+	const void	*id, *versions;
+	char		 peer[64];
+	size_t		 idlen, vlen;
+
+	id = proto_ident(m, &idlen);
+	versions = proto_get(m, "versions", &vlen);
+	if (w != -1 && b->workers[w].nheld > 0) {
+		/*
+		 * Its identity is its incarnation's, so this is the same
+		 * process, back on a new connection: what the old one
+		 * carried is lost.  That connection may have broken on one
+		 * of these jobs, so they count as if it had died (a job
+		 * that keeps breaking connections is given up like one that
+		 * kills workers).
+		 */
+		worker_forget(b, w, "reconnected", 0);
+		w = -1;
 	}
+	if (proto_pick_version(versions, vlen) != PROTO_VERSION) {
+		if (w != -1)
+			worker_forget(b, w, "refused", 1);
+		refuse(b, m, offered(m, peer, sizeof(peer)));
+		return;
+	}
+	if (w == -1 && (w = worker_add(b, id, idlen, now)) == -1)
+		return;
+	b->workers[w].seen = now;
+	worker_describe(b, w, m);
+	welcome(b, w);
 }
 
 static void
@@ -505,43 +738,40 @@ on_worker_message(struct broker *b, struct proto_msg *m, uint64_t now)
 	int		 w;
 
 	id = proto_ident(m, &idlen);
-	if ((w = worker_find(b, id, idlen)) == -1) {
-		if (m->cmd == PROTO_BYE)
-			return;
-		if ((w = worker_add(b, id, idlen, now)) == -1)
-			return;
+	w = worker_find(b, id, idlen);
+	if (m->cmd == PROTO_READY)
+		return on_ready(b, w, m, now);
+	if (w == -1) {
+		/*
+		 * A worker this broker never welcomed (the front restarted)
+		 * or forgot (hung, silent): its jobs, if any, went elsewhere.
+		 * It must say READY to be given jobs again.
+		 */
+		if (m->cmd != PROTO_BYE)
+			(void)proto_send(b->router, id, idlen, PROTO_RESYNC,
+			    NULL, 0);
+		return;
 	}
 	b->workers[w].seen = now;
 	switch (m->cmd) {
-	case PROTO_READY:
-		if (b->workers[w].nheld > 0) {
-			/*
-			 * Its identity is its incarnation's, so this is the
-			 * same process, back on a new connection: what the
-			 * old one carried is lost.  That connection may have
-			 * broken on one of these jobs, so they count as if
-			 * it had died (a job that keeps breaking connections
-			 * is given up like one that kills workers).
-			 */
-			worker_forget(b, w, "reconnected", 0);
-			if ((w = worker_add(b, id, idlen, now)) == -1)
-				return;
-		}
-		worker_describe(b, w, m);
-		break;
 	case PROTO_HEARTBEAT:
-		worker_describe(b, w, m);
 		break;
 	case PROTO_REPLY:
 		on_reply(b, w, m, now);
 		break;
+	case PROTO_PROGRESS:
+		on_progress(b, w, m, now);
+		break;
 	case PROTO_BYE:
 		worker_forget(b, w, "left", 1);
 		break;
-	default:
-		log_warnx("worker pid %d: unknown command %d",
-		    (int)b->workers[w].pid, m->cmd);
+	default: {
+		char name[NAME_MAX_LEN];
+
+		log_warnx("worker %s: unknown command %d",
+		    worker_name(&b->workers[w], name), m->cmd);
 		break;
+	}
 	}
 }
 
@@ -550,13 +780,16 @@ broker_read(struct broker *b, uint64_t now)
 {
 	struct proto_msg	*m = &b->msg;
 	const char		*why;
+	char			 peer[64];
 	int			 n, rc;
 
 	for (n = 0; n < READ_BATCH; n++) {
 		rc = proto_recv(b->router, 1, 1, m, &why);
 		if (rc == -1)
 			break;
-		if (rc == 1)
+		if (rc == 1 && m->version != 0 && m->version != PROTO_VERSION)
+			refuse(b, m, offered(m, peer, sizeof(peer)));
+		else if (rc == 1)
 			log_warnx("malformed message from a worker: %s", why);
 		else
 			on_worker_message(b, m, now);
@@ -569,6 +802,9 @@ broker_worker_died(struct broker *b, pid_t pid, int clean)
 {
 	int	w;
 
+	/* Pids name local workers only, as their READY said; 0 is none. */
+	if (pid <= 0)
+		return;
 	for (w = 0; w < b->nworkers; w++)
 		if (b->workers[w].used && b->workers[w].pid == pid)
 			worker_forget(b, w, clean ? "exited" : "died", clean);
@@ -586,19 +822,20 @@ expire(struct broker *b, uint64_t now)
 	while ((i = b->list[LIVE].head) != -1 && b->slots[i].deadline <= now)
 		complete(b, i, JOB_TIMEOUT);
 
-	dead = (uint64_t)b->cfg->heartbeat_ms *
-	    (uint64_t)b->cfg->heartbeat_liveness;
+	dead = (uint64_t)b->set.heartbeat_ms *
+	    (uint64_t)b->set.heartbeat_liveness;
 	for (w = 0; w < b->nworkers; w++) {
 		wk = &b->workers[w];
 		if (!wk->used)
 			continue;
 		/*
-		 * A worker busy on a job sends nothing; one on the same job
-		 * for longer than a silent worker may be is taken for hung.
-		 * Jobs that timed out still count: the worker is on them.
+		 * A worker busy on a job may send nothing; one on the same
+		 * job for longer than a silent worker may be, PROGRESS
+		 * aside, is taken for hung.  Jobs that timed out still
+		 * count: the worker is on them.
 		 */
 		if (wk->nheld > 0) {
-			if (now - wk->since > dead)
+			if (now - wk->progress > dead)
 				worker_forget(b, w, "hung on a job", 0);
 		} else if (now - wk->seen > dead)
 			worker_forget(b, w, "silent", 0);
@@ -612,7 +849,12 @@ heartbeat(struct broker *b, uint64_t now)
 
 	if (now < b->next_beat)
 		return;
-	b->next_beat = now + (uint64_t)b->cfg->heartbeat_ms;
+	b->next_beat = now + (uint64_t)b->set.heartbeat_ms;
+	/*
+	 * Idle workers only: a busy one hears JOBs, or HEARTBEATs answering
+	 * its PROGRESS; and a worker that lost its connection while busy
+	 * comes back with READY, which names what happened.
+	 */
 	for (w = 0; w < b->nworkers; w++)
 		if (b->workers[w].used && b->workers[w].nheld == 0 &&
 		    proto_send(b->router, b->workers[w].id,
@@ -664,8 +906,8 @@ broker_submit(struct broker *b, struct job *job, uint64_t now)
 	 * this loop turn: ZeroMQ then writes them in one go.  queue_limit
 	 * bounds the jobs that the workers have no room for.
 	 */
-	if (b->stopped || (b->queued >= b->cfg->queue_limit &&
-	    b->queued >= b->cfg->queue_limit + room(b)) ||
+	if (b->stopped || (b->queued >= b->set.queue_limit &&
+	    b->queued >= b->set.queue_limit + room(b)) ||
 	    (i = slot_alloc(b, job, now)) == -1)
 		return -1;
 	b->inflight++;
@@ -694,15 +936,14 @@ broker_socket(struct broker *b)
 /* ---- life cycle ------------------------------------------------------- */
 
 static int
-broker_bind(struct broker *b)
+broker_bind(struct broker *b, const char *runtime_dir)
 {
 	char	endpoint[160], path[140];
 	int	one = 1;
 
 	if ((b->ctx = zmq_ctx_new()) == NULL)
 		return -1;
-	snprintf(path, sizeof(path), "%s/%s", b->cfg->runtime_dir,
-	    PROTO_ENDPOINT);
+	snprintf(path, sizeof(path), "%s/%s", runtime_dir, PROTO_ENDPOINT);
 	snprintf(endpoint, sizeof(endpoint), "ipc://%s", path);
 	/* A socket file left by a front that crashed would refuse the bind. */
 	(void)unlink(path);
@@ -727,17 +968,27 @@ broker_bind(struct broker *b)
 static int
 broker_alloc(struct broker *b)
 {
-	int	i;
+	uint32_t	gen;
+	int		i;
 
 	/*
 	 * Every job queued or held is in a slot: queue_limit waiting, plus
 	 * what the workers hold, which a reload that adds workers may raise.
 	 */
-	b->limit = b->cfg->queue_limit + MAX_HELD;
+	b->limit = b->set.queue_limit + MAX_HELD;
 	if ((b->slots = calloc((size_t)b->limit, sizeof(*b->slots))) == NULL)
 		return -1;
-	for (i = 0; i < b->limit; i++)
+	/*
+	 * Generations start anywhere, so that a REPLY meant for an earlier
+	 * front (still queued in a worker when this one started) cannot
+	 * match a job of this one.
+	 */
+	if (getrandom(&gen, sizeof(gen), GRND_NONBLOCK) != sizeof(gen))
+		gen = (uint32_t)mono_ms() * 2654435761u;
+	for (i = 0; i < b->limit; i++) {
 		b->slots[i].free_next = i + 1 < b->limit ? i + 1 : -1;
+		b->slots[i].gen = gen;
+	}
 	b->free_head = 0;
 	for (i = 0; i < NLISTS; i++)
 		b->list[i] = (struct list){ -1, -1 };
@@ -756,16 +1007,17 @@ broker_free(struct broker *b)
 }
 
 struct broker *
-broker_new(const struct config *cfg, job_done_fn done)
+broker_new(const struct broker_settings *set, job_done_fn done)
 {
 	struct broker	*b;
 
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return NULL;
-	b->cfg = cfg;
+	b->set = *set;
+	b->set.runtime_dir = NULL;	/* the caller's: used here only */
 	b->done = done;
-	b->next_beat = mono_ms() + (uint64_t)cfg->heartbeat_ms;
-	if (broker_alloc(b) == -1 || broker_bind(b) == -1) {
+	b->next_beat = mono_ms() + (uint64_t)set->heartbeat_ms;
+	if (broker_alloc(b) == -1 || broker_bind(b, set->runtime_dir) == -1) {
 		log_warnx("broker: cannot start");
 		broker_free(b);
 		return NULL;

@@ -20,8 +20,21 @@
 
 #include "pool/protocol.h"
 
-struct config;
 struct broker;
+
+/*
+ * What the broker is told by its owner (front.c fills it from the
+ * config): pool/ knows nothing of the config file.  Read by broker_new()
+ * only; runtime_dir need not outlive it.
+ */
+struct broker_settings {
+	const char	*runtime_dir;	/* the socket: RUNTIME_DIR/worker.sock */
+	int		 credit;	/* the most jobs one worker may hold */
+	int		 queue_limit;	/* jobs waiting for room in no worker */
+	int		 request_timeout_ms; /* every job's deadline */
+	int		 heartbeat_ms;	/* heartbeat interval, both ways */
+	int		 heartbeat_liveness; /* intervals a peer may be silent */
+};
 
 struct job {
 	/*
@@ -35,13 +48,15 @@ struct job {
 	/* Set by the broker before done(). */
 	enum job_outcome	 outcome;
 	struct proto_msg	 reply;		/* JOB_REPLIED: close it */
-	pid_t			 worker_pid;	/* who answered, 0 if none */
+	pid_t			 worker_pid;	/* the pid of who answered, as
+						   its READY said; 0 if none or
+						   not said (a remote worker) */
 };
 
 typedef void	(*job_done_fn)(struct job *);
 
 /* Binds the workers' ROUTER socket; NULL (logged) if it cannot. */
-struct broker	*broker_new(const struct config *, job_done_fn done);
+struct broker	*broker_new(const struct broker_settings *, job_done_fn done);
 /* The socket to poll for ZMQ_POLLIN; then call broker_read(). */
 void		*broker_socket(struct broker *);
 /*
@@ -62,8 +77,9 @@ int		 broker_inflight(struct broker *);
 int		 broker_workers(struct broker *);
 /*
  * The supervisor saw worker pid die (clean: it exited normally, so it
- * never worked on the jobs it still held).  Its jobs are dispatched again
- * at once instead of after heartbeats.
+ * never worked on the jobs it still held).  The broker knows workers by
+ * their routing identity; the pid maps to the worker whose READY named
+ * it.  Its jobs are dispatched again at once instead of after heartbeats.
  */
 void		 broker_worker_died(struct broker *, pid_t pid, int clean);
 /*

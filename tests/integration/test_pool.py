@@ -337,8 +337,8 @@ def hung_worker_routed_around_within_liveness():
                 f"{dead_ms} ms + 1s margin = {limit:.1f}s); all: " \
                 f"{[round(x, 2) for x in times]}"
             assert total < limit + 20 * 0.25, f"20 requests took {total:.2f}s"
-            t.wait_log(rf"worker pid {hung} (hung on a job|silent): "
-                       r"forgotten", timeout=5, since=mark)
+            t.wait_log(rf"worker \S+ \(pid {hung}\) (hung on a job|"
+                       r"silent): forgotten", timeout=5, since=mark)
         finally:
             T.cont_pids([hung])
         # Nothing was killed: the same two processes, still serving.
@@ -578,7 +578,8 @@ def reconnected_worker_gets_its_job_again_at_once():
                          what="the worker's new connection")
         # The same process throughout: it reconnected, it did not die.
         assert t.workers() == [pid], (t.workers(), pid)
-        t.wait_log(rf"worker pid {pid} reconnected", since=mark, count=2)
+        t.wait_log(rf"worker \S+ \(pid {pid}\) reconnected", since=mark,
+                   count=2)
         check_token(t.token(S.jwts[5], timeout=10), "after the reconnects")
     finally:
         if link is not None:

@@ -13,8 +13,14 @@
  * a worker that says BYE gives its jobs back without blame, a job over the
  * frame limit is failed without being sent, kind reaches the worker only
  * when the front set it, and a worker that reconnects under its routing
- * identity gets its jobs back at once.  Every wait has a deadline; nothing
- * sleeps for a fixed time to let things happen.
+ * identity gets its jobs back at once.  Version 2's negotiation: READY is
+ * answered with WELCOME and the broker's terms, a version-1 worker (its
+ * READY built frame by frame, as a version-1 worker sends it) or one of
+ * versions the broker does not speak gets a REFUSE it can read, a worker
+ * the broker does not know is told to RESYNC; PROGRESS keeps a slow job
+ * from being taken for a hung worker, up to request_timeout, while a
+ * silent one (heartbeats or not) is still taken for hung.  Every wait has
+ * a deadline; nothing sleeps for a fixed time to let things happen.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,7 +37,6 @@
 
 #include "pool/broker.h"
 #include "core/clock.h"
-#include "config.h"
 #include "pool/protocol.h"
 
 #define NJOBS		16
@@ -40,7 +45,7 @@
 struct fix {
 	char		 dir[64];
 	char		 assertion[NJOBS][16];	/* "job-N": names the job */
-	struct config	 cfg;
+	struct broker_settings set;
 	struct broker	*b;
 	void		*ctx;		/* the workers' */
 	struct job	 jobs[NJOBS];
@@ -56,22 +61,21 @@ on_done(struct job *job)
 }
 
 static struct fix *
-fix_new(int queue_limit, int request_timeout_ms, int credit)
+fix_new_hb(int queue_limit, int request_timeout_ms, int credit, int hb_ms)
 {
 	struct fix	*f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/tkd-broker.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
-	f->cfg.runtime_dir = f->dir;
-	f->cfg.queue_limit = queue_limit;
-	f->cfg.request_timeout_ms = request_timeout_ms;
-	f->cfg.heartbeat_ms = 1000;
-	f->cfg.heartbeat_liveness = 3;
-	f->cfg.worker_credit = credit;
-	f->cfg.workers = 2;
+	f->set.runtime_dir = f->dir;
+	f->set.queue_limit = queue_limit;
+	f->set.request_timeout_ms = request_timeout_ms;
+	f->set.heartbeat_ms = hb_ms;
+	f->set.heartbeat_liveness = 3;
+	f->set.credit = credit;
 	cur = f;
-	assert_non_null(f->b = broker_new(&f->cfg, on_done));
+	assert_non_null(f->b = broker_new(&f->set, on_done));
 	assert_non_null(f->ctx = zmq_ctx_new());
 	for (int i = 0; i < NJOBS; i++) {
 		snprintf(f->assertion[i], sizeof(f->assertion[i]), "job-%d", i);
@@ -81,6 +85,12 @@ fix_new(int queue_limit, int request_timeout_ms, int credit)
 		    .nfields = 2, .owner = f };
 	}
 	return f;
+}
+
+static struct fix *
+fix_new(int queue_limit, int request_timeout_ms, int credit)
+{
+	return fix_new_hb(queue_limit, request_timeout_ms, credit, 1000);
 }
 
 static void
@@ -130,12 +140,13 @@ worker_open(struct fix *f, const char *ident, int pid, int credit)
 	snprintf(spid, sizeof(spid), "%d", pid);
 	snprintf(scredit, sizeof(scredit), "%d", credit);
 	struct proto_field fl[] = {
+		PROTO_FIELD_STR("versions", "2"),
 		PROTO_FIELD_STR("pid", spid),
 		PROTO_FIELD_STR("credit", scredit),
 		PROTO_FIELD_STR("worker", "1"),
 	};
 
-	assert_int_equal(proto_send(s, NULL, 0, PROTO_READY, fl, 3), 0);
+	assert_int_equal(proto_send(s, NULL, 0, PROTO_READY, fl, 4), 0);
 	return s;
 }
 
@@ -234,6 +245,100 @@ close_reply(struct job *j)
 {
 	if (j->outcome == JOB_REPLIED)
 		proto_msg_close(&j->reply);
+}
+
+/*
+ * The next message of command cmd this socket got (others are skipped),
+ * while the broker's loop keeps turning; 0, or -1 if none came within ms.
+ * The caller closes m.
+ */
+static int
+worker_expect(struct fix *f, void *s, int cmd, long ms, struct proto_msg *m)
+{
+	const char	*why;
+	uint64_t	 end = mono_ms() + (uint64_t)ms;
+
+	do {
+		turn(f, 2);
+		while (proto_recv(s, 0, 1, m, &why) == 0) {
+			if (m->cmd == cmd)
+				return 0;
+			proto_msg_close(m);
+		}
+	} while (mono_ms() < end);
+	return -1;
+}
+
+/* A DEALER connected to the broker, under identity ident; nothing sent. */
+static void *
+peer_open(struct fix *f, const char *ident)
+{
+	char	endpoint[128];
+	void	*s = zmq_socket(f->ctx, ZMQ_DEALER);
+	int	 zero = 0;
+
+	assert_non_null(s);
+	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+	assert_int_equal(zmq_setsockopt(s, ZMQ_ROUTING_ID, ident,
+	    strlen(ident)), 0);
+	snprintf(endpoint, sizeof(endpoint), "ipc://%s/%s", f->dir,
+	    PROTO_ENDPOINT);
+	assert_int_equal(zmq_connect(s, endpoint), 0);
+	return s;
+}
+
+/*
+ * Sends a version-1 message frame by frame, as a version-1 worker does:
+ * the header {1, cmd}, then NULL-terminated key, value strings.
+ */
+static void
+send_v1(void *s, int cmd, ...)
+{
+	uint8_t		 hdr[2] = { 1, (uint8_t)cmd };
+	const char	*k, *v;
+	va_list		 ap;
+
+	va_start(ap, cmd);
+	k = va_arg(ap, const char *);
+	assert_int_equal(zmq_send(s, hdr, 2, k != NULL ? ZMQ_SNDMORE : 0), 2);
+	while (k != NULL) {
+		v = va_arg(ap, const char *);
+		assert_int_equal(zmq_send(s, k, strlen(k), ZMQ_SNDMORE),
+		    (int)strlen(k));
+		k = va_arg(ap, const char *);
+		assert_int_equal(zmq_send(s, v, strlen(v),
+		    k != NULL ? ZMQ_SNDMORE : 0), (int)strlen(v));
+	}
+	va_end(ap);
+}
+
+/*
+ * A version-1 message as a version-1 worker parses it: the frames, as
+ * NUL-terminated strings in fr (cut at 255 bytes, up to 8 frames); returns
+ * how many, or -1 if nothing came within ms.
+ */
+static int
+recv_v1(struct fix *f, void *s, long ms, char fr[][256])
+{
+	uint64_t	 end = mono_ms() + (uint64_t)ms;
+	int		 n = 0, more = 1, len;
+	size_t		 morelen = sizeof(more);
+
+	do {
+		turn(f, 2);
+		if ((len = zmq_recv(s, fr[0], 255, ZMQ_DONTWAIT)) >= 0)
+			break;
+	} while (mono_ms() < end);
+	if (len < 0)
+		return -1;
+	fr[n++][len > 255 ? 255 : len] = '\0';
+	while (zmq_getsockopt(s, ZMQ_RCVMORE, &more, &morelen) == 0 && more &&
+	    n < 8) {
+		len = zmq_recv(s, fr[n], 255, 0);
+		assert_true(len >= 0);
+		fr[n++][len > 255 ? 255 : len] = '\0';
+	}
+	return n;
 }
 
 /* ---- tests ------------------------------------------------------------ */
@@ -563,6 +668,291 @@ test_reconnected_worker_gets_its_jobs_again_at_once(void **state)
 	fix_free(f);
 }
 
+/*
+ * READY is answered with WELCOME: the version chosen from those the
+ * worker named, the broker's heartbeat settings, its request_timeout and
+ * the credit granted (what it asked, capped by the broker's credit).
+ */
+static void
+test_ready_is_welcomed_with_the_terms(void **state)
+{
+	struct fix		*f = fix_new(10, 5000, 4);
+	void			*s = peer_open(f, "w-welcome");
+	struct proto_msg	 m;
+	long			 v;
+
+	assert_int_equal(proto_send(s, NULL, 0, PROTO_READY,
+	    (struct proto_field[]){ PROTO_FIELD_STR("versions", "1,2,3"),
+	    PROTO_FIELD_STR("credit", "9") }, 2), 0);
+	assert_int_equal(worker_expect(f, s, PROTO_WELCOME, DEADLINE_MS, &m),
+	    0);
+	assert_int_equal(proto_get_long(&m, "version", 0, 255, &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(proto_get_long(&m, "heartbeat_interval", 0, 99999,
+	    &v), 0);
+	assert_int_equal(v, 1000);
+	assert_int_equal(proto_get_long(&m, "heartbeat_liveness", 0, 99, &v),
+	    0);
+	assert_int_equal(v, 3);
+	assert_int_equal(proto_get_long(&m, "credit", 0, 99, &v), 0);
+	assert_int_equal(v, 4);
+	assert_int_equal(proto_get_long(&m, "request_timeout", 0, 99999, &v),
+	    0);
+	assert_int_equal(v, 5000);
+	proto_msg_close(&m);
+	assert_int_equal(broker_workers(f->b), 1);
+	zmq_close(s);
+	fix_free(f);
+}
+
+/*
+ * A version-1 worker (its READY and HEARTBEAT built frame by frame, as it
+ * sends them) is refused in version 1's layout, which it can read: each
+ * READY, and the first other message, get a REFUSE naming both sides'
+ * versions; it is never registered.  A version 2 READY offering only
+ * versions the broker does not speak is refused in version 2.
+ */
+static void
+test_unservable_worker_is_refused_in_its_layout(void **state)
+{
+	struct fix		*f = fix_new(10, 5000, 4);
+	void			*v1 = peer_open(f, "w-v1"), *v3;
+	char			 fr[8][256];
+	struct proto_msg	 m;
+	char			 buf[256];
+
+	send_v1(v1, PROTO_READY, "pid", "77", "worker", "1", "credit", "4",
+	    NULL);
+	assert_int_equal(recv_v1(f, v1, DEADLINE_MS, fr), 7);
+	assert_memory_equal(fr[0], "\x01\x07", 2);
+	assert_string_equal(fr[1], "versions");
+	assert_string_equal(fr[2], "2");
+	assert_string_equal(fr[3], "peer_versions");
+	assert_string_equal(fr[4], "version 1 (it names no versions)");
+	assert_string_equal(fr[5], "reason");
+	assert_non_null(strstr(fr[6], "speaks worker protocol version 2"));
+	assert_non_null(strstr(fr[6], "offered version 1"));
+	/* Its heartbeats get no more REFUSEs; its next READY does. */
+	send_v1(v1, PROTO_HEARTBEAT, "pid", "77", NULL);
+	assert_int_equal(recv_v1(f, v1, 200, fr), -1);
+	send_v1(v1, PROTO_READY, "pid", "77", NULL);
+	assert_int_equal(recv_v1(f, v1, DEADLINE_MS, fr), 7);
+	assert_memory_equal(fr[0], "\x01\x07", 2);
+	assert_int_equal(broker_workers(f->b), 0);
+
+	v3 = peer_open(f, "w-v3");
+	assert_int_equal(proto_send(v3, NULL, 0, PROTO_READY,
+	    (struct proto_field[]){ PROTO_FIELD_STR("versions", "3,4") }, 1),
+	    0);
+	assert_int_equal(worker_expect(f, v3, PROTO_REFUSE, DEADLINE_MS, &m),
+	    0);
+	assert_int_equal(proto_get_str(&m, "versions", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "2");
+	assert_int_equal(proto_get_str(&m, "peer_versions", buf, sizeof(buf)),
+	    0);
+	assert_string_equal(buf, "3,4");
+	proto_msg_close(&m);
+	assert_int_equal(broker_workers(f->b), 0);
+	/* Nothing is dispatched to either. */
+	assert_int_equal(broker_submit(f->b, &f->jobs[0], mono_ms()), 0);
+	for (int i = 0; i < 20; i++)
+		turn(f, 5);
+	assert_int_equal(f->done[0], 0);
+	zmq_close(v1);
+	zmq_close(v3);
+	fix_free(f);
+}
+
+/*
+ * A worker the broker does not know (a restarted front, or one it took
+ * for hung) is not registered by a HEARTBEAT or REPLY, as it was in
+ * version 1: it is told to RESYNC, and its READY registers it.
+ */
+static void
+test_unknown_worker_is_told_to_resync(void **state)
+{
+	struct fix		*f = fix_new(10, 5000, 4);
+	void			*s = peer_open(f, "w-resync");
+	struct proto_msg	 m;
+
+	assert_int_equal(proto_send(s, NULL, 0, PROTO_HEARTBEAT, NULL, 0), 0);
+	assert_int_equal(worker_expect(f, s, PROTO_RESYNC, DEADLINE_MS, &m),
+	    0);
+	proto_msg_close(&m);
+	assert_int_equal(broker_workers(f->b), 0);
+	assert_int_equal(proto_send(s, NULL, 0, PROTO_READY,
+	    (struct proto_field[]){ PROTO_FIELD_STR("versions", "2") }, 1), 0);
+	assert_int_equal(worker_expect(f, s, PROTO_WELCOME, DEADLINE_MS, &m),
+	    0);
+	proto_msg_close(&m);
+	assert_int_equal(broker_workers(f->b), 1);
+	zmq_close(s);
+	fix_free(f);
+}
+
+/*
+ * Heartbeats of 100 ms, liveness 3: a worker holding a job for 300 ms
+ * without PROGRESS is hung.  One that sends PROGRESS about its job every
+ * 100 ms keeps it for three times that, hears a HEARTBEAT back for each
+ * (it holds a job, so it gets no idle heartbeats), and answers it;
+ * another that sends only HEARTBEATs (a live thread beside a hung one) is
+ * forgotten and its job goes to another worker.
+ */
+static void
+test_progress_keeps_a_slow_job_heartbeats_do_not(void **state)
+{
+	struct fix	*f = fix_new_hb(10, 5000, 1, 100);
+	void		*slow = worker_new(f, 6001, 1), *other;
+	struct proto_msg m;
+	const char	*why;
+	struct got	 g, g2;
+	uint64_t	 t0, next;
+	int		 beats;
+
+	assert_int_equal(broker_submit(f->b, &f->jobs[0], mono_ms()), 0);
+	assert_int_equal(worker_job(f, slow, DEADLINE_MS, &g), 0);
+	for (t0 = next = mono_ms(); mono_ms() - t0 < 1000; turn(f, 5)) {
+		if (mono_ms() >= next) {
+			assert_int_equal(proto_send(slow, NULL, 0,
+			    PROTO_PROGRESS, (struct proto_field[]){
+			    PROTO_FIELD("job", g.id, PROTO_JOB_ID_LEN) }, 1),
+			    0);
+			next += 100;
+		}
+	}
+	assert_int_equal(broker_workers(f->b), 1);
+	/* Each PROGRESS was answered: it heard from the broker while busy. */
+	for (beats = 0; proto_recv(slow, 0, 1, &m, &why) == 0;
+	    proto_msg_close(&m))
+		beats += m.cmd == PROTO_HEARTBEAT;
+	assert_true(beats >= 5);
+	worker_reply(slow, &g);
+	until_done(f, 1);
+	assert_int_equal(f->jobs[0].outcome, JOB_REPLIED);
+	assert_int_equal(f->jobs[0].worker_pid, 6001);
+	close_reply(&f->jobs[0]);
+
+	/* Heartbeats alone: hung within liveness, its job elsewhere. */
+	assert_int_equal(broker_submit(f->b, &f->jobs[1], mono_ms()), 0);
+	assert_int_equal(worker_job(f, slow, DEADLINE_MS, &g), 0);
+	other = worker_new(f, 6002, 1);
+	for (t0 = next = mono_ms(); broker_workers(f->b) == 2 &&
+	    mono_ms() - t0 < DEADLINE_MS; turn(f, 5)) {
+		if (mono_ms() >= next) {
+			assert_int_equal(proto_send(slow, NULL, 0,
+			    PROTO_HEARTBEAT, NULL, 0), 0);
+			assert_int_equal(proto_send(other, NULL, 0,
+			    PROTO_HEARTBEAT, NULL, 0), 0);
+			next += 50;
+		}
+	}
+	assert_int_equal(broker_workers(f->b), 1);
+	assert_true(mono_ms() - t0 < 1000);
+	assert_int_equal(worker_job(f, other, DEADLINE_MS, &g2), 0);
+	assert_int_equal(g2.index, 1);
+	worker_reply(other, &g2);
+	until_done(f, 2);
+	assert_int_equal(f->jobs[1].outcome, JOB_REPLIED);
+	assert_int_equal(f->jobs[1].worker_pid, 6002);
+	close_reply(&f->jobs[1]);
+	zmq_close(slow);
+	zmq_close(other);
+	fix_free(f);
+}
+
+/*
+ * PROGRESS counts until request_timeout (600 ms) after the worker started
+ * the job: a worker still at it then is hung one liveness (300 ms) later,
+ * whatever it says, and PROGRESS about a job it does not hold counts for
+ * nothing.
+ */
+static void
+test_progress_counts_until_request_timeout(void **state)
+{
+	struct fix	*f = fix_new_hb(10, 600, 1, 100);
+	void		*w = worker_new(f, 6101, 1);
+	static const uint8_t bogus[PROTO_JOB_ID_LEN] = { 0 };
+	struct got	 g;
+	uint64_t	 t0, next, gone;
+
+	assert_int_equal(broker_submit(f->b, &f->jobs[0], mono_ms()), 0);
+	assert_int_equal(worker_job(f, w, DEADLINE_MS, &g), 0);
+	for (t0 = next = mono_ms(); broker_workers(f->b) == 1 &&
+	    mono_ms() - t0 < DEADLINE_MS; turn(f, 5)) {
+		if (mono_ms() >= next) {
+			assert_int_equal(proto_send(w, NULL, 0,
+			    PROTO_PROGRESS, (struct proto_field[]){
+			    PROTO_FIELD("job", g.id, PROTO_JOB_ID_LEN) }, 1),
+			    0);
+			next += 50;
+		}
+	}
+	gone = mono_ms() - t0;
+	assert_int_equal(broker_workers(f->b), 0);
+	assert_true(gone >= 600 && gone < 600 + 300 + 500);
+	assert_int_equal(f->jobs[0].outcome, JOB_TIMEOUT);
+
+	/* Progress about a job it does not hold: hung as if silent. */
+	w = (zmq_close(w), worker_new(f, 6102, 1));
+	assert_int_equal(broker_submit(f->b, &f->jobs[1], mono_ms()), 0);
+	assert_int_equal(worker_job(f, w, DEADLINE_MS, &g), 0);
+	for (t0 = next = mono_ms(); broker_workers(f->b) == 1 &&
+	    mono_ms() - t0 < DEADLINE_MS; turn(f, 5)) {
+		if (mono_ms() >= next) {
+			assert_int_equal(proto_send(w, NULL, 0,
+			    PROTO_PROGRESS, (struct proto_field[]){
+			    PROTO_FIELD("job", bogus, PROTO_JOB_ID_LEN) }, 1),
+			    0);
+			next += 50;
+		}
+	}
+	assert_int_equal(broker_workers(f->b), 0);
+	assert_true(mono_ms() - t0 < 300 + 300);
+	zmq_close(w);
+	fix_free(f);
+}
+
+/*
+ * Death notices name a pid; the broker knows workers by identity and maps
+ * the pid through their READY.  A worker whose READY named no pid (a
+ * remote one) is never taken for another's death.
+ */
+static void
+test_death_notice_maps_pid_to_identity(void **state)
+{
+	struct fix		*f = fix_new(10, 5000, 4);
+	void			*anon = peer_open(f, "w-remote"), *local;
+	struct proto_msg	 m;
+
+	assert_int_equal(proto_send(anon, NULL, 0, PROTO_READY,
+	    (struct proto_field[]){ PROTO_FIELD_STR("versions", "2") }, 1), 0);
+	assert_int_equal(worker_expect(f, anon, PROTO_WELCOME, DEADLINE_MS,
+	    &m), 0);
+	proto_msg_close(&m);
+	local = worker_open(f, "w-local", 7001, 4);
+	assert_int_equal(worker_expect(f, local, PROTO_WELCOME, DEADLINE_MS,
+	    &m), 0);
+	proto_msg_close(&m);
+	assert_int_equal(broker_workers(f->b), 2);
+	broker_worker_died(f->b, 0, 0);
+	broker_worker_died(f->b, 7002, 0);
+	assert_int_equal(broker_workers(f->b), 2);
+	broker_worker_died(f->b, 7001, 0);
+	assert_int_equal(broker_workers(f->b), 1);
+	/* The one left is the remote one: its heartbeat needs no RESYNC. */
+	assert_int_equal(proto_send(anon, NULL, 0, PROTO_HEARTBEAT, NULL, 0),
+	    0);
+	assert_int_equal(worker_expect(f, anon, PROTO_RESYNC, 200, &m), -1);
+	assert_int_equal(proto_send(local, NULL, 0, PROTO_HEARTBEAT, NULL, 0),
+	    0);
+	assert_int_equal(worker_expect(f, local, PROTO_RESYNC, DEADLINE_MS,
+	    &m), 0);
+	proto_msg_close(&m);
+	zmq_close(anon);
+	zmq_close(local);
+	fix_free(f);
+}
+
 int
 main(void)
 {
@@ -577,6 +967,14 @@ main(void)
 		cmocka_unit_test(test_fields_sent_as_the_front_set_them),
 		cmocka_unit_test(
 		    test_reconnected_worker_gets_its_jobs_again_at_once),
+		cmocka_unit_test(test_ready_is_welcomed_with_the_terms),
+		cmocka_unit_test(
+		    test_unservable_worker_is_refused_in_its_layout),
+		cmocka_unit_test(test_unknown_worker_is_told_to_resync),
+		cmocka_unit_test(
+		    test_progress_keeps_a_slow_job_heartbeats_do_not),
+		cmocka_unit_test(test_progress_counts_until_request_timeout),
+		cmocka_unit_test(test_death_notice_maps_pid_to_identity),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
