@@ -47,15 +47,11 @@
  */
 #include "identity/browserid.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/bn.h>
@@ -183,16 +179,11 @@ static EVP_PKEY *
 pkey_fromdata(const char *type, OSSL_PARAM_BLD *bld)
 {
 	OSSL_PARAM	*params;
-	EVP_PKEY_CTX	*ctx = NULL;
-	EVP_PKEY	*pkey = NULL;
+	EVP_PKEY	*pkey;
 
 	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL)
 		return NULL;
-	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		pkey = NULL;
-	EVP_PKEY_CTX_free(ctx);
+	pkey = jose_pkey_fromdata(type, params);
 	OSSL_PARAM_free(params);
 	return pkey;
 }
@@ -451,53 +442,18 @@ done:
 struct browserid_key *
 browserid_key_load(const char *path, char *err, size_t errlen)
 {
-	struct browserid_key	*key = NULL;
-	struct stat		 st;
+	struct browserid_key	*key;
 	char			 why[256];
 	char			*buf;
-	size_t			 len = 0;
-	ssize_t			 n;
-	int			 fd;
+	size_t			 len;
 
-	/*
-	 * O_NONBLOCK: a FIFO put where the key should be must not hang the
-	 * load (or a reload); it is refused as not a regular file.
-	 */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-		jose_seterr(err, errlen, "%s: %s", path, strerror(errno));
+	if ((buf = jose_read_file(path, BROWSERID_KEY_MAX_FILE, &len, err,
+	    errlen)) == NULL)
 		return NULL;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		jose_seterr(err, errlen, "%s: not a regular file", path);
-		close(fd);
-		return NULL;
-	}
-	if ((buf = malloc(BROWSERID_KEY_MAX_FILE + 1)) == NULL) {
-		jose_seterr(err, errlen, "%s: out of memory", path);
-		goto done;
-	}
-	while (len <= BROWSERID_KEY_MAX_FILE &&
-	    (n = read(fd, buf + len, BROWSERID_KEY_MAX_FILE + 1 - len)) != 0) {
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			jose_seterr(err, errlen, "%s: %s", path,
-			    strerror(errno));
-			goto done;
-		}
-		len += (size_t)n;
-	}
-	if (len > BROWSERID_KEY_MAX_FILE) {
-		jose_seterr(err, errlen, "%s: larger than %d bytes", path,
-		    BROWSERID_KEY_MAX_FILE);
-		goto done;
-	}
 	if ((key = browserid_key_parse(buf, len, BROWSERID_SIGNER_MIN_BYTES, 1,
 	    why, sizeof(why))) == NULL)
 		jose_seterr(err, errlen, "%s: %s", path, why);
-done:
 	free(buf);
-	close(fd);
 	return key;
 }
 
@@ -527,29 +483,15 @@ key_fits(const struct browserid_key *key, enum browserid_alg alg)
 	return key->kty == BROWSERID_KTY_DS && (size_t)key->qbytes == n;
 }
 
-/*
- * One verification with a fresh context; a failing verify call is the
- * token's fault, only a failure to set up is internal (as in jws.c).
- */
+/* A bad signature is the assertion's; check_cert names the certificate's. */
 static enum jose_err
 digest_verify(EVP_PKEY *pkey, const EVP_MD *md, const uint8_t *sig,
     size_t siglen, const void *tbs, size_t tbslen)
 {
-	EVP_MD_CTX	*ctx;
-	enum jose_err	 rc = JOSE_ERR_INTERNAL;
+	enum jose_err	 rc;
 
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		goto fail;
-	if (EVP_DigestVerifyInit(ctx, NULL, md, NULL, pkey) != 1)
-		goto fail;
-	if (EVP_DigestVerify(ctx, sig, siglen, tbs, tbslen) == 1)
-		rc = JOSE_OK;
-	else
-		rc = JOSE_ERR_ASSERTION_SIGNATURE;
-fail:
-	EVP_MD_CTX_free(ctx);
-	ERR_clear_error();
-	return rc;
+	rc = jose_digest_verify(pkey, md, sig, siglen, tbs, tbslen);
+	return rc == JOSE_ERR_SIGNATURE ? JOSE_ERR_ASSERTION_SIGNATURE : rc;
 }
 
 enum jose_err

@@ -1,7 +1,8 @@
 /*
  * jose.c - the JOSE reader both verifiers share (jose.h): splitting and
  * decoding a compact JWS, bounded JSON, the time and audience claims, and
- * the one table of refusals.
+ * the one table of refusals; and the few key and signature steps that
+ * jws.c, jwks.c and browserid.c would otherwise each keep a copy of.
  *
  * The bounds are the security argument, so they hold for every token that
  * reaches a verifier, JWT or BrowserID:
@@ -25,13 +26,21 @@
  */
 #include "identity/jose.h"
 
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include "core/b64.h"
 
@@ -461,4 +470,109 @@ fail:
 	BN_free(s);
 	ECDSA_SIG_free(es);
 	return rc;
+}
+
+enum jose_err
+jose_digest_verify(EVP_PKEY *pkey, const EVP_MD *md, const uint8_t *sig,
+    size_t siglen, const void *tbs, size_t tbslen)
+{
+	EVP_MD_CTX	*ctx;
+	enum jose_err	 rc = JOSE_ERR_INTERNAL;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		goto fail;
+	if (EVP_DigestVerifyInit(ctx, NULL, md, NULL, pkey) != 1)
+		goto fail;
+	if (EVP_DigestVerify(ctx, sig, siglen, tbs, tbslen) == 1)
+		rc = JOSE_OK;
+	else
+		rc = JOSE_ERR_SIGNATURE;
+fail:
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error();
+	return rc;
+}
+
+/* ---- keys ---- */
+
+EVP_PKEY *
+jose_pkey_fromdata(const char *type, OSSL_PARAM *params)
+{
+	EVP_PKEY_CTX	*ctx;
+	EVP_PKEY	*pkey = NULL;
+
+	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL)) == NULL)
+		return NULL;
+	if (EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		pkey = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	return pkey;
+}
+
+/*
+ * Reads at most size bytes, whatever fstat would say, so a file growing
+ * under us is bounded too.  The byte count, or -1 with errno set.
+ */
+static ssize_t
+read_bounded(int fd, char *buf, size_t size)
+{
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	while (len < size) {
+		n = read(fd, buf + len, size - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	return (ssize_t)len;
+}
+
+char *
+jose_read_file(const char *path, size_t max, size_t *len, char *err,
+    size_t errlen)
+{
+	struct stat	 st;
+	char		*buf = NULL;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		jose_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		jose_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		jose_seterr(err, errlen, "%s: not a regular file", path);
+		goto fail;
+	}
+	if ((buf = malloc(max + 1)) == NULL) {
+		jose_seterr(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	if ((n = read_bounded(fd, buf, max + 1)) == -1) {
+		jose_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if ((size_t)n > max) {
+		jose_seterr(err, errlen, "%s: larger than %zu bytes", path,
+		    max);
+		goto fail;
+	}
+	buf[n] = '\0';
+	*len = (size_t)n;
+	close(fd);
+	return buf;
+fail:
+	free(buf);
+	close(fd);
+	return NULL;
 }

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #define JOSE_MAX_HEADER	4096	/* longest decoded header accepted */
 #define JOSE_MAX_DEPTH	20	/* deepest nesting of JSON arrays/objects */
@@ -210,6 +211,29 @@ void		 jose_email_fold(char *email);
 #define JOSE_RS_DER_MAX	160	/* two 67-byte INTEGERs (P-521) take 141 */
 int		 jose_rs_to_der(const uint8_t *sig, size_t coord,
 		    uint8_t der[JOSE_RS_DER_MAX], size_t *derlen);
+
+/*
+ * One verification of sig over tbs with pkey and digest md (NULL for
+ * Ed25519, which signs the message itself), on a context made for the
+ * call.  A verify call that fails is the token's fault (SIGNATURE); only
+ * a failure to set up is INTERNAL.  OpenSSL's error queue is left empty.
+ */
+enum jose_err	 jose_digest_verify(EVP_PKEY *pkey, const EVP_MD *md,
+		    const uint8_t *sig, size_t siglen, const void *tbs,
+		    size_t tbslen);
+
+/* A public key of OpenSSL type ("RSA", "EC", ...) from params, or NULL. */
+EVP_PKEY	*jose_pkey_fromdata(const char *type, OSSL_PARAM *params);
+
+/*
+ * The whole of a key file (a JWKS, a BrowserID public key) of at most max
+ * bytes, NUL-terminated, in memory the caller frees, its length in *len;
+ * or NULL with "PATH: why" in err.  Only a regular file, opened without
+ * blocking: a FIFO put where a key should be would otherwise hang the
+ * config load (or a worker's reload) until someone writes to it.
+ */
+char		*jose_read_file(const char *path, size_t max, size_t *len,
+		    char *err, size_t errlen);
 
 /*
  * A message for whoever loads a key (jwks.c, browserid.c): formatted

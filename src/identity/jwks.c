@@ -20,14 +20,10 @@
  */
 #include "identity/jwks.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/bn.h>
@@ -124,22 +120,6 @@ fixed_member(json_t *obj, const char *name, uint8_t *buf, size_t bufsize,
 	return 0;
 }
 
-/* A public key of the given OpenSSL type from params, or NULL. */
-static EVP_PKEY *
-pkey_fromdata(const char *type, OSSL_PARAM *params)
-{
-	EVP_PKEY_CTX	*ctx;
-	EVP_PKEY	*pkey = NULL;
-
-	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL)) == NULL)
-		return NULL;
-	if (EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		pkey = NULL;
-	EVP_PKEY_CTX_free(ctx);
-	return pkey;
-}
-
 /*
  * The modulus bounds keep out keys too weak to trust (under 2048 bits) and
  * keys so large that each verification becomes a denial of service.  An
@@ -195,7 +175,7 @@ rsa_key(json_t *obj, char *why, size_t whylen)
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) != 1 ||
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) != 1 ||
 	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-	    (pkey = pkey_fromdata("RSA", params)) == NULL)
+	    (pkey = jose_pkey_fromdata("RSA", params)) == NULL)
 		jose_seterr(why, whylen, "OpenSSL refused the RSA key");
 fail:
 	OSSL_PARAM_free(params);
@@ -270,7 +250,7 @@ ec_key(json_t *obj, const struct curve *c, char *why, size_t whylen)
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
 	    point, 1 + 2 * c->coord);
 	params[2] = OSSL_PARAM_construct_end();
-	pkey = pkey_fromdata("EC", params);
+	pkey = jose_pkey_fromdata("EC", params);
 	if (pkey != NULL && !ec_point_valid(pkey)) {
 		EVP_PKEY_free(pkey);
 		pkey = NULL;
@@ -294,7 +274,7 @@ ed25519_key(json_t *obj, char *why, size_t whylen)
 	params[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
 	    x, ED25519_KEY_LEN);
 	params[1] = OSSL_PARAM_construct_end();
-	if ((pkey = pkey_fromdata("ED25519", params)) == NULL)
+	if ((pkey = jose_pkey_fromdata("ED25519", params)) == NULL)
 		jose_seterr(why, whylen, "OpenSSL refused the Ed25519 key");
 	return pkey;
 }
@@ -540,77 +520,20 @@ fail:
 	return NULL;
 }
 
-/*
- * Reads at most JWKS_MAX_BYTES + 1 bytes, whatever fstat would say, so a
- * FIFO or a file growing under us is bounded too.  Returns the byte count
- * or -1 with errno set.
- */
-static ssize_t
-read_bounded(int fd, char *buf, size_t size)
-{
-	size_t	 len = 0;
-	ssize_t	 n;
-
-	while (len < size) {
-		n = read(fd, buf + len, size - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	return (ssize_t)len;
-}
-
 struct jwks *
 jwks_load(const char *path, char *err, size_t errlen)
 {
 	char		 why[256];
-	char		*buf = NULL;
-	struct jwks	*set = NULL;
-	struct stat	 st;
-	ssize_t		 len;
-	int		 fd;
+	char		*buf;
+	size_t		 len;
+	struct jwks	*set;
 
-	/*
-	 * O_NONBLOCK and a regular file only: a FIFO put where the JWKS
-	 * should be would otherwise block the config load (or a worker's
-	 * reload) until someone writes to it.
-	 */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-		jose_seterr(err, errlen, "%s: %s", path, strerror(errno));
+	if ((buf = jose_read_file(path, JWKS_MAX_BYTES, &len, err,
+	    errlen)) == NULL)
 		return NULL;
-	}
-	if (fstat(fd, &st) == -1) {
-		jose_seterr(err, errlen, "%s: %s", path, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		jose_seterr(err, errlen, "%s: not a regular file", path);
-		close(fd);
-		return NULL;
-	}
-	if ((buf = malloc(JWKS_MAX_BYTES + 1)) == NULL) {
-		jose_seterr(err, errlen, "%s: out of memory", path);
-		goto done;
-	}
-	if ((len = read_bounded(fd, buf, JWKS_MAX_BYTES + 1)) == -1) {
-		jose_seterr(err, errlen, "%s: %s", path, strerror(errno));
-		goto done;
-	}
-	if (len > JWKS_MAX_BYTES) {
-		jose_seterr(err, errlen, "%s: larger than %d bytes", path,
-		    JWKS_MAX_BYTES);
-		goto done;
-	}
-	if ((set = jwks_parse(buf, (size_t)len, why, sizeof(why))) == NULL)
+	if ((set = jwks_parse(buf, len, why, sizeof(why))) == NULL)
 		jose_seterr(err, errlen, "%s: %s", path, why);
-done:
 	free(buf);
-	close(fd);
 	return set;
 }
 

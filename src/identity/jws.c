@@ -314,32 +314,6 @@ pick_key(const struct issuer *is, enum jws_alg alg, json_t *kid,
 
 /* ---- signatures ---- */
 
-/*
- * Ed25519 signs the message itself (no prehash in OpenSSL 3.0), so it is
- * verified one-shot with a NULL digest on a context made for the call.
- * Any failure of the verify call itself is the token's fault; only a
- * failure to set up is internal.
- */
-static enum jose_err
-eddsa_verify(EVP_PKEY *pkey, const uint8_t *sig, size_t siglen,
-    const void *tbs, size_t tbslen)
-{
-	EVP_MD_CTX	*ctx;
-	enum jose_err	 rc = JOSE_ERR_INTERNAL;
-
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		goto fail;
-	if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) != 1)
-		goto fail;
-	if (EVP_DigestVerify(ctx, sig, siglen, tbs, tbslen) == 1)
-		rc = JOSE_OK;
-	else
-		rc = JOSE_ERR_SIGNATURE;
-fail:
-	EVP_MD_CTX_free(ctx);
-	return rc;
-}
-
 /* Hashes input and checks sig over the digest with the key's ready ctx. */
 static enum jose_err
 prehash_verify(EVP_PKEY_CTX *vctx, const struct alg_def *a,
@@ -385,7 +359,9 @@ verify_sig(const struct jwk *key, enum jws_alg alg, const void *input,
 	case K_EDDSA:
 		if (siglen != ED25519_SIG_LEN)
 			return JOSE_ERR_SIG_LENGTH;
-		return eddsa_verify(key->pkey, sig, siglen, input, inputlen);
+		/* No prehash in OpenSSL 3.0: one-shot on a fresh context. */
+		return jose_digest_verify(key->pkey, NULL, sig, siglen, input,
+		    inputlen);
 	default:
 		return JOSE_ERR_KEY_MISMATCH;
 	}

@@ -149,7 +149,8 @@ nested(int n)
 static void
 test_rfc7515_a1(void **state)
 {
-	static const char	 hdr[] = "{\"typ\":\"JWT\",\r\n \"alg\":\"HS256\"}";
+	static const char	 hdr[] = "{\"typ\":\"JWT\",\r\n "
+				    "\"alg\":\"HS256\"}";
 	static const char	 tok[] = A1_JWS;
 	struct jose_jws		 p;
 	json_t			*h, *claims;
