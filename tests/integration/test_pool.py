@@ -31,6 +31,11 @@ bounded in count and time; every wait polls with a deadline.
              by an oversize frame, while it holds a job reconnects with its
              identity and says READY: the job is answered at once, not
              after heartbeat liveness (through a relay on the worker socket)
+  protocol   a version 1 worker (speaking ZMTP from Python) is refused in
+             its own layout, logged once; a Python version 2 worker gets
+             WELCOME's terms, keeps a slow job with PROGRESS, and is taken
+             for hung on a silent one; a C worker refused by a (Python)
+             broker exits with the fatal code and is not respawned
   front      kill -9 of the front: respawned, workers found again, and a
              worker's death still re-dispatches its job at once
   orphans    kill -9 of the supervisor: every worker goes with it, a
@@ -584,6 +589,306 @@ def reconnected_worker_gets_its_job_again_at_once():
     finally:
         if link is not None:
             link.close()
+        t.stop()
+
+
+# ---------------------------------------------------------------- protocol
+
+class Zmtp:
+    """One ZeroMQ peer over a Unix socket, in Python's standard library
+    alone: ZMTP 3.0 with the NULL mechanism (the 64-byte greeting, a READY
+    command naming the socket type and, for a DEALER, its identity), then
+    messages as lists of frames.  Enough to be a worker written from
+    docs/protocol.md (or a version-1 one), or a broker for a C worker."""
+
+    def __init__(self, sock, socket_type, identity=b""):
+        self.s = sock
+        self.buf = b""
+        greeting = (b"\xff" + b"\x00" * 8 + b"\x7f" + bytes([3, 0]) +
+                    b"NULL".ljust(20, b"\x00") + b"\x00" + b"\x00" * 31)
+        self.s.sendall(greeting)
+        self._read(64)
+        props = self._prop(b"Socket-Type", socket_type)
+        if identity:
+            props += self._prop(b"Identity", identity)
+        self._send_frame(b"\x05READY" + props, command=True)
+        while not self._recv_frame()[1]:    # the peer's READY command
+            pass
+
+    @classmethod
+    def connect(cls, path, identity):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(path)
+        return cls(s, b"DEALER", identity)
+
+    @staticmethod
+    def _prop(name, value):
+        return bytes([len(name)]) + name + struct.pack(">I", len(value)) + \
+            value
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            data = self.s.recv(65536)
+            if not data:
+                raise EOFError("peer closed the connection")
+            self.buf += data
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _send_frame(self, body, more=False, command=False):
+        flags = (1 if more else 0) | (4 if command else 0)
+        if len(body) > 255:
+            head = bytes([flags | 2]) + struct.pack(">Q", len(body))
+        else:
+            head = bytes([flags, len(body)])
+        self.s.sendall(head + body)
+
+    def _recv_frame(self):
+        """(body, is_command, more)."""
+        flags = self._read(1)[0]
+        size = struct.unpack(">Q", self._read(8))[0] if flags & 2 else \
+            self._read(1)[0]
+        return self._read(size), bool(flags & 4), bool(flags & 1)
+
+    def send(self, frames):
+        for i, f in enumerate(frames):
+            self._send_frame(f, more=i + 1 < len(frames))
+
+    def recv(self, timeout=5):
+        """The next message (a list of frames), or None after timeout."""
+        self.s.settimeout(timeout)
+        try:
+            frames = []
+            while True:
+                body, command, more = self._recv_frame()
+                if command:
+                    continue
+                frames.append(body)
+                if not more:
+                    return frames
+        except socket.timeout:
+            return None
+        finally:
+            self.s.settimeout(10)
+
+    def close(self):
+        self.s.close()
+
+
+# Version 2 commands (docs/protocol.md).
+READY, JOB, REPLY, HEARTBEAT, BYE, WELCOME, REFUSE, PROGRESS, RESYNC = \
+    range(1, 10)
+
+
+def v2_encode(cmd, fields):
+    """One version 2 message: {2, cmd}, then (key length, key, 4-byte
+    value length, value) records."""
+    out = bytes([2, cmd])
+    for k, v in fields:
+        k = k.encode() if isinstance(k, str) else k
+        v = v.encode() if isinstance(v, str) else v
+        out += bytes([len(k)]) + k + struct.pack(">I", len(v)) + v
+    return out
+
+
+def v2_decode(frame):
+    """(version, cmd, {key: value})."""
+    version, cmd, off, fields = frame[0], frame[1], 2, {}
+    while off < len(frame):
+        klen = frame[off]
+        key = frame[off + 1:off + 1 + klen].decode()
+        off += 1 + klen
+        vlen = struct.unpack(">I", frame[off:off + 4])[0]
+        fields.setdefault(key, frame[off + 4:off + 4 + vlen])
+        off += 4 + vlen
+    return version, cmd, fields
+
+
+class PyWorker:
+    """A version 2 worker in Python, after docs/protocol.md alone."""
+
+    def __init__(self, path, identity):
+        self.z = Zmtp.connect(path, identity)
+        self.last_sent = 0
+
+    def send(self, cmd, fields=()):
+        self.z.send([v2_encode(cmd, fields)])
+        self.last_sent = time.monotonic()
+
+    def expect(self, want, timeout=5, beat=HB_MS / 1000 / 2):
+        """The next message of command want (fields), heartbeating while
+        idle; None after timeout."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if time.monotonic() - self.last_sent >= beat:
+                self.send(HEARTBEAT)
+            msg = self.z.recv(timeout=min(beat, max(0.01, end -
+                                                    time.monotonic())))
+            if msg is None:
+                continue
+            assert len(msg) == 1, f"a version 2 message is one frame: {msg}"
+            version, cmd, fields = v2_decode(msg[0])
+            assert version == 2, msg
+            if cmd == want:
+                return fields
+        return None
+
+
+def fake_token_reply(job):
+    return [("job", job), ("id", "py-token"), ("key", "cHkta2V5"),
+            ("uid", "42"), ("api_endpoint", "https://py.example.com"),
+            ("duration", "1800"), ("expires", "1900000000"),
+            ("hashalg", "sha256")]
+
+
+def forget_c_worker(t, pid):
+    """Stops the instance's C worker until the broker forgets it, so that
+    jobs go to a test's own worker."""
+    mark = t.log_mark()
+    T.stop_pids([pid])
+    t.wait_log(rf"worker \S+ \(pid {pid}\) silent: forgotten", since=mark,
+               timeout=5)
+
+
+@test
+def v1_worker_refused_with_a_log_line_on_both_sides():
+    """A worker of today's version 1 (its READY as such a worker sends it:
+    a 2-byte header frame, then a frame per key and per value) gets a
+    REFUSE in version 1's layout naming both sides' versions, which it can
+    read and log; the front logs the refusal once, however often the
+    worker retries, and goes on serving with its own workers."""
+    t = instance("v1", workers=1)
+    t.start()
+    z = None
+    try:
+        wait_known(t, t.wait_workers(1))
+        mark = t.log_mark()
+        z = Zmtp.connect(t.path("run/worker.sock"), b"py-v1-worker")
+        ready = [b"\x01\x01", b"pid", b"4242", b"worker", b"1",
+                 b"credit", b"4"]
+        z.send(ready)
+        msg = z.recv()
+        assert msg is not None and msg[0] == b"\x01\x07", \
+            f"expected a version 1 REFUSE, got {msg!r}"
+        fields = dict(zip(msg[1::2], msg[2::2]))
+        # What the version 1 worker logs: both sides' versions.
+        print(f"# the v1 worker's log: refused: {fields[b'reason'].decode()}",
+              flush=True)
+        assert fields[b"versions"] == b"2", fields
+        assert b"version 1" in fields[b"peer_versions"], fields
+        assert b"version 2" in fields[b"reason"] and \
+            b"version 1" in fields[b"reason"], fields
+        line = r"worker py-v1-worker refused: this front speaks worker " \
+               r"protocol version 2; the worker offered version 1"
+        t.wait_log(line, since=mark)
+        # It retries: READY is answered again, heartbeats are not, and the
+        # front's log says it once.
+        z.send([b"\x01\x04", b"pid", b"4242"])
+        z.send(ready)
+        msg = z.recv()
+        assert msg is not None and msg[0] == b"\x01\x07", msg
+        check_token(t.token(S.jwts[0]), "the front's own worker")
+        refusals = re.findall(line, t.log_since(mark))
+        assert len(refusals) == 1, f"{len(refusals)} refusal log lines"
+    finally:
+        if z is not None:
+            z.close()
+        t.stop()
+
+
+@test
+def slow_job_with_progress_kept_hung_worker_forgotten():
+    """A Python worker written from docs/protocol.md joins a real front:
+    WELCOME gives it the front's heartbeat settings, credit and
+    request_timeout.  A job it keeps for 1.5 s (liveness is 3 x 200 ms),
+    sending PROGRESS every 150 ms, is answered with its REPLY; a job it
+    keeps silently is taken for hung within liveness, and another worker
+    answers it."""
+    t = instance("progress", workers=1, request_timeout=5)
+    t.start()
+    w = None
+    try:
+        pid = wait_known(t, t.wait_workers(1))[0]
+        forget_c_worker(t, pid)
+        w = PyWorker(t.path("run/worker.sock"), b"py-v2-worker")
+        w.send(READY, [("versions", "1,2"), ("credit", "1")])
+        terms = w.expect(WELCOME)
+        assert terms is not None, "no WELCOME"
+        assert terms == {"version": b"2", "heartbeat_interval": b"200",
+                         "heartbeat_liveness": b"3", "credit": b"1",
+                         "request_timeout": b"5000"}, terms
+        mark = t.log_mark()
+        th, box = in_thread(lambda: t.token(S.jwts[0], timeout=10))
+        job = w.expect(JOB)
+        assert job is not None and job["assertion"] == \
+            S.jwts[0].encode() and job["service"] == SYNC.encode(), job
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.5:
+            w.send(PROGRESS, [("job", job["job"])])
+            w.z.recv(timeout=0.15)      # the broker's HEARTBEAT back
+        w.send(REPLY, fake_token_reply(job["job"]))
+        st, _, body = joined(th, box, 5)
+        assert st == 200 and body["id"] == "py-token" and \
+            body["uid"] == 42 and body["key"] == "cHkta2V5", (st, body)
+        assert "forgotten" not in t.log_since(mark), t.log_since(mark)
+        # Silent on the next one: hung within liveness, not request_timeout.
+        th, box = in_thread(lambda: t.token(S.jwts[1], timeout=10))
+        assert w.expect(JOB) is not None
+        t0 = time.monotonic()
+        t.wait_log(r"worker py-v2-worker hung on a job: forgotten, its "
+                   r"jobs are dispatched again", since=mark, timeout=3)
+        assert time.monotonic() - t0 < 0.6 + 0.5
+        T.cont_pids([pid])
+        check_token(joined(th, box, 9), "the hung worker's job, elsewhere")
+    finally:
+        if w is not None:
+            w.z.close()
+        t.stop()
+
+
+@test
+def refused_c_worker_exits_fatal_not_respawned():
+    """A front that cannot serve the C worker's versions (here a broker in
+    Python that speaks only version 3) refuses it: the worker logs both
+    sides' versions and exits with the fatal code, and the supervisor does
+    not respawn it in a loop."""
+    t = instance("refused", workers=1)
+    t.start()
+    path = t.path("run/worker.sock")
+    listener = None
+    try:
+        old = t.wait_workers(1)
+        os.rename(path, path + ".front")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(4)
+        listener.settimeout(10)
+        mark = t.log_mark()
+        os.kill(old[0], signal.SIGKILL)
+        pid = t.wait_workers(1, gone=old)[0]
+        conn, _ = listener.accept()
+        z = Zmtp(conn, b"ROUTER")
+        msg = z.recv()
+        assert msg is not None and len(msg) == 1, msg
+        version, cmd, fields = v2_decode(msg[0])
+        assert (version, cmd) == (2, READY), (version, cmd)
+        assert fields["versions"] == b"2" and \
+            fields["pid"] == str(pid).encode(), fields
+        z.send([v2_encode(REFUSE, [
+            ("versions", "3"), ("peer_versions", "2"),
+            ("reason", "this broker speaks only version 3")])])
+        t.wait_log(r"refused by the front, which speaks worker protocol "
+                   r"version 3 \(this worker speaks 2\): this broker "
+                   r"speaks only version 3; exiting", since=mark)
+        t.wait_log(r"worker 1 exited with fatal code 2 and cannot be "
+                   r"respawned", since=mark)
+        T.wait_until(lambda: not t.workers(), 5, interval=0.02,
+                     what="no worker running")
+        z.close()
+    finally:
+        if listener is not None:
+            listener.close()
         t.stop()
 
 
