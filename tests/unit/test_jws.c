@@ -41,6 +41,7 @@
 #include "identity/issuer.h"
 #include "identity/jwks.h"
 #include "identity/jws.h"
+#include "rfc7515.h"
 
 #define NOW	INT64_C(1700000000)
 #define LEEWAY	60
@@ -50,30 +51,6 @@
 #define TEST_AUD "tokend"
 #define TEST_SUB "alice@example.com"
 
-/* RFC 7515 A.1 (HS256), A.2 (RS256) and A.3 (ES256): the same payload. */
-#define RFC_PAYLOAD "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0" \
-    "dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
-#define RFC_EXP	INT64_C(1300819380)
-#define A1_JWS	"eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9." RFC_PAYLOAD "." \
-    "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-#define A1_KEY	"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3" \
-    "Yj0iPS4hcgUuTwjAzZr1Z9CAow"
-#define A2_JWS	"eyJhbGciOiJSUzI1NiJ9." RFC_PAYLOAD "." \
-    "cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7" \
-    "AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4" \
-    "BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L07Qe7K" \
-    "0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqv" \
-    "hJ1phCnvWh6IeYI2w9QOYEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrB" \
-    "p0igcN_IoypGlUPQGe77Rw"
-#define A3_JWS	"eyJhbGciOiJFUzI1NiJ9." RFC_PAYLOAD "." \
-    "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSA" \
-    "pmWQxfKTUJqPP3-Kg6NU1Q"
-/* RFC 7515 A.4: ES512 (P-521) over the payload "Payload". */
-#define A4_INPUT "eyJhbGciOiJFUzUxMiJ9.UGF5bG9hZA"
-#define A4_JWS	A4_INPUT "." \
-    "AdwMgeerwtHoh-l192l60hp9wAHZFVJbLfD_UxMi70cwnZOYaRI1bKPWROc-mZZq" \
-    "wqT2SI-KGDKB34XO0aw_7XdtAG8GaSwFKdCAPZgoXD2YBJZCPEX3xKpRwcdOO8Kp" \
-    "EHwJjyqOgzDO7iKvU8vcnwNrmxYbSW9ERBXukOXolLzeO_Jn"
 /* RFC 8037 A.4: Ed25519 over the payload "Example of Ed25519 signing". */
 #define ED_INPUT "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc"
 #define ED_SIG	"hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4" \
