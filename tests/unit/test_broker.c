@@ -119,13 +119,13 @@ turn(struct fix *f, long ms)
 }
 
 /*
- * Connects a worker socket (with routing identity ident, or ZeroMQ's
- * anonymous one when NULL) and sends its READY; does not wait for it.
+ * A DEALER connected to the broker, under routing identity ident (or
+ * ZeroMQ's anonymous one when NULL); nothing sent.
  */
 static void *
-worker_open(struct fix *f, const char *ident, int pid, int credit)
+peer_open(struct fix *f, const char *ident)
 {
-	char	endpoint[128], spid[16], scredit[16];
+	char	endpoint[128];
 	void	*s = zmq_socket(f->ctx, ZMQ_DEALER);
 	int	 zero = 0;
 
@@ -137,6 +137,19 @@ worker_open(struct fix *f, const char *ident, int pid, int credit)
 	snprintf(endpoint, sizeof(endpoint), "ipc://%s/%s", f->dir,
 	    PROTO_ENDPOINT);
 	assert_int_equal(zmq_connect(s, endpoint), 0);
+	return s;
+}
+
+/*
+ * Connects a worker socket (with routing identity ident, or ZeroMQ's
+ * anonymous one when NULL) and sends its READY; does not wait for it.
+ */
+static void *
+worker_open(struct fix *f, const char *ident, int pid, int credit)
+{
+	char	spid[16], scredit[16];
+	void	*s = peer_open(f, ident);
+
 	snprintf(spid, sizeof(spid), "%d", pid);
 	snprintf(scredit, sizeof(scredit), "%d", credit);
 	struct proto_field fl[] = {
@@ -269,24 +282,6 @@ worker_expect(struct fix *f, void *s, int cmd, long ms, struct proto_msg *m)
 	return -1;
 }
 
-/* A DEALER connected to the broker, under identity ident; nothing sent. */
-static void *
-peer_open(struct fix *f, const char *ident)
-{
-	char	endpoint[128];
-	void	*s = zmq_socket(f->ctx, ZMQ_DEALER);
-	int	 zero = 0;
-
-	assert_non_null(s);
-	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
-	assert_int_equal(zmq_setsockopt(s, ZMQ_ROUTING_ID, ident,
-	    strlen(ident)), 0);
-	snprintf(endpoint, sizeof(endpoint), "ipc://%s/%s", f->dir,
-	    PROTO_ENDPOINT);
-	assert_int_equal(zmq_connect(s, endpoint), 0);
-	return s;
-}
-
 /*
  * Sends a version-1 message frame by frame, as a version-1 worker does:
  * the header {1, cmd}, then NULL-terminated key, value strings.
@@ -339,6 +334,44 @@ recv_v1(struct fix *f, void *s, long ms, char fr[][256])
 		fr[n++][len > 255 ? 255 : len] = '\0';
 	}
 	return n;
+}
+
+/*
+ * Sends PROGRESS about job id (or a HEARTBEAT when id is NULL) every
+ * every_ms while the broker's loop turns, until ms have passed or the
+ * broker no longer knows as many workers as at the start; returns the
+ * milliseconds that passed.
+ */
+static uint64_t
+keep_sending(struct fix *f, void *s, const uint8_t *id, long every_ms,
+    long ms)
+{
+	struct proto_field	 job = PROTO_FIELD("job", id, PROTO_JOB_ID_LEN);
+	int			 known = broker_workers(f->b);
+	uint64_t		 t0, next;
+
+	for (t0 = next = mono_ms(); broker_workers(f->b) == known &&
+	    mono_ms() - t0 < (uint64_t)ms; turn(f, 5)) {
+		if (mono_ms() < next)
+			continue;
+		assert_int_equal(proto_send(s, NULL, 0, id != NULL ?
+		    PROTO_PROGRESS : PROTO_HEARTBEAT, &job, id != NULL), 0);
+		next += (uint64_t)every_ms;
+	}
+	return mono_ms() - t0;
+}
+
+/* Says READY (version 2, no pid) and waits for the WELCOME. */
+static void
+ready_welcomed(struct fix *f, void *s)
+{
+	struct proto_msg	m;
+
+	assert_int_equal(proto_send(s, NULL, 0, PROTO_READY,
+	    (struct proto_field[]){ PROTO_FIELD_STR("versions", "2") }, 1), 0);
+	assert_int_equal(worker_expect(f, s, PROTO_WELCOME, DEADLINE_MS, &m),
+	    0);
+	proto_msg_close(&m);
 }
 
 /* ---- tests ------------------------------------------------------------ */
@@ -780,11 +813,7 @@ test_unknown_worker_is_told_to_resync(void **state)
 	    0);
 	proto_msg_close(&m);
 	assert_int_equal(broker_workers(f->b), 0);
-	assert_int_equal(proto_send(s, NULL, 0, PROTO_READY,
-	    (struct proto_field[]){ PROTO_FIELD_STR("versions", "2") }, 1), 0);
-	assert_int_equal(worker_expect(f, s, PROTO_WELCOME, DEADLINE_MS, &m),
-	    0);
-	proto_msg_close(&m);
+	ready_welcomed(f, s);
 	assert_int_equal(broker_workers(f->b), 1);
 	zmq_close(s);
 	fix_free(f);
@@ -811,15 +840,7 @@ test_progress_keeps_a_slow_job_heartbeats_do_not(void **state)
 
 	assert_int_equal(broker_submit(f->b, &f->jobs[0], mono_ms()), 0);
 	assert_int_equal(worker_job(f, slow, DEADLINE_MS, &g), 0);
-	for (t0 = next = mono_ms(); mono_ms() - t0 < 1000; turn(f, 5)) {
-		if (mono_ms() >= next) {
-			assert_int_equal(proto_send(slow, NULL, 0,
-			    PROTO_PROGRESS, (struct proto_field[]){
-			    PROTO_FIELD("job", g.id, PROTO_JOB_ID_LEN) }, 1),
-			    0);
-			next += 100;
-		}
-	}
+	assert_true(keep_sending(f, slow, g.id, 100, 1000) >= 1000);
 	assert_int_equal(broker_workers(f->b), 1);
 	/* Each PROGRESS was answered: it heard from the broker while busy. */
 	for (beats = 0; proto_recv(slow, 0, 1, &m, &why) == 0;
@@ -873,21 +894,11 @@ test_progress_counts_until_request_timeout(void **state)
 	void		*w = worker_new(f, 6101, 1);
 	static const uint8_t bogus[PROTO_JOB_ID_LEN] = { 0 };
 	struct got	 g;
-	uint64_t	 t0, next, gone;
+	uint64_t	 gone;
 
 	assert_int_equal(broker_submit(f->b, &f->jobs[0], mono_ms()), 0);
 	assert_int_equal(worker_job(f, w, DEADLINE_MS, &g), 0);
-	for (t0 = next = mono_ms(); broker_workers(f->b) == 1 &&
-	    mono_ms() - t0 < DEADLINE_MS; turn(f, 5)) {
-		if (mono_ms() >= next) {
-			assert_int_equal(proto_send(w, NULL, 0,
-			    PROTO_PROGRESS, (struct proto_field[]){
-			    PROTO_FIELD("job", g.id, PROTO_JOB_ID_LEN) }, 1),
-			    0);
-			next += 50;
-		}
-	}
-	gone = mono_ms() - t0;
+	gone = keep_sending(f, w, g.id, 50, DEADLINE_MS);
 	assert_int_equal(broker_workers(f->b), 0);
 	assert_true(gone >= 600 && gone < 600 + 300 + 500);
 	assert_int_equal(f->jobs[0].outcome, JOB_TIMEOUT);
@@ -896,18 +907,8 @@ test_progress_counts_until_request_timeout(void **state)
 	w = (zmq_close(w), worker_new(f, 6102, 1));
 	assert_int_equal(broker_submit(f->b, &f->jobs[1], mono_ms()), 0);
 	assert_int_equal(worker_job(f, w, DEADLINE_MS, &g), 0);
-	for (t0 = next = mono_ms(); broker_workers(f->b) == 1 &&
-	    mono_ms() - t0 < DEADLINE_MS; turn(f, 5)) {
-		if (mono_ms() >= next) {
-			assert_int_equal(proto_send(w, NULL, 0,
-			    PROTO_PROGRESS, (struct proto_field[]){
-			    PROTO_FIELD("job", bogus, PROTO_JOB_ID_LEN) }, 1),
-			    0);
-			next += 50;
-		}
-	}
+	assert_true(keep_sending(f, w, bogus, 50, DEADLINE_MS) < 300 + 300);
 	assert_int_equal(broker_workers(f->b), 0);
-	assert_true(mono_ms() - t0 < 300 + 300);
 	zmq_close(w);
 	fix_free(f);
 }
@@ -924,11 +925,7 @@ test_death_notice_maps_pid_to_identity(void **state)
 	void			*anon = peer_open(f, "w-remote"), *local;
 	struct proto_msg	 m;
 
-	assert_int_equal(proto_send(anon, NULL, 0, PROTO_READY,
-	    (struct proto_field[]){ PROTO_FIELD_STR("versions", "2") }, 1), 0);
-	assert_int_equal(worker_expect(f, anon, PROTO_WELCOME, DEADLINE_MS,
-	    &m), 0);
-	proto_msg_close(&m);
+	ready_welcomed(f, anon);
 	local = worker_open(f, "w-local", 7001, 4);
 	assert_int_equal(worker_expect(f, local, PROTO_WELCOME, DEADLINE_MS,
 	    &m), 0);
