@@ -97,6 +97,7 @@ struct worker {
 	char			 pid[16];	/* decimal, for READY */
 	char			 credit[16];	/* jobs it takes at once */
 	int			 welcomed;	/* WELCOME since the last READY */
+	uint64_t		 ready_sent;	/* mono ms of the last READY */
 	long			 hb_ms;		/* heartbeat interval, as the */
 	long			 liveness;	/* broker's WELCOME said */
 	uint64_t		 last_sent;	/* mono ms */
@@ -156,6 +157,7 @@ say_ready(struct worker *w)
 
 	w->welcomed = 0;
 	send_msg(w, PROTO_READY, f, 4);
+	w->ready_sent = w->last_sent;
 }
 
 /*
@@ -477,8 +479,14 @@ handle_message(struct worker *w)
 			on_refuse(w, &m);
 			break;
 		case PROTO_RESYNC:
-			/* One READY for a burst: RESYNCs before WELCOME. */
-			if (w->welcomed)
+			/*
+			 * One READY for a burst: the RESYNCs that answered
+			 * messages sent before it come before its WELCOME.
+			 * One later than an interval means READY was lost
+			 * (the front restarted): say it again.
+			 */
+			if (w->welcomed ||
+			    w->broker_seen - w->ready_sent >= (uint64_t)w->hb_ms)
 				say_ready(w);
 			break;
 		default:

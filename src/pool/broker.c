@@ -739,8 +739,10 @@ on_worker_message(struct broker *b, struct proto_msg *m, uint64_t now)
 
 	id = proto_ident(m, &idlen);
 	w = worker_find(b, id, idlen);
-	if (m->cmd == PROTO_READY)
-		return on_ready(b, w, m, now);
+	if (m->cmd == PROTO_READY) {
+		on_ready(b, w, m, now);
+		return;
+	}
 	if (w == -1) {
 		/*
 		 * A worker this broker never welcomed (the front restarted)

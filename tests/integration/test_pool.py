@@ -35,7 +35,8 @@ bounded in count and time; every wait polls with a deadline.
              its own layout, logged once; a Python version 2 worker gets
              WELCOME's terms, keeps a slow job with PROGRESS, and is taken
              for hung on a silent one; a C worker refused by a (Python)
-             broker exits with the fatal code and is not respawned
+             broker exits with the fatal code and is not respawned, and
+             says READY again on a RESYNC long after an unanswered one
   front      kill -9 of the front: respawned, workers found again, and a
              worker's death still re-dispatches its job at once
   orphans    kill -9 of the supervisor: every worker goes with it, a
@@ -847,6 +848,31 @@ def slow_job_with_progress_kept_hung_worker_forgotten():
         t.stop()
 
 
+def fake_broker(t):
+    """A broker in Python for t's C worker: t's worker socket is renamed
+    and a listener takes its name; the worker is killed, and the one
+    respawned connects to it.  Returns (listener, its Zmtp peer, the
+    worker's pid, the fields of its READY)."""
+    path = t.path("run/worker.sock")
+    old = t.wait_workers(1)
+    os.rename(path, path + ".front")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(4)
+    listener.settimeout(10)
+    os.kill(old[0], signal.SIGKILL)
+    pid = t.wait_workers(1, gone=old)[0]
+    conn, _ = listener.accept()
+    z = Zmtp(conn, b"ROUTER")
+    msg = z.recv()
+    assert msg is not None and len(msg) == 1, msg
+    version, cmd, fields = v2_decode(msg[0])
+    assert (version, cmd) == (2, READY), (version, cmd)
+    assert fields["versions"] == b"2" and \
+        fields["pid"] == str(pid).encode(), fields
+    return listener, z, pid, fields
+
+
 @test
 def refused_c_worker_exits_fatal_not_respawned():
     """A front that cannot serve the C worker's versions (here a broker in
@@ -855,26 +881,10 @@ def refused_c_worker_exits_fatal_not_respawned():
     not respawn it in a loop."""
     t = instance("refused", workers=1)
     t.start()
-    path = t.path("run/worker.sock")
     listener = None
     try:
-        old = t.wait_workers(1)
-        os.rename(path, path + ".front")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        listener.listen(4)
-        listener.settimeout(10)
         mark = t.log_mark()
-        os.kill(old[0], signal.SIGKILL)
-        pid = t.wait_workers(1, gone=old)[0]
-        conn, _ = listener.accept()
-        z = Zmtp(conn, b"ROUTER")
-        msg = z.recv()
-        assert msg is not None and len(msg) == 1, msg
-        version, cmd, fields = v2_decode(msg[0])
-        assert (version, cmd) == (2, READY), (version, cmd)
-        assert fields["versions"] == b"2" and \
-            fields["pid"] == str(pid).encode(), fields
+        listener, z, _, _ = fake_broker(t)
         z.send([v2_encode(REFUSE, [
             ("versions", "3"), ("peer_versions", "2"),
             ("reason", "this broker speaks only version 3")])])
@@ -891,6 +901,33 @@ def refused_c_worker_exits_fatal_not_respawned():
             listener.close()
         t.stop()
 
+
+@test
+def lost_ready_said_again_on_resync():
+    """A READY that got no WELCOME (it went to a front that was going
+    away) is said again when a RESYNC comes later than a heartbeat
+    interval after it: the C worker does not wait for a WELCOME that will
+    never come while the new front keeps answering its heartbeats."""
+    t = instance("resync", workers=1)
+    t.start()
+    listener = None
+    try:
+        listener, z, pid, _ = fake_broker(t)
+        t0 = time.monotonic()
+        msg = z.recv()
+        assert msg is not None and v2_decode(msg[0])[1] == HEARTBEAT, msg
+        assert time.monotonic() - t0 >= HB_MS / 1000 / 2
+        z.send([v2_encode(RESYNC, [])])
+        msg = z.recv(timeout=2)
+        assert msg is not None, "no answer to RESYNC"
+        version, cmd, fields = v2_decode(msg[0])
+        assert cmd == READY and fields["pid"] == str(pid).encode(), \
+            (cmd, fields)
+        z.close()
+    finally:
+        if listener is not None:
+            listener.close()
+        t.stop()
 
 # ---------------------------------------------------------------- overflow
 
