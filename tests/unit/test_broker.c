@@ -193,9 +193,10 @@ static int
 worker_job(struct fix *f, void *s, long ms, struct got *g)
 {
 	struct proto_msg	 m;
-	const char		*why, *a;
+	const char		*why;
+	char			 a[16];
 	const void		*id;
-	size_t			 len, alen;
+	size_t			 len;
 	uint64_t		 end = mono_ms() + (uint64_t)ms;
 
 	do {
@@ -208,9 +209,10 @@ worker_job(struct fix *f, void *s, long ms, struct got *g)
 			id = proto_get(&m, "job", &len);
 			assert_int_equal(len, PROTO_JOB_ID_LEN);
 			memcpy(g->id, id, len);
-			a = proto_get(&m, "assertion", &alen);
-			assert_true(a != NULL && alen > 4 &&
-			    memcmp(a, "job-", 4) == 0);
+			/* A copy: the value is not NUL-terminated. */
+			assert_int_equal(proto_get_str(&m, "assertion", a,
+			    sizeof(a)), 0);
+			assert_memory_equal(a, "job-", 4);
 			g->index = atoi(a + 4);
 			g->has_kind = proto_get(&m, "kind", &len) != NULL;
 			if (proto_get_str(&m, "kind", g->kind,
