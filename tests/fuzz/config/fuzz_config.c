@@ -12,9 +12,13 @@
  *
  * The input is written to one fixed file per process; the files it may
  * name (uid.secret, sync.secret, example.jwks, ...) are created once,
- * beside it, by LLVMFuzzerInitialize, and removed at exit.
+ * beside it, by LLVMFuzzerInitialize, and removed at exit.  One more,
+ * fuzz.file, holds bytes of the input, so that the secret, nodes, JWKS
+ * and BrowserID key readers get fuzzed bytes too, through any key that
+ * names it.
  *
- * Input: the config file's bytes.
+ * Input: the config file's bytes, then optionally a 0xff byte and the
+ * bytes of fuzz.file (empty without one).
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -74,6 +78,7 @@ static const struct {
 
 static char	dir[64];
 static char	conf_path[PATH_MAX];
+static char	extra_path[PATH_MAX];
 
 static int
 write_file(const char *path, const void *buf, size_t len, mode_t mode)
@@ -102,6 +107,7 @@ remove_files(void)
 		unlink(path);
 	}
 	unlink(conf_path);
+	unlink(extra_path);
 	rmdir(dir);
 }
 
@@ -114,6 +120,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(dir, sizeof(dir), "/tmp/tokend-fuzz-config.%ld",
 	    (long)getpid());
 	snprintf(conf_path, sizeof(conf_path), "%s/tokend.conf", dir);
+	snprintf(extra_path, sizeof(extra_path), "%s/fuzz.file", dir);
 	if (mkdir(dir, 0700) == -1)
 		abort();
 	atexit(remove_files);
@@ -130,9 +137,13 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct config	*c;
+	const uint8_t	*cut = memchr(data, 0xff, size);
+	size_t		 len = cut != NULL ? (size_t)(cut - data) : size;
 	char		 err[2048];
 
-	if (write_file(conf_path, data, size, 0644) == -1)
+	if (write_file(conf_path, data, len, 0644) == -1 ||
+	    write_file(extra_path, cut != NULL ? cut + 1 : data,
+	    cut != NULL ? size - len - 1 : 0, 0600) == -1)
 		abort();
 	err[0] = '\0';
 	if ((c = config_load(conf_path, err, sizeof(err))) == NULL) {
