@@ -929,6 +929,7 @@ def lost_ready_said_again_on_resync():
             listener.close()
         t.stop()
 
+
 # ---------------------------------------------------------------- overflow
 
 @test
