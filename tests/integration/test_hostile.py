@@ -328,7 +328,8 @@ def ten_thousand_bad_requests_leave_memory_and_descriptors_flat():
     rss0, fds0 = T.proc_rss_kb(front), T.proc_fd_count(front)
     burst(10000)
     rss1, fds1 = T.proc_rss_kb(front), T.proc_fd_count(front)
-    assert rss1 - rss0 < 2048, f"front RSS grew {rss1 - rss0} KiB"
+    assert T.under_asan(front) or rss1 - rss0 < 2048, \
+        f"front RSS grew {rss1 - rss0} KiB"
     T.wait_until(lambda: T.proc_fd_count(front) <= fds0 + 2, 5,
                  what=f"descriptors back to {fds0} (now {fds1})")
     st, _, _ = t.token(jwt())

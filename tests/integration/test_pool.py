@@ -1623,12 +1623,7 @@ def no_fd_or_rss_growth_over_2000_requests():
                 f"2000 requests: {sorted(os.listdir(f'/proc/{front}/fd'))}"
             ) from None
         rss1 = T.proc_rss_kb(front)
-        # AddressSanitizer keeps freed memory in quarantine (up to 256 MiB)
-        # on purpose, so RSS says nothing there; its LeakSanitizer checks
-        # leaks at exit instead (tests/run fails on any report).
-        with open(f"/proc/{front}/maps") as f:
-            asan = "libasan" in f.read()
-        assert asan or rss1 - rss0 < 2048, \
+        assert T.under_asan(front) or rss1 - rss0 < 2048, \
             f"front RSS {rss0} -> {rss1} KiB after 2000 requests"
         assert t.front() == front, "the front was restarted"
         print(f"# front fds {fds0} -> {T.proc_fd_count(front)}, "

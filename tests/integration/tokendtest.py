@@ -449,6 +449,15 @@ def children_of(ppid):
     return out
 
 
+def under_asan(pid):
+    """Whether process pid runs with AddressSanitizer, which keeps freed
+    memory in quarantine (up to 256 MiB) on purpose: RSS says nothing about
+    leaks there, and LeakSanitizer checks them at exit instead (tests/run
+    fails on any report)."""
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
 def proc_fd_count(pid):
     """Number of open descriptors of pid."""
     return len(os.listdir(f"/proc/{pid}/fd"))
