@@ -37,6 +37,8 @@
 #define KIND_BROWSERID	"browserid"
 
 #define MAX_NAME	64	/* app, version, service names */
+/* Members of a JSON body, in all of its objects (too_many_members()). */
+#define BODY_MAX_MEMBERS	64
 
 enum style { STYLE_TOKEND, STYLE_TOKENSERVER, STYLE_OAUTH };
 
@@ -347,6 +349,32 @@ read_flat_body(const char *body, size_t len, struct token_body *b)
 	return 0;
 }
 
+/*
+ * Whether s[0..len) has more than BODY_MAX_MEMBERS members in all of its
+ * objects, each a ':' outside a string (escapes in strings skipped).
+ * It runs before jansson, which would build a hash table of every object:
+ * its seed is chosen once and shared by every tokend process for the
+ * daemon's life, so the tables are kept too small for collisions to
+ * matter (docs/security.md, Hash flooding).  Malformed JSON is jansson's
+ * to refuse.
+ */
+static int
+too_many_members(const char *s, size_t len)
+{
+	size_t	i;
+	int	n = 0, in_str = 0;
+
+	for (i = 0; i < len; i++) {
+		if (in_str && s[i] == '\\')
+			i++;
+		else if (s[i] == '"')
+			in_str = !in_str;
+		else if (!in_str && s[i] == ':' && ++n > BODY_MAX_MEMBERS)
+			return 1;
+	}
+	return 0;
+}
+
 /* Any other body: jansson reads it, or says why it cannot. */
 static json_t *
 read_json_body(struct api_call *c, const char *body, size_t len,
@@ -356,6 +384,12 @@ read_json_body(struct api_call *c, const char *body, size_t len,
 	json_t		*obj;
 	char		 desc[256];
 
+	if (body != NULL && too_many_members(body, len)) {
+		snprintf(desc, sizeof(desc), "body has more than %d members "
+		    "in all of its JSON objects", BODY_MAX_MEMBERS);
+		problem(c, P_BAD_REQUEST, "body", "body", desc);
+		return NULL;
+	}
 	obj = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
 	if (obj == NULL) {
 		snprintf(desc, sizeof(desc), "body is not valid JSON: %s",

@@ -13,6 +13,10 @@
  *   - JSON nests at most JOSE_MAX_DEPTH deep, far below jansson's own
  *     bound (2048, which is about its stack): no honest token looks like
  *     that, and the check costs one pass over bytes already in cache;
+ *   - a header or payload holds at most JOSE_MAX_MEMBERS members, counted
+ *     in the same pass: jansson's hash seed is chosen once and shared by
+ *     every tokend process (docs/security.md, Hash flooding), so the
+ *     tables it builds are kept too small for collisions to matter;
  *   - duplicate members are refused, so header or claims cannot say one
  *     thing to us and another to a different parser;
  *   - an integer beyond int64_t or a real beyond double fails the parse
@@ -71,6 +75,8 @@ static const struct {
 	    "header or claims", C },
 	[JOSE_ERR_JSON_DEPTH] = { "JSON in the header or claims is nested too "
 	    "deeply", C },
+	[JOSE_ERR_JSON_MEMBERS] = { "JSON in the header or claims has too "
+	    "many members", C },
 	[JOSE_ERR_NUMBER_RANGE] = { "number in the header or claims out of "
 	    "range", C },
 	[JOSE_ERR_ALG_MISSING] = { "JWS header has no \"alg\"", C },
@@ -225,15 +231,18 @@ jose_split(struct jose_buf *buf, const char *tok, size_t len,
 /* ---- bounded JSON ---- */
 
 /*
- * Whether arrays and objects in buf nest deeper than JOSE_MAX_DEPTH,
- * brackets inside strings not counted.  Malformed JSON is left for jansson
- * to refuse.
+ * The bounds of a JSON text, in one pass before jansson reads it: arrays
+ * and objects nest at most JOSE_MAX_DEPTH deep, and its objects hold at
+ * most JOSE_MAX_MEMBERS members in all (each ':' outside a string is one),
+ * so that no attacker-chosen hash table is ever built.  Brackets and
+ * colons inside strings do not count.  Malformed JSON is left for jansson
+ * to refuse.  JOSE_OK, JSON_DEPTH or JSON_MEMBERS, whichever comes first.
  */
-static int
-too_deep(const uint8_t *buf, size_t len)
+static enum jose_err
+json_bounds(const uint8_t *buf, size_t len)
 {
 	size_t	 i;
-	int	 depth = 0, in_str = 0;
+	int	 depth = 0, members = 0, in_str = 0;
 
 	for (i = 0; i < len; i++) {
 		if (in_str) {
@@ -250,15 +259,19 @@ too_deep(const uint8_t *buf, size_t len)
 		case '[':
 		case '{':
 			if (++depth > JOSE_MAX_DEPTH)
-				return 1;
+				return JOSE_ERR_JSON_DEPTH;
 			break;
 		case ']':
 		case '}':
 			depth--;
 			break;
+		case ':':
+			if (++members > JOSE_MAX_MEMBERS)
+				return JOSE_ERR_JSON_MEMBERS;
+			break;
 		}
 	}
-	return 0;
+	return JOSE_OK;
 }
 
 /*
@@ -273,10 +286,11 @@ load_object(const uint8_t *buf, size_t len, enum jose_err bad_json,
 {
 	json_error_t	 jerr;
 	json_t		*j;
+	enum jose_err	 e;
 
 	*out = NULL;
-	if (too_deep(buf, len))
-		return JOSE_ERR_JSON_DEPTH;
+	if ((e = json_bounds(buf, len)) != JOSE_OK)
+		return e;
 	/*
 	 * jansson also refuses "\u0000" in strings unless told otherwise.
 	 * JSON_DECODE_ANY: a bare string or number is JSON, just no object.

@@ -5,8 +5,8 @@
  *
  * It splits a token into its three parts, decodes each as strict unpadded
  * base64url, parses header and payload as bounded JSON (a header byte cap,
- * a nesting limit, duplicate members refused, numbers out of range
- * refused), and reads the claims both formats share: exp, nbf and iat
+ * a nesting limit, a member cap, duplicate members refused, numbers out of
+ * range refused), and reads the claims both formats share: exp, nbf and iat
  * against a clock with leeway, in the unit of the format (JWT seconds,
  * BrowserID milliseconds), and aud.  jws.c and browserid.c keep what
  * differs: algorithms, keys, certificate rules, the identity.  Having one
@@ -29,6 +29,12 @@
 
 #define JOSE_MAX_HEADER	4096	/* longest decoded header accepted */
 #define JOSE_MAX_DEPTH	20	/* deepest nesting of JSON arrays/objects */
+/*
+ * Most members in all of a header's or payload's objects: jansson's hash
+ * seed is shared by every tokend process for the daemon's life, so no
+ * attacker-chosen table is ever built (docs/security.md, Hash flooding).
+ */
+#define JOSE_MAX_MEMBERS	64
 #define JOSE_MAX_EMAIL	254	/* RFC 5321 path limit less the brackets */
 
 enum jose_err {
@@ -44,6 +50,7 @@ enum jose_err {
 	JOSE_ERR_PAYLOAD_NOT_OBJECT, /* payload is JSON but not an object */
 	JOSE_ERR_DUPLICATE_MEMBER, /* a member twice in header or payload */
 	JOSE_ERR_JSON_DEPTH,	/* nested deeper than JOSE_MAX_DEPTH */
+	JOSE_ERR_JSON_MEMBERS,	/* more than JOSE_MAX_MEMBERS members */
 	JOSE_ERR_NUMBER_RANGE,	/* integer beyond int64_t, real beyond double */
 	JOSE_ERR_ALG_MISSING,	/* no "alg" string in the header */
 	JOSE_ERR_ALG_UNSUPPORTED, /* an alg name the kind does not know */
@@ -141,7 +148,7 @@ enum jose_err	 jose_split(struct jose_buf *buf, const char *tok, size_t len,
  * The header as a JSON object in *hdr (owned by the caller), and its "alg"
  * in *alg[0..*alglen) (valid while *hdr is).  On any code but JOSE_OK,
  * *hdr is NULL: HEADER, HEADER_NOT_OBJECT, DUPLICATE_MEMBER, JSON_DEPTH,
- * NUMBER_RANGE, ALG_MISSING or INTERNAL.
+ * JSON_MEMBERS, NUMBER_RANGE, ALG_MISSING or INTERNAL.
  */
 enum jose_err	 jose_header(const struct jose_jws *, json_t **hdr,
 		    const char **alg, size_t *alglen);
@@ -149,7 +156,7 @@ enum jose_err	 jose_header(const struct jose_jws *, json_t **hdr,
 /*
  * The payload as a JSON object in *claims (owned by the caller; NULL on
  * failure): PAYLOAD, PAYLOAD_NOT_OBJECT, DUPLICATE_MEMBER, JSON_DEPTH,
- * NUMBER_RANGE or INTERNAL.
+ * JSON_MEMBERS, NUMBER_RANGE or INTERNAL.
  */
 enum jose_err	 jose_payload(const struct jose_jws *, json_t **claims);
 

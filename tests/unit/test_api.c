@@ -1170,6 +1170,94 @@ test_refuse_in_tokend_style(void **state)
 	}
 }
 
+/* ---- hash flooding: members bounded before jansson ------------------- */
+
+/*
+ * The most members a JSON body may hold in all (api.c; docs/security.md,
+ * "Hash flooding").
+ */
+#define BODY_MAX_MEMBERS	64
+
+/*
+ * A /v1/token body of n members in all, each key distinct: assertion and
+ * service, then "mI":I, with the object o (k members) at the end when o
+ * is not NULL.  free() it.
+ */
+static char *
+body_of_members(int n, const char *o, int k)
+{
+	char	*s;
+	size_t	 len;
+	int	 i;
+
+	assert_non_null(s = malloc(64 + 24 * (size_t)n + (o ? strlen(o) : 0)));
+	len = (size_t)sprintf(s, "{\"assertion\":\"a\",\"service\":\"s\"");
+	for (i = 2; i < n - (o != NULL ? k + 1 : 0); i++)
+		len += (size_t)sprintf(s + len, ",\"m%d\":%d", i, i);
+	if (o != NULL)
+		len += (size_t)sprintf(s + len, ",\"o\":%s", o);
+	strcpy(s + len, "}");
+	return s;
+}
+
+/*
+ * Hash flooding: no body makes the front build a hash table of the
+ * client's size.  64 members pass, 65 are refused with a 400 naming the
+ * body, counted in all (nested objects too) before jansson reads it.
+ */
+static void
+test_v1_members_capped_before_parsing(void **state)
+{
+	static const char	*o = "{\"x\":1,\"y\":{\"z\":[2]}}";
+	struct http		 h;
+	char			*b;
+
+	v1(&h, b = body_of_members(BODY_MAX_MEMBERS, NULL, 0));
+	job(&h, "s", "a", NULL, NULL);
+	done(&h);
+	free(b);
+	v1(&h, b = body_of_members(BODY_MAX_MEMBERS + 1, NULL, 0));
+	assert_non_null(strstr(refused(&h, 400, "invalid-request", "body",
+	    "body"), "more than 64 members"));
+	done(&h);
+	free(b);
+	/* A nested object's members count as much as the top level's. */
+	v1(&h, b = body_of_members(BODY_MAX_MEMBERS, o, 3));
+	job(&h, "s", "a", NULL, NULL);
+	done(&h);
+	free(b);
+	v1(&h, b = body_of_members(BODY_MAX_MEMBERS + 1, o, 3));
+	refused(&h, 400, "invalid-request", "body", "body");
+	done(&h);
+	free(b);
+	/* 10,000 members are refused as such, however large max_body. */
+	v1(&h, b = body_of_members(10000, NULL, 0));
+	h.max_body = 1 << 20;
+	assert_non_null(strstr(refused(&h, 400, "invalid-request", "body",
+	    "body"), "more than 64 members"));
+	done(&h);
+	free(b);
+}
+
+/* Colons inside strings, after an escaped quote too, are no members. */
+static void
+test_v1_colons_in_strings_are_no_members(void **state)
+{
+	struct http	 h;
+	char		 body[512], colons[2 * BODY_MAX_MEMBERS + 1];
+
+	memset(colons, ':', sizeof(colons) - 1);
+	colons[sizeof(colons) - 1] = '\0';
+	snprintf(body, sizeof(body), "{\"assertion\":\"a\\\"%s\","
+	    "\"service\":\"s\",\"%s\":1}", colons, colons);
+	v1(&h, body);
+	assert_int_equal(send_request(&h), 0);
+	assert_field(&h, "service", "s");
+	assert_non_null(field(&h, "assertion"));
+	assert_int_equal(field(&h, "assertion")->vallen, 2 + strlen(colons));
+	done(&h);
+}
+
 int
 main(void)
 {
@@ -1200,6 +1288,8 @@ main(void)
 		cmocka_unit_test(test_finish_timeout_and_unavailable),
 		cmocka_unit_test(test_finish_incomplete_reply_is_502),
 		cmocka_unit_test(test_refuse_in_tokend_style),
+		cmocka_unit_test(test_v1_members_capped_before_parsing),
+		cmocka_unit_test(test_v1_colons_in_strings_are_no_members),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -638,6 +638,75 @@ test_seterr(void **state)
 	assert_int_equal(err[0], 'x');
 }
 
+/* ---- hash flooding ---------------------------------------------------- */
+
+/* A JSON object of n members: first, then "mI":I up to n; free() it. */
+static char *
+object_of(const char *first, int n)
+{
+	char	*s;
+	size_t	 len;
+	int	 i;
+
+	assert_non_null(s = malloc(strlen(first) + 24 * (size_t)n + 4));
+	len = (size_t)sprintf(s, "{%s", first);
+	for (i = 1; i < n; i++)
+		len += (size_t)sprintf(s + len, ",\"m%d\":%d", i, i);
+	strcpy(s + len, "}");
+	return s;
+}
+
+/*
+ * Hash flooding: a header or payload holds at most JOSE_MAX_MEMBERS
+ * members in all, nested objects counted, refused before jansson builds a
+ * table of them: the last accepted count and the first refused one.
+ */
+static void
+test_members(void **state)
+{
+	char	*s;
+
+	s = object_of("\"alg\":\"RS256\"", JOSE_MAX_MEMBERS);
+	assert_int_equal(header_of(s), JOSE_OK);
+	free(s);
+	s = object_of("\"alg\":\"RS256\"", JOSE_MAX_MEMBERS + 1);
+	assert_int_equal(header_of(s), JOSE_ERR_JSON_MEMBERS);
+	free(s);
+	s = object_of("\"m0\":0", JOSE_MAX_MEMBERS);
+	assert_int_equal(payload_of(s, NULL), JOSE_OK);
+	free(s);
+	s = object_of("\"m0\":0", JOSE_MAX_MEMBERS + 1);
+	assert_int_equal(payload_of(s, NULL), JOSE_ERR_JSON_MEMBERS);
+	free(s);
+	/* Members of a nested object count: "o" and its two are three. */
+	s = object_of("\"o\":{\"a\":1,\"b\":{}}", JOSE_MAX_MEMBERS - 2);
+	assert_int_equal(payload_of(s, NULL), JOSE_OK);
+	free(s);
+	s = object_of("\"o\":{\"a\":1,\"b\":{}}", JOSE_MAX_MEMBERS - 1);
+	assert_int_equal(payload_of(s, NULL), JOSE_ERR_JSON_MEMBERS);
+	free(s);
+	/* Told before anything else: 1000 members, one of them twice. */
+	s = object_of("\"m1\":0", 1000);
+	assert_int_equal(payload_of(s, NULL), JOSE_ERR_JSON_MEMBERS);
+	free(s);
+}
+
+/* Colons in strings, after an escaped quote too, are no members. */
+static void
+test_members_not_in_strings(void **state)
+{
+	char	 pay[512], colons[2 * JOSE_MAX_MEMBERS + 1];
+
+	memset(colons, ':', sizeof(colons) - 1);
+	colons[sizeof(colons) - 1] = '\0';
+	snprintf(pay, sizeof(pay), "{\"x\":\"\\\"%s\",\"%s\":1}", colons,
+	    colons);
+	assert_int_equal(payload_of(pay, NULL), JOSE_OK);
+	snprintf(pay, sizeof(pay), "{\"alg\":\"RS256\",\"%s\":\"\\\"%s\"}",
+	    colons, colons);
+	assert_int_equal(header_of(pay), JOSE_OK);
+}
+
 int
 main(void)
 {
@@ -661,6 +730,8 @@ main(void)
 		cmocka_unit_test(test_err_class),
 		cmocka_unit_test(test_rs_to_der),
 		cmocka_unit_test(test_seterr),
+		cmocka_unit_test(test_members),
+		cmocka_unit_test(test_members_not_in_strings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
