@@ -196,18 +196,21 @@ read_claims(struct token_info *info)
 {
 	json_t		*uid, *node, *salt;
 	json_int_t	 u;
+	double		 exp;
 
 	uid = json_object_get(info->payload, "uid");
 	node = json_object_get(info->payload, "node");
 	salt = json_object_get(info->payload, "salt");
+	exp = json_number_value(json_object_get(info->payload, "expires"));
+	/* An expiry past int64_t (1e300) cannot be converted: undefined. */
 	if (!json_is_integer(uid) || (u = json_integer_value(uid)) < 0 ||
-	    !json_is_string(node) || !json_is_string(salt))
+	    !json_is_string(node) || !json_is_string(salt) ||
+	    exp >= (double)INT64_MAX)
 		return TOKEN_ERR_PAYLOAD;
 	info->uid = (uint64_t)u;
 	info->node = json_string_value(node);
 	info->salt = json_string_value(salt);
-	info->expires = (int64_t)json_number_value(json_object_get(
-	    info->payload, "expires"));
+	info->expires = (int64_t)exp;
 	return TOKEN_OK;
 }
 
