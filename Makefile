@@ -131,17 +131,26 @@ $(VERIFY_EXAMPLE): src/lib/example.c $(VERIFY_SO)
 	$(CC) $(CFLAGS) -Isrc/lib $(LDFLAGS) -o $@ $< -L$(BUILD) \
 	    -ltokend-verify -Wl,-rpath,'$$ORIGIN'
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtokend.a
+# The helpers every unit test shares (tests/unit/testutil.h), linked into
+# each of them.
+TESTUTIL = $(BUILD)/tests/testutil.o
+
+$(TESTUTIL): tests/unit/testutil.c tests/unit/testutil.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libtokend.a \
-	    $(LDLIBS) $(TESTLDLIBS)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(TESTUTIL) \
+    $(BUILD)/libtokend.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(TESTUTIL) \
+	    $(BUILD)/libtokend.a $(LDLIBS) $(TESTLDLIBS)
 
 # The library's test goes through the shared build (the internals it mints
 # with come from libtokend.a; the .so exports nothing else to clash).
-$(BUILD)/tests/test_verify: tests/unit/test_verify.c $(VERIFY_SO) \
-    $(BUILD)/libtokend.a
+$(BUILD)/tests/test_verify: tests/unit/test_verify.c tests/unit/testutil.h \
+    $(TESTUTIL) $(VERIFY_SO) $(BUILD)/libtokend.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc -Isrc/lib $(LDFLAGS) -o $@ $< \
+	$(CC) $(CFLAGS) -Isrc -Isrc/lib $(LDFLAGS) -o $@ $< $(TESTUTIL) \
 	    -L$(BUILD) -ltokend-verify -Wl,-rpath,'$$ORIGIN/..' \
 	    $(BUILD)/libtokend.a $(LDLIBS) $(TESTLDLIBS)
 

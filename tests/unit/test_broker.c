@@ -38,6 +38,7 @@
 #include "pool/broker.h"
 #include "core/clock.h"
 #include "pool/protocol.h"
+#include "testutil.h"
 
 #define NJOBS		16
 #define DEADLINE_MS	3000
@@ -66,8 +67,7 @@ fix_new_hb(int queue_limit, int request_timeout_ms, int credit, int hb_ms)
 	struct fix	*f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/tkd-broker.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_non_null(tu_tmpdir(f->dir, sizeof(f->dir), "broker"));
 	f->set.runtime_dir = f->dir;
 	f->set.queue_limit = queue_limit;
 	f->set.request_timeout_ms = request_timeout_ms;
@@ -96,14 +96,10 @@ fix_new(int queue_limit, int request_timeout_ms, int credit)
 static void
 fix_free(struct fix *f)
 {
-	char	path[128];
-
 	broker_stop(f->b);
 	broker_free(f->b);
 	zmq_ctx_term(f->ctx);
-	snprintf(path, sizeof(path), "%s/%s", f->dir, PROTO_ENDPOINT);
-	unlink(path);
-	rmdir(f->dir);
+	tu_rmtree(f->dir);
 	free(f);
 }
 

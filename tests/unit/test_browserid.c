@@ -33,14 +33,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/bn.h>
@@ -55,6 +52,7 @@
 #include "config.h"
 #include "mint.h"
 #include "pool/protocol.h"
+#include "testutil.h"
 
 #define NOW_MS		INT64_C(1700000000000)
 #define AUD		"https://token.example"
@@ -175,39 +173,20 @@ struct vcase {
 static struct vcase	*vcases;
 static size_t		 nvcases;
 
-/* Fixed inputs live in tests/unit/vectors/browserid, beside this file. */
+/* Fixed inputs live in tests/unit/vectors/browserid. */
 static const char *
 vec(const char *name)
 {
-	static char	 path[PATH_MAX];
-	const char	*dir = getenv("TOKEND_VECTORS");
-	const char	*slash = strrchr(__FILE__, '/');
-
-	if (dir != NULL)
-		snprintf(path, sizeof(path), "%s/browserid/%s", dir, name);
-	else
-		snprintf(path, sizeof(path), "%.*s/vectors/browserid/%s",
-		    slash ? (int)(slash - __FILE__) : 1,
-		    slash ? __FILE__ : ".", name);
-	return path;
+	return tu_vector("browserid/%s", name);
 }
 
 /* A whole vector file, NUL-terminated, trailing newline removed. */
 static char *
 slurp(const char *name)
 {
-	FILE	*f = fopen(vec(name), "r");
-	char	*buf;
-	long	 len;
+	size_t	 len;
+	char	*buf = tu_read_file(vec(name), &len);
 
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	len = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)len + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-	fclose(f);
 	while (len > 0 && buf[len - 1] == '\n')
 		len--;
 	buf[len] = '\0';
@@ -1111,16 +1090,15 @@ test_key_files(void **state)
 	assert_null(browserid_key_load("/", err, sizeof(err)));
 	assert_non_null(strstr(err, "/: not a regular file"));
 	{
-		char	 fifo[] = "/tmp/tokend-test-bidfifo-XXXXXX";
-		char	 path[sizeof(fifo) + 8];
+		char		 fifo[64];
+		const char	*path;
 
-		assert_non_null(mkdtemp(fifo));
-		snprintf(path, sizeof(path), "%s/key", fifo);
+		assert_non_null(tu_tmpdir(fifo, sizeof(fifo), "bidfifo"));
+		path = tu_path(fifo, "key");
 		assert_int_equal(mkfifo(path, 0600), 0);
 		assert_null(browserid_key_load(path, err, sizeof(err)));
 		assert_non_null(strstr(err, "not a regular file"));
-		assert_int_equal(unlink(path), 0);
-		assert_int_equal(rmdir(fifo), 0);
+		assert_int_equal(tu_rmtree(fifo), 0);
 	}
 }
 
@@ -1277,23 +1255,10 @@ static char	 tmpdir[64];
 #define MAIL_ISS	"https://mail.example"
 #define HS_SECRET	"0123456789abcdef0123456789abcdef-hs256-shared-secret"
 
-static void
-put(const char *name, const char *content, mode_t mode)
-{
-	char	 path[PATH_MAX];
-	FILE	*f;
-
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	assert_non_null(f = fopen(path, "w"));
-	fputs(content, f);
-	fclose(f);
-	assert_int_equal(chmod(path, mode), 0);
-}
-
 static struct config *
 load_conf(const char *browserid_sections, const char *extra)
 {
-	char	 text[8192], path[PATH_MAX];
+	char	 text[8192];
 
 	snprintf(text, sizeof(text),
 	    "[server]\nuid_secret_file = uid.secret\n\n"
@@ -1302,9 +1267,8 @@ load_conf(const char *browserid_sections, const char *extra)
 	    "node = https://sync.example\n\n"
 	    "[service other-1.0]\nsecret_file = sync.secret\n"
 	    "node = https://other.example\n%s", browserid_sections, extra);
-	put("tokend.conf", text, 0644);
-	snprintf(path, sizeof(path), "%s/tokend.conf", tmpdir);
-	return config_load(path, err, sizeof(err));
+	return config_load(tu_write_file(tmpdir, "tokend.conf", text, 0644),
+	    err, sizeof(err));
 }
 
 static void
@@ -1330,36 +1294,16 @@ make_tmpdir(void)
 {
 	char	*key = slurp("idp.pub.json"), *dsa = slurp("fallback.pub.json");
 
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tokend-test-browserid-XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
-	put("uid.secret", "00112233445566778899aabbccddeeff00112233445566778899"
-	    "aabbccddeeff\n", 0600);
-	put("sync.secret", "0123456789abcdef0123456789abcdef0123456789abcdef012"
-	    "3456789abcdef\n", 0600);
-	put("hs.secret", HS_SECRET "\n", 0600);
-	put("idp.json", key, 0644);
-	put("fallback.json", dsa, 0644);
+	assert_non_null(tu_tmpdir(tmpdir, sizeof(tmpdir), "browserid"));
+	tu_write_file(tmpdir, "uid.secret", "00112233445566778899aabbccddeeff"
+	    "00112233445566778899aabbccddeeff\n", 0600);
+	tu_write_file(tmpdir, "sync.secret", "0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef\n", 0600);
+	tu_write_file(tmpdir, "hs.secret", HS_SECRET "\n", 0600);
+	tu_write_file(tmpdir, "idp.json", key, 0644);
+	tu_write_file(tmpdir, "fallback.json", dsa, 0644);
 	free(key);
 	free(dsa);
-}
-
-/* Removes every file of tmpdir, then tmpdir. */
-static void
-remove_tmpdir(void)
-{
-	char		 path[PATH_MAX];
-	DIR		*d;
-	struct dirent	*e;
-
-	assert_non_null(d = opendir(tmpdir));
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", tmpdir, e->d_name);
-		assert_int_equal(unlink(path), 0);
-	}
-	closedir(d);
-	assert_int_equal(rmdir(tmpdir), 0);
 }
 
 static void
@@ -1369,7 +1313,7 @@ test_config(void **state)
 	char		*small = slurp("small-root.pub.json");
 
 	make_tmpdir();
-	put("small.json", small, 0644);
+	tu_write_file(tmpdir, "small.json", small, 0644);
 
 	/* Lines: 1 [server], 2 uid, 3 blank, 4 [browserid idp], 5... */
 	c = load_conf("[browserid idp]\nissuer = idp.example\n"
@@ -1433,7 +1377,7 @@ test_config(void **state)
 	conf_refused("[browserid idp]\njwks_file = idp.json\n", 5,
 	    "unknown key \"jwks_file\"");
 	free(small);
-	remove_tmpdir();
+	assert_int_equal(tu_rmtree(tmpdir), 0);
 }
 
 /* ---- mint_token: the verifier a request names, and uids ------------- */
@@ -1581,7 +1525,7 @@ test_mint_kind_pairs_verifier(void **state)
 	}
 	free(jwt);
 	config_free(c);
-	remove_tmpdir();
+	assert_int_equal(tu_rmtree(tmpdir), 0);
 }
 
 /*
@@ -1637,7 +1581,7 @@ test_mint_email_uids(void **state)
 	free(upper);
 	free(lower);
 	free(local);
-	remove_tmpdir();
+	assert_int_equal(tu_rmtree(tmpdir), 0);
 }
 
 int

@@ -15,7 +15,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -35,6 +34,7 @@
 #include "store/store.h"
 #include "tokens/service.h"
 #include "tokens/tokenlib.h"
+#include "testutil.h"
 
 #define JWKS_A3 \
     "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k1\"," \
@@ -80,31 +80,15 @@ static char	conf_path[PATH_MAX];
 static char	err[2048];
 static char	text[16384];
 
-static void
-write_file(const char *name, const char *content, mode_t mode)
-{
-	char	path[PATH_MAX];
-	int	fd;
-	size_t	len = strlen(content);
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(fd != -1);
-	assert_int_equal(write(fd, content, len), (ssize_t)len);
-	assert_int_equal(fchmod(fd, mode), 0);
-	assert_int_equal(close(fd), 0);
-}
-
 static int
 setup(void **state)
 {
-	snprintf(dir, sizeof(dir), "/tmp/tokend-test-config-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (tu_tmpdir(dir, sizeof(dir), "config") == NULL)
 		return -1;
 	snprintf(conf_path, sizeof(conf_path), "%s/tokend.conf", dir);
-	write_file("keys.jwks", JWKS_A3, 0644);
-	write_file("uid.secret", UID_SECRET "\n", 0600);
-	write_file("sync.secret", SYNC_SECRET "\n", 0600);
+	tu_write_file(dir, "keys.jwks", JWKS_A3, 0644);
+	tu_write_file(dir, "uid.secret", UID_SECRET "\n", 0600);
+	tu_write_file(dir, "sync.secret", SYNC_SECRET "\n", 0600);
 	err[0] = '\0';
 	return 0;
 }
@@ -112,21 +96,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char		 path[PATH_MAX];
-	DIR		*d;
-	struct dirent	*e;
-
-	if ((d = opendir(dir)) == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (unlink(path) == -1)
-			(void)rmdir(path);
-	}
-	closedir(d);
-	return rmdir(dir);
+	return tu_rmtree(dir);
 }
 
 /* The 1-based line of the first occurrence of marker in text. */
@@ -146,7 +116,7 @@ line_of(const char *s, const char *marker)
 static struct config *
 load_text(const char *s)
 {
-	write_file("tokend.conf", s, 0644);
+	tu_write_file(dir, "tokend.conf", s, 0644);
 	err[0] = '\0';
 	return config_load(conf_path, err, sizeof(err));
 }
@@ -221,19 +191,6 @@ assert_secret(const struct secret *s, const char *want)
 	assert_memory_equal(s->bytes, want, s->len);
 }
 
-static void
-unhex(uint8_t *out, size_t len, const char *hex)
-{
-	size_t	 i;
-	unsigned v;
-
-	assert_int_equal(strlen(hex), 2 * len);
-	for (i = 0; i < len; i++) {
-		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-		out[i] = (uint8_t)v;
-	}
-}
-
 /* ---- valid files ------------------------------------------------------ */
 
 static void
@@ -245,8 +202,8 @@ test_valid_full(void **state)
 	char			 path[PATH_MAX], other[PATH_MAX + 64];
 	uint8_t			 sk[SHA256_LEN];
 
-	write_file("other.secret", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\n",
-	    0400);
+	tu_write_file(dir, "other.secret",
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\n", 0400);
 	snprintf(other, sizeof(other),
 	    "\n[service other]\n"
 	    "secret_file = %s/other.secret\n"
@@ -329,7 +286,7 @@ test_valid_full(void **state)
 	assert_int_equal(sv->line, line_of(text, "[service sync-1.5]"));
 	assert_int_equal(sv->secrets.n, 1);
 	assert_secret(&sv->secrets.v[0], SYNC_SECRET);
-	unhex(sk, sizeof(sk), SYNC_SIG_KEY);
+	assert_int_equal(tu_unhex(sk, sizeof(sk), SYNC_SIG_KEY), sizeof(sk));
 	assert_memory_equal(sv->secrets.keys[0].tokenlib_sig, sk, sizeof(sk));
 
 	sv = &c->services[1];
@@ -428,7 +385,8 @@ test_relative_config_path(void **state)
 	char		 parent[64], rel[PATH_MAX], want[PATH_MAX];
 	int		 cwd;
 
-	write_file("tokend.conf", conf("runtime_dir = rt\n", "", ""), 0644);
+	tu_write_file(dir, "tokend.conf", conf("runtime_dir = rt\n", "", ""),
+	    0644);
 	snprintf(parent, sizeof(parent), "%.*s", (int)(slash - dir), dir);
 	snprintf(rel, sizeof(rel), "%s/tokend.conf", slash + 1);
 	assert_true((cwd = open(".", O_RDONLY | O_DIRECTORY)) != -1);
@@ -451,8 +409,9 @@ test_secret_file_edges(void **state)
 {
 	struct config	*c;
 
-	write_file("uid.secret", UID_SECRET "\r\n", 0400);
-	write_file("sync.secret", "0123456789abcdef0123456789abcdef", 0600);
+	tu_write_file(dir, "uid.secret", UID_SECRET "\r\n", 0400);
+	tu_write_file(dir, "sync.secret", "0123456789abcdef0123456789abcdef",
+	    0600);
 	c = load_ok(conf("", "", ""));
 	assert_secret(c->uid_secret, UID_SECRET);
 	assert_secret(&c->services[0].secrets.v[0],
@@ -711,13 +670,13 @@ test_err_secret_missing(void **state)
 static void
 test_err_secret_mode(void **state)
 {
-	write_file("sync.secret", SYNC_SECRET "\n", 0644);
+	tu_write_file(dir, "sync.secret", SYNC_SECRET "\n", 0644);
 	refused_at(conf("", "", ""), "secret_file = sync.secret",
 	    "is readable by group or others (mode 0644); chmod 600 it");
-	write_file("sync.secret", SYNC_SECRET "\n", 0640);
+	tu_write_file(dir, "sync.secret", SYNC_SECRET "\n", 0640);
 	refused_at(conf("", "", ""), "secret_file = sync.secret",
 	    "(mode 0640)");
-	write_file("uid.secret", UID_SECRET "\n", 0604);
+	tu_write_file(dir, "uid.secret", UID_SECRET "\n", 0604);
 	refused_at(conf("", "", ""), "uid_secret_file = uid.secret",
 	    "uid_secret_file: secret file");
 }
@@ -726,10 +685,11 @@ static void
 test_err_secret_short(void **state)
 {
 	/* 31 bytes and a newline. */
-	write_file("sync.secret", "0123456789abcdef0123456789abcde\n", 0600);
+	tu_write_file(dir, "sync.secret", "0123456789abcdef0123456789abcde\n",
+	    0600);
 	refused_at(conf("", "", ""), "secret_file = sync.secret",
 	    "secret is 31 bytes, at least 32 are required");
-	write_file("sync.secret", "", 0600);
+	tu_write_file(dir, "sync.secret", "", 0600);
 	refused_at(conf("", "", ""), "secret_file = sync.secret",
 	    "holds no secret");
 }
@@ -744,29 +704,30 @@ test_secret_file_lines(void **state)
 	struct config	*c;
 	uint8_t		 sk[SHA256_LEN];
 
-	write_file("sync.secret", "# rotated 2024-01-01\n\n"
+	tu_write_file(dir, "sync.secret", "# rotated 2024-01-01\n\n"
 	    "0123456789abcdef0123456789abcdef\r\n" SYNC_SECRET "\n\n", 0600);
 	c = load_ok(conf("", "", ""));
 	assert_int_equal(c->services[0].secrets.n, 2);
 	assert_secret(&c->services[0].secrets.v[0],
 	    "0123456789abcdef0123456789abcdef");
 	assert_secret(&c->services[0].secrets.v[1], SYNC_SECRET);
-	unhex(sk, sizeof(sk), SYNC_SIG_KEY);
+	assert_int_equal(tu_unhex(sk, sizeof(sk), SYNC_SIG_KEY), sizeof(sk));
 	assert_memory_equal(c->services[0].secrets.keys[1].tokenlib_sig, sk,
 	    sizeof(sk));
 	config_free(c);
 	/* Every line is checked; the message names the line, not the text. */
-	write_file("sync.secret", SYNC_SECRET "\nshort\n", 0600);
+	tu_write_file(dir, "sync.secret", SYNC_SECRET "\nshort\n", 0600);
 	refused_at(conf("", "", ""), "secret_file = sync.secret",
 	    "line 2: secret is 5 bytes, at least 32 are required");
-	write_file("sync.secret", SYNC_SECRET " \n", 0600);
+	tu_write_file(dir, "sync.secret", SYNC_SECRET " \n", 0600);
 	refused_at(conf("", "", ""), "secret_file = sync.secret",
 	    "line 1: secret starts or ends with white space");
-	write_file("sync.secret", SYNC_SECRET "\n", 0600);
-	write_file("uid.secret", UID_SECRET "\n" UID_SECRET "x\n", 0600);
+	tu_write_file(dir, "sync.secret", SYNC_SECRET "\n", 0600);
+	tu_write_file(dir, "uid.secret", UID_SECRET "\n" UID_SECRET "x\n",
+	    0600);
 	refused_at(conf("", "", ""), "uid_secret_file = uid.secret",
 	    "holds 2 secrets; this one takes exactly one");
-	write_file("uid.secret", UID_SECRET "\n", 0600);
+	tu_write_file(dir, "uid.secret", UID_SECRET "\n", 0600);
 }
 
 static void
@@ -795,7 +756,7 @@ refused_in_child(const char *s, const char *marker, const char *phrase)
 	pid_t	pid;
 	int	status;
 
-	write_file("tokend.conf", s, 0644);
+	tu_write_file(dir, "tokend.conf", s, 0644);
 	snprintf(prefix, sizeof(prefix), "%s:%d: ", conf_path,
 	    line_of(s, marker));
 	assert_true((pid = fork()) != -1);
@@ -860,7 +821,7 @@ test_err_secret_too_large(void **state)
 	static char	big[SECRET_MAX_BYTES + 2];
 
 	memset(big, 'a', SECRET_MAX_BYTES + 1);
-	write_file("sync.secret", big, 0600);
+	tu_write_file(dir, "sync.secret", big, 0600);
 	refused_at(conf("", "", ""), "secret_file = sync.secret",
 	    "larger than 4096 bytes");
 }
@@ -880,7 +841,7 @@ test_err_jwks_missing(void **state)
 static void
 test_err_jwks_invalid(void **state)
 {
-	write_file("keys.jwks", "{\"keys\":[]}", 0644);
+	tu_write_file(dir, "keys.jwks", "{\"keys\":[]}", 0644);
 	refused_at(conf("", "", ""), "jwks_file", "jwks_file: ");
 }
 
@@ -905,7 +866,7 @@ test_err_line_too_long(void **state)
 static void
 test_err_nul_byte(void **state)
 {
-	/* write_file() stops at the NUL; write this one by hand. */
+	/* tu_write_file() stops at the NUL; write this one by hand. */
 	static const char s[] = "[server]\nworkers = 1\0 2\n";
 	char	path[PATH_MAX], prefix[PATH_MAX + 32];
 	int	fd;
@@ -990,19 +951,10 @@ bid_section(const char *name, const char *dom, const char *extra)
 {
 	static char	 buf[4][PATH_MAX + 512];
 	static int	 next;
-	char		 rel[PATH_MAX], key[PATH_MAX];
-	const char	*dir_env = getenv("TOKEND_VECTORS");
-	const char	*slash = strrchr(__FILE__, '/');
+	char		 key[PATH_MAX];
 	char		*b = buf[next++ % 4];
 
-	if (dir_env != NULL)
-		snprintf(rel, sizeof(rel), "%s/browserid/idp.pub.json",
-		    dir_env);
-	else
-		snprintf(rel, sizeof(rel), "%.*s/vectors/browserid/idp.pub.json",
-		    slash ? (int)(slash - __FILE__) : 1,
-		    slash ? __FILE__ : ".");
-	assert_non_null(realpath(rel, key));
+	assert_non_null(realpath(tu_vector("browserid/idp.pub.json"), key));
 	snprintf(b, sizeof(buf[0]), "\n[browserid %s]\nissuer = %s\n"
 	    "public_key_file = %s\naudience = https://token.example.com\n%s",
 	    name, dom, key, extra);
@@ -1278,7 +1230,7 @@ static const struct conf_schema t_schema = { t_sections, t_check };
 static int
 t_load(const char *s, struct t_root *root)
 {
-	write_file("tokend.conf", s, 0644);
+	tu_write_file(dir, "tokend.conf", s, 0644);
 	memset(root, 0, sizeof(*root));
 	err[0] = '\0';
 	return conf_load(conf_path, &t_schema, root, err, sizeof(err));

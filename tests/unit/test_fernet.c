@@ -49,6 +49,7 @@
 #include "core/hkdf.h"
 #include "tokens/secret.h"
 #include "tokens/token.h"
+#include "testutil.h"
 
 #define MASTER		"0123456789abcdef0123456789abcdef"
 #define NODE		"https://example.com/1.5/42"
@@ -72,19 +73,6 @@ static const struct secret master = { master_bytes, sizeof(MASTER) - 1 };
 static uint8_t		 other_bytes[] = "fedcba9876543210fedcba9876543210";
 static const struct secret other = { other_bytes, sizeof(other_bytes) - 1 };
 static struct secret_keys keys, other_keys;
-
-static void
-unhex(uint8_t *out, size_t len, const char *hex)
-{
-	size_t	 i;
-	unsigned v;
-
-	assert_int_equal(strlen(hex), 2 * len);
-	for (i = 0; i < len; i++) {
-		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-		out[i] = (uint8_t)v;
-	}
-}
 
 static int
 setup(void **state)
@@ -144,8 +132,8 @@ test_keys_kat(void **state)
 	uint8_t	sig[16], enc[16];
 	char	b64[FERNET_KEY_B64_LEN + 1];
 
-	unhex(sig, sizeof(sig), SIG_HEX);
-	unhex(enc, sizeof(enc), ENC_HEX);
+	assert_int_equal(tu_unhex(sig, sizeof(sig), SIG_HEX), sizeof(sig));
+	assert_int_equal(tu_unhex(enc, sizeof(enc), ENC_HEX), sizeof(enc));
 	assert_memory_equal(keys.fernet_sig, sig, 16);
 	assert_memory_equal(keys.fernet_enc, enc, 16);
 	fernet_key_b64(b64, &keys);

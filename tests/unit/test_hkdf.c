@@ -13,26 +13,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <stdio.h>
 #include <string.h>
 
 #include "core/hkdf.h"
-
-/* Hex string -> bytes; returns the length. */
-static size_t
-unhex(uint8_t *out, size_t cap, const char *hex)
-{
-	size_t	i, n = strlen(hex) / 2;
-	unsigned v;
-
-	assert_int_equal(strlen(hex) % 2, 0);
-	assert_true(n <= cap);
-	for (i = 0; i < n; i++) {
-		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-		out[i] = (uint8_t)v;
-	}
-	return n;
-}
+#include "testutil.h"
 
 static void
 fill(uint8_t *p, size_t len, unsigned first)
@@ -48,7 +32,7 @@ assert_hex_equal(const uint8_t *got, size_t len, const char *hex)
 {
 	uint8_t	want[512];
 
-	assert_int_equal(unhex(want, sizeof(want), hex), len);
+	assert_int_equal(tu_unhex(want, sizeof(want), hex), len);
 	assert_memory_equal(got, want, len);
 }
 

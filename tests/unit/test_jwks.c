@@ -20,7 +20,6 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +40,7 @@
 #include "identity/issuer.h"
 #include "identity/jwks.h"
 #include "identity/keys.h"
+#include "testutil.h"
 
 /* RFC 7515 A.2 (RSA), A.3 (EC P-256) and RFC 8037 A.2 (Ed25519) keys. */
 #define A2_N \
@@ -81,23 +81,6 @@ parse(const char *json)
 {
 	err[0] = '\0';
 	return jwks_parse(json, strlen(json), err, sizeof(err));
-}
-
-/* Fixed inputs live in tests/unit/vectors, beside this file. */
-static const char *
-vec(const char *name)
-{
-	static char	 path[PATH_MAX];
-	const char	*dir = getenv("TOKEND_VECTORS");
-	const char	*slash = strrchr(__FILE__, '/');
-
-	if (dir != NULL)
-		snprintf(path, sizeof(path), "%s/%s", dir, name);
-	else
-		snprintf(path, sizeof(path), "%.*s/vectors/%s",
-		    slash ? (int)(slash - __FILE__) : 1,
-		    slash ? __FILE__ : ".", name);
-	return path;
 }
 
 static void
@@ -232,7 +215,7 @@ test_load_matches_pem(void **state)
 		{ "ec521", NULL, "ec521.pem", JWK_KTY_EC_P521 },
 		{ "ed1", NULL, "ed25519.pem", JWK_KTY_ED25519 },
 	};
-	struct jwks	*set = jwks_load(vec("jwks.json"), err, sizeof(err));
+	struct jwks	*set = jwks_load(tu_vector("jwks.json"), err, sizeof(err));
 	EVP_PKEY	*pem;
 	FILE		*f;
 	size_t		 i;
@@ -247,7 +230,7 @@ test_load_matches_pem(void **state)
 			assert_null(set->keys[i].alg);
 		else
 			assert_string_equal(set->keys[i].alg, want[i].alg);
-		assert_non_null(f = fopen(vec(want[i].pem), "r"));
+		assert_non_null(f = fopen(tu_vector("%s", want[i].pem), "r"));
 		assert_non_null(pem = PEM_read_PrivateKey(f, NULL, NULL,
 		    NULL));
 		fclose(f);
@@ -366,7 +349,7 @@ test_ec_curves(void **state)
 	struct jwks	*set;
 
 	/* The committed P-384 key; its contexts: ES384 only. */
-	set = jwks_load(vec("jwks.json"), err, sizeof(err));
+	set = jwks_load(tu_vector("jwks.json"), err, sizeof(err));
 	assert_non_null(set);
 	assert_int_equal(set->keys[2].kty, JWK_KTY_EC_P384);
 	assert_non_null(set->keys[2].vctx[JWS_ALG_ES384]);
@@ -412,7 +395,7 @@ test_ec_curves(void **state)
 static void
 test_rsa_1024_file(void **state)
 {
-	assert_null(jwks_load(vec("rsa1024.jwks.json"), err, sizeof(err)));
+	assert_null(jwks_load(tu_vector("rsa1024.jwks.json"), err, sizeof(err)));
 	assert_non_null(strstr(err, "keys[0] (kid \"weak\")"));
 	assert_non_null(strstr(err, "1024 bits is under 2048"));
 }
@@ -605,22 +588,21 @@ test_size_bound(void **state)
 	free(big);
 }
 
-/* Writes len bytes of data (repeated spaces past its end) to a temp file. */
-static char *
-temp_file(const char *data, size_t len)
+/* DIR/NAME holding len bytes of data (repeated spaces past its end). */
+static const char *
+temp_file(const char *dir, const char *name, const char *data, size_t len)
 {
-	static char	 path[64];
-	size_t		 dlen = strlen(data), i;
-	int		 fd;
-	FILE		*f;
+	size_t		 dlen = strlen(data);
+	char		*buf = malloc(len + 1);
+	const char	*path;
 
-	snprintf(path, sizeof(path), "/tmp/test_jwks.XXXXXX");
-	assert_true((fd = mkstemp(path)) != -1);
-	assert_non_null(f = fdopen(fd, "w"));
-	fwrite(data, 1, dlen < len ? dlen : len, f);
-	for (i = dlen; i < len; i++)
-		fputc(' ', f);
-	fclose(f);
+	assert_non_null(buf);
+	memcpy(buf, data, dlen < len ? dlen : len);
+	if (dlen < len)
+		memset(buf + dlen, ' ', len - dlen);
+	buf[len] = '\0';
+	path = tu_write_file(dir, name, buf, 0600);
+	free(buf);
 	return path;
 }
 
@@ -628,37 +610,35 @@ static void
 test_load_errors(void **state)
 {
 	const char	*path;
-	char		 want[128];
+	char		 dir[64], want[128];
 
 	assert_null(jwks_load("/nonexistent/jwks.json", err, sizeof(err)));
 	assert_non_null(strstr(err, "/nonexistent/jwks.json: "));
 	assert_non_null(strstr(err, "No such file"));
 
-	path = temp_file(SET(EC_A3 "," RSA_A2 ",{\"kty\":\"oct\"}"),
+	assert_non_null(tu_tmpdir(dir, sizeof(dir), "jwks"));
+	path = temp_file(dir, "oct.json",
+	    SET(EC_A3 "," RSA_A2 ",{\"kty\":\"oct\"}"),
 	    strlen(SET(EC_A3 "," RSA_A2 ",{\"kty\":\"oct\"}")));
 	assert_null(jwks_load(path, err, sizeof(err)));
 	snprintf(want, sizeof(want), "%s: keys[2]: unsupported kty", path);
 	assert_non_null(strstr(err, want));
-	unlink(path);
 
-	path = temp_file(SET(OKP_ED), JWKS_MAX_BYTES + 1);
+	path = temp_file(dir, "over.json", SET(OKP_ED), JWKS_MAX_BYTES + 1);
 	assert_null(jwks_load(path, err, sizeof(err)));
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "larger than"));
-	unlink(path);
 
-	path = temp_file(SET(OKP_ED), JWKS_MAX_BYTES);
+	path = temp_file(dir, "max.json", SET(OKP_ED), JWKS_MAX_BYTES);
 	jwks_free(jwks_load(path, err, sizeof(err)));
-	unlink(path);
 
 	/* A FIFO is refused at once, not waited on (it would block). */
-	path = temp_file("", 0);
-	assert_int_equal(unlink(path), 0);
+	path = tu_path(dir, "fifo");
 	assert_int_equal(mkfifo(path, 0600), 0);
 	assert_null(jwks_load(path, err, sizeof(err)));
 	snprintf(want, sizeof(want), "%s: not a regular file", path);
 	assert_string_equal(err, want);
-	unlink(path);
+	assert_int_equal(tu_rmtree(dir), 0);
 	/* So is a directory. */
 	assert_null(jwks_load("/", err, sizeof(err)));
 	assert_string_equal(err, "/: not a regular file");

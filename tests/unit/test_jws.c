@@ -22,7 +22,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +41,7 @@
 #include "identity/jwks.h"
 #include "identity/jws.h"
 #include "rfc7515.h"
+#include "testutil.h"
 
 #define NOW	INT64_C(1700000000)
 #define LEEWAY	60
@@ -88,23 +88,6 @@ static const enum jws_alg all_algs[] = {
 	JWS_ALG_HS256, JWS_ALG_HS384, JWS_ALG_HS512,
 };
 #define NALGS	(sizeof(all_algs) / sizeof(all_algs[0]))
-
-/* Fixed inputs live in tests/unit/vectors, beside this file. */
-static const char *
-vec(const char *name)
-{
-	static char	 path[PATH_MAX];
-	const char	*dir = getenv("TOKEND_VECTORS");
-	const char	*slash = strrchr(__FILE__, '/');
-
-	if (dir != NULL)
-		snprintf(path, sizeof(path), "%s/%s", dir, name);
-	else
-		snprintf(path, sizeof(path), "%.*s/vectors/%s",
-		    slash ? (int)(slash - __FILE__) : 1,
-		    slash ? __FILE__ : ".", name);
-	return path;
-}
 
 static char *
 b64(const void *in, size_t len)
@@ -429,11 +412,12 @@ expect_at(char *tok, int64_t now, enum jose_err want, const char *file,
 static EVP_PKEY *
 load_pem(const char *name)
 {
-	FILE		*f = fopen(vec(name), "r");
+	const char	*path = tu_vector("%s", name);
+	FILE		*f = fopen(path, "r");
 	EVP_PKEY	*k;
 
 	if (f == NULL)
-		fail_msg("%s: cannot open", vec(name));
+		fail_msg("%s: cannot open", path);
 	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
 	assert_non_null(k);
@@ -443,7 +427,7 @@ load_pem(const char *name)
 static struct jwks *
 load_set(const char *name)
 {
-	struct jwks	*set = jwks_load(vec(name), err, sizeof(err));
+	struct jwks	*set = jwks_load(tu_vector("%s", name), err, sizeof(err));
 
 	if (set == NULL)
 		fail_msg("%s", err);
@@ -500,7 +484,7 @@ setup(void **state)
 	unsigned	 all = 0, asym;
 	uint8_t		 d[35];
 	size_t		 dlen, i;
-	FILE		*f;
+	char		*hs;
 
 	for (i = 0; i < NALGS; i++)
 		all |= JWS_ALG_BIT(all_algs[i]);
@@ -515,10 +499,10 @@ setup(void **state)
 	k_rfc8037 = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, d,
 	    dlen);
 	assert_non_null(k_rfc8037);
-	assert_non_null(f = fopen(vec("hs.secret"), "r"));
-	hs_keylen = fread(hs_key, 1, sizeof(hs_key), f);
-	fclose(f);
+	hs = tu_read_file(tu_vector("hs.secret"), &hs_keylen);
 	assert_int_equal(hs_keylen, 64);
+	memcpy(hs_key, hs, hs_keylen);
+	free(hs);
 	assert_int_equal(b64url_decode(a1_key, &a1_keylen, A1_KEY,
 	    strlen(A1_KEY), B64_NOPAD), 0);
 
@@ -829,7 +813,7 @@ test_rfc8037_key_jwt(void **state)
 static void
 test_openssl_tokens(void **state)
 {
-	FILE			*f = fopen(vec("tokens.txt"), "r");
+	FILE			*f = fopen(tu_vector("tokens.txt"), "r");
 	char			 line[2048], alg[16], *tok;
 	struct jwt_identity	 id;
 	enum jws_alg		 a;

@@ -29,6 +29,7 @@
 #include <zmq.h>
 
 #include "pool/protocol.h"
+#include "testutil.h"
 
 #define ENDPOINT	"inproc://t"
 #define DEADLINE_MS	5000
@@ -806,8 +807,7 @@ test_send_refuses_oversize_value(void **state)
 static void
 test_max_value_crosses_ipc(void **state)
 {
-	char		 dir[] = "/tmp/tkd-proto.XXXXXX", path[64];
-	char		 endpoint[sizeof(path) + 6], *big;
+	char		 dir[64], endpoint[80], *big;
 	void		*ctx, *router, *dealer;
 	struct proto_msg m;
 	const char	*why;
@@ -815,9 +815,8 @@ test_max_value_crosses_ipc(void **state)
 	size_t		 len;
 	int		 timeo = DEADLINE_MS;
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/s", dir);
-	snprintf(endpoint, sizeof(endpoint), "ipc://%s", path);
+	assert_non_null(tu_tmpdir(dir, sizeof(dir), "proto"));
+	snprintf(endpoint, sizeof(endpoint), "ipc://%s", tu_path(dir, "s"));
 	assert_non_null(ctx = zmq_ctx_new());
 	assert_non_null(router = zmq_socket(ctx, ZMQ_ROUTER));
 	assert_non_null(dealer = zmq_socket(ctx, ZMQ_DEALER));
@@ -862,8 +861,7 @@ test_max_value_crosses_ipc(void **state)
 	zmq_close(dealer);
 	zmq_close(router);
 	zmq_ctx_term(ctx);
-	unlink(path);
-	rmdir(dir);
+	tu_rmtree(dir);
 }
 
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)

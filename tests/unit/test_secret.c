@@ -22,18 +22,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "config.h"
 #include "tokens/secret.h"
 #include "tokens/service.h"
 #include "tokens/token.h"
+#include "testutil.h"
 
 #define S1	"1111111111111111111111111111111111111111111111111111111111111111"
 #define S2	"2222222222222222222222222222222222222222222222222222222222222222"
@@ -45,36 +43,16 @@
 static char	dir[64];
 static char	err[1024];
 
-static const char *
-write_file(const char *name, const char *content, mode_t mode)
-{
-	static char	path[PATH_MAX];
-	int		fd;
-	size_t		len = strlen(content);
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(fd != -1);
-	assert_int_equal(write(fd, content, len), (ssize_t)len);
-	assert_int_equal(fchmod(fd, mode), 0);
-	assert_int_equal(close(fd), 0);
-	return path;
-}
-
 static int
 setup(void **state)
 {
-	snprintf(dir, sizeof(dir), "/tmp/tokend-test-secret-XXXXXX");
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	return tu_tmpdir(dir, sizeof(dir), "secret") == NULL ? -1 : 0;
 }
 
 static int
 teardown(void **state)
 {
-	char	cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(dir);
 }
 
 /* The VmFlags of the mapping holding p, from /proc/self/smaps. */
@@ -106,7 +84,8 @@ test_secrets_file(void **state)
 	struct secret	 one;
 	const char	*p;
 
-	p = write_file("a.secret", "# comment\n\n" S1 "\r\n  \n" S2, 0600);
+	p = tu_write_file(dir, "a.secret", "# comment\n\n" S1 "\r\n  \n" S2,
+	    0600);
 	assert_int_equal(secrets_load(&s, p, err, sizeof(err)), 0);
 	assert_int_equal(s.n, 2);
 	assert_int_equal(s.v[0].len, 64);
@@ -124,7 +103,7 @@ test_secrets_file(void **state)
 	/* The uid secret: one, and only one. */
 	assert_int_equal(secret_load(&one, p, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "holds 2 secrets"));
-	p = write_file("b.secret", S3 "\n", 0400);
+	p = tu_write_file(dir, "b.secret", S3 "\n", 0400);
 	assert_int_equal(secret_load(&one, p, err, sizeof(err)), 0);
 	assert_int_equal(one.len, 64);
 	assert_true(mapping_has_flag(one.bytes, " dd"));
@@ -139,21 +118,21 @@ test_secrets_file_errors(void **state)
 	const char	*p;
 	int		 i;
 
-	p = write_file("c.secret", S1 "\n", 0640);
+	p = tu_write_file(dir, "c.secret", S1 "\n", 0640);
 	assert_int_equal(secrets_load(&s, p, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "(mode 0640); chmod 600 it"));
-	p = write_file("c.secret", S1 "\n" S2 "\t\n", 0600);
+	p = tu_write_file(dir, "c.secret", S1 "\n" S2 "\t\n", 0600);
 	assert_int_equal(secrets_load(&s, p, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "line 2: secret starts or ends with white "
 	    "space"));
 	assert_null(strstr(err, S2));
-	p = write_file("c.secret", "#only\n", 0600);
+	p = tu_write_file(dir, "c.secret", "#only\n", 0600);
 	assert_int_equal(secrets_load(&s, p, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "holds no secret"));
 	for (i = 0; i < 17; i++)
 		snprintf(many + 65 * i, sizeof(many) - 65 * (size_t)i,
 		    "%064d\n", i);
-	p = write_file("c.secret", many, 0600);
+	p = tu_write_file(dir, "c.secret", many, 0600);
 	assert_int_equal(secrets_load(&s, p, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "line 17: more than 16 secrets"));
 	assert_null(s.v);
@@ -182,7 +161,7 @@ test_nodes_file(void **state)
 	size_t			 n;
 	const char		*p;
 
-	p = write_file("nodes", "# url,newest,older\n"
+	p = tu_write_file(dir, "nodes", "# url,newest,older\n"
 	    N1 "," S1 "," S2 "\n\n" N2 "," S3 "\r\n", 0600);
 	assert_int_equal(nodes_load(&v, &n, p, err, sizeof(err)), 0);
 	assert_int_equal(n, 2);
@@ -217,7 +196,7 @@ test_nodes_file_errors(void **state)
 	const char		*p;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		p = write_file("nodes", bad[i].text, 0600);
+		p = tu_write_file(dir, "nodes", bad[i].text, 0600);
 		if (nodes_load(&v, &n, p, err, sizeof(err)) != -1)
 			fail_msg("nodes file %zu accepted", i);
 		if (strstr(err, bad[i].phrase) == NULL)
@@ -226,7 +205,7 @@ test_nodes_file_errors(void **state)
 		assert_null(strstr(err, S1));
 		assert_null(v);
 	}
-	p = write_file("nodes", N1 "," S1 "\n", 0644);
+	p = tu_write_file(dir, "nodes", N1 "," S1 "\n", 0644);
 	assert_int_equal(nodes_load(&v, &n, p, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "nodes file"));
 	assert_non_null(strstr(err, "chmod 600"));
@@ -236,14 +215,14 @@ test_nodes_file_errors(void **state)
 static struct config *
 load(const char *service)
 {
-	char	cwd[PATH_MAX], text[2 * PATH_MAX];
+	char	jwks[PATH_MAX], text[2 * PATH_MAX];
 
-	assert_non_null(getcwd(cwd, sizeof(cwd)));
-	write_file("uid.secret", S3 "\n", 0600);
+	assert_non_null(realpath(tu_vector("jwks.json"), jwks));
+	tu_write_file(dir, "uid.secret", S3 "\n", 0600);
 	snprintf(text, sizeof(text), "[server]\nuid_secret_file = uid.secret\n"
-	    "[issuer i]\niss = https://idp\njwks_file = %s/tests/unit/vectors/"
-	    "jwks.json\naudience = tokend\n[service s]\n%s", cwd, service);
-	return config_load(write_file("tokend.conf", text, 0644), err,
+	    "[issuer i]\niss = https://idp\njwks_file = %s\n"
+	    "audience = tokend\n[service s]\n%s", jwks, service);
+	return config_load(tu_write_file(dir, "tokend.conf", text, 0644), err,
 	    sizeof(err));
 }
 
@@ -256,8 +235,8 @@ test_config_nodes(void **state)
 	size_t			 count[3] = { 0, 0, 0 }, i, moved = 0;
 	uint64_t		 uid;
 
-	write_file("nodes", N1 "," S1 "," S2 "\n" N2 "," S2 "\n" N3 "," S3 "\n",
-	    0600);
+	tu_write_file(dir, "nodes",
+	    N1 "," S1 "," S2 "\n" N2 "," S2 "\n" N3 "," S3 "\n", 0600);
 	assert_non_null(c = load("format = fernet\nnodes_file = nodes\n"
 	    "duration = 60\n"));
 	sv = config_service(c, "s");
@@ -284,7 +263,7 @@ test_config_nodes(void **state)
 		assert_true(count[i] > 850 && count[i] < 1150);
 	/* The file's order does not matter; dropping a node moves only its
 	 * users. */
-	write_file("nodes", N3 "," S3 "\n" N1 "," S1 "\n", 0600);
+	tu_write_file(dir, "nodes", N3 "," S3 "\n" N1 "," S1 "\n", 0600);
 	assert_non_null(c2 = load("nodes_file = nodes\n"));
 	for (uid = 0; uid < 3000; uid++) {
 		e = config_node_for(sv, uid);
@@ -299,7 +278,7 @@ test_config_nodes(void **state)
 	config_free(c2);
 	config_free(c);
 	/* A one-node service is its own node. */
-	write_file("a.secret", S1 "\n", 0600);
+	tu_write_file(dir, "a.secret", S1 "\n", 0600);
 	assert_non_null(c = load("secret_file = a.secret\nnode = " N1 "\n"));
 	sv = config_service(c, "s");
 	assert_ptr_equal(config_node_for(sv, 7), sv);
@@ -310,8 +289,8 @@ test_config_nodes(void **state)
 static void
 test_config_service_errors(void **state)
 {
-	write_file("a.secret", S1 "\n", 0600);
-	write_file("nodes", N1 "," S1 "\n", 0600);
+	tu_write_file(dir, "a.secret", S1 "\n", 0600);
+	tu_write_file(dir, "nodes", N1 "," S1 "\n", 0600);
 	assert_null(load("nodes_file = nodes\nnode = " N1 "\n"));
 	assert_non_null(strstr(err, "nodes_file replaces node and "
 	    "secret_file"));
@@ -328,7 +307,7 @@ test_config_service_errors(void **state)
 	    "\"jwt\""));
 	assert_null(load("secret_file = a.secret\nnode = " N1 "\n"
 	    "format = any\n"));
-	write_file("nodes", N1 ",short\n", 0600);
+	tu_write_file(dir, "nodes", N1 ",short\n", 0600);
 	assert_null(load("nodes_file = nodes\n"));
 	assert_non_null(strstr(err, "nodes_file: nodes file"));
 	assert_non_null(strstr(err, "line 1: secret is 5 bytes"));
@@ -341,7 +320,7 @@ test_purge_nodes(void **state)
 	struct config	*c;
 	size_t		 i;
 
-	write_file("nodes", N1 "," S1 "\n" N2 "," S2 "\n", 0600);
+	tu_write_file(dir, "nodes", N1 "," S1 "\n" N2 "," S2 "\n", 0600);
 	assert_non_null(c = load("nodes_file = nodes\n"));
 	config_purge_secrets(c);
 	for (i = 0; i < 2; i++) {

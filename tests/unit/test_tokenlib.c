@@ -49,6 +49,7 @@
 #include "tokens/secret.h"
 #include "tokens/token.h"
 #include "tokens/tokenlib.h"
+#include "testutil.h"
 
 #define MASTER		"0123456789abcdef0123456789abcdef"
 #define KAT_SIG_KEY \
@@ -69,22 +70,9 @@ static uint8_t		 other_bytes[] = "fedcba9876543210fedcba9876543210";
 static const struct secret other = { other_bytes, sizeof(other_bytes) - 1 };
 
 static void
-unhex(uint8_t *out, size_t len, const char *hex)
-{
-	size_t	 i;
-	unsigned v;
-
-	assert_int_equal(strlen(hex), 2 * len);
-	for (i = 0; i < len; i++) {
-		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-		out[i] = (uint8_t)v;
-	}
-}
-
-static void
 kat_sig_key(uint8_t out[SHA256_LEN])
 {
-	unhex(out, SHA256_LEN, KAT_SIG_KEY);
+	assert_int_equal(tu_unhex(out, SHA256_LEN, KAT_SIG_KEY), SHA256_LEN);
 }
 
 /* Mints a token for the KAT claims (fresh salt); asserts success. */

@@ -17,18 +17,16 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/b64.h"
 #include "tokens/secret.h"
 #include "tokens/token.h"
 #include "tokend/verify.h"
+#include "testutil.h"
 
 #define MASTER		"0123456789abcdef0123456789abcdef"
 #define OLD		"old-secret-0123456789abcdef0123456789abcdef"
@@ -58,34 +56,16 @@ static const enum token_format formats[] = {
 
 static char	dir[64];
 
-static void
-write_file(const char *name, const char *content, mode_t mode, char *path)
-{
-	int	fd;
-	size_t	len = strlen(content);
-
-	snprintf(path, 256, "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(fd != -1);
-	assert_int_equal(write(fd, content, len), (ssize_t)len);
-	assert_int_equal(fchmod(fd, mode), 0);
-	assert_int_equal(close(fd), 0);
-}
-
 static int
 setup(void **state)
 {
-	snprintf(dir, sizeof(dir), "/tmp/tokend-test-verify-XXXXXX");
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	return tu_tmpdir(dir, sizeof(dir), "verify") == NULL ? -1 : 0;
 }
 
 static int
 teardown(void **state)
 {
-	char	cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(dir);
 }
 
 /* A secret set of the given secrets, newest first (as tokend loads one). */
@@ -295,12 +275,13 @@ test_rotation_files(void **state)
 {
 	struct tokend_verifier	*v;
 	struct tokend_token	 t;
-	char			 path[256], err[512];
+	const char		*path;
+	char			 err[512];
 	char			 by_old[TOKEN_MAX + 1], key[TOKEN_KEY_LEN + 1];
 
 	mint(TOKEN_FORMAT_FERNET, OLD, NOW, by_old, key);
-	write_file("svc.secret", "# newest first\n" NEW "\n\n" OLD "\n",
-	    0600, path);
+	path = tu_write_file(dir, "svc.secret",
+	    "# newest first\n" NEW "\n\n" OLD "\n", 0600);
 	assert_non_null(v = tokend_verifier_new());
 	assert_int_equal(tokend_verifier_load_file(v, path, err, sizeof(err)),
 	    0);
@@ -311,7 +292,7 @@ test_rotation_files(void **state)
 	tokend_token_clear(&t);
 	tokend_verifier_free(v);
 
-	write_file("svc.secret", NEW "\n", 0600, path);
+	path = tu_write_file(dir, "svc.secret", NEW "\n", 0600);
 	assert_non_null(v = tokend_verifier_new());
 	assert_int_equal(tokend_verifier_load_file(v, path, err, sizeof(err)),
 	    0);
@@ -325,25 +306,27 @@ static void
 test_load_file_errors(void **state)
 {
 	struct tokend_verifier	*v;
-	char			 path[256], err[512];
+	const char		*path;
+	char			 err[512];
 
 	assert_non_null(v = tokend_verifier_new());
-	write_file("loose.secret", NEW "\n", 0644, path);
+	path = tu_write_file(dir, "loose.secret", NEW "\n", 0644);
 	assert_int_equal(tokend_verifier_load_file(v, path, err, sizeof(err)),
 	    -1);
 	assert_non_null(strstr(err, "loose.secret"));
 	assert_non_null(strstr(err, "chmod 600"));
-	write_file("short.secret", NEW "\nshort-secret-xyz\n", 0600, path);
+	path = tu_write_file(dir, "short.secret", NEW "\nshort-secret-xyz\n",
+	    0600);
 	assert_int_equal(tokend_verifier_load_file(v, path, err, sizeof(err)),
 	    -1);
 	assert_non_null(strstr(err, "line 2: secret is 16 bytes"));
 	assert_null(strstr(err, "short-secret-xyz"));
 	assert_null(strstr(err, NEW));
-	write_file("empty.secret", "# nothing\n\n", 0600, path);
+	path = tu_write_file(dir, "empty.secret", "# nothing\n\n", 0600);
 	assert_int_equal(tokend_verifier_load_file(v, path, err, sizeof(err)),
 	    -1);
 	assert_non_null(strstr(err, "holds no secret"));
-	snprintf(path, sizeof(path), "%s/missing.secret", dir);
+	path = tu_path(dir, "missing.secret");
 	assert_int_equal(tokend_verifier_load_file(v, path, err, sizeof(err)),
 	    -1);
 	assert_non_null(strstr(err, "No such file"));
