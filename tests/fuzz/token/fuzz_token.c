@@ -13,12 +13,20 @@
  * clock, so every input gives one answer.  The seed corpus holds valid
  * tokens of both formats under both secrets (tests/fuzz/make-seeds).
  *
- * Input: the token, as the C string a caller passes.
+ * What a token carries is read only once its MAC holds, so random bytes
+ * never get that far: an input that starts with a NUL is a payload,
+ * signed here as a tokenlib token under the newest secret, to fuzz what a
+ * secret's holder (a service, another tokenlib) may have put in it.
+ *
+ * Input: the token, as the C string a caller passes; or a NUL and the
+ * payload to sign.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/b64.h"
+#include "core/hkdf.h"
 #include "tokens/secret.h"
 #include "tokens/token.h"
 
@@ -118,6 +126,26 @@ check_unforgeable(const char *token)
 	free(t);
 }
 
+/* payload || HMAC, base64url: the tokenlib token of payload; owned. */
+static char *
+sign_tokenlib(const uint8_t *payload, size_t len)
+{
+	uint8_t	*raw;
+	char	*token;
+
+	if ((raw = malloc(len + SHA256_LEN)) == NULL ||
+	    (token = malloc(b64url_enclen(len + SHA256_LEN, B64_PAD) + 1)) ==
+	    NULL)
+		abort();
+	memcpy(raw, payload, len);
+	if (hmac_sha256(raw + len, secrets.keys[0].tokenlib_sig, SHA256_LEN,
+	    raw, len) == -1)
+		abort();
+	b64url_encode(token, raw, len + SHA256_LEN, B64_PAD);
+	free(raw);
+	return token;
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -137,12 +165,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char	*token;
 
-	if ((token = malloc(size + 1)) == NULL)
-		abort();
-	memcpy(token, data, size);
-	token[size] = '\0';
-	if (verifies_any_way(token))
-		check_unforgeable(token);
+	if (size > 0 && data[0] == '\0') {
+		/* Past TOKEN_MAX it is refused unread: not worth the time. */
+		if (b64url_enclen(size - 1 + SHA256_LEN, B64_PAD) > TOKEN_MAX)
+			return 0;
+		/* The MAC is ours: only the payload's reading is at stake. */
+		token = sign_tokenlib(data + 1, size - 1);
+		verifies_any_way(token);
+	} else {
+		if ((token = malloc(size + 1)) == NULL)
+			abort();
+		memcpy(token, data, size);
+		token[size] = '\0';
+		if (verifies_any_way(token))
+			check_unforgeable(token);
+	}
 	free(token);
 	return 0;
 }
