@@ -25,6 +25,10 @@ What is here, in the order a test uses it:
                   holds a job)
   logs            Tokend.log_mark(), log_since(), wait_log()
   waiting         wait_until(): every wait polls with a deadline
+  suites          the setup they share: ISS, AUD, SYNC, OTHER and their
+                  nodes, new_secret(), issuer_section(), service_section(),
+                  instance(), one_issuer_instance(), case_instance(),
+                  and teardown(), which keeps a failed run's directories
   runner          @test, run(): "ok NAME (1.23s)" / "FAIL NAME (1.23s):
                   reason", then "N passed, N failed"; exit 1 if any failed
 
@@ -553,6 +557,15 @@ def render_config(sections):
     return "\n".join(lines) + "\n", where
 
 
+def section(header, items, over):
+    """(header, [(key, value), ...]) for render_config(): the items of
+    dict items, each replaced by over's value of its key or, where that
+    is None, left out; then over's other keys, in order."""
+    items = dict(items)
+    items.update(over)
+    return (header, [(k, v) for k, v in items.items() if v is not None])
+
+
 def run_tokend(args, timeout=10):
     """Runs `tokend ARGS` to completion; returns (exit code, stdout,
     stderr).  On timeout its whole session is killed and TimeoutError
@@ -597,10 +610,11 @@ def exited_noreap(pid, timeout):
 class Tokend:
     """One tokend instance in its own fresh temp dir.
 
-    Typical use:
+    Typical use (a suite makes it with instance(), for teardown()):
         t = Tokend()
-        t.write_secret("uid.secret", "...")
-        t.write_config(t.server_section(workers=2), [...])
+        t.write_secrets(uid=new_secret(), sync=new_secret())
+        t.write_config(t.server_section(workers=2), issuer_section(...),
+                       service_section(...))
         t.start()
         ... t.post("/v1/token", {...}) ...
         t.stop()
@@ -626,6 +640,12 @@ class Tokend:
     def write_secret(self, rel, text, mode=0o600):
         write_secret(self.path(rel), text, mode)
 
+    def write_secrets(self, end="\n", **secrets):
+        """Writes NAME.secret holding value and end, mode 0600, for each
+        NAME=value: t.write_secrets(uid=new_secret(), sync=S.sync)."""
+        for name, value in secrets.items():
+            self.write_secret(name + ".secret", value + end)
+
     def write_jwks(self, rel, keys, with_alg=True):
         write_jwks(self.path(rel), keys, with_alg)
 
@@ -634,16 +654,10 @@ class Tokend:
         arguments override (value None removes the key)."""
         if self.port is None:
             self.port = free_port()
-        items = {"listen": f"127.0.0.1:{self.port}", "workers": 2,
-                 "runtime_dir": "run", "max_body": 16384,
-                 "queue_limit": 1024, "request_timeout": 5,
-                 "uid_secret_file": "uid.secret"}
-        for k, v in over.items():
-            if v is None:
-                items.pop(k, None)
-            else:
-                items[k] = v
-        return ("server", list(items.items()))
+        return section("server", {
+            "listen": f"127.0.0.1:{self.port}", "workers": 2,
+            "runtime_dir": "run", "max_body": 16384, "queue_limit": 1024,
+            "request_timeout": 5, "uid_secret_file": "uid.secret"}, over)
 
     def write_config(self, *sections, name="tokend.conf", text=None):
         """Writes the config (from sections, or raw text) and remembers it
@@ -1016,6 +1030,93 @@ class Load:
         return [o for o in self.results if o.kind not in ok]
 
 
+# ---------------------------------------------------------------- suites
+#
+# The setup most suites share, so that each one states only what is its
+# own: the usual issuer and services, fresh secrets, the sections that
+# name them, and one list of a suite's instances with the teardown that
+# keeps a failed run's directories and names their logs.
+
+ISS = "https://idp.example.com"         # claims()'s default issuer
+AUD = "tokend"                          # and audience
+SYNC, SYNC_NODE = "sync-1.5", "https://sync-1.example.com"
+OTHER, OTHER_NODE = "other-1.0", "https://other.example.com/v1"
+
+_instances = []                         # instance()'s, for teardown()
+_case_roots = {}                        # case_instance()'s, by prefix
+
+
+def new_secret():
+    """A fresh master secret: 32 random bytes as 64 hex characters."""
+    return os.urandom(32).hex()
+
+
+def issuer_section(name="example", iss=ISS, jwks_file="example.jwks",
+                   **over):
+    """[issuer NAME] of iss for AUD with its keys in jwks_file; over as
+    section()'s (jwks_file=None for a jwks_url issuer, audience=...)."""
+    return section("issuer " + name, {"iss": iss, "jwks_file": jwks_file,
+                                      "audience": AUD}, over)
+
+
+def service_section(name=SYNC, node=SYNC_NODE, **over):
+    """[service NAME] for node, its secrets in PREFIX.secret where PREFIX
+    is the name up to its first "-" (sync.secret for sync-1.5); over as
+    section()'s."""
+    return section("service " + name, {
+        "secret_file": name.split("-")[0] + ".secret", "node": node}, over)
+
+
+def instance(prefix, **kw):
+    """A Tokend (kw as its constructor's) that teardown() stops and then
+    removes, or keeps when a test failed."""
+    t = Tokend(prefix=prefix, **kw)
+    _instances.append(t)
+    return t
+
+
+def case_instance(prefix, name):
+    """A Tokend in a fresh directory NN-NAME inside one instance() per
+    prefix: for the many `tokend -t` cases, never started, which need no
+    temp dir each."""
+    if prefix not in _case_roots:
+        _case_roots[prefix] = instance(prefix)
+    root = _case_roots[prefix]
+    return Tokend(dir=root.path(f"{len(os.listdir(root.dir)):02d}-{name}"))
+
+
+def one_issuer_instance(prefix, key, sync_secret=None, service=None,
+                        **server):
+    """An instance(), not started: fresh uid and sync secrets (sync_secret
+    if given), [issuer example] trusting key alone for its algorithm, one
+    service (service_section()'s unless given); server as
+    server_section()'s."""
+    t = instance(prefix)
+    t.write_secrets(uid=new_secret(), sync=sync_secret or new_secret())
+    t.write_jwks("example.jwks", [key])
+    t.write_config(t.server_section(**server),
+                   issuer_section(algorithms=key.alg),
+                   service or service_section())
+    return t
+
+
+def teardown(failed):
+    """run()'s teardown for every instance(): stops them all, then removes
+    each one's directory, or, when a test failed, keeps it and prints
+    "# kept DIR (stderr: LOG)" for a look afterwards."""
+    for t in _instances:
+        t.stop()
+    for t in _instances:
+        if not failed:
+            t.cleanup()
+        elif os.path.exists(t.stderr_path):
+            print(f"# kept {t.dir} (stderr: {t.stderr_path})", flush=True)
+        else:
+            print(f"# kept {t.dir}", flush=True)
+    del _instances[:]
+    _case_roots.clear()
+
+
 # ---------------------------------------------------------------- runner
 
 _TESTS = []
@@ -1220,6 +1321,59 @@ def _selftest():
         assert lines[where[("server", "b")] - 1] == "b = 2"
         assert lines[where[("service x", None)] - 1] == "[service x]"
         assert lines[where[("service x", "c")] - 1] == "c = 3"
+
+    @test
+    def sections_override_and_leave_out():
+        assert issuer_section(algorithms="EdDSA") == ("issuer example", [
+            ("iss", ISS), ("jwks_file", "example.jwks"), ("audience", AUD),
+            ("algorithms", "EdDSA")])
+        assert issuer_section("web", "https://w.example", None,
+                              jwks_url="https://u.example/k",
+                              audience="a") == ("issuer web", [
+            ("iss", "https://w.example"), ("audience", "a"),
+            ("jwks_url", "https://u.example/k")])
+        assert service_section(OTHER, "https://n.example",
+                               duration=600) == ("service other-1.0", [
+            ("secret_file", "other.secret"), ("node", "https://n.example"),
+            ("duration", 600)])
+        assert service_section("multi-1.0", None, secret_file=None,
+                               nodes_file="m.nodes") == (
+            "service multi-1.0", [("nodes_file", "m.nodes")])
+
+    @test
+    def teardown_keeps_a_failed_runs_dirs_and_names_their_logs():
+        import contextlib
+        import io
+        a, b = instance("tkd-self-a-"), instance("tkd-self-b-")
+        a.write_secrets(uid="u", sync="s")
+        b.write_secrets(end="", fern="f")
+        with open(a.stderr_path, "w") as f:
+            f.write("a log line\n")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            teardown(True)
+        try:
+            assert out.getvalue().splitlines() == [
+                f"# kept {a.dir} (stderr: {a.stderr_path})",
+                f"# kept {b.dir}"], out.getvalue()
+            for t, name, text in ((a, "uid", "u\n"), (a, "sync", "s\n"),
+                                  (b, "fern", "f")):
+                path = t.path(name + ".secret")
+                with open(path) as f:
+                    assert f.read() == text, (path, text)
+                assert os.stat(path).st_mode & 0o777 == 0o600, path
+        finally:
+            shutil.rmtree(a.dir)
+            shutil.rmtree(b.dir)
+        c = instance("tkd-self-c-")
+        cases = [case_instance("tkd-self-cases-", n) for n in ("x", "y")]
+        assert [os.path.basename(t.dir) for t in cases] == ["00-x", "01-y"]
+        assert os.path.dirname(cases[0].dir) == \
+            os.path.dirname(cases[1].dir)
+        teardown(False)
+        for t in [c] + cases:
+            assert not os.path.exists(t.dir), t.dir
+        assert not _instances, _instances
 
     @test
     def wait_until_polls_and_times_out():
