@@ -21,7 +21,7 @@ DESTDIR	?=
 BUILD	?= build
 
 # libcurl: the HTTPS client that fetches issuers' jwks_url (src/identity/keys.c).
-PKGS	 = libzmq libmicrohttpd libcrypto jansson libcurl
+PKGS	 = libzmq libmicrohttpd libcrypto jansson libcurl libseccomp
 TESTPKGS = cmocka
 
 # A fresh machine lacks the -dev packages: install them once, before any

@@ -196,6 +196,7 @@ static const struct conf_key server_keys[] = {
 	{ "connection_memory", &conf_size, SRV(connection_memory), 4096,
 	    262144, "4608" },
 	{ "access_log", &conf_bool, SRV(access_log), 0, 1, "on" },
+	{ "sandbox", &conf_bool, SRV(sandbox), 0, 1, "on" },
 	{ "log_level", &conf_loglevel, SRV(log_level), 0, 0, "info" },
 	{ "heartbeat_interval", &conf_int, SRV(heartbeat_ms), 50, 60000,
 	    "1000" },

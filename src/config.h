@@ -48,6 +48,7 @@ struct config {
 	int		 idle_timeout;	/* seconds an idle connection lives */
 	size_t		 connection_memory; /* MHD's buffer per connection */
 	int		 access_log;	/* 0/1 */
+	int		 sandbox;	/* 0/1: confine front, workers (sandbox.c) */
 	int		 log_level;	/* enum log_level */
 	int		 heartbeat_ms;
 	int		 heartbeat_liveness; /* missed beats before a peer is dead */

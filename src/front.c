@@ -46,6 +46,7 @@
 #include "http/guardio.h"
 #include "http/httpguard.h"
 #include "core/log.h"
+#include "sandbox.h"
 
 enum req_state {
 	R_READING,	/* body arriving */
@@ -685,6 +686,9 @@ front_main(struct config *cfg, int ready_fd)
 		log_warn("signalfd");
 		return EXIT_FATAL;
 	}
+	/* Before ZeroMQ's threads exist, so they are confined too. */
+	if (sandbox_front_begin(cfg) == -1)
+		return EXIT_FATAL;
 	if ((front.broker = broker_new(&(struct broker_settings){
 	    .runtime_dir = cfg->runtime_dir, .credit = cfg->worker_credit,
 	    .queue_limit = cfg->queue_limit,
@@ -702,6 +706,10 @@ front_main(struct config *cfg, int ready_fd)
 	}
 	front.mhd_fd = info->epoll_fd;
 	log_info("listening on %s", cfg->listen);
+	if (sandbox_front_lock(cfg) == -1) {
+		rc = EXIT_FATAL;
+		front.phase = F_DONE;
+	}
 	while (front.phase != F_DONE)
 		if (loop_once(&front) == -1) {
 			rc = 1;

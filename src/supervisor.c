@@ -48,6 +48,7 @@
 #include "core/log.h"
 #include "core/notify.h"
 #include "core/proctitle.h"
+#include "sandbox.h"
 #include "worker.h"
 
 #define RESPAWN_MIN_MS	100
@@ -540,6 +541,8 @@ supervisor_main(struct config *cfg)
 	proctitle_set("tokend: supervisor");
 	if (setup_signals(&s) == -1 || make_runtime_dir(cfg->runtime_dir) == -1)
 		return 1;
+	/* Not confined itself: it forks, and reloads config files. */
+	sandbox_report(cfg);
 	if ((front = child_add(&s, ROLE_FRONT, 0)) == NULL ||
 	    child_start(&s, front) == -1)
 		return 1;

@@ -59,6 +59,7 @@
 #include "core/log.h"
 #include "mint.h"
 #include "pool/protocol.h"
+#include "sandbox.h"
 #include "tokens/service.h"
 
 /*
@@ -608,9 +609,13 @@ worker_main(const struct config *cfg, int index)
 	zmq_pollitem_t	 items[3];
 	int		 n;
 
-	/* Issuers' keys first: READY says this worker can verify. */
-	if (keys_start(cfg->issuers, cfg->nissuers, mono_ms()) == -1 ||
-	    worker_setup(&w) == -1)
+	/*
+	 * Issuers' keys first: READY says this worker can verify.  Its files
+	 * are confined before its threads exist, its calls once it is set up.
+	 */
+	if (sandbox_worker_begin(cfg) == -1 ||
+	    keys_start(cfg->issuers, cfg->nissuers, mono_ms()) == -1 ||
+	    worker_setup(&w) == -1 || sandbox_worker_lock(cfg) == -1)
 		return EXIT_FATAL;
 	log_debug("worker %d ready on %s as %s", index, w.endpoint, w.ident);
 	while (!w.quit) {

@@ -1,0 +1,272 @@
+/*
+ * sandbox.c - what the front and a worker may reach after set-up, from the
+ * config: the paths they read, the directory and port set-up binds, the
+ * TCP ports a worker fetches keys from.  core/sandbox.c turns that into
+ * Landlock rules and a seccomp filter; docs/security.md ("Confinement")
+ * has the whole picture.
+ *
+ * Files are listed by what reads them, as closely as a rule can say it.
+ * A key or CA file is allowed through its directory: operators replace
+ * such files by rename, which makes a new inode, and a rule on the old
+ * inode would then refuse the new version.  The worker already holds
+ * every secret of the config, so its directory is no wider a door.
+ * Libraries (glibc's resolver and NSS, OpenSSL, libcurl) open some files
+ * lazily, on first use: what they open after set-up is allowed below
+ * (a worker's DNS and TLS files) or used once before the filter (the
+ * time zone, jansson's hash seed), so no request finds a path refused.
+ */
+#include "sandbox.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "core/log.h"
+#include "core/sandbox.h"
+#include "identity/issuer.h"
+
+/*
+ * Read by glibc and libzmq in every process during set-up (libzmq's
+ * OpenPGM looks up its protocol number, the CPU count is read) and on the
+ * first log line or response (the time zone).
+ */
+static const char *const system_reads[] = {
+	"/etc/protocols", "/etc/nsswitch.conf", "/etc/ld.so.cache",
+	"/etc/localtime", "/usr/share/zoneinfo", "/dev/urandom",
+	"/sys/devices/system/cpu",
+};
+
+/*
+ * A worker that fetches a jwks_url: the resolver's files, the system's CA
+ * certificates (the bundle, and the files /etc/ssl/certs links to),
+ * OpenSSL's config, and the libraries NSS and OpenSSL load on first use.
+ */
+static const char *const fetch_reads[] = {
+	"/etc/resolv.conf", "/etc/hosts", "/etc/host.conf", "/etc/gai.conf",
+	"/etc/services", "/etc/ssl/certs", "/etc/ssl/openssl.cnf",
+	"/usr/share/ca-certificates",
+	"/usr/local/share/ca-certificates", "/usr/lib", "/lib",
+};
+
+#define DNS_TCP_PORT	53	/* a truncated UDP answer is asked again */
+
+static int
+allow_reads(struct sandbox_rules *r, const char *const *paths, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (sandbox_allow_read(r, paths[i]) == -1)
+			return -1;
+	return 0;
+}
+
+/* Allows reading beneath the directory that holds path. */
+static int
+allow_dir_of(struct sandbox_rules *r, const char *path)
+{
+	char	*dir, *slash;
+	int	 rc;
+
+	if ((dir = strdup(path)) == NULL)
+		return -1;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		rc = sandbox_allow_read(r, ".");
+	else {
+		slash[slash == dir] = '\0';	/* "/x" is in "/" */
+		rc = sandbox_allow_read(r, dir);
+	}
+	free(dir);
+	return rc;
+}
+
+/* The TCP port of an https URL, through libcurl's own URL parser. */
+static int
+url_port(const char *url, uint16_t *port)
+{
+	CURLU	*u;
+	char	*p = NULL;
+	long	 v = -1;
+
+	if ((u = curl_url()) == NULL)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) ==
+	    CURLUE_OK)
+		v = strtol(p, NULL, 10);
+	curl_free(p);
+	curl_url_cleanup(u);
+	if (v <= 0 || v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+/* What an issuer's key sources need: its files, its URL's port. */
+static int
+allow_issuer(struct sandbox_rules *r, const struct issuer *is)
+{
+	uint16_t	port;
+
+	if (is->jwks_file != NULL && allow_dir_of(r, is->jwks_file) == -1)
+		return -1;
+	if (is->jwks_ca_file != NULL &&
+	    allow_dir_of(r, is->jwks_ca_file) == -1)
+		return -1;
+	if (is->jwks_url == NULL)
+		return 0;
+	if (url_port(is->jwks_url, &port) == -1) {
+		log_warnx("sandbox: issuer %s: no port in %s", is->name,
+		    is->jwks_url);
+		return -1;
+	}
+	r->inet = 1;
+	return sandbox_allow_connect(r, port);
+}
+
+/*
+ * The worker's allowed paths and ports, all in one place.  It reads its
+ * issuers' key files again when they change (identity/keys.c) and fetches
+ * their jwks_url.  It writes nothing today: the node-assignment database
+ * adds its directory here, with sandbox_allow_write(r, dir), so that the
+ * database's files (and its journal) are made, written and removed there
+ * and nowhere else; that extends these rules, it never switches them off.
+ */
+static int
+worker_rules(const struct config *cfg, struct sandbox_rules *r)
+{
+	size_t	i;
+
+	sandbox_rules_init(r, SANDBOX_WORKER);
+	if (allow_reads(r, system_reads, sizeof(system_reads) /
+	    sizeof(system_reads[0])) == -1)
+		return -1;
+	for (i = 0; i < cfg->nissuers; i++)
+		if (allow_issuer(r, &cfg->issuers[i]) == -1)
+			return -1;
+	if (r->inet && (allow_reads(r, fetch_reads, sizeof(fetch_reads) /
+	    sizeof(fetch_reads[0])) == -1 ||
+	    sandbox_allow_connect(r, DNS_TCP_PORT) == -1))
+		return -1;
+	return 0;
+}
+
+/*
+ * The front reads nothing after set-up; set-up binds its worker socket in
+ * runtime_dir and listens on its port.
+ */
+static int
+front_rules(const struct config *cfg, struct sandbox_rules *r)
+{
+	sandbox_rules_init(r, SANDBOX_FRONT);
+	if ((r->sockdir = strdup(cfg->runtime_dir)) == NULL)
+		return -1;
+	r->bind_tcp = cfg->listen_port;
+	return allow_reads(r, system_reads, sizeof(system_reads) /
+	    sizeof(system_reads[0]));
+}
+
+/*
+ * What glibc and jansson would open on first use after the filter: the
+ * time zone (read once, then cached), jansson's hash seed (from
+ * /dev/urandom, once per process; a no-op if chosen already).
+ */
+static void
+warm_up(void)
+{
+	tzset();
+	json_object_seed(0);
+}
+
+typedef int (*rules_fn)(const struct config *, struct sandbox_rules *);
+
+static int
+begin(const struct config *cfg, rules_fn make, const char *role)
+{
+	struct sandbox_rules	r;
+	int			abi;
+
+	if (!cfg->sandbox)
+		return 0;
+	if (make(cfg, &r) == -1) {
+		sandbox_rules_clear(&r);
+		return -1;
+	}
+	abi = sandbox_restrict(&r);
+	sandbox_rules_clear(&r);
+	if (abi == -1)
+		log_warnx("sandbox: cannot confine the %s's files "
+		    "(sandbox = off runs it unconfined)", role);
+	return abi == -1 ? -1 : 0;
+}
+
+static int
+lock(const struct config *cfg, rules_fn make, const char *role)
+{
+	struct sandbox_rules	r;
+	int			rc;
+
+	if (!cfg->sandbox)
+		return 0;
+	warm_up();
+	if (make(cfg, &r) == -1) {
+		sandbox_rules_clear(&r);
+		return -1;
+	}
+	rc = sandbox_lock(&r);
+	sandbox_rules_clear(&r);
+	if (rc == -1)
+		log_warnx("sandbox: cannot install the %s's seccomp filter "
+		    "(sandbox = off runs it unconfined)", role);
+	else
+		log_debug("sandbox: %s confined", role);
+	return rc;
+}
+
+int
+sandbox_front_begin(const struct config *cfg)
+{
+	return begin(cfg, front_rules, "front");
+}
+
+int
+sandbox_front_lock(const struct config *cfg)
+{
+	return lock(cfg, front_rules, "front");
+}
+
+int
+sandbox_worker_begin(const struct config *cfg)
+{
+	return begin(cfg, worker_rules, "worker");
+}
+
+int
+sandbox_worker_lock(const struct config *cfg)
+{
+	return lock(cfg, worker_rules, "worker");
+}
+
+void
+sandbox_report(const struct config *cfg)
+{
+	int	abi;
+
+	if (!cfg->sandbox) {
+		log_warnx("sandbox = off: the front and the workers run "
+		    "unconfined");
+		return;
+	}
+	if ((abi = sandbox_landlock_abi()) == 0)
+		log_info("confinement: seccomp filters; no Landlock in this "
+		    "kernel, so a worker's reads are not limited to its "
+		    "files");
+	else
+		log_info("confinement: seccomp filters and Landlock ABI %d%s",
+		    abi, abi < 4 ? " (without TCP port rules: they need "
+		    "ABI 4)" : "");
+}
