@@ -13,18 +13,25 @@
  * Rotation is what makes several secrets per file worth having: a new
  * secret goes on top and mints from the next reload on, while tokens
  * minted with the old one (still below it) keep verifying until the old
- * line is removed.  See docs/tokens.md.
+ * line is removed.  See docs/tokens.md.  The rotation's two edits
+ * (tokenctl secret --prepend, --drop-oldest) are here too, so that they
+ * read the file as tokend does and write it back whole beside the old one,
+ * keeping the owner and mode tokend's user needs to read it: a rotation
+ * run as root must not leave a file that only root can read.
  */
 #include "tokens/secret.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -158,27 +165,30 @@ file_buf_free(struct file_buf *f)
 	f->buf = NULL;
 }
 
+/*
+ * A regular file of at most max bytes, its status in *st; if owner_only,
+ * also readable by its owner only, as every secret file tokend reads must
+ * be.  (A rewrite keeps whatever mode it finds: tokend's check is tokend's.)
+ */
 static int
-check_file(int fd, const char *what, const char *path, size_t max,
-    char *err, size_t errlen)
+check_file(int fd, struct stat *st, int owner_only, const char *what,
+    const char *path, size_t max, char *err, size_t errlen)
 {
-	struct stat	 st;
-
-	if (fstat(fd, &st) == -1) {
+	if (fstat(fd, st) == -1) {
 		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st->st_mode)) {
 		snprintf(err, errlen, "%s %s: not a regular file", what, path);
 		return -1;
 	}
-	if (st.st_mode & 077) {
+	if (owner_only && (st->st_mode & 077)) {
 		snprintf(err, errlen, "%s %s is readable by group or others "
 		    "(mode %04o); chmod 600 it", what, path,
-		    (unsigned)(st.st_mode & 07777));
+		    (unsigned)(st->st_mode & 07777));
 		return -1;
 	}
-	if ((size_t)st.st_size > max) {
+	if ((size_t)st->st_size > max) {
 		snprintf(err, errlen, "%s %s: larger than %zu bytes", what,
 		    path, max);
 		return -1;
@@ -187,28 +197,21 @@ check_file(int fd, const char *what, const char *path, size_t max,
 }
 
 /*
- * Reads a whole secret-bearing file of at most max bytes.  Opened
- * non-blocking so that a FIFO cannot stall a reload; the size is checked
- * again after reading, since the file may grow between fstat and read.
+ * Reads fd whole into f, in secret memory, at most max bytes.  The size
+ * is checked again after reading, since the file may grow between fstat
+ * and read.  On failure nothing is left to free.
  */
 static int
-read_file(struct file_buf *f, const char *what, const char *path, size_t max,
-    char *err, size_t errlen)
+read_fd(struct file_buf *f, int fd, const char *what, const char *path,
+    size_t max, char *err, size_t errlen)
 {
 	ssize_t	 n;
-	int	 fd, rc = -1;
 
 	memset(f, 0, sizeof(*f));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
-		return -1;
-	}
-	if (check_file(fd, what, path, max, err, errlen) == -1)
-		goto done;
 	f->cap = max;
 	if ((f->buf = secret_alloc(f->cap + 1)) == NULL) {
 		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
-		goto done;
+		return -1;
 	}
 	while (f->len <= f->cap &&
 	    (n = read(fd, f->buf + f->len, f->cap + 1 - f->len)) != 0) {
@@ -217,19 +220,40 @@ read_file(struct file_buf *f, const char *what, const char *path, size_t max,
 		if (n == -1) {
 			snprintf(err, errlen, "%s %s: %s", what, path,
 			    strerror(errno));
-			goto done;
+			goto fail;
 		}
 		f->len += (size_t)n;
 	}
 	if (f->len > f->cap) {
 		snprintf(err, errlen, "%s %s: larger than %zu bytes", what,
 		    path, max);
-		goto done;
+		goto fail;
 	}
-	rc = 0;
-done:
-	if (rc == -1)
-		file_buf_free(f);
+	return 0;
+fail:
+	file_buf_free(f);
+	return -1;
+}
+
+/*
+ * Reads a whole secret-bearing file of at most max bytes.  Opened
+ * non-blocking so that a FIFO cannot stall a reload.
+ */
+static int
+read_file(struct file_buf *f, const char *what, const char *path, size_t max,
+    char *err, size_t errlen)
+{
+	struct stat	 st;
+	int		 fd, rc;
+
+	memset(f, 0, sizeof(*f));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+		return -1;
+	}
+	rc = check_file(fd, &st, 1, what, path, max, err, errlen);
+	if (rc == 0)
+		rc = read_fd(f, fd, what, path, max, err, errlen);
 	close(fd);
 	return rc;
 }
@@ -525,5 +549,250 @@ done:
 	if (rc == -1)
 		nodes_free(v, n);
 	file_buf_free(&f);
+	return rc;
+}
+
+/* ---- rewriting a secret file (rotation) ------------------------------- */
+
+/* The file a rewrite replaces: its text, and what the new one keeps. */
+struct old_file {
+	struct file_buf	 f;		/* its text; empty when missing */
+	struct stat	 st;		/* owner, group, mode to keep */
+	int		 missing;	/* to be created, as the caller's */
+};
+
+/*
+ * Reads the file a rewrite replaces.  O_NOFOLLOW, since renaming over a
+ * symbolic link would replace the link, not the file it names.  A missing
+ * file reads as empty when may_create, as an error otherwise.
+ */
+static int
+old_file_read(struct old_file *o, const char *path, int may_create,
+    char *err, size_t errlen)
+{
+	int	 fd, rc;
+
+	memset(o, 0, sizeof(*o));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+	if (fd == -1 && errno == ENOENT && may_create) {
+		o->missing = 1;
+		return 0;
+	}
+	if (fd == -1 && errno == ELOOP) {
+		snprintf(err, errlen, "secret file %s is a symbolic link; name "
+		    "the file it points to", path);
+		return -1;
+	}
+	if (fd == -1) {
+		snprintf(err, errlen, "secret file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	rc = check_file(fd, &o->st, 0, "secret file", path, SECRET_MAX_BYTES,
+	    err, errlen);
+	if (rc == 0)
+		rc = read_fd(&o->f, fd, "secret file", path, SECRET_MAX_BYTES,
+		    err, errlen);
+	close(fd);
+	return rc;
+}
+
+/* The lines of f that hold a secret (unchecked: a count, for a limit). */
+static size_t
+count_secrets(const struct file_buf *f)
+{
+	const uint8_t	*line;
+	size_t		 pos = 0, len, n = 0;
+	int		 lineno = 0;
+
+	while (next_line(f, &pos, &lineno, &line, &len))
+		n += !skip_line(line, len);
+	return n;
+}
+
+static int
+write_all(int fd, const void *p, size_t len)
+{
+	const uint8_t	*b = p;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = write(fd, b, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Fills the new file: the parts, then the old file's owner and group
+ * (before the mode: chown clears set-id bits), then its mode, then fsync,
+ * so that the file is whole and its own before its name is.
+ */
+static int
+write_new(int fd, const char *path, const struct old_file *o,
+    const struct iovec *parts, int nparts, char *err, size_t errlen)
+{
+	int	 i;
+
+	for (i = 0; i < nparts; i++)
+		if (write_all(fd, parts[i].iov_base, parts[i].iov_len) == -1)
+			goto fail;
+	if (!o->missing && fchown(fd, o->st.st_uid, o->st.st_gid) == -1) {
+		snprintf(err, errlen, "secret file %s: cannot keep its owner "
+		    "and group (uid %u, gid %u): %s; run this as root or as "
+		    "its owner", path, (unsigned)o->st.st_uid,
+		    (unsigned)o->st.st_gid, strerror(errno));
+		return -1;
+	}
+	if (!o->missing && fchmod(fd, o->st.st_mode & 07777) == -1)
+		goto fail;
+	if (fsync(fd) == -1)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "secret file %s: cannot write its new text: %s",
+	    path, strerror(errno));
+	return -1;
+}
+
+/* Syncs the directory holding path, so that a rename survives a crash. */
+static int
+sync_dir(const char *path)
+{
+	char	 d[PATH_MAX];
+	int	 fd, rc;
+
+	if (snprintf(d, sizeof(d), "%s", path) >= (int)sizeof(d))
+		return -1;
+	if ((fd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/*
+ * Writes the parts to a new file beside path (mkostemp: O_EXCL, mode 0600
+ * until write_new gives it the old mode) and renames it over path.  The
+ * new file is removed on every failure before the rename.
+ */
+static int
+replace_file(const char *path, const struct old_file *o,
+    const struct iovec *parts, int nparts, char *err, size_t errlen)
+{
+	char	 tmp[PATH_MAX];
+	int	 fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.new.XXXXXX", path) >=
+	    (int)sizeof(tmp)) {
+		snprintf(err, errlen, "secret file %s: path too long", path);
+		return -1;
+	}
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "secret file %s: cannot create a file "
+		    "beside it: %s", path, strerror(errno));
+		return -1;
+	}
+	if (write_new(fd, path, o, parts, nparts, err, errlen) == -1) {
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) == -1 || rename(tmp, path) == -1) {
+		snprintf(err, errlen, "secret file %s: cannot put the new file "
+		    "in its place: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (sync_dir(path) == -1) {
+		snprintf(err, errlen, "secret file %s: replaced, but its "
+		    "directory could not be synced: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+fail:
+	unlink(tmp);
+	return -1;
+}
+
+int
+secret_file_prepend(const char *path, const void *secret, size_t len,
+    int *created, char *err, size_t errlen)
+{
+	struct old_file	 o;
+	struct iovec	 parts[3];
+	int		 rc = -1;
+
+	*created = 0;
+	if (check_secret(secret, len, "new secret for", path, 1, err,
+	    errlen) == -1)
+		return -1;
+	if (memchr(secret, '\n', len) != NULL) {
+		snprintf(err, errlen, "new secret for %s: holds a line end",
+		    path);
+		return -1;
+	}
+	if (old_file_read(&o, path, 1, err, errlen) == -1)
+		return -1;
+	if (count_secrets(&o.f) >= SECRETS_MAX) {
+		snprintf(err, errlen, "secret file %s: already holds %d "
+		    "secrets, the most a file may; drop the oldest first", path,
+		    SECRETS_MAX);
+		goto done;
+	}
+	if (o.f.len + len + 1 > SECRET_MAX_BYTES) {
+		snprintf(err, errlen, "secret file %s: would grow past %d "
+		    "bytes; drop the oldest secret first", path,
+		    SECRET_MAX_BYTES);
+		goto done;
+	}
+	parts[0] = (struct iovec){ (void *)(uintptr_t)secret, len };
+	parts[1] = (struct iovec){ (void *)(uintptr_t)"\n", 1 };
+	parts[2] = (struct iovec){ o.f.buf, o.f.len };
+	if (replace_file(path, &o, parts, 3, err, errlen) == -1)
+		goto done;
+	*created = o.missing;
+	rc = 0;
+done:
+	file_buf_free(&o.f);
+	return rc;
+}
+
+int
+secret_file_drop_oldest(const char *path, char *err, size_t errlen)
+{
+	struct secret	 parts[SECRETS_MAX];
+	struct old_file	 o;
+	struct iovec	 keep[2];
+	const uint8_t	*line, *end, *eof;
+	int		 n, rc = -1;
+
+	if (old_file_read(&o, path, 0, err, errlen) == -1)
+		return -1;
+	if ((n = parse_secret_file(&o.f, path, parts, err, errlen)) == -1)
+		goto done;
+	if (n == 1) {
+		snprintf(err, errlen, "secret file %s: refusing to drop its "
+		    "only secret (tokend would have none to mint with); "
+		    "prepend a new one first", path);
+		goto done;
+	}
+	/* The oldest secret's whole line, its "\n" or "\r\n" included. */
+	line = parts[n - 1].bytes;
+	end = line + parts[n - 1].len;
+	eof = o.f.buf + o.f.len;
+	if (end < eof && *end == '\r')
+		end++;
+	if (end < eof && *end == '\n')
+		end++;
+	keep[0] = (struct iovec){ o.f.buf, (size_t)(line - o.f.buf) };
+	keep[1] = (struct iovec){ (void *)(uintptr_t)end, (size_t)(eof - end) };
+	rc = replace_file(path, &o, keep, 2, err, errlen);
+done:
+	OPENSSL_cleanse(parts, sizeof(parts));
+	file_buf_free(&o.f);
 	return rc;
 }

@@ -94,4 +94,33 @@ int	nodes_load(struct node_secrets **out, size_t *n, const char *path,
 	    char *err, size_t errlen);
 void	nodes_free(struct node_secrets *, size_t n);
 
+/*
+ * Rewriting a secret file: the first and the last step of a rotation
+ * (tokenctl secret --prepend, --drop-oldest).  The new text goes to a
+ * temporary file beside path (created exclusively, mode 0600), which gets
+ * the old file's owner, group and mode, is synced, and is renamed over
+ * path; then the directory is synced.  A reader sees the old file or the
+ * new one, never a mix, and whoever runs the edit (root, or the file's
+ * owner), the user tokend runs as can still read the result.  The caller
+ * needs write access to the directory, and to be root or the owner and a
+ * member of the group.  A symbolic link or a file that is not regular is
+ * refused, as is a file larger than SECRET_MAX_BYTES; the old file is left
+ * as it was on every failure.  0, or -1 with a message in err.
+ */
+
+/*
+ * Puts secret (len bytes, a valid secret line; "\n" is added) on top of
+ * path.  A missing file is created, mode 0600 and owned by the caller, and
+ * *created set to 1 (else 0) so that the caller can say so.  Refused when
+ * path already holds SECRETS_MAX secrets.
+ */
+int	secret_file_prepend(const char *path, const void *secret, size_t len,
+	    int *created, char *err, size_t errlen);
+/*
+ * Removes path's oldest (last) secret, keeping every other line as it
+ * stands.  Refused when path is missing, is not a valid secret file, or
+ * holds only one secret (tokend would have none to mint with).
+ */
+int	secret_file_drop_oldest(const char *path, char *err, size_t errlen);
+
 #endif

@@ -22,10 +22,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "tokens/secret.h"
@@ -331,6 +335,188 @@ test_purge_nodes(void **state)
 	config_free(c);
 }
 
+/* ---- rewriting a secret file (rotation) -------------------------------- */
+
+/* How many entries of dir start with prefix: a leftover temporary shows. */
+static int
+entries_like(const char *prefix)
+{
+	DIR		*d;
+	struct dirent	*e;
+	int		 n = 0;
+
+	assert_non_null(d = opendir(dir));
+	while ((e = readdir(d)) != NULL)
+		n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+	closedir(d);
+	return n;
+}
+
+/* The whole text behind an open descriptor, from its start. */
+static void
+assert_fd_holds(int fd, const char *want)
+{
+	char	buf[1024];
+	ssize_t	n;
+
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, want);
+}
+
+static void
+assert_file_holds(const char *path, const char *want)
+{
+	char	*text;
+
+	assert_non_null(text = tu_read_file(path, NULL));
+	assert_string_equal(text, want);
+	free(text);
+}
+
+/*
+ * The rotation run as root on a file tokend's user owns: owner, group and
+ * mode stay (a root:root file is what broke reloads under User=tokend), and
+ * the old inode is never written to: the rename is the only change, so a
+ * reader holding the old file still reads all of it.
+ */
+static void
+test_rewrite_keeps_owner_and_mode(void **state)
+{
+	struct stat	 st0, st;
+	const char	*p;
+	int		 fd, created = -1;
+
+	if (geteuid() != 0)
+		skip();		/* chown to another user needs root */
+	p = tu_write_file(dir, "own.secret", S1 "\n", 0640);
+	assert_int_equal(chown(p, 65534, 65534), 0);
+	assert_int_equal(stat(p, &st0), 0);
+	assert_true((fd = open(p, O_RDONLY)) != -1);
+
+	assert_int_equal(secret_file_prepend(p, S2, 64, &created, err,
+	    sizeof(err)), 0);
+	assert_int_equal(created, 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_gid, 65534);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_true(st.st_ino != st0.st_ino);
+	assert_fd_holds(fd, S1 "\n");
+	assert_file_holds(p, S2 "\n" S1 "\n");
+	assert_int_equal(entries_like("own.secret"), 1);
+	close(fd);
+
+	assert_int_equal(stat(p, &st0), 0);
+	assert_true((fd = open(p, O_RDONLY)) != -1);
+	assert_int_equal(secret_file_drop_oldest(p, err, sizeof(err)), 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_gid, 65534);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_true(st.st_ino != st0.st_ino);
+	assert_fd_holds(fd, S2 "\n" S1 "\n");
+	assert_file_holds(p, S2 "\n");
+	assert_int_equal(entries_like("own.secret"), 1);
+	close(fd);
+}
+
+/* A missing file is created for --prepend: 0600, the caller's. */
+static void
+test_prepend_creates(void **state)
+{
+	struct stat	 st;
+	const char	*p = tu_path(dir, "new.secret");
+	int		 created = -1;
+
+	assert_int_equal(secret_file_prepend(p, S1, 64, &created, err,
+	    sizeof(err)), 0);
+	assert_int_equal(created, 1);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_uid, geteuid());
+	assert_file_holds(p, S1 "\n");
+	assert_int_equal(secret_file_prepend(p, S2, 64, &created, err,
+	    sizeof(err)), 0);
+	assert_int_equal(created, 0);
+	assert_file_holds(p, S2 "\n" S1 "\n");
+}
+
+/* Only the oldest secret's line goes; comments, blanks, CRLF stay. */
+static void
+test_drop_oldest(void **state)
+{
+	const char	*p;
+
+	p = tu_write_file(dir, "drop.secret", "# sync\n" S1 "\r\n\n"
+	    "# old\n" S2 "\r\n# tail\n", 0600);
+	assert_int_equal(secret_file_drop_oldest(p, err, sizeof(err)), 0);
+	assert_file_holds(p, "# sync\n" S1 "\r\n\n# old\n# tail\n");
+	/* The last line without its "\n". */
+	p = tu_write_file(dir, "drop.secret", S1 "\n" S2 "\n" S3, 0600);
+	assert_int_equal(secret_file_drop_oldest(p, err, sizeof(err)), 0);
+	assert_file_holds(p, S1 "\n" S2 "\n");
+	assert_int_equal(secret_file_drop_oldest(p, err, sizeof(err)), 0);
+	assert_file_holds(p, S1 "\n");
+	assert_int_equal(entries_like("drop.secret"), 1);
+}
+
+/* Each refusal leaves the file as it was (the same inode, the same text). */
+static void
+assert_refused(const char *p, int rc, const char *words, const char *text)
+{
+	assert_int_equal(rc, -1);
+	if (strstr(err, words) == NULL)
+		fail_msg("\"%s\" lacks \"%s\"", err, words);
+	if (text != NULL)
+		assert_file_holds(p, text);
+}
+
+static void
+test_rewrite_refusals(void **state)
+{
+	static char	 full[SECRETS_MAX * 65 + 1];
+	struct stat	 st0, st;
+	const char	*p, *lnk;
+	int		 i, created;
+
+	/* The only secret is never dropped: tokend would mint with none. */
+	p = tu_write_file(dir, "one.secret", "# x\n" S1 "\n", 0600);
+	assert_int_equal(stat(p, &st0), 0);
+	assert_refused(p, secret_file_drop_oldest(p, err, sizeof(err)),
+	    "only secret", "# x\n" S1 "\n");
+	assert_int_equal(stat(p, &st), 0);
+	assert_true(st.st_ino == st0.st_ino);
+	/* Not a secret file tokend would read: say where, change nothing. */
+	p = tu_write_file(dir, "bad.secret", S1 "\nshort\n", 0600);
+	assert_refused(p, secret_file_drop_oldest(p, err, sizeof(err)),
+	    "line 2: secret is 5 bytes", S1 "\nshort\n");
+	assert_refused(tu_path(dir, "none.secret"), secret_file_drop_oldest(
+	    tu_path(dir, "none.secret"), err, sizeof(err)),
+	    "No such file", NULL);
+	/* A link would be replaced by a file: name the target instead. */
+	p = tu_write_file(dir, "target.secret", S1 "\n" S2 "\n", 0600);
+	lnk = tu_path(dir, "link.secret");
+	assert_int_equal(symlink(p, lnk), 0);
+	assert_refused(lnk, secret_file_prepend(lnk, S3, 64, &created, err,
+	    sizeof(err)), "symbolic link", S1 "\n" S2 "\n");
+	assert_refused(lnk, secret_file_drop_oldest(lnk, err, sizeof(err)),
+	    "symbolic link", S1 "\n" S2 "\n");
+	assert_int_equal(mkdir(tu_path(dir, "d.secret"), 0700), 0);
+	assert_refused(p, secret_file_prepend(tu_path(dir, "d.secret"), S3,
+	    64, &created, err, sizeof(err)), "not a regular file", NULL);
+	/* No 17th secret, no secret tokend would refuse. */
+	for (i = 0; i < SECRETS_MAX; i++)
+		snprintf(full + 65 * i, 66, "%s\n", S1);
+	p = tu_write_file(dir, "full.secret", full, 0600);
+	assert_refused(p, secret_file_prepend(p, S2, 64, &created, err,
+	    sizeof(err)), "already holds 16 secrets", full);
+	assert_refused(p, secret_file_prepend(p, "short", 5, &created, err,
+	    sizeof(err)), "secret is 5 bytes", full);
+	assert_int_equal(entries_like("full.secret"), 1);
+}
+
 int
 main(void)
 {
@@ -343,6 +529,10 @@ main(void)
 		cmocka_unit_test(test_config_nodes),
 		cmocka_unit_test(test_config_service_errors),
 		cmocka_unit_test(test_purge_nodes),
+		cmocka_unit_test(test_rewrite_keeps_owner_and_mode),
+		cmocka_unit_test(test_prepend_creates),
+		cmocka_unit_test(test_drop_oldest),
+		cmocka_unit_test(test_rewrite_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
