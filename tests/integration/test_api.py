@@ -47,14 +47,9 @@ from urllib.parse import quote, quote_plus
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tokendtest as T  # noqa: E402
-from tokendtest import test  # noqa: E402
+from tokendtest import (AUD, ISS, OTHER, OTHER_NODE, SYNC,  # noqa: E402
+                        SYNC_NODE, new_secret, test)
 
-ISS = "https://idp.example.com"
-AUD = "tokend"
-SYNC = "sync-1.5"
-SYNC_NODE = "https://sync-1.example.com"
-OTHER = "other-1.0"
-OTHER_NODE = "https://other.example.com/v1"
 LEEWAY = 60
 MAX_BODY = 16384
 
@@ -70,28 +65,18 @@ TYPE_ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
 TYPE_ACCESS = "urn:ietf:params:oauth:token-type:access_token"
 FORM = "application/x-www-form-urlencoded"
 
-S = types.SimpleNamespace(main=None, stalled=None, instances=[])
-
-
-def new_secret():
-    return os.urandom(32).hex()
+S = types.SimpleNamespace(main=None, stalled=None)
 
 
 def setup_instance(t, **server):
-    t.write_secret("uid.secret", S.uid_secret + "\n")
-    t.write_secret("sync.secret", S.sync_secret + "\n")
-    t.write_secret("other.secret", S.other_secret + "\n")
+    t.write_secrets(uid=S.uid_secret, sync=S.sync_secret,
+                    other=S.other_secret)
     t.write_jwks("example.jwks", [S.keys[a] for a in T.ALGS])
     return t.write_config(
         t.server_section(max_body=MAX_BODY, **server),
-        ("issuer example", [("iss", ISS), ("jwks_file", "example.jwks"),
-                            ("audience", AUD),
-                            ("algorithms", "RS256 ES256 EdDSA"),
-                            ("leeway", LEEWAY)]),
-        ("service " + SYNC, [("secret_file", "sync.secret"),
-                             ("node", SYNC_NODE), ("duration", 1800)]),
-        ("service " + OTHER, [("secret_file", "other.secret"),
-                              ("node", OTHER_NODE), ("duration", 600)]))
+        T.issuer_section(algorithms="RS256 ES256 EdDSA", leeway=LEEWAY),
+        T.service_section(duration=1800),
+        T.service_section(OTHER, OTHER_NODE, duration=600))
 
 
 def setup():
@@ -99,22 +84,9 @@ def setup():
     S.uid_secret = new_secret()
     S.sync_secret = new_secret()
     S.other_secret = new_secret()
-    S.main = T.Tokend(prefix="tkd-api-")
-    S.instances.append(S.main)
+    S.main = T.instance("tkd-api-")
     setup_instance(S.main, workers=2)
     S.main.start()
-
-
-def teardown(failed):
-    for t in S.instances:
-        if t.proc is not None:
-            T.cont_pids(t.children())      # never leave a worker stopped
-        t.stop()
-    for t in S.instances:
-        if failed:
-            print(f"# kept {t.dir} (stderr: {t.stderr_path})", flush=True)
-        else:
-            t.cleanup()
 
 
 def jwt(alg="RS256", sub="alice", **kw):
@@ -969,8 +941,7 @@ def every_answer_json_no_store():
 
 def stalled():
     if S.stalled is None:
-        S.stalled = T.Tokend(prefix="tkd-api-stall-")
-        S.instances.append(S.stalled)
+        S.stalled = T.instance("tkd-api-stall-")
         # One stopped worker holds its credit's worth (1), queue_limit
         # wait: of 8 requests, 3 get a 504 and the rest a 503.
         setup_instance(S.stalled, workers=1, queue_limit=2,
@@ -1110,4 +1081,4 @@ def stalled_resumed_serves_200_everywhere():
 
 
 if __name__ == "__main__":
-    T.run(setup, teardown, per_test_timeout=30)
+    T.run(setup, T.teardown, per_test_timeout=30)

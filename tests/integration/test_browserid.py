@@ -36,21 +36,16 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import browserid_gen as G  # noqa: E402
 import tokendtest as T  # noqa: E402
-from tokendtest import standalone, test  # noqa: E402
+from tokendtest import (OTHER, OTHER_NODE, SYNC, SYNC_NODE,  # noqa: E402
+                        new_secret, standalone, test)
 
 AUD = "https://token.example"
 IDP = "idp.example"
 FALLBACK = "fallback.example"
-SYNC, SYNC_NODE = "sync-1.5", "https://sync-1.example.com"
-OTHER, OTHER_NODE = "other-1.0", "https://other.example.com"
 JWT_ISS = "https://jwt.example.com"
 MIN = 60 * 1000
 
-S = types.SimpleNamespace(t=None, instances=[])
-
-
-def new_secret():
-    return os.urandom(32).hex()
+S = types.SimpleNamespace(t=None)
 
 
 def write_json(t, rel, obj):
@@ -73,11 +68,9 @@ def setup():
     S.uid_secret = new_secret()
     S.sync_secret = new_secret()
     S.other_secret = new_secret()
-    t = S.t = T.Tokend(prefix="tkd-bid-")
-    S.instances.append(t)
-    t.write_secret("uid.secret", S.uid_secret + "\n")
-    t.write_secret("sync.secret", S.sync_secret + "\n")
-    t.write_secret("other.secret", S.other_secret + "\n")
+    t = S.t = T.instance("tkd-bid-")
+    t.write_secrets(uid=S.uid_secret, sync=S.sync_secret,
+                    other=S.other_secret)
     write_json(t, "idp.pub.json", S.idp.public())
     write_json(t, "fallback.json", {"public-key": S.fallback.public(),
                                     "authentication": "/sign_in",
@@ -85,8 +78,7 @@ def setup():
     t.write_jwks("jwt.jwks", [S.jwt_key])
     t.write_config(
         t.server_section(workers=2),
-        ("issuer jwt", [("iss", JWT_ISS), ("jwks_file", "jwt.jwks"),
-                        ("audience", AUD)]),
+        T.issuer_section("jwt", JWT_ISS, "jwt.jwks", audience=AUD),
         ("browserid idp", [("issuer", IDP),
                            ("public_key_file", "idp.pub.json"),
                            ("audience", AUD), ("leeway", 60)]),
@@ -94,20 +86,9 @@ def setup():
                                 ("public_key_file", "fallback.json"),
                                 ("audience", AUD), ("secondary", "on"),
                                 ("services", SYNC)]),
-        ("service " + SYNC, [("secret_file", "sync.secret"),
-                             ("node", SYNC_NODE), ("duration", 1800)]),
-        ("service " + OTHER, [("secret_file", "other.secret"),
-                              ("node", OTHER_NODE), ("duration", 600)]))
+        T.service_section(duration=1800),
+        T.service_section(OTHER, OTHER_NODE, duration=600))
     t.start()
-
-
-def teardown(failed):
-    for t in S.instances:
-        t.stop()
-        if failed:
-            print(f"# kept {t.dir}", flush=True)
-        else:
-            t.cleanup()
 
 
 # ---------------------------------------------------------------- assertions
@@ -294,23 +275,20 @@ def uid_namespace_shared_by_both_paths_only_when_both_say_so():
     # docs/tokens.md: an [issuer] and a [browserid] section that both set
     # uid_namespace = shared.example give a mailbox one uid whichever way
     # it comes, with the one email rule; the defaults keep them apart.
-    t = T.Tokend(prefix="tkd-bidns-")
-    S.instances.append(t)
-    t.write_secret("uid.secret", S.uid_secret + "\n")
-    t.write_secret("sync.secret", S.sync_secret + "\n")
+    t = T.instance("tkd-bidns-")
+    t.write_secrets(uid=S.uid_secret, sync=S.sync_secret)
     write_json(t, "fallback.json", S.fallback.public())
     t.write_jwks("jwt.jwks", [S.jwt_key])
     t.write_config(
         t.server_section(workers=1),
-        ("issuer oidc", [("iss", JWT_ISS), ("jwks_file", "jwt.jwks"),
-                         ("audience", AUD), ("identity_claim", "email"),
-                         ("uid_namespace", "shared.example")]),
+        T.issuer_section("oidc", JWT_ISS, "jwt.jwks", audience=AUD,
+                         identity_claim="email",
+                         uid_namespace="shared.example"),
         ("browserid fallback", [("issuer", FALLBACK),
                                 ("public_key_file", "fallback.json"),
                                 ("audience", AUD), ("secondary", "on"),
                                 ("uid_namespace", "shared.example")]),
-        ("service " + SYNC, [("secret_file", "sync.secret"),
-                             ("node", SYNC_NODE), ("duration", 1800)]))
+        T.service_section(duration=1800))
     t.start()
     try:
         want = expected_uid("shared.example", "Bob@x.example")
@@ -530,15 +508,12 @@ def generator_selftest_against_published_vectors():
 # ---------------------------------------------------------------- tokend -t
 
 def check_conf(sections, files=()):
-    t = T.Tokend(prefix="tkd-bidconf-")
-    S.instances.append(t)
-    t.write_secret("uid.secret", new_secret())
-    t.write_secret("sync.secret", new_secret())
+    t = T.instance("tkd-bidconf-")
+    t.write_secrets(uid=new_secret(), sync=new_secret(), end="")
     for name, obj in files:
         write_json(t, name, obj)
     conf = t.write_config(t.server_section(), *sections,
-                          ("service " + SYNC, [("secret_file", "sync.secret"),
-                                               ("node", SYNC_NODE)]))
+                          T.service_section())
     return t, conf, T.check_config(conf)
 
 
@@ -570,22 +545,19 @@ def config_uid_namespace_clash_refused_with_both_sections():
     # A JWT issuer whose iss is the BrowserID issuer's domain would share
     # its uids by accident: refused unless both set uid_namespace to it.
     k = G.RSKey.generate(2048)
-    t = T.Tokend(prefix="tkd-bidconf-")
-    S.instances.append(t)
-    t.write_secret("uid.secret", new_secret())
-    t.write_secret("sync.secret", new_secret())
+    t = T.instance("tkd-bidconf-")
+    t.write_secrets(uid=new_secret(), sync=new_secret(), end="")
     t.write_jwks("jwt.jwks", [T.Key("ES256")])
     write_json(t, "k.json", k.public())
 
     def conf(issuer_ns, bid_ns):
         return t.write_config(
             t.server_section(),
-            ("issuer oidc", [("iss", IDP), ("jwks_file", "jwt.jwks"),
-                             ("audience", AUD)] + issuer_ns),
+            T.issuer_section("oidc", IDP, "jwt.jwks", audience=AUD,
+                             **dict(issuer_ns)),
             ("browserid idp", [("issuer", IDP), ("public_key_file", "k.json"),
                                ("audience", AUD)] + bid_ns),
-            ("service " + SYNC, [("secret_file", "sync.secret"),
-                                 ("node", SYNC_NODE)]))
+            T.service_section())
 
     shared = [("uid_namespace", IDP)]
     for issuer_ns, bid_ns in (([], []), (shared, []), ([], shared)):
@@ -612,4 +584,4 @@ def config_unknown_service_refused():
 
 
 if __name__ == "__main__":
-    T.run(setup, teardown)
+    T.run(setup, T.teardown)

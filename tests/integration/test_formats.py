@@ -43,39 +43,29 @@ import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tokendtest as T  # noqa: E402
-from tokendtest import standalone, test  # noqa: E402
+from tokendtest import (AUD, ISS, SYNC, SYNC_NODE, new_secret,  # noqa: E402
+                        standalone, test)
 
-ISS = "https://idp.example.com"
 CTL_ISS = "https://ctl.example.com"
-AUD = "tokend"
-SYNC, SYNC_NODE = "sync-1.5", "https://sync-1.example.com"
 FERN, FERN_NODE, FERN_TTL = "fern-1.0", "https://fern.example.com/1.0", 600
 MULTI = "multi-1.0"
 NODES = ["https://m1.example.com", "https://m2.example.com"]
 PAYLOAD_FIELDS = {"uid", "node", "expires", "salt"}
 
-S = types.SimpleNamespace(main=None, instances=[], confroot=None)
-
-
-def new_secret():
-    return os.urandom(32).hex()
+S = types.SimpleNamespace(main=None)
 
 
 def write_config(t, extra_services=(), workers=2):
     return t.write_config(
         t.server_section(workers=workers),
-        ("issuer example", [("iss", ISS), ("jwks_file", "example.jwks"),
-                            ("audience", AUD), ("algorithms", "EdDSA")]),
-        ("issuer ctl", [("iss", CTL_ISS), ("jwks_file", "ctl.jwks"),
-                        ("audience", AUD),
-                        ("algorithms", "RS256 ES256 EdDSA")]),
-        ("service " + SYNC, [("secret_file", "sync.secret"),
-                             ("node", SYNC_NODE), ("duration", 1800)]),
-        ("service " + FERN, [("format", "fernet"),
-                             ("secret_file", "fern.secret"),
-                             ("node", FERN_NODE), ("duration", FERN_TTL)]),
-        ("service " + MULTI, [("nodes_file", "multi.nodes"),
-                              ("duration", 900)]),
+        T.issuer_section(algorithms="EdDSA"),
+        T.issuer_section("ctl", CTL_ISS, "ctl.jwks",
+                         algorithms="RS256 ES256 EdDSA"),
+        T.service_section(duration=1800),
+        T.service_section(FERN, FERN_NODE, format="fernet",
+                          duration=FERN_TTL),
+        T.service_section(MULTI, None, secret_file=None,
+                          nodes_file="multi.nodes", duration=900),
         *extra_services)
 
 
@@ -87,13 +77,10 @@ def write_nodes(t):
 def new_instance(name, workers=2):
     """A started instance with fresh secrets (t.sync, t.fern: newest
     first, as in the files) and a tokenctl-made issuer key (t.ctl_kid)."""
-    t = T.Tokend(prefix=f"tkd-formats-{name}-")
-    S.instances.append(t)
+    t = T.instance(f"tkd-formats-{name}-")
     t.sync = [new_secret()]
     t.fern = [new_secret()]
-    t.write_secret("uid.secret", new_secret() + "\n")
-    t.write_secret("sync.secret", t.sync[0] + "\n")
-    t.write_secret("fern.secret", t.fern[0] + "\n")
+    t.write_secrets(uid=new_secret(), sync=t.sync[0], fern=t.fern[0])
     write_nodes(t)
     t.write_jwks("example.jwks", [S.key])
     rc, out, err = T.tokenctl("jwt", "keygen", "--alg", "ES256",
@@ -113,16 +100,6 @@ def setup():
     S.key = T.Key("EdDSA")
     S.node_secrets = {n: new_secret() for n in NODES}
     S.main = new_instance("main")
-
-
-def teardown(failed):
-    for t in S.instances:
-        t.stop()
-    for t in S.instances:
-        if failed:
-            print(f"# kept {t.dir} (stderr: {t.stderr_path})", flush=True)
-        else:
-            t.cleanup()
 
 
 def jwt(sub="alice"):
@@ -506,22 +483,14 @@ def rotation_by_sighup_under_load():
 # ---------------------------------------------------------------- tokend -t
 
 def config_case(name, service_items, files=()):
-    if S.confroot is None:
-        S.confroot = T.Tokend(prefix="tkd-formats-conf-")
-        S.instances.append(S.confroot)
-    n = len(os.listdir(S.confroot.dir))
-    t = T.Tokend(dir=S.confroot.path(f"{n:02d}-{name}"))
-    t.write_secret("uid.secret", new_secret() + "\n")
-    t.write_secret("a.secret", new_secret() + "\n")
+    t = T.case_instance("tkd-formats-conf-", name)
+    t.write_secrets(uid=new_secret(), a=new_secret())
     t.write_secret("n.nodes", f"{NODES[0]},{new_secret()}\n")
     for f, text in files:
         t.write_secret(f, text)
     t.write_jwks("example.jwks", [T.Key("EdDSA")])
-    conf = t.write_config(
-        t.server_section(),
-        ("issuer example", [("iss", ISS), ("jwks_file", "example.jwks"),
-                            ("audience", AUD)]),
-        ("service s", service_items))
+    conf = t.write_config(t.server_section(), T.issuer_section(),
+                          ("service s", service_items))
     return conf, t.lines
 
 
@@ -560,4 +529,4 @@ def config_check_formats_and_nodes():
 
 
 if __name__ == "__main__":
-    T.run(setup, teardown, per_test_timeout=120)
+    T.run(setup, T.teardown, per_test_timeout=120)

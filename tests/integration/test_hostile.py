@@ -35,30 +35,17 @@ import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tokendtest as T  # noqa: E402
-from tokendtest import test  # noqa: E402
+from tokendtest import AUD, ISS, SYNC, test  # noqa: E402
 
-ISS = "https://idp.example.com"
-AUD = "tokend"
-SYNC = "sync-1.5"
 MAX_BODY = 16384
 IDLE = 6            # idle_timeout of the slowloris instance, seconds
 
-S = types.SimpleNamespace(key=None, instances=[])
+S = types.SimpleNamespace(key=None)
 
 
 def instance(prefix, nofile=None, **server):
-    t = T.Tokend(prefix=prefix)
-    S.instances.append(t)
-    t.write_secret("uid.secret", os.urandom(32).hex() + "\n")
-    t.write_secret("sync.secret", os.urandom(32).hex() + "\n")
-    t.write_jwks("ex.jwks", [S.key])
-    t.write_config(
-        t.server_section(**dict({"max_body": MAX_BODY, "workers": 1},
-                                **server)),
-        ("issuer example", [("iss", ISS), ("jwks_file", "ex.jwks"),
-                            ("audience", AUD), ("algorithms", "ES256")]),
-        ("service " + SYNC, [("secret_file", "sync.secret"),
-                             ("node", "https://sync.example.com")]))
+    t = T.one_issuer_instance(prefix, S.key, **dict(
+        {"max_body": MAX_BODY, "workers": 1}, **server))
     t.start(nofile=nofile)
     return t
 
@@ -69,16 +56,6 @@ def setup():
     want = min(hard, 8192)
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-
-
-def teardown(failed):
-    for t in S.instances:
-        if t.proc is not None:
-            t.stop()
-        if failed:
-            print(f"# kept {t.dir} (stderr: {t.stderr_path})", flush=True)
-        else:
-            t.cleanup()
 
 
 def jwt(sub="alice"):
@@ -393,4 +370,4 @@ def front_at_rlimit_nofile_refuses_then_recovers():
 
 
 if __name__ == "__main__":
-    T.run(setup, teardown, per_test_timeout=120)
+    T.run(setup, T.teardown, per_test_timeout=120)

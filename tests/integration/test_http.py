@@ -47,11 +47,8 @@ import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tokendtest as T  # noqa: E402
-from tokendtest import test  # noqa: E402
+from tokendtest import AUD, ISS, SYNC, test  # noqa: E402
 
-ISS = "https://idp.example.com"
-AUD = "tokend"
-SYNC = "sync-1.5"
 MAX_BODY = 16384
 
 S = types.SimpleNamespace(t=None, key=None)
@@ -59,28 +56,10 @@ S = types.SimpleNamespace(t=None, key=None)
 
 def setup():
     S.key = T.Key("ES256")
-    S.t = t = T.Tokend(prefix="tkd-http-")
-    t.write_secret("uid.secret", os.urandom(32).hex() + "\n")
-    t.write_secret("sync.secret", os.urandom(32).hex() + "\n")
-    t.write_jwks("ex.jwks", [S.key])
-    t.write_config(
-        t.server_section(max_body=MAX_BODY, workers=2, idle_timeout=30),
-        ("issuer example", [("iss", ISS), ("jwks_file", "ex.jwks"),
-                            ("audience", AUD), ("algorithms", "ES256")]),
-        ("service " + SYNC, [("secret_file", "sync.secret"),
-                             ("node", "https://sync.example.com"),
-                             ("duration", 1800)]))
-    t.start()
-
-
-def teardown(failed):
-    if S.t is None:
-        return
-    S.t.stop()
-    if failed:
-        print(f"# kept {S.t.dir} (stderr: {S.t.stderr_path})", flush=True)
-    else:
-        S.t.cleanup()
+    S.t = T.one_issuer_instance(
+        "tkd-http-", S.key, service=T.service_section(duration=1800),
+        max_body=MAX_BODY, workers=2, idle_timeout=30)
+    S.t.start()
 
 
 def jwt(sub="alice"):
@@ -288,18 +267,10 @@ def send_and_close_frees_the_slot_at_once():
     # that write a request and close at once must not hold slots: a well-
     # behaved client is served within a second, and no socket is left in
     # CLOSE_WAIT.
-    t = T.Tokend(prefix="tkd-http-cw-")
+    t = T.one_issuer_instance("tkd-http-cw-", S.key, max_body=MAX_BODY,
+                              workers=1, idle_timeout=30,
+                              max_connections=50, per_ip_connections=0)
     try:
-        t.write_secret("uid.secret", os.urandom(32).hex() + "\n")
-        t.write_secret("sync.secret", os.urandom(32).hex() + "\n")
-        t.write_jwks("ex.jwks", [S.key])
-        t.write_config(
-            t.server_section(max_body=MAX_BODY, workers=1, idle_timeout=30,
-                             max_connections=50, per_ip_connections=0),
-            ("issuer example", [("iss", ISS), ("jwks_file", "ex.jwks"),
-                                ("audience", AUD), ("algorithms", "ES256")]),
-            ("service " + SYNC, [("secret_file", "sync.secret"),
-                                 ("node", "https://sync.example.com")]))
         t.start()
         b = body_of()
         kinds = (POST + b"Content-Length: %d\r\n\r\n" % len(b) + b,
@@ -318,7 +289,6 @@ def send_and_close_frees_the_slot_at_once():
         assert st == 200 and time.monotonic() - t0 < 1.5, (st, body)
     finally:
         t.stop()
-        t.cleanup()
 
 
 @test
@@ -533,18 +503,9 @@ def assertion_over_the_frame_limit_413_and_pool_serves():
     # Through the Authorization header of a large-memory instance and the
     # body of one with the largest max_body: never a job, always a 413
     # naming the field, and the workers keep serving.
-    t = T.Tokend(prefix="tkd-http-big-")
+    t = T.one_issuer_instance("tkd-http-big-", S.key, max_body=69632,
+                              connection_memory=69632, workers=1)
     try:
-        t.write_secret("uid.secret", os.urandom(32).hex() + "\n")
-        t.write_secret("sync.secret", os.urandom(32).hex() + "\n")
-        t.write_jwks("ex.jwks", [S.key])
-        t.write_config(
-            t.server_section(max_body=69632, connection_memory=69632,
-                             workers=1),
-            ("issuer example", [("iss", ISS), ("jwks_file", "ex.jwks"),
-                                ("audience", AUD), ("algorithms", "ES256")]),
-            ("service " + SYNC, [("secret_file", "sync.secret"),
-                                 ("node", "https://sync.example.com")]))
         t.start()
         big = "a" * 66000 + "." + "b" * 10 + "." + "c" * 10
         st, _, body = t.post("/v1/token", {"assertion": big,
@@ -560,8 +521,7 @@ def assertion_over_the_frame_limit_413_and_pool_serves():
             assert st == 200, (st, body)
     finally:
         t.stop()
-        t.cleanup()
 
 
 if __name__ == "__main__":
-    T.run(setup, teardown)
+    T.run(setup, T.teardown)

@@ -37,12 +37,9 @@ import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tokendtest as T  # noqa: E402
-from tokendtest import test  # noqa: E402
+from tokendtest import AUD, SYNC, new_secret, test  # noqa: E402
 
 ISS = "https://web.example.com"
-AUD = "tokend"
-SYNC = "sync-1.5"
-SYNC_NODE = "https://sync-1.example.com"
 JWKS = "/jwks.json"
 SLOW = 4.0          # seconds the slow server takes: under KEYS_TOTAL_MS
 PROMPT = 1.0        # "at once": KEYS_WAIT_MS (0.25 s) and a wide margin
@@ -50,7 +47,7 @@ WRONG_NAME = "jwks.wrong.example"
 # The broker's words for a worker it gives up on (src/pool/broker.c).
 HUNG = re.compile(r"hung|forgotten|silent")
 
-S = types.SimpleNamespace(instances=[], servers=[], pki=None)
+S = types.SimpleNamespace(servers=[], pki=None)
 
 
 # ---------------------------------------------------------------- PKI
@@ -177,18 +174,14 @@ class JwksServer:
 def instance(prefix, url, workers=2, refresh=None):
     """tokend with issuer web fetching url (trusting the test CA) and
     service sync-1.5; not started."""
-    t = T.Tokend(prefix=prefix)
-    S.instances.append(t)
-    t.write_secret("uid.secret", S.uid_secret)
-    t.write_secret("sync.secret", S.sync_secret)
-    items = [("iss", ISS), ("audience", AUD), ("jwks_url", url),
-             ("jwks_ca_file", S.pki["ca.pem"]), ("algorithms", "ES256")]
-    if refresh is not None:
-        items.append(("jwks_refresh", refresh))
+    t = T.instance(prefix)
+    t.write_secrets(uid=S.uid_secret, sync=S.sync_secret, end="")
     t.write_config(t.server_section(workers=workers),
-                   ("issuer web", items),
-                   ("service " + SYNC, [("secret_file", "sync.secret"),
-                                        ("node", SYNC_NODE)]))
+                   T.issuer_section("web", ISS, None, jwks_url=url,
+                                    jwks_ca_file=S.pki["ca.pem"],
+                                    algorithms="ES256",
+                                    jwks_refresh=refresh),
+                   T.service_section())
     return t
 
 
@@ -256,23 +249,15 @@ def check_none_hung(t, mark):
 # ---------------------------------------------------------------- setup
 
 def setup():
-    S.uid_secret = os.urandom(32).hex()
-    S.sync_secret = os.urandom(32).hex()
-    t = T.Tokend(prefix="tkd-jwksurl-pki-")
-    S.instances.append(t)
-    S.pki = make_pki(t.dir)
+    S.uid_secret = new_secret()
+    S.sync_secret = new_secret()
+    S.pki = make_pki(T.instance("tkd-jwksurl-pki-").dir)
 
 
 def teardown(failed):
-    for t in S.instances:
-        t.stop()
+    T.teardown(failed)
     for srv in S.servers:
         srv.stop()
-    for t in S.instances:
-        if failed:
-            print(f"# kept {t.dir} (stderr: {t.stderr_path})", flush=True)
-        else:
-            t.cleanup()
 
 
 # ---------------------------------------------------------------- the PKI

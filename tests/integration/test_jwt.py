@@ -48,17 +48,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tokendtest as T  # noqa: E402
-from tokendtest import standalone, test  # noqa: E402
+from tokendtest import (AUD, OTHER, OTHER_NODE, SYNC,  # noqa: E402
+                        SYNC_NODE, new_secret, standalone, test)
 
 ALL_ISS = "https://all.example.com"
 MAIL_ISS = "https://mail.example.com"
 ROT_ISS = "https://rotate.example.com"
 WEB_ISS = "https://web.example.com"
-AUD = "tokend"
-SYNC = "sync-1.5"
-SYNC_NODE = "https://sync-1.example.com"
-OTHER = "other-1.0"
-OTHER_NODE = "https://other.example.com"
 
 ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
         "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512")
@@ -67,7 +63,7 @@ CURVES = {"ES256": (ec.SECP256R1, "P-256", 32),
           "ES384": (ec.SECP384R1, "P-384", 48),
           "ES512": (ec.SECP521R1, "P-521", 66)}
 
-S = types.SimpleNamespace(main=None, instances=[], servers=[], uids={})
+S = types.SimpleNamespace(main=None, servers=[], uids={})
 
 
 # ---------------------------------------------------------------- keys
@@ -193,25 +189,15 @@ def check_401(resp, words, what=""):
 
 # ---------------------------------------------------------------- instances
 
-def new_secret():
-    return os.urandom(32).hex()
-
-
 def base_instance(prefix, issuers, workers=2, **server):
     """A Tokend with the standard secrets and services, and the given
     [issuer] sections (a list of (name, items))."""
-    t = T.Tokend(prefix=prefix)
-    S.instances.append(t)
-    t.write_secret("uid.secret", S.uid_secret)
-    t.write_secret("sync.secret", S.sync_secret)
-    t.write_secret("other.secret", S.other_secret)
-    sections = [t.server_section(workers=workers, **server)]
-    sections += [("issuer " + n, items) for n, items in issuers]
-    sections += [("service " + SYNC, [("secret_file", "sync.secret"),
-                                      ("node", SYNC_NODE)]),
-                 ("service " + OTHER, [("secret_file", "other.secret"),
-                                       ("node", OTHER_NODE)])]
-    t.write_config(*sections)
+    t = T.instance(prefix)
+    t.write_secrets(uid=S.uid_secret, sync=S.sync_secret,
+                    other=S.other_secret, end="")
+    t.write_config(t.server_section(workers=workers, **server),
+                   *[("issuer " + n, items) for n, items in issuers],
+                   T.service_section(), T.service_section(OTHER, OTHER_NODE))
     return t
 
 
@@ -248,15 +234,9 @@ def setup():
 
 
 def teardown(failed):
-    for t in S.instances:
-        t.stop()
+    T.teardown(failed)
     for srv in S.servers:
         srv.stop()
-    for t in S.instances:
-        if failed:
-            print(f"# kept {t.dir} (stderr: {t.stderr_path})", flush=True)
-        else:
-            t.cleanup()
 
 
 # ---------------------------------------------------------------- algorithms
@@ -624,8 +604,7 @@ def https_setup():
     """The test CA and server certificate, made once, in their own dir
     (an instance dir, so teardown removes it)."""
     if getattr(S, "ca", None) is None:
-        t = T.Tokend(prefix="tkd-tls-")
-        S.instances.append(t)
+        t = T.instance("tkd-tls-")
         S.ca, S.cert, S.key = make_ca_and_cert(t.dir)
 
 
@@ -716,10 +695,8 @@ def jwks_url_untrusted_certificate_refused():
 # ---------------------------------------------------------------- tokend -t
 
 def conf_case(name, issuer_items, files=()):
-    t = T.Tokend(prefix=f"tkd-jwtconf-{name}-")
-    S.instances.append(t)
-    t.write_secret("uid.secret", new_secret())
-    t.write_secret("sync.secret", new_secret())
+    t = T.instance(f"tkd-jwtconf-{name}-")
+    t.write_secrets(uid=new_secret(), sync=new_secret(), end="")
     t.write_secret("hs.secret", "h" * 40)
     with open(t.path("k.jwks"), "w") as f:
         f.write(jwks_json([JKey("ES256", "k")]))
@@ -727,8 +704,7 @@ def conf_case(name, issuer_items, files=()):
         t.server_section(),
         ("issuer x", [("iss", "https://x.example"), ("audience", AUD)] +
          issuer_items),
-        ("service " + SYNC, [("secret_file", "sync.secret"),
-                             ("node", SYNC_NODE)]))
+        T.service_section())
     return t, conf
 
 

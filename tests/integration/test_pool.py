@@ -63,12 +63,8 @@ import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tokendtest as T  # noqa: E402
-from tokendtest import test  # noqa: E402
+from tokendtest import AUD, ISS, SYNC, test  # noqa: E402
 
-ISS = "https://idp.example.com"
-AUD = "tokend"
-SYNC = "sync-1.5"
-SYNC_NODE = "https://sync-1.example.com"
 TOKEN_FIELDS = {"id", "key", "uid", "api_endpoint", "duration", "hashalg",
                 "expires"}
 HB_MS = 200
@@ -78,53 +74,32 @@ MAX_BODY = 69632    # the largest max_body: PROTO_MAX_VALUE + 4 KiB
 POOL = {"heartbeat_interval": HB_MS, "heartbeat_liveness": LIVENESS,
         "request_timeout": 5, "shutdown_timeout": 3}
 
-S = types.SimpleNamespace(key=None, jwts=[], sync_secret=None, instances=[])
-
-
-def new_secret():
-    return os.urandom(32).hex()
+S = types.SimpleNamespace(key=None, jwts=[], sync_secret=None)
 
 
 def setup():
     if not os.access(T.tokend_path(), os.X_OK):
         raise RuntimeError(f"{T.tokend_path()} not built (make)")
     S.key = T.Key("EdDSA")          # the cheapest signature to verify
-    S.sync_secret = new_secret()
+    S.sync_secret = T.new_secret()
     S.jwts = [T.sign_jwt(S.key, T.claims(f"user{i}", iss=ISS, aud=AUD,
                                          lifetime=900))
               for i in range(32)]
 
 
-def teardown(failed):
-    for t in S.instances:
-        t.stop()
-    for t in S.instances:
-        if failed:
-            print(f"# kept {t.dir} (stderr: {t.stderr_path})", flush=True)
-        else:
-            t.cleanup()
-
-
 def configure(t, extra=(), **server):
     """(Re)writes t's config: POOL, then server overrides; extra is a list
     of raw (key, value) pairs appended to [server]."""
-    opts = dict(POOL)
-    opts.update(server)
-    head, items = t.server_section(**opts)
-    return t.write_config(
-        (head, items + list(extra)),
-        ("issuer example", [("iss", ISS), ("jwks_file", "example.jwks"),
-                            ("audience", AUD), ("algorithms", "EdDSA")]),
-        ("service " + SYNC, [("secret_file", "sync.secret"),
-                             ("node", SYNC_NODE), ("duration", 1800)]))
+    head, items = t.server_section(**dict(POOL, **server))
+    return t.write_config((head, items + list(extra)),
+                          T.issuer_section(algorithms="EdDSA"),
+                          T.service_section(duration=1800))
 
 
 def instance(name, **server):
     """A configured (not started) instance in a fresh temp dir."""
-    t = T.Tokend(prefix=f"tkd-pool-{name}-")
-    S.instances.append(t)
-    t.write_secret("uid.secret", new_secret() + "\n")
-    t.write_secret("sync.secret", S.sync_secret + "\n")
+    t = T.instance(f"tkd-pool-{name}-")
+    t.write_secrets(uid=T.new_secret(), sync=S.sync_secret)
     t.write_jwks("example.jwks", [S.key])
     configure(t, **server)
     return t
@@ -1633,4 +1608,4 @@ def no_fd_or_rss_growth_over_2000_requests():
 
 
 if __name__ == "__main__":
-    T.run(setup, teardown, per_test_timeout=40)
+    T.run(setup, T.teardown, per_test_timeout=40)

@@ -40,49 +40,32 @@ from cryptography.hazmat.primitives import serialization
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tokendtest as T  # noqa: E402
-from tokendtest import standalone, test  # noqa: E402
+from tokendtest import (AUD, ISS, OTHER, OTHER_NODE, SYNC,  # noqa: E402
+                        SYNC_NODE, new_secret, standalone, test)
 
-ISS = "https://idp.example.com"
 RSA_ISS = "https://rsa.example.com"
-AUD = "tokend"
-SYNC = "sync-1.5"
-SYNC_NODE = "https://sync-1.example.com"
-OTHER = "other-1.0"
-OTHER_NODE = "https://other.example.com/v1"
 LEEWAY = 60
 TOKEN_FIELDS = {"id", "key", "uid", "api_endpoint", "duration", "hashalg",
                 "expires"}
 
-S = types.SimpleNamespace(main=None, other=None, stalled=None,
-                          confroot=None, instances=[], uids={})
-
-
-def new_secret():
-    return os.urandom(32).hex()     # 64 ASCII characters
+S = types.SimpleNamespace(main=None, other=None, stalled=None, uids={})
 
 
 def setup_instance(t, sync_secret, uid_secret, **server):
     """Writes the standard secrets, JWKS and config into t's dir."""
-    t.write_secret("uid.secret", uid_secret + "\n")
     # Written with a trailing newline: the master secret is the text
     # without it, which the token checks below rely on.
-    t.write_secret("sync.secret", sync_secret + "\n")
-    t.write_secret("other.secret", S.other_secret)
+    t.write_secrets(uid=uid_secret, sync=sync_secret)
+    t.write_secrets(other=S.other_secret, end="")
     t.write_jwks("example.jwks", [S.keys[a] for a in T.ALGS])
     t.write_jwks("rsaonly.jwks", [S.rsa_key, S.rsa_ec_key])
     return t.write_config(
         t.server_section(**server),
-        ("issuer example", [("iss", ISS), ("jwks_file", "example.jwks"),
-                            ("audience", AUD),
-                            ("algorithms", "RS256 ES256 EdDSA"),
-                            ("leeway", LEEWAY)]),
-        ("issuer rsaonly", [("iss", RSA_ISS), ("jwks_file", "rsaonly.jwks"),
-                            ("audience", AUD), ("algorithms", "RS256"),
-                            ("leeway", LEEWAY)]),
-        ("service " + SYNC, [("secret_file", "sync.secret"),
-                             ("node", SYNC_NODE), ("duration", 1800)]),
-        ("service " + OTHER, [("secret_file", "other.secret"),
-                              ("node", OTHER_NODE), ("duration", 600)]))
+        T.issuer_section(algorithms="RS256 ES256 EdDSA", leeway=LEEWAY),
+        T.issuer_section("rsaonly", RSA_ISS, "rsaonly.jwks",
+                         algorithms="RS256", leeway=LEEWAY),
+        T.service_section(duration=1800),
+        T.service_section(OTHER, OTHER_NODE, duration=600))
 
 
 def setup():
@@ -92,22 +75,9 @@ def setup():
     S.uid_secret = new_secret()
     S.sync_secret = new_secret()
     S.other_secret = new_secret()
-    S.main = T.Tokend(prefix="tkd-main-")
-    S.instances.append(S.main)
+    S.main = T.instance("tkd-main-")
     setup_instance(S.main, S.sync_secret, S.uid_secret, workers=2)
     S.main.start()
-
-
-def teardown(failed):
-    for t in S.instances:
-        t.stop()
-    for t in S.instances:
-        if failed:
-            more = f" (stderr: {t.stderr_path})" \
-                if os.path.exists(t.stderr_path) else ""
-            print(f"# kept {t.dir}{more}", flush=True)
-        else:
-            t.cleanup()
 
 
 def jwt(alg="RS256", sub="alice", key=None, **kw):
@@ -574,8 +544,7 @@ def reject_not_a_jwt():
 @test
 def uid_stable_across_restart_and_service_secret_change():
     # Another tokend: same uid secret, a new service secret.
-    S.other = T.Tokend(prefix="tkd-other-")
-    S.instances.append(S.other)
+    S.other = T.instance("tkd-other-")
     S.other.new_sync = new_secret()
     setup_instance(S.other, S.other.new_sync, S.uid_secret, workers=1)
     S.other.start()
@@ -598,9 +567,7 @@ def uid_stable_across_restart_and_service_secret_change():
 @test
 def uid_depends_on_uid_secret():
     # The uid hash is keyed: a new uid secret gives new uids.
-    t = S.other or T.Tokend(prefix="tkd-other-")
-    if t not in S.instances:
-        S.instances.append(t)
+    t = S.other or T.instance("tkd-other-")
     t.port = None       # a fresh port, not one maybe still in TIME_WAIT
     secret = new_secret()
     setup_instance(t, secret, new_secret(), workers=1)
@@ -617,8 +584,7 @@ def uid_depends_on_uid_secret():
 
 def stalled():
     if S.stalled is None:
-        S.stalled = T.Tokend(prefix="tkd-stall-")
-        S.instances.append(S.stalled)
+        S.stalled = T.instance("tkd-stall-")
         # worker_credit 1: the stopped worker holds one job, two wait.
         setup_instance(S.stalled, S.sync_secret, S.uid_secret, workers=1,
                        queue_limit=2, request_timeout=1, worker_credit=1)
@@ -716,11 +682,7 @@ def stalled_worker_resumed_serves_200():
 def config_case(name, mutate=None, secrets=None):
     """A fresh dir (under one temp dir for all cases) with a good config;
     mutate(sections) may change it.  Returns (conf path, line map)."""
-    if S.confroot is None:
-        S.confroot = T.Tokend(prefix="tkd-conf-")
-        S.instances.append(S.confroot)
-    n = len(os.listdir(S.confroot.dir))
-    t = T.Tokend(dir=S.confroot.path(f"{n:02d}-{name}"))
+    t = T.case_instance("tkd-conf-", name)
     for f, (text, mode) in {"uid.secret": (new_secret() + "\n", 0o600),
                             "sync.secret": (new_secret() + "\n", 0o600),
                             **(secrets or {})}.items():
@@ -728,12 +690,8 @@ def config_case(name, mutate=None, secrets=None):
     t.write_jwks("example.jwks", [S.keys[a] for a in T.ALGS])
     sections = [
         t.server_section(),
-        ("issuer example", [("iss", ISS), ("jwks_file", "example.jwks"),
-                            ("audience", AUD),
-                            ("algorithms", "RS256 ES256 EdDSA"),
-                            ("leeway", LEEWAY)]),
-        ("service " + SYNC, [("secret_file", "sync.secret"),
-                             ("node", SYNC_NODE), ("duration", 1800)])]
+        T.issuer_section(algorithms="RS256 ES256 EdDSA", leeway=LEEWAY),
+        T.service_section(duration=1800)]
     if mutate:
         mutate(sections)
     conf = t.write_config(*sections, name=f"{name}.conf")
@@ -952,4 +910,4 @@ def sigterm_stops_supervisor_and_children():
 
 
 if __name__ == "__main__":
-    T.run(setup, teardown, per_test_timeout=60)
+    T.run(setup, T.teardown, per_test_timeout=60)
