@@ -532,21 +532,28 @@ on_reply(struct broker *b, int w, struct proto_msg *m, uint64_t now)
 		    worker_name(wk, name));
 		return;
 	}
-	/* The worker moves on to its next job, if it holds one. */
-	if (held_remove(wk, (int)v[0], v[1])) {
-		wk->started = wk->progress = now;
-		if (wk->nheld == 0)
-			wk->alone = 0;
+	/*
+	 * Only the worker a job was sent to answers it.  A REPLY naming any
+	 * other (a second answer, or another worker's job or a queued one,
+	 * whose id a worker can guess from its own) would hand a client an
+	 * answer minted for someone else.  A worker that is back after it
+	 * was forgotten may still send late replies for jobs it had before:
+	 * so this is info, not a warning.
+	 */
+	if (!held_remove(wk, (int)v[0], v[1])) {
+		log_info("worker %s: REPLY for a job it does not hold: dropped",
+		    worker_name(wk, name));
+		return;
 	}
+	/* The worker moves on to its next job, if it holds one. */
+	wk->started = wk->progress = now;
+	if (wk->nheld == 0)
+		wk->alone = 0;
 	s = &b->slots[v[0]];
 	if (s->job == NULL || s->gen != v[1])
-		return;		/* timed out or answered by another worker */
+		return;		/* timed out */
 	job = s->job;
 	job->worker_pid = wk->pid;
-	/*
-	 * If the job was dispatched again, the other worker's reply will
-	 * find the slot's generation moved on and be dropped.
-	 */
 	proto_msg_move(&job->reply, m);
 	complete(b, (int)v[0], JOB_REPLIED);
 }
@@ -656,19 +663,34 @@ offered(const struct proto_msg *m, char *buf, size_t len)
 	return buf;
 }
 
-/* READY's pid (for death notices) and credit, which the settings cap. */
+/*
+ * READY's pid (for death notices) and credit, which the settings cap; a
+ * credit that is not a number of 1 or more counts as 1, as an absent one
+ * does.  A credit not granted as asked is logged: that worker is sent
+ * fewer jobs at once than it says it takes.
+ */
 static void
 worker_describe(struct broker *b, int w, const struct proto_msg *m)
 {
 	struct wrk	*wk = &b->workers[w];
+	char		 name[NAME_MAX_LEN];
+	const char	*asked;
+	size_t		 len;
 	long		 v;
+	int		 number;
 
 	wk->pid = proto_get_long(m, "pid", 1, INT_MAX, &v) == 0 ? (pid_t)v : 0;
-	if (proto_get_long(m, "credit", 1, LONG_MAX / 2, &v) == -1)
+	number = proto_get_long(m, "credit", 1, LONG_MAX / 2, &v) == 0;
+	if (!number)
 		v = 1;
-	if (v > b->set.credit)
-		v = b->set.credit;
-	wk->credit = v < 1 ? 1 : v > MAX_CREDIT ? MAX_CREDIT : (int)v;
+	wk->credit = v > b->set.credit ? b->set.credit : (int)v;
+	if (wk->credit > MAX_CREDIT)	/* the size of held[] */
+		wk->credit = MAX_CREDIT;
+	if ((asked = proto_get(m, "credit", &len)) != NULL &&
+	    (!number || wk->credit != v))
+		log_info("worker %s asked for a credit of %.*s: given %d",
+		    worker_name(wk, name), len > 24 ? 24 : (int)len, asked,
+		    wk->credit);
 }
 
 /* The answer to a READY the broker can serve. */
@@ -777,12 +799,29 @@ on_worker_message(struct broker *b, struct proto_msg *m, uint64_t now)
 	}
 }
 
+/*
+ * Who sent m, for a log line: a worker the broker knows by its name, any
+ * other peer by its identity.  buf has room for NAME_MAX_LEN.
+ */
+static const char *
+sender_name(struct broker *b, const struct proto_msg *m, char *buf)
+{
+	const void	*id;
+	size_t		 idlen;
+	int		 w;
+
+	id = proto_ident(m, &idlen);
+	if ((w = worker_find(b, id, idlen)) != -1)
+		return worker_name(&b->workers[w], buf);
+	return ident_str(id, idlen, buf);
+}
+
 void
 broker_read(struct broker *b, uint64_t now)
 {
 	struct proto_msg	*m = &b->msg;
 	const char		*why;
-	char			 peer[64];
+	char			 peer[64], name[NAME_MAX_LEN];
 	int			 n, rc;
 
 	for (n = 0; n < READ_BATCH; n++) {
@@ -792,7 +831,9 @@ broker_read(struct broker *b, uint64_t now)
 		if (rc == 1 && m->version != 0 && m->version != PROTO_VERSION)
 			refuse(b, m, offered(m, peer, sizeof(peer)));
 		else if (rc == 1)
-			log_warnx("malformed message from a worker: %s", why);
+			/* Dropped; a worker that sent it keeps its jobs. */
+			log_warnx("malformed message from worker %s: %s",
+			    sender_name(b, m, name), why);
 		else
 			on_worker_message(b, m, now);
 		proto_msg_close(m);
