@@ -319,36 +319,9 @@ def check_oauth_token(resp, t0, t1, sub="alice", secret=None, node=SYNC_NODE,
 
 def check_error(resp, code, status, location=None, name=None, words=(),
                 what=""):
-    """A {"status", "errors": [{location, name, description}]} answer."""
-    st, h, body = resp
-    pre = f"{what}: " if what else ""
-    assert st == code, f"{pre}expected {code}, got {st} {body!r}"
+    """tokendtest's check_error(), and the headers every answer carries."""
+    body = T.check_error(resp, code, status, location, name, words, what)
     check_headers(resp, what)
-    assert isinstance(body, dict), f"{pre}body not a JSON object: {body!r}"
-    if status is None:
-        assert isinstance(body.get("status"), str), f"{pre}no status: {body!r}"
-    else:
-        assert body.get("status") == status, \
-            f"{pre}status {body.get('status')!r} != {status!r} in {body!r}"
-    errs = body.get("errors")
-    assert isinstance(errs, list) and errs, f"{pre}no errors list: {body!r}"
-    e = errs[0]
-    assert isinstance(e, dict) and all(
-        isinstance(e.get(k), str) for k in ("location", "name",
-                                            "description")), \
-        f"{pre}errors[0] lacks location/name/description strings: {e!r}"
-    assert e["location"] in ("body", "header", "url"), \
-        f"{pre}location {e['location']!r}"
-    if location is not None:
-        assert e["location"] == location, \
-            f"{pre}location {e['location']!r}, expected {location!r}"
-    if name is not None:
-        assert e["name"].lower() == name.lower(), \
-            f"{pre}name {e['name']!r}, expected {name!r}"
-    if words:
-        d = e["description"].lower()
-        assert any(w in d for w in words), \
-            f"{pre}description {e['description']!r} mentions none of {words}"
     return body
 
 

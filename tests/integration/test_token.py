@@ -41,7 +41,8 @@ from cryptography.hazmat.primitives import serialization
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tokendtest as T  # noqa: E402
 from tokendtest import (AUD, ISS, OTHER, OTHER_NODE, SYNC,  # noqa: E402
-                        SYNC_NODE, new_secret, standalone, test)
+                        SYNC_NODE, check_error, new_secret, standalone,
+                        test)
 
 RSA_ISS = "https://rsa.example.com"
 LEEWAY = 60
@@ -147,41 +148,6 @@ def get_token(t, assertion, service=SYNC, secret=None, node=SYNC_NODE,
     resp = t.token(assertion, service)
     t1 = time.time()
     return check_token(resp, secret or S.sync_secret, node, duration, t0, t1)
-
-
-def check_error(resp, code, status, location=None, name=None, words=(),
-                what=""):
-    """Asserts an error answer: code, JSON body status, errors[0] shape,
-    location/name if given, a description naming one of words."""
-    st, h, body = resp
-    pre = f"{what}: " if what else ""
-    assert st == code, f"{pre}expected {code}, got {st} {body!r}"
-    ct = h.get("content-type", "")
-    assert ct.startswith("application/json"), f"{pre}Content-Type {ct!r}"
-    assert isinstance(body, dict), f"{pre}body not a JSON object: {body!r}"
-    assert body.get("status") == status, \
-        f"{pre}status {body.get('status')!r} != {status!r}"
-    errs = body.get("errors")
-    assert isinstance(errs, list) and errs, f"{pre}no errors list: {body!r}"
-    e = errs[0]
-    assert isinstance(e, dict) and all(
-        isinstance(e.get(k), str) for k in ("location", "name",
-                                            "description")), \
-        f"{pre}errors[0] lacks location/name/description strings: {e!r}"
-    assert e["location"] in ("body", "header", "url"), \
-        f"{pre}location {e['location']!r}"
-    if location is not None:
-        locs = (location,) if isinstance(location, str) else location
-        assert e["location"] in locs, \
-            f"{pre}location {e['location']!r}, expected {locs}"
-    if name is not None:
-        assert e["name"].lower() == name.lower(), \
-            f"{pre}name {e['name']!r}, expected {name!r}"
-    if words:
-        d = e["description"].lower()
-        assert any(w in d for w in words), \
-            f"{pre}description {e['description']!r} mentions none of {words}"
-    return body
 
 
 def reject(assertion, words, what="", service=SYNC):
