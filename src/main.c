@@ -2,6 +2,7 @@
  * main.c - command line of tokend: check the config, or become the
  * supervisor of a front and a pool of workers.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,15 @@ usage(FILE *f)
 	    "  -c FILE  configuration file (see tokend.conf(5))\n"
 	    "  -t       check the configuration and exit (0 good, 1 bad)\n"
 	    "  -d       log at debug level\n"
-	    "  -V       print the version\n");
+	    "  -V       print the version\n"
+	    "  -h       print this (also --help)\n");
 }
+
+/* --help as well as -h: what every operator types first. */
+static const struct option long_opts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
 
 int
 main(int argc, char **argv)
@@ -32,7 +40,8 @@ main(int argc, char **argv)
 	char		 err[1024];
 	int		 ch, test = 0, debug = 0;
 
-	while ((ch = getopt(argc, argv, "c:dhtV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:dhtV", long_opts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
