@@ -1,33 +1,21 @@
 /*
  * tokenctl.c - the operator's companion to tokend.
  *
- *   tokenctl secret [--prepend FILE]
- *       Prints a new random secret (32 bytes as 64 hex digits: one line of
- *       a secret file).  --prepend puts it on top of FILE instead (created
- *       0600 if need be, replaced atomically): the first step of a
- *       rotation.
- *   tokenctl mint -c CONF --service S --uid N [--node URL] [--now T]
- *       Mints a token as a worker would, offline, and prints the JSON a
- *       client gets from POST /v1/token.
- *   tokenctl verify (-c CONF --service S [--node URL] | --secret-file F)
- *           [--format tokenlib|fernet] [--now T] [-v] TOKEN|-
- *       Checks TOKEN with every secret (through libtokend-verify, as a
- *       service would) and prints its payload; -v prints what the library
- *       returns.  Exit 0 valid, 1 invalid (reason on stderr), 2 usage or
- *       setup error.
- *   tokenctl fernet-key (--secret-file F | -c CONF --service S
- *           [--node URL]) [--all]
- *       Prints the Fernet key of the minting secret (--all: of every
- *       secret, newest first) for a service using a stock Fernet library.
- *   tokenctl jwt keygen|sign ...
- *       A test issuer: a key pair and its JWKS, and JWTs signed with it
- *       (src/tools/jwtgen.c), for smoke tests of a running tokend.
- *   tokenctl bench -c CONF -s SERVICE [-n COUNT] [-t SECONDS] FILE
- *       Reads assertions (one a line) from FILE and runs them through the
- *       exact pipeline a worker runs (mint_token: verify, uid, mint), in
- *       this one process on one core.  Prints tokens per second and
- *       microseconds of CPU per token: the ceiling scripts/bench compares
- *       the daemon with.
+ *   secret      a new secret; --prepend and --drop-oldest: the first and
+ *               the last step of a rotation (owner and mode kept)
+ *   mint        a token minted offline, as a worker would
+ *   verify      a token checked through libtokend-verify, as a service would
+ *   fernet-key  the key a stock Fernet library needs
+ *   jwt keygen, jwt sign
+ *               a test issuer (src/tools/jwtgen.c), for smoke tests
+ *   bench       the worker's pipeline in one process: the ceiling
+ *               scripts/bench compares the daemon with
+ *
+ * commands[] at the end holds each command's synopsis and options: the
+ * usage, `tokenctl --help` and each `tokenctl COMMAND --help` print them
+ * (stdout, exit 0; a usage error prints the synopsis on stderr, exit 2),
+ * and docs/man/tokenctl.1 explains them; a test checks that the page
+ * covers every command the list names.
  *
  * Minting goes through token.c like the workers; checking goes through
  * the public API of libtokend-verify, so that tokenctl verify answers what
@@ -36,8 +24,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,28 +55,8 @@
 #define EXIT_INVALID	1
 #define EXIT_USAGE	2
 
-static const char usage_text[] =
-    "usage: tokenctl secret [--prepend FILE]\n"
-    "       tokenctl mint -c CONFIG --service S --uid N [--node URL] "
-    "[--now T]\n"
-    "       tokenctl verify (-c CONFIG --service S [--node URL] | "
-    "--secret-file F)\n"
-    "                [--format tokenlib|fernet] [--now T] [-v] TOKEN|-\n"
-    "       tokenctl fernet-key (--secret-file F | -c CONFIG --service S "
-    "[--node URL]) [--all]\n"
-    "       tokenctl jwt keygen --alg RS256|ES256|EdDSA [--kid K] "
-    "--key-out PEM --jwks-out JSON\n"
-    "       tokenctl jwt sign --key PEM [--kid K] --iss I --aud A --sub S "
-    "[--ttl T] [--now T]\n"
-    "       tokenctl bench -c CONFIG -s SERVICE [-n COUNT] [-t SECONDS] "
-    "FILE\n";
-
-static _Noreturn void
-usage(void)
-{
-	fputs(usage_text, stderr);
-	exit(EXIT_USAGE);
-}
+static _Noreturn void	usage(void);
+static _Noreturn void	help(void);
 
 /* "tokenctl: message" on stderr, then exit(code). */
 static _Noreturn void __attribute__((format(printf, 2, 3)))
@@ -158,7 +128,7 @@ resolve(struct target *t)
 
 enum {
 	OPT_SERVICE = 256, OPT_NODE, OPT_SECRET_FILE, OPT_FORMAT, OPT_NOW,
-	OPT_UID, OPT_ALL, OPT_PREPEND,
+	OPT_UID, OPT_ALL, OPT_PREPEND, OPT_DROP_OLDEST,
 };
 
 static const struct option long_opts[] = {
@@ -171,86 +141,75 @@ static const struct option long_opts[] = {
 	{ "uid", required_argument, NULL, OPT_UID },
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "prepend", required_argument, NULL, OPT_PREPEND },
+	{ "drop-oldest", required_argument, NULL, OPT_DROP_OLDEST },
 	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
 
 /* ---- secret ----------------------------------------------------------- */
 
 /*
- * Writes the new secret, then FILE's old text, to a 0600 temporary file
- * beside FILE, and renames it over FILE: a reader (tokend on SIGHUP) sees
- * the old file or the new one, never half of one.
+ * A new secret is put on top of path by secret.c, which keeps the file's
+ * owner, group and mode.  A file it had to create belongs to whoever ran
+ * this, often root: say so, since tokend's user must be able to read it.
  */
 static void
-prepend_secret(const char *path, const char *line)
+prepend_secret(const char *path, const char *secret)
 {
-	char	 tmp[PATH_MAX], buf[SECRET_MAX_BYTES + 1];
-	ssize_t	 n;
-	size_t	 len = 0;
-	int	 in, out;
+	struct stat	 st;
+	struct passwd	*pw;
+	struct group	*gr;
+	char		 err[1024];
+	int		 created;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.new.XXXXXX", path) >=
-	    (int)sizeof(tmp))
-		die(EXIT_USAGE, "%s: path too long", path);
-	if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 &&
-	    errno != ENOENT)
-		die(1, "%s: %s", path, strerror(errno));
-	while (in != -1 && len < sizeof(buf) &&
-	    (n = read(in, buf + len, sizeof(buf) - len)) != 0) {
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			die(1, "%s: %s", path, strerror(errno));
-		len += (size_t)n;
-	}
-	if (in != -1)
-		close(in);
-	if (len > SECRET_MAX_BYTES - strlen(line))
-		die(1, "%s: would grow past %d bytes; remove old secrets "
-		    "first", path, SECRET_MAX_BYTES);
-	if ((out = mkstemp(tmp)) == -1)	/* mkstemp: mode 0600 */
-		die(1, "%s: %s", tmp, strerror(errno));
-	if (write(out, line, strlen(line)) != (ssize_t)strlen(line) ||
-	    (len > 0 && write(out, buf, len) != (ssize_t)len) ||
-	    fsync(out) == -1 || close(out) == -1 ||
-	    rename(tmp, path) == -1) {
-		n = errno;
-		unlink(tmp);
-		die(1, "%s: %s", path, strerror((int)n));
-	}
-	OPENSSL_cleanse(buf, sizeof(buf));
+	if (secret_file_prepend(path, secret, strlen(secret), &created, err,
+	    sizeof(err)) == -1)
+		die(1, "%s", err);
+	if (!created || stat(path, &st) == -1)
+		return;
+	pw = getpwuid(st.st_uid);
+	gr = getgrgid(st.st_gid);
+	fprintf(stderr, "tokenctl: %s did not exist: created it, mode 0600, "
+	    "owner %s:%s; chown it to the user tokend runs as if that is "
+	    "another\n", path, pw != NULL ? pw->pw_name : "?",
+	    gr != NULL ? gr->gr_name : "?");
 }
 
 static int
 cmd_secret(int argc, char **argv)
 {
-	const char	*prepend = NULL;
+	const char	*prepend = NULL, *drop = NULL;
 	uint8_t		 raw[32];
-	char		 line[2 * sizeof(raw) + 2];
+	char		 hex[2 * sizeof(raw) + 1], err[1024];
 	size_t		 i;
 	int		 ch;
 
-	while ((ch = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
-		if (ch == OPT_PREPEND)
-			prepend = optarg;
-		else
-			usage();
+	while ((ch = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_PREPEND: prepend = optarg; break;
+		case OPT_DROP_OLDEST: drop = optarg; break;
+		case 'h': help();
+		default: usage();
+		}
 	}
-	if (optind != argc)
+	if (optind != argc || (prepend != NULL && drop != NULL))
 		usage();
+	if (drop != NULL) {
+		if (secret_file_drop_oldest(drop, err, sizeof(err)) == -1)
+			die(1, "%s", err);
+		return 0;
+	}
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		die(1, "RAND_bytes failed");
 	for (i = 0; i < sizeof(raw); i++)
-		snprintf(line + 2 * i, 3, "%02x", raw[i]);
-	line[2 * sizeof(raw)] = '\n';
-	line[2 * sizeof(raw) + 1] = '\0';
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
 	if (prepend != NULL)
-		prepend_secret(prepend, line);
+		prepend_secret(prepend, hex);
 	else
-		fputs(line, stdout);
+		printf("%s\n", hex);
 	OPENSSL_cleanse(raw, sizeof(raw));
-	OPENSSL_cleanse(line, sizeof(line));
+	OPENSSL_cleanse(hex, sizeof(hex));
 	return 0;
 }
 
@@ -267,9 +226,10 @@ cmd_mint(int argc, char **argv)
 	json_t			*out;
 	int			 ch;
 
-	while ((ch = getopt_long(argc, argv, "c:", long_opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:h", long_opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': t.conf = optarg; break;
+		case 'h': help();
 		case OPT_SERVICE: t.service = optarg; break;
 		case OPT_NODE: t.node = optarg; break;
 		case OPT_UID: uid = parse_i64("--uid", optarg, 0); break;
@@ -383,9 +343,10 @@ cmd_verify(int argc, char **argv)
 	int			 ch, verbose = 0, rc = TOKEND_ERR_SIGNATURE;
 	int			 fmt_set = 0;
 
-	while ((ch = getopt_long(argc, argv, "c:v", long_opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:hv", long_opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': t.conf = optarg; break;
+		case 'h': help();
 		case 'v': verbose = 1; break;
 		case OPT_SERVICE: t.service = optarg; break;
 		case OPT_NODE: t.node = optarg; break;
@@ -450,9 +411,10 @@ cmd_fernet_key(int argc, char **argv)
 	size_t			 i;
 	int			 ch, all = 0;
 
-	while ((ch = getopt_long(argc, argv, "c:", long_opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:h", long_opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': t.conf = optarg; break;
+		case 'h': help();
 		case OPT_SERVICE: t.service = optarg; break;
 		case OPT_NODE: t.node = optarg; break;
 		case OPT_SECRET_FILE: t.secret_file = optarg; break;
@@ -515,6 +477,12 @@ read_assertions(const char *path, char ***out)
 	return n;
 }
 
+/* bench's options are short ones; --help is the only long one. */
+static const struct option help_opts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
 static double
 cpu_seconds(void)
 {
@@ -539,9 +507,11 @@ cmd_bench(int argc, char **argv)
 	uint64_t		 t0, deadline;
 	int			 ch;
 
-	while ((ch = getopt(argc, argv, "c:s:n:t:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:s:n:t:h", help_opts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c': conf = optarg; break;
+		case 'h': help();
 		case 's': service = optarg; break;
 		case 'n': count = strtol(optarg, NULL, 10); break;
 		case 't': seconds = strtod(optarg, NULL); break;
@@ -598,99 +568,280 @@ static const struct option jwt_opts[] = {
 	{ "sub", required_argument, NULL, OPT_SUB },
 	{ "ttl", required_argument, NULL, OPT_TTL },
 	{ "now", required_argument, NULL, OPT_NOW },
+	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
 
-/*
- * keygen prints the kid it used (a random one unless --kid), for sign's
- * --kid; sign prints the JWT.
- */
-static int
-cmd_jwt(int argc, char **argv)
-{
-	const char	*alg = NULL, *kid = NULL, *key_out = NULL;
-	const char	*jwks_out = NULL, *key = NULL, *iss = NULL;
-	const char	*aud = NULL, *sub = NULL;
-	char		 err[512], kidbuf[32], *jwt;
-	uint8_t		 rnd[4];
-	int64_t		 ttl = 300, now = wall_s();
-	int		 ch, keygen;
+/* The options of jwt keygen and jwt sign, with their defaults. */
+struct jwt_args {
+	const char	*alg, *kid, *key_out, *jwks_out;
+	const char	*key, *iss, *aud, *sub;
+	int64_t		 ttl, now;
+};
 
-	if (argc < 2 || (strcmp(argv[1], "keygen") != 0 &&
-	    strcmp(argv[1], "sign") != 0))
-		usage();
-	keygen = strcmp(argv[1], "keygen") == 0;
-	argc--;
-	argv++;
-	while ((ch = getopt_long(argc, argv, "", jwt_opts, NULL)) != -1) {
+static void
+jwt_parse(int argc, char **argv, struct jwt_args *a)
+{
+	int	 ch;
+
+	memset(a, 0, sizeof(*a));
+	a->ttl = 300;
+	a->now = wall_s();
+	while ((ch = getopt_long(argc, argv, "h", jwt_opts, NULL)) != -1) {
 		switch (ch) {
-		case OPT_ALG: alg = optarg; break;
-		case OPT_KID: kid = optarg; break;
-		case OPT_KEY_OUT: key_out = optarg; break;
-		case OPT_JWKS_OUT: jwks_out = optarg; break;
-		case OPT_KEY: key = optarg; break;
-		case OPT_ISS: iss = optarg; break;
-		case OPT_AUD: aud = optarg; break;
-		case OPT_SUB: sub = optarg; break;
-		case OPT_TTL: ttl = parse_i64("--ttl", optarg, 1); break;
-		case OPT_NOW: now = parse_i64("--now", optarg, 0); break;
+		case 'h': help();
+		case OPT_ALG: a->alg = optarg; break;
+		case OPT_KID: a->kid = optarg; break;
+		case OPT_KEY_OUT: a->key_out = optarg; break;
+		case OPT_JWKS_OUT: a->jwks_out = optarg; break;
+		case OPT_KEY: a->key = optarg; break;
+		case OPT_ISS: a->iss = optarg; break;
+		case OPT_AUD: a->aud = optarg; break;
+		case OPT_SUB: a->sub = optarg; break;
+		case OPT_TTL: a->ttl = parse_i64("--ttl", optarg, 1); break;
+		case OPT_NOW: a->now = parse_i64("--now", optarg, 0); break;
 		default: usage();
 		}
 	}
 	if (optind != argc)
 		usage();
-	if (keygen) {
-		if (alg == NULL || key_out == NULL || jwks_out == NULL)
-			usage();
-		if (kid == NULL) {
-			if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-				die(1, "RAND_bytes failed");
-			snprintf(kidbuf, sizeof(kidbuf), "tokenctl-%02x%02x"
-			    "%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
-			kid = kidbuf;
-		}
-		if (jwtgen_keygen(alg, kid, key_out, jwks_out, err,
-		    sizeof(err)) == -1)
-			die(1, "jwt keygen: %s", err);
-		printf("%s\n", kid);
-		return 0;
-	}
-	if (key == NULL || iss == NULL || aud == NULL || sub == NULL)
+}
+
+/* Prints the kid it used (random unless --kid), for sign's --kid. */
+static int
+cmd_jwt_keygen(int argc, char **argv)
+{
+	struct jwt_args	 a;
+	char		 err[512], kidbuf[32];
+	uint8_t		 rnd[4];
+
+	jwt_parse(argc, argv, &a);
+	if (a.alg == NULL || a.key_out == NULL || a.jwks_out == NULL)
 		usage();
-	if ((jwt = jwtgen_sign(key, kid, iss, aud, sub, now, ttl, err,
-	    sizeof(err))) == NULL)
+	if (a.kid == NULL) {
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+			die(1, "RAND_bytes failed");
+		snprintf(kidbuf, sizeof(kidbuf), "tokenctl-%02x%02x%02x%02x",
+		    rnd[0], rnd[1], rnd[2], rnd[3]);
+		a.kid = kidbuf;
+	}
+	if (jwtgen_keygen(a.alg, a.kid, a.key_out, a.jwks_out, err,
+	    sizeof(err)) == -1)
+		die(1, "jwt keygen: %s", err);
+	printf("%s\n", a.kid);
+	return 0;
+}
+
+static int
+cmd_jwt_sign(int argc, char **argv)
+{
+	struct jwt_args	 a;
+	char		 err[512], *jwt;
+
+	jwt_parse(argc, argv, &a);
+	if (a.key == NULL || a.iss == NULL || a.aud == NULL || a.sub == NULL)
+		usage();
+	if ((jwt = jwtgen_sign(a.key, a.kid, a.iss, a.aud, a.sub, a.now, a.ttl,
+	    err, sizeof(err))) == NULL)
 		die(1, "jwt sign: %s", err);
 	printf("%s\n", jwt);
 	free(jwt);
 	return 0;
 }
 
-static const struct {
+/* ---- commands, usage, --help ------------------------------------------ */
+
+/*
+ * Every command: its name ("jwt keygen" for one of a group), its synopsis
+ * (after "tokenctl NAME" in the usage) and the help its --help adds.
+ * Defaults stated here are the code's; docs/man/tokenctl.1 says more.
+ */
+static const struct command {
 	const char	*name;
 	int		(*fn)(int, char **);
+	const char	*synopsis;
+	const char	*help;
 } commands[] = {
-	{ "secret", cmd_secret },
-	{ "mint", cmd_mint },
-	{ "verify", cmd_verify },
-	{ "fernet-key", cmd_fernet_key },
-	{ "jwt", cmd_jwt },
-	{ "bench", cmd_bench },
+	{ "secret", cmd_secret, "[--prepend FILE | --drop-oldest FILE]",
+	    "Prints a new secret: 32 random bytes as 64 hex digits, one line\n"
+	    "of a secret file.\n"
+	    "  --prepend FILE      put it on top of FILE instead: a rotation's\n"
+	    "                      first step (then reload tokend); a missing\n"
+	    "                      FILE is created, mode 0600, owned by the\n"
+	    "                      caller\n"
+	    "  --drop-oldest FILE  remove FILE's oldest (last) secret instead:\n"
+	    "                      a rotation's last step, once the longest\n"
+	    "                      token duration has passed (then reload);\n"
+	    "                      refused (exit 1) for the only secret\n"
+	    "Both rewrite FILE whole, atomically, keeping its owner, group and\n"
+	    "mode: run them as root or as the user tokend runs as.\n" },
+	{ "mint", cmd_mint,
+	    "-c CONFIG --service S --uid N [--node URL] [--now T]",
+	    "Mints a token offline, as a worker would, and prints the JSON a\n"
+	    "client gets from POST /v1/token.\n"
+	    "  -c, --config CONFIG  tokend's configuration\n"
+	    "  --service S          the [service S] to mint for\n"
+	    "  --uid N              the user's uid\n"
+	    "  --node URL           this node (default: the node tokend picks\n"
+	    "                       for the uid)\n"
+	    "  --now T              mint at unix time T (default: now)\n" },
+	{ "verify", cmd_verify,
+	    "(-c CONFIG --service S [--node URL] | --secret-file F)\n"
+	    "                [--format tokenlib|fernet] [--now T] [-v] TOKEN|-",
+	    "Checks TOKEN (\"-\": a line of standard input, out of ps) with every\n"
+	    "secret, through libtokend-verify, and prints its payload.  Exit 0\n"
+	    "valid, 1 invalid (the reason on stderr), 2 usage or setup error.\n"
+	    "  -c, --config CONFIG  tokend's configuration, with --service S:\n"
+	    "                       that service's secrets (each node's in turn)\n"
+	    "  --node URL           only that node's secrets\n"
+	    "  --secret-file F      the secrets of F instead\n"
+	    "  --format F           accept only tokenlib or fernet (default: the\n"
+	    "                       service's format; with --secret-file, any)\n"
+	    "  --now T              check at unix time T (default: now)\n"
+	    "  -v, --verbose        print JSON: format, secret (index, 0 newest),\n"
+	    "                       secret_node, uid, expires, issued_at (-1 for\n"
+	    "                       tokenlib), node, key, payload\n" },
+	{ "fernet-key", cmd_fernet_key,
+	    "(--secret-file F | -c CONFIG --service S [--node URL]) [--all]",
+	    "Prints the Fernet key (44 characters) of the minting (first)\n"
+	    "secret, for a service checking fernet tokens with a stock Fernet\n"
+	    "library.\n"
+	    "  --secret-file F      the secrets of F\n"
+	    "  -c, --config CONFIG  or of [service S] (--service S) in CONFIG;\n"
+	    "                       --node URL for a service with a nodes_file\n"
+	    "  --all                the key of every secret, newest first\n" },
+	{ "jwt keygen", cmd_jwt_keygen,
+	    "--alg RS256|ES256|EdDSA [--kid K] --key-out PEM --jwks-out JSON",
+	    "A test issuer's key: a new key pair, and prints its kid.\n"
+	    "  --alg A          RS256 (RSA 2048), ES256 (P-256) or EdDSA\n"
+	    "                   (Ed25519)\n"
+	    "  --kid K          the key id (default: \"tokenctl-\" and 8 random\n"
+	    "                   hex digits)\n"
+	    "  --key-out PEM    where the private key goes (PKCS#8, mode 0600)\n"
+	    "  --jwks-out JSON  where its public JWK Set goes, for an\n"
+	    "                   [issuer]'s jwks_file\n" },
+	{ "jwt sign", cmd_jwt_sign,
+	    "--key PEM [--kid K] --iss I --aud A --sub S [--ttl T] [--now T]",
+	    "Prints a JWT signed with PEM (its alg follows the key), with the\n"
+	    "claims iss, sub, aud, iat and nbf (now) and exp (now + ttl).\n"
+	    "  --key PEM  the private key jwt keygen wrote\n"
+	    "  --kid K    the header's kid (default: none; give keygen's)\n"
+	    "  --iss I    the issuer: an [issuer]'s iss\n"
+	    "  --aud A    the audience: that [issuer]'s audience\n"
+	    "  --sub S    the subject: the user\n"
+	    "  --ttl T    lifetime in seconds (default: 300)\n"
+	    "  --now T    issue at unix time T (default: now)\n" },
+	{ "bench", cmd_bench, "-c CONFIG -s SERVICE [-n COUNT] [-t SECONDS] FILE",
+	    "Runs the assertions of FILE (one a line) through the pipeline a\n"
+	    "worker runs (verify, uid, mint) in this one process, and prints\n"
+	    "tokens per second and CPU microseconds per token.  Exit 1 if an\n"
+	    "assertion failed.\n"
+	    "  -c CONFIG   tokend's configuration\n"
+	    "  -s SERVICE  the service to mint for\n"
+	    "  -n COUNT    stop after COUNT tokens (default: after SECONDS)\n"
+	    "  -t SECONDS  run for SECONDS (default: 3)\n" },
 };
+
+#define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
+
+/* The command (or group, "jwt") main() runs; NULL: none yet. */
+static const char	*running;
+
+/* Whether command name is selected by prefix: itself, or in its group. */
+static int
+selected(const char *name, const char *prefix)
+{
+	size_t	len;
+
+	if (prefix == NULL)
+		return 1;
+	len = strlen(prefix);
+	return strncmp(name, prefix, len) == 0 &&
+	    (name[len] == '\0' || name[len] == ' ');
+}
+
+/* The synopsis of every command running selects (all before one runs). */
+static void
+print_synopses(FILE *f)
+{
+	const char	*lead = "usage:";
+	size_t		 i;
+
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (!selected(commands[i].name, running))
+			continue;
+		fprintf(f, "%-6s tokenctl %s %s\n", lead, commands[i].name,
+		    commands[i].synopsis);
+		lead = "";
+	}
+}
+
+static _Noreturn void
+usage(void)
+{
+	print_synopses(stderr);
+	exit(EXIT_USAGE);
+}
+
+/* --help: the synopses, then each selected command's help, on stdout. */
+static _Noreturn void
+help(void)
+{
+	size_t	i;
+
+	print_synopses(stdout);
+	if (running == NULL)
+		fputs("\nEach command answers --help with its options; "
+		    "tokenctl(1) has the details.\n", stdout);
+	for (i = 0; running != NULL && i < NCOMMANDS; i++)
+		if (selected(commands[i].name, running))
+			printf("\n%s", commands[i].help);
+	exit(0);
+}
+
+static int
+is_help(const char *arg)
+{
+	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+/* How many words of argv name (1, or 2 for "jwt keygen"); 0 if none. */
+static int
+command_words(const char *name, int argc, char **argv)
+{
+	size_t	len = strcspn(name, " ");
+
+	if (strncmp(argv[0], name, len) != 0 || argv[0][len] != '\0')
+		return 0;
+	if (name[len] == '\0')
+		return 1;
+	return argc > 1 && strcmp(argv[1], name + len + 1) == 0 ? 2 : 0;
+}
 
 int
 main(int argc, char **argv)
 {
 	size_t	i;
+	int	n;
 
 	log_init("tokenctl", LOG_LVL_WARN);
 	if (argc < 2)
 		usage();
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		fputs(usage_text, stdout);
-		return 0;
-	}
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 1, argv + 1);
+	if (is_help(argv[1]))
+		help();
+	for (i = 0; i < NCOMMANDS; i++)
+		if ((n = command_words(commands[i].name, argc - 1,
+		    argv + 1)) > 0) {
+			running = commands[i].name;
+			return commands[i].fn(argc - n, argv + n);
+		}
+	/* A group's name alone, or with --help: its commands. */
+	for (i = 0; i < NCOMMANDS; i++)
+		if (selected(commands[i].name, argv[1]))
+			running = argv[1];
+	if (running == NULL)
+		fprintf(stderr, "tokenctl: unknown command \"%s\"\n", argv[1]);
+	else if (argc > 2 && is_help(argv[2]))
+		help();
 	usage();
 }
