@@ -174,6 +174,7 @@ run: $(BUILD)/tokend
 install: $(BUILD)/tokend $(BUILD)/tokenctl install-lib
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/tokend \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(BUILD)/tokend $(DESTDIR)$(SBINDIR)/tokend
 	install -m 0755 $(BUILD)/tokenctl $(DESTDIR)$(SBINDIR)/tokenctl
@@ -182,6 +183,7 @@ install: $(BUILD)/tokend $(BUILD)/tokenctl install-lib
 	install -m 0644 docs/man/tokend.8 $(DESTDIR)$(MANDIR)/man8/tokend.8
 	install -m 0644 docs/man/tokend.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man5/tokend.conf.5
+	install -m 0644 docs/man/tokenctl.1 $(DESTDIR)$(MANDIR)/man1/tokenctl.1
 	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    systemd/tokend.service > $(DESTDIR)$(UNITDIR)/tokend.service
