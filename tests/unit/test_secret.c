@@ -376,50 +376,54 @@ assert_file_holds(const char *path, const char *want)
 }
 
 /*
+ * Runs one edit of p (drop the oldest, or prepend S2) and checks that p was
+ * replaced by a rename alone: a new inode, owned nobody:nogroup mode 0640,
+ * holding after, while a descriptor opened before still reads all of
+ * before, and nothing left beside it.
+ */
+static void
+assert_rewrite(const char *p, int drop, const char *before, const char *after)
+{
+	struct stat	 st0, st;
+	int		 fd, created = -1;
+
+	assert_int_equal(stat(p, &st0), 0);
+	assert_true((fd = open(p, O_RDONLY)) != -1);
+	if (drop)
+		assert_int_equal(secret_file_drop_oldest(p, err, sizeof(err)),
+		    0);
+	else {
+		assert_int_equal(secret_file_prepend(p, S2, 64, &created, err,
+		    sizeof(err)), 0);
+		assert_int_equal(created, 0);
+	}
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_gid, 65534);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_true(st.st_ino != st0.st_ino);
+	assert_fd_holds(fd, before);
+	assert_file_holds(p, after);
+	assert_int_equal(entries_like("own.secret"), 1);
+	close(fd);
+}
+
+/*
  * The rotation run as root on a file tokend's user owns: owner, group and
  * mode stay (a root:root file is what broke reloads under User=tokend), and
- * the old inode is never written to: the rename is the only change, so a
- * reader holding the old file still reads all of it.
+ * the old inode is never written to.
  */
 static void
 test_rewrite_keeps_owner_and_mode(void **state)
 {
-	struct stat	 st0, st;
 	const char	*p;
-	int		 fd, created = -1;
 
 	if (geteuid() != 0)
 		skip();		/* chown to another user needs root */
 	p = tu_write_file(dir, "own.secret", S1 "\n", 0640);
 	assert_int_equal(chown(p, 65534, 65534), 0);
-	assert_int_equal(stat(p, &st0), 0);
-	assert_true((fd = open(p, O_RDONLY)) != -1);
-
-	assert_int_equal(secret_file_prepend(p, S2, 64, &created, err,
-	    sizeof(err)), 0);
-	assert_int_equal(created, 0);
-	assert_int_equal(stat(p, &st), 0);
-	assert_int_equal(st.st_uid, 65534);
-	assert_int_equal(st.st_gid, 65534);
-	assert_int_equal(st.st_mode & 07777, 0640);
-	assert_true(st.st_ino != st0.st_ino);
-	assert_fd_holds(fd, S1 "\n");
-	assert_file_holds(p, S2 "\n" S1 "\n");
-	assert_int_equal(entries_like("own.secret"), 1);
-	close(fd);
-
-	assert_int_equal(stat(p, &st0), 0);
-	assert_true((fd = open(p, O_RDONLY)) != -1);
-	assert_int_equal(secret_file_drop_oldest(p, err, sizeof(err)), 0);
-	assert_int_equal(stat(p, &st), 0);
-	assert_int_equal(st.st_uid, 65534);
-	assert_int_equal(st.st_gid, 65534);
-	assert_int_equal(st.st_mode & 07777, 0640);
-	assert_true(st.st_ino != st0.st_ino);
-	assert_fd_holds(fd, S2 "\n" S1 "\n");
-	assert_file_holds(p, S2 "\n");
-	assert_int_equal(entries_like("own.secret"), 1);
-	close(fd);
+	assert_rewrite(p, 0, S1 "\n", S2 "\n" S1 "\n");
+	assert_rewrite(p, 1, S2 "\n" S1 "\n", S2 "\n");
 }
 
 /* A missing file is created for --prepend: 0600, the caller's. */
