@@ -443,13 +443,14 @@ def malformed_frames_ignored_and_logged():
         ld = load(t)
         run_until(t, ld, lambda: len(w.jobs) >= 3 * len(cases),
                   f"{3 * len(cases)} jobs at the malformed worker")
-        log = t.log_since(mark)     # before it goes
+        during = t.log_since(mark)  # before it goes
         w.stop()
         kinds = check_answers(t, ld, mark)
+        log = t.log_since(mark)
         for _, pattern in cases:
             assert re.search(pattern, log), f"no log line /{pattern}/:\n" \
                 f"{t.stderr_tail(30)}"
-        assert "forgotten" not in log, log[-3000:]
+        assert "forgotten" not in during, during[-3000:]
         assert not w.closed and w.resyncs == 0
         answered = len(re.findall(rf"worker={os.getpid()}\b", log))
         print(f"# {kinds}; the malformed worker took {len(w.jobs)} jobs "
@@ -527,10 +528,11 @@ def replies_for_jobs_not_held_dropped_and_logged():
         run_until(t, ld, lambda: len(honest.jobs) >= 5 and
                   len(bad.jobs) >= 5, "5 jobs at each Python worker",
                   timeout=30)
-        log = t.log_since(mark)     # before they go
+        during = t.log_since(mark)  # before they go
         bad.stop()
         honest.stop()
         kinds = check_answers(t, ld, mark)
+        log = t.log_since(mark)
         strays = len(re.findall(stray, log))
         print(f"# {kinds}; the honest worker answered {len(honest.jobs)}, "
               f"the bad one {len(bad.jobs)} and sent {strays} REPLYs for "
@@ -539,7 +541,7 @@ def replies_for_jobs_not_held_dropped_and_logged():
             (strays, len(honest.jobs), len(bad.jobs))
         assert re.search(rf"worker {bad.log_name}: REPLY without a valid "
                          r"job id", log), "the slot out of range"
-        assert "forgotten" not in log, log[-3000:]
+        assert "forgotten" not in during, during[-3000:]
     finally:
         for w in (bad, honest):
             if w is not None:
@@ -568,12 +570,12 @@ def second_reply_to_a_job_dropped_and_logged():
                   "20 jobs at the worker that answers twice")
         w.stop()
         kinds = check_answers(t, ld, mark)
-        log = t.log_since(mark)
-        twice = len(re.findall(rf"worker {w.log_name}: REPLY for a job it "
-                               r"does not hold: dropped", log))
-        print(f"# {kinds}; {len(w.jobs)} jobs answered twice, {twice} "
-              f"second answers dropped", flush=True)
-        assert twice == len(w.jobs), (twice, len(w.jobs))
+        twice = t.wait_log(rf"worker {w.log_name}: REPLY for a job it does "
+                           r"not hold: dropped", since=mark,
+                           count=len(w.jobs), timeout=5)
+        print(f"# {kinds}; {len(w.jobs)} jobs answered twice, "
+              f"{len(twice)} second answers dropped", flush=True)
+        assert len(twice) == len(w.jobs), (len(twice), len(w.jobs))
     finally:
         if w is not None:
             w.stop()
