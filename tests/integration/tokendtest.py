@@ -1087,13 +1087,14 @@ def case_instance(prefix, name):
 
 
 def one_issuer_instance(prefix, key, sync_secret=None, service=None,
-                        **server):
-    """An instance(), not started: fresh uid and sync secrets (sync_secret
-    if given), [issuer example] trusting key alone for its algorithm, one
-    service (service_section()'s unless given); server as
+                        uid_secret=None, **server):
+    """An instance(), not started: fresh uid and sync secrets (uid_secret,
+    sync_secret if given), [issuer example] trusting key alone for its
+    algorithm, one service (service_section()'s unless given); server as
     server_section()'s."""
     t = instance(prefix)
-    t.write_secrets(uid=new_secret(), sync=sync_secret or new_secret())
+    t.write_secrets(uid=uid_secret or new_secret(),
+                    sync=sync_secret or new_secret())
     t.write_jwks("example.jwks", [key])
     t.write_config(t.server_section(**server),
                    issuer_section(algorithms=key.alg),
