@@ -52,12 +52,9 @@ import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tokendtest as T  # noqa: E402
-from tokendtest import test  # noqa: E402
+from tokendtest import (AUD, ISS, SYNC, SYNC_NODE,  # noqa: E402
+                        new_secret, test)
 
-ISS = "https://idp.example.com"
-AUD = "tokend"
-SYNC = "sync-1.5"
-SYNC_NODE = "https://sync-1.example.com"
 DURATION = 1800
 TOKEN_FIELDS = {"id", "key", "uid", "api_endpoint", "duration", "hashalg",
                 "expires"}
@@ -72,43 +69,23 @@ POOL = {"heartbeat_interval": HB_MS, "heartbeat_liveness": LIVENESS,
         "request_timeout": REQUEST_TIMEOUT, "shutdown_timeout": 3,
         "worker_credit": CREDIT}
 
-S = types.SimpleNamespace(key=None, uid_secret=None, sync_secret=None,
-                          instances=[])
+S = types.SimpleNamespace(key=None, uid_secret=None, sync_secret=None)
 
 
 def setup():
     if not os.access(T.tokend_path(), os.X_OK):
         raise RuntimeError(f"{T.tokend_path()} not built (make)")
     S.key = T.Key("EdDSA")          # the cheapest signature to verify
-    S.uid_secret = os.urandom(32).hex()
-    S.sync_secret = os.urandom(32).hex()
-
-
-def teardown(failed):
-    for t in S.instances:
-        t.stop()
-    for t in S.instances:
-        if failed:
-            print(f"# kept {t.dir} (stderr: {t.stderr_path})", flush=True)
-        else:
-            t.cleanup()
+    S.uid_secret = new_secret()
+    S.sync_secret = new_secret()
 
 
 def instance(name, workers=2, **server):
     """A started instance with POOL's settings, server overriding."""
-    t = T.Tokend(prefix=f"tkd-bad-{name}-")
-    S.instances.append(t)
-    t.write_secret("uid.secret", S.uid_secret + "\n")
-    t.write_secret("sync.secret", S.sync_secret + "\n")
-    t.write_jwks("example.jwks", [S.key])
-    opts = dict(POOL, workers=workers)
-    opts.update(server)
-    t.write_config(
-        t.server_section(**opts),
-        ("issuer example", [("iss", ISS), ("jwks_file", "example.jwks"),
-                            ("audience", AUD), ("algorithms", "EdDSA")]),
-        ("service " + SYNC, [("secret_file", "sync.secret"),
-                             ("node", SYNC_NODE), ("duration", DURATION)]))
+    t = T.one_issuer_instance(
+        f"tkd-bad-{name}-", S.key, sync_secret=S.sync_secret,
+        uid_secret=S.uid_secret, service=T.service_section(duration=DURATION),
+        **dict(POOL, workers=workers, **server))
     t.start()
     return t
 
@@ -762,4 +739,4 @@ def ten_thousand_members_refused_in_milliseconds():
 
 
 if __name__ == "__main__":
-    T.run(setup, teardown, per_test_timeout=60)
+    T.run(setup, T.teardown, per_test_timeout=60)
