@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -80,8 +81,8 @@ set_secret(struct conf *l, const struct conf_key *k, void *obj, const char *v)
 	return 0;
 }
 
-static const struct conf_type secret_type = { set_secret, clear_secret,
-    clear_secret };
+static const struct conf_type secret_type = { .set = set_secret,
+    .clear = clear_secret, .purge = clear_secret };
 
 /*
  * identity/issuer.h holds an HS* secret as bytes and a length (identity may
@@ -113,8 +114,8 @@ set_hs_secret(struct conf *l, const struct conf_key *k, void *obj,
 	return 0;
 }
 
-static const struct conf_type hs_secret_type = { set_hs_secret,
-    clear_hs_secret, clear_hs_secret };
+static const struct conf_type hs_secret_type = { .set = set_hs_secret,
+    .clear = clear_hs_secret, .purge = clear_hs_secret };
 
 /* ---- [server] --------------------------------------------------------- */
 
@@ -170,44 +171,161 @@ clear_listen(const struct conf_key *k, void *obj)
 	c->listen = c->listen_host = NULL;
 }
 
-static const struct conf_type listen_type = { set_listen, clear_listen,
-    NULL };
+/* listen is three fields: a reload that keeps it keeps all three. */
+static void
+swap_listen(const struct conf_key *k, void *a, void *b)
+{
+	struct config	*x = a, *y = b;
+	char		*listen = x->listen, *host = x->listen_host;
+	uint16_t	 port = x->listen_port;
+
+	x->listen = y->listen;
+	x->listen_host = y->listen_host;
+	x->listen_port = y->listen_port;
+	y->listen = listen;
+	y->listen_host = host;
+	y->listen_port = port;
+}
+
+static const struct conf_type listen_type = { .set = set_listen,
+    .clear = clear_listen, .show = conf_show_str, .swap = swap_listen };
+
+/* sockaddr_un holds 108 bytes; leave room for "/worker.sock". */
+#define RUNTIME_DIR_MAX	80
+
+/* runtime_dir: a path short enough to hold the worker socket. */
+static int
+set_runtime_dir(struct conf *l, const struct conf_key *k, void *obj,
+    const char *v)
+{
+	const char	*dir;
+
+	if (conf_pathname.set(l, k, obj, v) == -1)
+		return -1;
+	dir = *(char **)CONF_FIELD(obj, k);
+	if (strlen(dir) > RUNTIME_DIR_MAX)
+		return conf_fail(l, "%s: \"%s\" is %zu bytes, too long for a "
+		    "Unix socket path (at most %d, as an absolute path)",
+		    k->name, dir, strlen(dir), RUNTIME_DIR_MAX);
+	return 0;
+}
+
+static const struct conf_type runtime_dir_type = { .set = set_runtime_dir,
+    .clear = conf_clear_str, .show = conf_show_str, .swap = conf_swap_ptr };
 
 #define SRV(f)	offsetof(struct config, f)
 
+/*
+ * Every key says whether a reload applies it.  A reload replaces the
+ * workers and keeps the front, so what only the front reads (the listening
+ * socket, its limits, the broker's settings) needs a restart: a reload
+ * keeps its running value and says so (config_keep_running()).
+ */
 static const struct conf_key server_keys[] = {
-	{ "listen", &listen_type, SRV(listen), 0, 0, "127.0.0.1:8080" },
-	{ "workers", &conf_int, SRV(workers), 0, 256, "0" /* one per CPU */ },
-	{ "worker_credit", &conf_int, SRV(worker_credit), 1, 16, "16" },
-	{ "runtime_dir", &conf_pathname, SRV(runtime_dir), 0, 0,
-	    "/run/tokend" },
-	{ "max_body", &conf_size, SRV(max_body), 256, 1048576, "16384" },
-	{ "queue_limit", &conf_int, SRV(queue_limit), 1, 1000000, "1024" },
+	{ "listen", &listen_type, SRV(listen), 0, 0, "127.0.0.1:8080",
+	  CONF_RESTART,
+	  .doc = "Address and port of the HTTP front, numeric: ADDRESS:PORT, "
+	  "IPv6 as [ADDRESS]:PORT." },
+	{ "workers", &conf_int, SRV(workers), 0, 256, "0", CONF_RELOAD,
+	  .doc = "Worker processes doing the crypto; 0 means one per CPU.  A "
+	  "reload replaces the workers one by one." },
+	{ "worker_credit", &conf_int, SRV(worker_credit), 1, 16, "16",
+	  CONF_RESTART,
+	  .doc = "Jobs the front gives one worker at once: the one it works on "
+	  "and the rest waiting in its socket, so that a busy worker goes from "
+	  "job to job without sleeping and sends its replies in batches.  1 is "
+	  "strict one-at-a-time; 16 doubles throughput on a small machine "
+	  "(docs/performance.md).  The jobs of a worker that dies go to "
+	  "others, one worker each until one of them is found to kill workers "
+	  "(docs/architecture.md)." },
+	{ "runtime_dir", &runtime_dir_type, SRV(runtime_dir), 0, 0,
+	  "/run/tokend", CONF_RESTART,
+	  .doc = "Directory of the front<->worker socket, created 0700 if "
+	  "missing; at most 80 bytes, since a Unix socket path is short." },
+	{ "max_body", &conf_size, SRV(max_body), 256, 1048576, "16384",
+	  CONF_RESTART,
+	  .doc = "Largest request body accepted, in bytes; a larger one gets "
+	  "413.  No more than 69632 can be served: an assertion reaches a "
+	  "worker in one 64 KiB frame (docs/protocol.md), so a larger one gets "
+	  "413 whatever the limits." },
+	{ "queue_limit", &conf_int, SRV(queue_limit), 1, 1000000, "1024",
+	  CONF_RESTART,
+	  .doc = "Requests that may wait when no worker has room for them; "
+	  "beyond it the front answers 503 with Retry-After." },
 	{ "request_timeout", &conf_msec, SRV(request_timeout_ms), 1, 300,
-	    "5" },
+	  "5", CONF_RESTART,
+	  .doc = "Seconds a request may wait for its answer; then 504." },
 	{ "shutdown_timeout", &conf_msec, SRV(shutdown_timeout_ms), 1, 3600,
-	    "10" },
+	  "10", CONF_RESTART,
+	  .doc = "Seconds a drain (SIGTERM) waits for the requests in flight "
+	  "before giving up on them." },
 	{ "max_connections", &conf_int, SRV(max_connections), 1, 1000000,
-	    "20000" },
-	/* 0 is unlimited: behind a reverse proxy, raise it or set 0. */
+	  "20000", CONF_RESTART,
+	  .doc = "Connections the front holds at most." },
 	{ "per_ip_connections", &conf_int, SRV(per_ip_connections), 0,
-	    1000000, "256" },
-	{ "idle_timeout", &conf_int, SRV(idle_timeout), 1, 3600, "60" },
+	  1000000, "256", CONF_RESTART,
+	  .doc = "Connections one client address may hold; 0 means no limit.  "
+	  "Behind a reverse proxy every connection comes from the proxy's "
+	  "address: raise it to the proxy's connection pool, or set 0." },
+	{ "idle_timeout", &conf_int, SRV(idle_timeout), 1, 3600, "60",
+	  CONF_RESTART,
+	  .doc = "Seconds an idle keep-alive connection is kept." },
 	{ "connection_memory", &conf_size, SRV(connection_memory), 4096,
-	    262144, "4608" },
-	{ "access_log", &conf_bool, SRV(access_log), 0, 1, "on" },
-	{ "sandbox", &conf_bool, SRV(sandbox), 0, 1, "on" },
-	{ "log_level", &conf_loglevel, SRV(log_level), 0, 0, "info" },
+	  262144, "4608", CONF_RESTART,
+	  .doc = "Bytes of libmicrohttpd's buffer per connection, no more than "
+	  "69632.  It holds the request's headers and the answer's, and is "
+	  "what an idle kept-alive connection costs (10,000 of them: 60 MiB at "
+	  "4608).  A request head must fit with 64 bytes per header line and "
+	  "512 to spare, or it gets a JSON 431: at 4608 an Authorization "
+	  "header (a BrowserID assertion on GET /1.0/APP/VERSION) of up to "
+	  "about 3.8 KB.  Raise it for larger ones; JSON bodies do not "
+	  "count." },
+	{ "access_log", &conf_bool, SRV(access_log), 0, 1, "on",
+	  CONF_RESTART,
+	  .doc = "One log line per request: on or off." },
+	{ "sandbox", &conf_bool, SRV(sandbox), 0, 1, "on", CONF_RELOAD,
+	  .doc = "Confines the front and the workers (Landlock and seccomp, "
+	  "docs/security.md): each reaches only the files and ports its role "
+	  "needs.  off is the escape hatch for a kernel or a set-up it does "
+	  "not fit.  A reload applies it to the workers it starts; the front "
+	  "keeps its own until tokend restarts." },
+	{ "log_level", &conf_loglevel, SRV(log_level), 0, 0, "info",
+	  CONF_RELOAD,
+	  .doc = "error, warning, info or debug.  A reload sets it in the "
+	  "supervisor and the new workers; the front keeps its level until it "
+	  "restarts." },
 	{ "heartbeat_interval", &conf_int, SRV(heartbeat_ms), 50, 60000,
-	    "1000" },
+	  "1000", CONF_RESTART,
+	  .doc = "Milliseconds between heartbeats of idle workers and the "
+	  "front." },
 	{ "heartbeat_liveness", &conf_int, SRV(heartbeat_liveness), 2, 100,
-	    "3" },
+	  "3", CONF_RESTART,
+	  .doc = "Heartbeats a peer may miss before it is taken for dead.  A "
+	  "worker that holds one job for heartbeat_interval x "
+	  "heartbeat_liveness is taken for hung, so that product must exceed "
+	  "the longest a job may take (the file is refused otherwise)." },
 	{ "orphan_timeout", &conf_msec, SRV(orphan_timeout_ms), 1, 3600,
-	    "30" },
-	{ "max_jobs", &conf_long, SRV(max_jobs), 0, 1000000000, "0" },
-	{ "max_rss", &conf_mib, SRV(max_rss_kb), 0, 65536, "256" },
-	{ "uid_secret_file", &secret_type, SRV(uid_secret), 0, 0, NULL },
-	{ NULL, NULL, 0, 0, 0, NULL }
+	  "30", CONF_RELOAD,
+	  .doc = "Seconds a worker that has lost the front tries to reach it "
+	  "again before it exits." },
+	{ "max_jobs", &conf_long, SRV(max_jobs), 0, 1000000000, "0",
+	  CONF_RELOAD,
+	  .doc = "A worker exits after this many jobs and is replaced, which "
+	  "bounds what a slow leak can grow to; 0 turns it off." },
+	{ "max_rss", &conf_mib, SRV(max_rss_kb), 0, 65536, "256",
+	  CONF_RELOAD,
+	  .doc = "A worker exits once its resident size passes this many MiB "
+	  "and is replaced; 0 turns it off." },
+	{ "uid_secret_file", &secret_type, SRV(uid_secret), 0, 0, NULL,
+	  CONF_RELOAD,
+	  .doc = "The secret that keys the hash giving each (issuer, subject) "
+	  "its numeric uid (docs/tokens.md): one secret of at least 32 bytes "
+	  "on one line, in a file of mode 0600 or 0400 that the user tokend "
+	  "runs as can read.  Make one with `(umask 077; openssl rand -hex 32 "
+	  "> uid.secret)`.  Keep it forever: a reload applies a new one like "
+	  "any key, and a new one changes every uid.",
+	  .example = "uid.secret" },
+	{ NULL }
 };
 
 /*
@@ -222,7 +340,8 @@ static const struct conf_key server_keys[] = {
 /*
  * Limits that must fit each other (docs/security.md): the sizes against
  * the worker frame, the hung-worker limit against the longest a job may
- * take.  Each names the key that breaks the rule, at its line.
+ * take.  Each names the key that breaks the rule, at its line; all are
+ * checked, so all are reported.
  */
 static int
 finish_server(struct conf *l, void *obj)
@@ -230,26 +349,27 @@ finish_server(struct conf *l, void *obj)
 	struct config	*c = obj;
 	long		 hung = (long)c->heartbeat_ms * c->heartbeat_liveness;
 	long		 ncpu;
+	int		 rc = 0;
 
 	if (c->workers == 0) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		c->workers = ncpu < 1 ? 1 : ncpu > 256 ? 256 : (int)ncpu;
 	}
 	if (c->max_body > REQUEST_MAX)
-		return conf_fail_at(l, conf_key_line(l, "max_body"), "max_body "
+		rc = conf_fail_at(l, conf_key_line(l, "max_body"), "max_body "
 		    "= %zu: no request over %d bytes can be served (an "
 		    "assertion reaches a worker in one frame of at most %d "
 		    "bytes, docs/protocol.md); set max_body to %d or less",
 		    c->max_body, REQUEST_MAX, PROTO_MAX_VALUE, REQUEST_MAX);
 	if (c->connection_memory > REQUEST_MAX)
-		return conf_fail_at(l, conf_key_line(l, "connection_memory"),
+		rc = conf_fail_at(l, conf_key_line(l, "connection_memory"),
 		    "connection_memory = %zu: no request head over %d bytes "
 		    "can be served (an assertion reaches a worker in one frame "
 		    "of at most %d bytes, docs/protocol.md); set "
 		    "connection_memory to %d or less", c->connection_memory,
 		    REQUEST_MAX, PROTO_MAX_VALUE, REQUEST_MAX);
 	if (hung <= WORKER_JOB_MAX_MS(KEYS_WAIT_MS))
-		return conf_fail_at(l, conf_key_line(l, "heartbeat_interval"),
+		rc = conf_fail_at(l, conf_key_line(l, "heartbeat_interval"),
 		    "heartbeat_interval x heartbeat_liveness = %ld ms: a "
 		    "worker would be taken for hung while a job may still "
 		    "legitimately run (up to %d ms: verification, the wait for "
@@ -257,11 +377,7 @@ finish_server(struct conf *l, void *obj)
 		    "docs/architecture.md); raise heartbeat_interval or "
 		    "heartbeat_liveness", hung,
 		    WORKER_JOB_MAX_MS(KEYS_WAIT_MS));
-	/* sockaddr_un holds 108 bytes; leave room for "/worker.sock". */
-	if (strlen(c->runtime_dir) > 80)
-		return conf_fail_at(l, 0, "runtime_dir is longer than 80 "
-		    "bytes, too long for a Unix socket path");
-	return 0;
+	return rc;
 }
 
 /* ---- [issuer] --------------------------------------------------------- */
@@ -306,8 +422,8 @@ set_jwks(struct conf *l, const struct conf_key *k, void *obj, const char *v)
 	return 0;
 }
 
-static const struct conf_type jwks_type = { set_jwks, clear_jwks,
-    purge_jwks };
+static const struct conf_type jwks_type = { .set = set_jwks,
+    .clear = clear_jwks, .purge = purge_jwks };
 
 static int
 set_algs(struct conf *l, const struct conf_key *k, void *obj, const char *v)
@@ -331,7 +447,7 @@ set_algs(struct conf *l, const struct conf_key *k, void *obj, const char *v)
 	return 0;
 }
 
-static const struct conf_type algs_type = { set_algs, NULL, NULL };
+static const struct conf_type algs_type = { .set = set_algs };
 
 static int
 set_idclaim(struct conf *l, const struct conf_key *k, void *obj,
@@ -349,7 +465,7 @@ set_idclaim(struct conf *l, const struct conf_key *k, void *obj,
 	return 0;
 }
 
-static const struct conf_type idclaim_type = { set_idclaim, NULL, NULL };
+static const struct conf_type idclaim_type = { .set = set_idclaim };
 
 static void
 clear_require(const struct conf_key *k, void *obj)
@@ -416,35 +532,154 @@ set_require(struct conf *l, const struct conf_key *k, void *obj,
 	return rc;
 }
 
-static const struct conf_type require_type = { set_require, clear_require,
-    NULL };
+static const struct conf_type require_type = { .set = set_require,
+    .clear = clear_require };
+
+/* ---- iss --------------------------------------------------------------- */
+
+/* host[:port], or [v6][:port]: labels of letters, digits and '-'. */
+static int
+valid_host(const char *h, size_t n)
+{
+	size_t	i, label = 0;
+
+	for (i = n; i > 0 && isdigit((unsigned char)h[i - 1]); i--)
+		;
+	if (i > 0 && i < n && h[i - 1] == ':')
+		n = i - 1;	/* without its port */
+	if (n > 2 && h[0] == '[' && h[n - 1] == ']')
+		return strspn(h + 1, "0123456789abcdefABCDEF:.") == n - 2;
+	if (n == 0 || n > 253)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (h[i] == '.' && label > 0 && h[i - 1] != '-')
+			label = 0;
+		else if (isalnum((unsigned char)h[i]) ||
+		    (h[i] == '-' && label > 0))
+			label++;
+		else
+			return 0;
+		if (label > 63)
+			return 0;
+	}
+	return label > 0 && h[n - 1] != '-';
+}
+
+/*
+ * The issuer's "iss" is compared with each token's claim byte for byte, so
+ * a value no issuer would put there (a typo in the scheme, a stray word)
+ * would make every assertion fail with 401: refuse it now instead.  An
+ * http(s):// URL with a host (OpenID Connect), or a host name.
+ */
+static int
+set_iss(struct conf *l, const struct conf_key *k, void *obj, const char *v)
+{
+	const char	*host = v, *end;
+
+	if (*v == '\0')
+		return conf_str.set(l, k, obj, v);	/* "empty value" */
+	if (strncmp(v, "https://", 8) == 0)
+		host = v + 8;
+	else if (strncmp(v, "http://", 7) == 0)
+		host = v + 7;
+	end = host + strcspn(host, "/?#");
+	if (!valid_host(host, (size_t)(end - host)) ||
+	    (host == v && *end != '\0') || strpbrk(v, " \t") != NULL)
+		return conf_fail(l, "%s: expected an https:// URL or a host "
+		    "name, as the issuer writes its tokens' \"iss\" claim, got "
+		    "\"%s\"", k->name, v);
+	return conf_str.set(l, k, obj, v);
+}
+
+static const struct conf_type iss_type = { .set = set_iss,
+    .clear = conf_clear_str, .show = conf_show_str, .swap = conf_swap_ptr };
 
 #define ISS(f)	offsetof(struct issuer, f)
 
 /*
  * Keys come from jwks_file, jwks_url (or both), the HS* secret from
  * hs_secret_file: finish_issuer() checks they fit "algorithms".  "services"
- * is checked against the [service] sections once all are read.
+ * is checked against the [service] sections once all are read.  The
+ * workers read all of it, so a reload applies every key.
  */
 static const struct conf_key issuer_keys[] = {
-	{ "iss", &conf_str, ISS(iss), 0, 0, NULL },
-	{ "jwks_file", &jwks_type, ISS(jwks_file), 0, 0, CONF_OPTIONAL },
-	{ "jwks_url", &conf_https, ISS(jwks_url), 0, 0, CONF_OPTIONAL },
-	{ "jwks_refresh", &conf_i64, ISS(jwks_refresh), 1, 604800, "3600" },
+	{ "iss", &iss_type, ISS(iss), 0, 0, NULL, CONF_RELOAD,
+	  .doc = "The \"iss\" claim of the issuer's tokens, exactly: an "
+	  "https:// (or http://) URL, or a host name.",
+	  .example = "https://idp.example.com" },
+	{ "jwks_file", &jwks_type, ISS(jwks_file), 0, 0, CONF_OPTIONAL,
+	  CONF_RELOAD,
+	  .doc = "Its public keys as a JWK Set (RSA of 2048 to 8192 bits, EC "
+	  "P-256, P-384, P-521, Ed25519).  Each worker rereads it when it "
+	  "changes on disk (checked at most once a second, and at once when a "
+	  "token names an unknown kid), so keys rotate without a reload; a "
+	  "version that does not parse is logged and the keys in use are "
+	  "kept.  Replace it by rename (write a temporary file, mv it).",
+	  .example = "example.jwks" },
+	{ "jwks_url", &conf_https, ISS(jwks_url), 0, 0, CONF_OPTIONAL,
+	  CONF_RELOAD,
+	  .doc = "And/or the URL of its JWK Set (https:// only: plain http:// "
+	  "is refused), fetched by each worker at start, every jwks_refresh "
+	  "seconds, and when a token names an unknown kid (at most once per 30 "
+	  "s); connect timeout 2 s, whole fetch 5 s, at most 1 MiB, no "
+	  "redirects, certificate and host name verified.  A failed fetch is "
+	  "logged and the last good set kept (retried after 30 s, or "
+	  "jwks_refresh if shorter).  With jwks_file too, a worker starts with "
+	  "the file's keys and each fetch replaces them; with jwks_url alone "
+	  "the issuer has no keys (its assertions get 401) until a fetch "
+	  "succeeds.  `tokend -t` does not fetch.",
+	  .example = "#https://idp.example.com/.well-known/jwks.json" },
+	{ "jwks_refresh", &conf_i64, ISS(jwks_refresh), 1, 604800, "3600",
+	  CONF_RELOAD,
+	  .doc = "Seconds between fetches of jwks_url; refused without "
+	  "jwks_url.", .example = "#3600" },
 	{ "jwks_ca_file", &conf_pathname, ISS(jwks_ca_file), 0, 0,
-	    CONF_OPTIONAL },
+	  CONF_OPTIONAL, CONF_RELOAD,
+	  .doc = "CA certificates (PEM) that verify jwks_url's server, instead "
+	  "of the system's.", .example = "#/etc/tokend/idp-ca.pem" },
 	{ "hs_secret_file", &hs_secret_type, ISS(hs_secret), 0, 0,
-	    CONF_OPTIONAL },
-	{ "audience", &conf_str, ISS(audience), 0, 0, NULL },
+	  CONF_OPTIONAL, CONF_RELOAD,
+	  .doc = "The secret shared with the issuer for HS256, HS384 and "
+	  "HS512: one secret on one line, at least as many bytes as the hash "
+	  "(32, 48, 64), mode 0600.  Without it HS* is refused whatever the "
+	  "token says, so a public key can never be used as an HMAC key.",
+	  .example = "#example-hs.secret" },
+	{ "audience", &conf_str, ISS(audience), 0, 0, NULL, CONF_RELOAD,
+	  .doc = "Required in the \"aud\" claim (a string, or an array that "
+	  "contains it).", .example = "tokend" },
 	{ "algorithms", &algs_type, ISS(algorithms), 0, 0,
-	    "RS256 ES256 EdDSA" },
-	{ "leeway", &conf_i64, ISS(leeway), 0, 3600, "60" },
-	{ "identity_claim", &idclaim_type, ISS(identity), 0, 0, "sub" },
-	{ "require", &require_type, ISS(require), 0, 0, CONF_OPTIONAL },
-	{ "services", &conf_str, ISS(services_list), 0, 0, "*" },
+	  "RS256 ES256 EdDSA", CONF_RELOAD,
+	  .doc = "Signature algorithms accepted from this issuer, any of RS256 "
+	  "RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA HS256 HS384 "
+	  "HS512.  HS* need hs_secret_file, the others jwks_file or jwks_url; "
+	  "when the keys come from jwks_file alone, one of its keys at least "
+	  "must verify one of them." },
+	{ "leeway", &conf_i64, ISS(leeway), 0, 3600, "60", CONF_RELOAD,
+	  .doc = "Seconds of clock skew allowed on exp, nbf and iat." },
+	{ "identity_claim", &idclaim_type, ISS(identity), 0, 0, "sub",
+	  CONF_RELOAD,
+	  .doc = "The claim that is the user's identity, from which the uid is "
+	  "derived: sub, or email (which must then look like an address; its "
+	  "domain is compared in lower case)." },
+	{ "require", &require_type, ISS(require), 0, 0, CONF_OPTIONAL,
+	  CONF_RELOAD,
+	  .doc = "Claims every token must carry, as space-separated "
+	  "claim=value pairs: true and false are JSON booleans, any other "
+	  "value a string, compared exactly.",
+	  .example = "#email_verified=true" },
+	{ "services", &conf_str, ISS(services_list), 0, 0, "*", CONF_RELOAD,
+	  .doc = "Services this issuer's assertions may be exchanged for "
+	  "(space-separated [service] names), or * for all; another service "
+	  "gets 401." },
 	{ "uid_namespace", &conf_str, ISS(uid_namespace), 0, 0,
-	    CONF_OPTIONAL },
-	{ NULL, NULL, 0, 0, 0, NULL }
+	  CONF_OPTIONAL, CONF_RELOAD,
+	  .doc = "The namespace its uids are keyed in (docs/tokens.md), at "
+	  "most 1024 bytes: by default its iss, so a user's uid is that of "
+	  "(iss, identity).  Two sections (of either kind) whose namespaces "
+	  "are the same share their users' uids: refused unless both set "
+	  "uid_namespace to that value.  Changing it changes every uid of this "
+	  "issuer.", .example = "#https://idp.example.com" },
+	{ NULL }
 };
 
 /* The name of the first algorithm of set (for messages). */
@@ -484,10 +719,101 @@ check_hs_secret(struct conf *l, const struct issuer *is, unsigned hs)
 	return 0;
 }
 
+/* Key types by enum jwk_kty, for messages. */
+static const char *const kty_names[] = {
+	[JWK_KTY_RSA] = "RSA",
+	[JWK_KTY_EC_P256] = "EC P-256",
+	[JWK_KTY_ED25519] = "OKP Ed25519",
+	[JWK_KTY_EC_P384] = "EC P-384",
+	[JWK_KTY_EC_P521] = "EC P-521",
+};
+
+/* The algorithms of set that a key of ks verifies (jws.c's rule). */
+static unsigned
+verifiable(const struct jwks *ks, unsigned set)
+{
+	unsigned	 out = 0;
+	size_t		 i;
+	int		 a;
+
+	for (i = 0; i < ks->nkeys; i++)
+		for (a = 0; a < JWS_ALG_COUNT; a++)
+			if ((set & JWS_ALG_BIT(a)) &&
+			    jws_alg_kty(a) == (int)ks->keys[i].kty &&
+			    (ks->keys[i].alg == NULL ||
+			    strcmp(ks->keys[i].alg, jws_alg_name(a)) == 0))
+				out |= JWS_ALG_BIT(a);
+	return out;
+}
+
+/* "RS256 EdDSA", or "none". */
+static void
+alg_names(unsigned set, char *buf, size_t len)
+{
+	size_t	used = 0;
+	int	a, n;
+
+	snprintf(buf, len, "none");
+	for (a = 0; a < JWS_ALG_COUNT; a++)
+		if ((set & JWS_ALG_BIT(a)) && used < len) {
+			n = snprintf(buf + used, len - used, "%s%s",
+			    used ? " " : "", jws_alg_name(a));
+			used += n > 0 ? (size_t)n : 0;
+		}
+}
+
+/* "EC P-256 (kid "k1"), RSA (alg PS256)". */
+static void
+key_names(const struct jwks *ks, char *buf, size_t len)
+{
+	const struct jwk	*k;
+	size_t			 i, used = 0;
+	int			 n;
+
+	buf[0] = '\0';
+	for (i = 0; i < ks->nkeys && used < len; i++) {
+		k = &ks->keys[i];
+		n = snprintf(buf + used, len - used, "%s%s%s%s%s%s%s%s",
+		    i ? ", " : "", kty_names[k->kty],
+		    k->kid || k->alg ? " (" : "", k->kid ? "kid \"" : "",
+		    k->kid ? k->kid : "", k->kid ? "\"" : "",
+		    k->alg ? (k->kid ? ", alg " : "alg ") : "",
+		    k->alg ? k->alg : "");
+		used += n > 0 ? (size_t)n : 0;
+		if ((k->kid || k->alg) && used + 1 < len) {
+			buf[used++] = ')';
+			buf[used] = '\0';
+		}
+	}
+}
+
+/*
+ * Keys from jwks_file alone: one of them at least verifies one of the
+ * public-key algorithms, or no token of the issuer could ever pass (a set
+ * of EC keys with algorithms = RS256, say).  jwks_url's keys are not known
+ * before a worker fetches them.
+ */
+static int
+check_jwks_algs(struct conf *l, const struct issuer *is, unsigned pk)
+{
+	char	want[128], have[128], keys[512];
+
+	if (is->jwks == NULL || is->jwks_url != NULL || pk == 0 ||
+	    verifiable(is->jwks, pk) != 0)
+		return 0;
+	alg_names(pk, want, sizeof(want));
+	alg_names(verifiable(is->jwks, ~JWS_ALGS_HMAC), have, sizeof(have));
+	key_names(is->jwks, keys, sizeof(keys));
+	return conf_fail_at(l, conf_key_line(l, "algorithms"), "algorithms: "
+	    "no key of jwks_file verifies %s (its keys: %s); they verify %s: "
+	    "name one of those in algorithms, or add a key", want, keys, have);
+}
+
 /*
  * The checks of an [issuer] once all its keys are in: every algorithm
  * has what verifies it (HS* the shared secret, long enough for its hash;
- * the others a JWKS), and nothing is configured that nothing uses.
+ * the others a JWKS, whose keys fit them), and nothing is configured that
+ * nothing uses.
  */
 static int
 finish_issuer(struct conf *l, void *obj)
@@ -518,7 +844,7 @@ finish_issuer(struct conf *l, void *obj)
 	if (is->jwks_ca_file != NULL && access(is->jwks_ca_file, R_OK) == -1)
 		return conf_fail_at(l, conf_key_line(l, "jwks_ca_file"),
 		    "jwks_ca_file: %s: %s", is->jwks_ca_file, strerror(errno));
-	return 0;
+	return check_jwks_algs(l, is, pk);
 }
 
 static void
@@ -567,22 +893,47 @@ set_bidkey(struct conf *l, const struct conf_key *k, void *obj,
 	return 0;
 }
 
-static const struct conf_type bidkey_type = { set_bidkey, clear_bidkey,
-    clear_bidkey };
+static const struct conf_type bidkey_type = { .set = set_bidkey,
+    .clear = clear_bidkey, .purge = clear_bidkey };
 
 #define BID(f)	offsetof(struct browserid_issuer, f)
 
-/* "services" is checked against the [service] sections once all are read. */
+/*
+ * "services" is checked against the [service] sections once all are read.
+ * The workers read all of it, so a reload applies every key.
+ */
 static const struct conf_key browserid_keys[] = {
-	{ "issuer", &conf_str, BID(issuer), 0, 0, NULL },
-	{ "public_key_file", &bidkey_type, BID(key), 0, 0, NULL },
-	{ "audience", &conf_str, BID(audience), 0, 0, NULL },
-	{ "secondary", &conf_bool, BID(secondary), 0, 1, "off" },
-	{ "leeway", &conf_i64, BID(leeway), 0, 3600, "60" },
-	{ "services", &conf_str, BID(services_list), 0, 0, "*" },
+	{ "issuer", &conf_str, BID(issuer), 0, 0, NULL, CONF_RELOAD,
+	  .doc = "The issuer's domain: the certificate's \"iss\", exactly; one "
+	  "section per issuer.", .example = "api.accounts.firefox.com" },
+	{ "public_key_file", &bidkey_type, BID(key), 0, 0, NULL, CONF_RELOAD,
+	  .doc = "Its public key, parsed once at load: a BrowserID key object "
+	  "({\"algorithm\":\"RS\",\"n\":\"<decimal>\",\"e\":\"<decimal>\"} or "
+	  "{\"algorithm\":\"DS\",\"p\",\"q\",\"g\",\"y\":\"<hex>\"}), or the "
+	  "issuer's support document (/.well-known/browserid) holding it as "
+	  "\"public-key\".  RSA moduli and DSA primes of at least 256 bytes "
+	  "(2048 bits); user keys that only sign the assertion may be of 128 "
+	  "bytes (1024 bits).", .example = "firefox-accounts.json" },
+	{ "audience", &conf_str, BID(audience), 0, 0, NULL, CONF_RELOAD,
+	  .doc = "Required as the assertion's \"aud\", exactly (one string).",
+	  .example = "https://token.example.com" },
+	{ "secondary", &conf_bool, BID(secondary), 0, 1, "off", CONF_RELOAD,
+	  .doc = "off: the issuer vouches only for emails of its own domain "
+	  "(alice@issuer); on: for any domain (a secondary or fallback "
+	  "identity provider)." },
+	{ "leeway", &conf_i64, BID(leeway), 0, 3600, "60", CONF_RELOAD,
+	  .doc = "Seconds of clock skew allowed on exp and iat (milliseconds "
+	  "in the tokens)." },
+	{ "services", &conf_str, BID(services_list), 0, 0, "*", CONF_RELOAD,
+	  .doc = "Services this issuer's users may get tokens for, "
+	  "space-separated, or * for all." },
 	{ "uid_namespace", &conf_str, BID(uid_namespace), 0, 0,
-	    CONF_OPTIONAL },
-	{ NULL, NULL, 0, 0, 0, NULL }
+	  CONF_OPTIONAL, CONF_RELOAD,
+	  .doc = "The namespace its uids are keyed in, as for [issuer]: by "
+	  "default the issuer domain.  An [issuer] whose iss is this domain "
+	  "would share it: refused unless both set the same uid_namespace, to "
+	  "mean it.", .example = "#api.accounts.firefox.com" },
+	{ NULL }
 };
 
 static void
@@ -633,19 +984,40 @@ clear_service(void *obj)
 
 static const struct conf_section sections[] = {
 	{ .name = "server", .keys = server_keys, .off = 0,
-	  .finish = finish_server },
+	  .finish = finish_server,
+	  .doc = "The daemon itself: the HTTP front and its limits, the worker "
+	  "processes, logging, and the secret that keys every uid." },
 	{ .name = "issuer", .keys = issuer_keys,
 	  CONF_NAMED(struct config, issuers, nissuers, struct issuer,
 	      CONFIG_MAX_ISSUERS),
-	  .finish = finish_issuer, .clear = clear_issuer },
+	  .finish = finish_issuer, .clear = clear_issuer,
+	  .doc = "A trusted identity provider.  Assertions are JWTs (OpenID "
+	  "Connect ID tokens, OAuth access tokens) whose \"iss\" claim selects "
+	  "the issuer.  Any number of [issuer NAME] sections.  The keys an "
+	  "issuer signs with come from jwks_file, jwks_url or both; "
+	  "HS256/384/512 need hs_secret_file.", .example = "example" },
 	{ .name = "browserid", .keys = browserid_keys,
 	  CONF_NAMED(struct config, browserid, nbrowserid,
 	      struct browserid_issuer, CONFIG_MAX_BROWSERID),
-	  .clear = clear_browserid },
+	  .clear = clear_browserid,
+	  .doc = "A BrowserID certificate issuer, for backed identity "
+	  "assertions (\"certificate~assertion\", the credential of Mozilla's "
+	  "original TokenServer; RS256, RS128, RS64, DS128 or DS256, times in "
+	  "milliseconds), sent as {\"assertion\": ...} or \"Authorization: "
+	  "BrowserID\".  The certificate's \"iss\" selects the section, so "
+	  "each issuer domain has one section; its root key signs the one "
+	  "certificate, whose key signs the assertion.  Chains of certificates "
+	  "are refused (an intermediate could vouch for anyone).  Any number "
+	  "of [browserid NAME] sections.  The uid is that of (uid_namespace, "
+	  "principal email), with the same uid_secret_file as JWT identities.",
+	  .example = "firefox-accounts" },
 	{ .name = "service", .keys = service_keys,
 	  CONF_NAMED(struct config, services, nservices, struct service,
 	      CONFIG_MAX_SERVICES),
-	  .finish = finish_service, .clear = clear_service },
+	  .finish = finish_service, .clear = clear_service,
+	  .doc = "A service tokens are issued for; NAME is what clients ask "
+	  "for.  It has one node (node and secret_file) or several "
+	  "(nodes_file).", .example = "sync-1.5" },
 	{ .name = NULL }
 };
 
@@ -861,6 +1233,25 @@ void
 config_purge_secrets(struct config *c)
 {
 	conf_purge(&schema, c);
+}
+
+static void
+log_kept(const struct conf_key *k, const char *kept, const char *asked)
+{
+	log_warnx("reload: %s = %s needs a restart; %s stays in force until "
+	    "then", k->name, asked, kept);
+}
+
+size_t
+config_keep_running(struct config *running, struct config *next)
+{
+	return conf_keep(&schema, running, next, log_kept);
+}
+
+const struct conf_schema *
+config_schema(void)
+{
+	return &schema;
 }
 
 const struct service *

@@ -2,10 +2,11 @@
  * config.h - the one immutable configuration of a tokend instance.
  *
  * config_load() reads the INI file, checks it whole (every key, every
- * secret file, every JWKS) and returns a ready object, or NULL and an error
- * "FILE:LINE: message".  Nothing is re-parsed per request: keys are
- * EVP_PKEY objects and secrets are bytes.  A reload builds a new config and
- * swaps it in only when it is complete; the old one keeps serving until then.
+ * secret file, every JWKS) and returns a ready object, or NULL and every
+ * error of the file, one a line, "FILE:LINE: [section] message".  Nothing
+ * is re-parsed per request: keys are EVP_PKEY objects and secrets are
+ * bytes.  A reload builds a new config and swaps it in only when it is
+ * complete; the old one keeps serving until then.
  */
 #ifndef TOKEND_CONFIG_H
 #define TOKEND_CONFIG_H
@@ -17,6 +18,8 @@
 #define CONFIG_MAX_SERVICES	256
 #define CONFIG_MAX_BROWSERID	64
 #define CONFIG_MAX_UID_NAMESPACE 1024	/* bytes of an issuer's uid_namespace */
+#define CONFIG_ERRLEN		8192	/* room for a file's errors (all
+					   CONF_MAX_ERRORS of them) */
 
 /*
  * The sections' own structs belong to the parts that use them and are only
@@ -26,6 +29,7 @@
  * store/ through this header; one that reads a section includes its header.
  */
 struct browserid_issuer;
+struct conf_schema;
 struct issuer;
 struct secret;
 struct service;
@@ -64,8 +68,19 @@ struct config {
 	size_t		 nbrowserid;
 };
 
+/* errlen: CONFIG_ERRLEN holds every error reported; less holds fewer. */
 struct config	*config_load(const char *path, char *err, size_t errlen);
 void		 config_free(struct config *);
+/*
+ * For a reload: the keys next sets that a reload cannot apply (those only
+ * the front reads, at its start) get running's values back, each logged
+ * with the value kept and the one asked for (no secret is such a key).
+ * Returns how many.
+ */
+size_t		 config_keep_running(struct config *running,
+		    struct config *next);
+/* The tables of every section and key: what the documents are made from. */
+const struct conf_schema *config_schema(void);
 /* Wipes every secret and drops every key: the front needs none of them. */
 void		 config_purge_secrets(struct config *);
 

@@ -3,20 +3,32 @@
  *
  * A program describes its file as a table of sections: each has a name, a
  * table of keys, a place for its object and a finish hook.  Each key names
- * its value type, the offset of its field, its bounds and its default.  The
- * engine does the rest, the same way for every section: it drives the INI
- * lexer (core/ini.c), refuses unknown sections and keys, keys set twice and
- * sections that repeat, applies defaults, reports required keys left out,
- * and says where every error is ("FILE:LINE: message").  In the spirit of
- * Redis's standardConfig: a key is described once, so a new section is one
- * table entry and one finish function, and a new kind of value is one
- * struct conf_type.
+ * its value type, the offset of its field, its bounds, its default,
+ * whether a reload applies it, and the text that documents it.  The engine
+ * does the rest, the same way for every section: it drives the INI lexer
+ * (core/ini.c), refuses unknown sections and keys (suggesting the nearest
+ * known name), keys set twice and sections that repeat, applies defaults,
+ * reports required keys left out, and says where every error is
+ * ("FILE:LINE: [section] message").  In the spirit of Redis's
+ * standardConfig: a key is described once, so a new section is one table
+ * entry and one finish function, a new kind of value is one struct
+ * conf_type, and the documents (conf/tokend.conf, tokend.conf(5)) are
+ * written from the same tables (conf_describe()), so they cannot drift.
+ *
+ * Errors: a file is read to its end and every error is reported, in file
+ * order, up to CONF_MAX_ERRORS.  A section with an error skips its finish
+ * hook, and the checks that span sections run only on a file whose
+ * sections are all valid: both would otherwise report what follows from
+ * an earlier error rather than a mistake of their own.  The INI lexer
+ * stops at the first line it cannot read (a malformed header, a line with
+ * no '='), which ends the report there.
  *
  * A value type is a setter plus what undoes it: clear frees what the setter
- * stored, purge wipes it if it is a secret.  Generic types (numbers, on/off,
- * strings, paths, URLs, log levels) are defined here; a type only one
- * section uses (a secret file, a JWKS, a token format) is defined next to
- * that section, which is why this engine needs nothing but core.
+ * stored, purge wipes it if it is a secret; show and swap serve a reload
+ * (conf_keep()).  Generic types (numbers, on/off, strings, paths, URLs, log
+ * levels) are defined here; a type only one section uses (a secret file, a
+ * JWKS, a token format) is defined next to that section, which is why this
+ * engine needs nothing but core.
  *
  * Ownership: conf_load() fills a root object the caller allocated (zeroed)
  * and owns; whether it succeeds or not, conf_clear() frees everything the
@@ -26,10 +38,12 @@
 #define TOKEND_CONF_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define CONF_MAX_KEYS		32	/* keys in one section */
 #define CONF_MAX_SECTIONS	16	/* sections in one table */
 #define CONF_MAX_NAME		64	/* bytes of a section's NAME */
+#define CONF_MAX_ERRORS		20	/* errors reported of one file */
 
 struct conf;		/* the loader's state while one file is read */
 struct conf_key;
@@ -42,10 +56,28 @@ struct conf_type {
 	void	(*clear)(const struct conf_key *k, void *obj);
 	/* Wipes what set stored when it is a secret; NULL: not a secret. */
 	void	(*purge)(const struct conf_key *k, void *obj);
+	/*
+	 * The field's value as the file would write it, into buf; NULL: a
+	 * value never shown (a secret, a parsed key).  A key that needs a
+	 * restart must have show and swap.
+	 */
+	void	(*show)(const struct conf_key *k, const void *obj, char *buf,
+		    size_t len);
+	/* Exchanges the field's values of objects a and b. */
+	void	(*swap)(const struct conf_key *k, void *a, void *b);
+	int	 bounded;	/* min and max apply (a number) */
 };
 
 /* The field a key fills, in the object of its section. */
 #define CONF_FIELD(obj, k)	((void *)((char *)(obj) + (k)->off))
+
+/* Whether a SIGHUP reload applies a key. */
+enum conf_reload {
+	CONF_UNSTATED,		/* not said: the documents' test refuses it */
+	CONF_RELOAD,		/* a reload applies it */
+	CONF_RESTART,		/* read at start only: a reload keeps the
+				   running value (conf_keep()) */
+};
 
 struct conf_key {
 	const char		*name;	/* NULL ends a table */
@@ -54,6 +86,19 @@ struct conf_key {
 	long			 min, max; /* bounds of a number */
 	const char		*def;	/* default; NULL: required;
 					   CONF_OPTIONAL: may stay unset */
+	enum conf_reload	 reload;
+	/*
+	 * What the key is for, in plain sentences: the comment above it in
+	 * conf/tokend.conf and its text in tokend.conf(5).  Its default,
+	 * bounds and reload are added from the fields above.
+	 */
+	const char		*doc;
+	/*
+	 * The value conf/tokend.conf shows for the key (NULL: its default;
+	 * a key without a default needs one).  A leading '#' shows it
+	 * commented out: a key the example does not set.
+	 */
+	const char		*example;
 };
 
 extern const char conf_optional[];
@@ -89,6 +134,9 @@ struct conf_section {
 	int			(*finish)(struct conf *, void *obj);
 	/* Frees what finish added beyond the keys' fields; NULL: nothing. */
 	void			(*clear)(void *obj);
+	/* What the section is for (the documents), and its example NAME. */
+	const char		*doc;
+	const char		*example;
 };
 
 /* A named section: an array of elem_type in root_type, with name and line. */
@@ -106,9 +154,11 @@ struct conf_schema {
 };
 
 /*
- * Reads the file at path into root.  0, or -1 with "PATH:LINE: message"
- * (or "PATH: message") in err; either way the caller frees with
- * conf_clear().
+ * Reads the file at path into root.  0, or -1 with its errors in err, one
+ * a line, in file order: "PATH:LINE: [section] message" ("PATH: message"
+ * for the whole file), at most CONF_MAX_ERRORS and as many as fit errlen,
+ * then a line saying how many more there are.  Either way the caller frees
+ * with conf_clear().
  */
 int	conf_load(const char *path, const struct conf_schema *, void *root,
 	    char *err, size_t errlen);
@@ -116,6 +166,30 @@ int	conf_load(const char *path, const struct conf_schema *, void *root,
 void	conf_clear(const struct conf_schema *, void *root);
 /* Wipes every value of a secret type (the front holds no secret). */
 void	conf_purge(const struct conf_schema *, void *root);
+
+/*
+ * For a reload: every CONF_RESTART key of next whose value differs from
+ * running's is given running's value (the two are swapped, so each root
+ * still owns what it holds), and changed() is told the key, the value
+ * running keeps and the one next asked for.  Only unnamed sections may
+ * hold such keys.  Returns how many differed.
+ */
+size_t	conf_keep(const struct conf_schema *, void *running, void *next,
+	    void (*changed)(const struct conf_key *, const char *kept,
+	    const char *asked));
+
+/* The documents the tables make: the example file, the manual's keys. */
+enum conf_doc {
+	CONF_DOC_EXAMPLE,	/* conf/tokend.conf: commented key lines */
+	CONF_DOC_MAN,		/* tokend.conf(5): a .SH per section */
+};
+/*
+ * Writes every section and key of the schema as doc says, to f.  0, or -1
+ * with a message in err when a key or a section lacks what the documents
+ * need (its text, its reload, an example where there is no default).
+ */
+int	conf_describe(const struct conf_schema *, enum conf_doc doc, FILE *f,
+	    char *err, size_t errlen);
 
 /*
  * For setters, finish hooks and checks.  conf_fail() reports at the line
@@ -155,8 +229,11 @@ extern const struct conf_type conf_url;		/* http:// or https://:
 						   char * */
 extern const struct conf_type conf_https;	/* https:// only: char * */
 
-/* A string field's clear, for types that store one char * at k->off. */
+/* For types that store one char * at k->off: its clear, show and swap. */
 void	conf_clear_str(const struct conf_key *k, void *obj);
+void	conf_show_str(const struct conf_key *k, const void *obj, char *buf,
+	    size_t len);
+void	conf_swap_ptr(const struct conf_key *k, void *a, void *b);
 /* Parses digits (an optional '-') into *out: 0, or -1. */
 int	conf_parse_long(const char *v, long *out);
 

@@ -29,7 +29,7 @@ set_format(struct conf *l, const struct conf_key *k, void *obj,
 	return 0;
 }
 
-static const struct conf_type format_type = { set_format, NULL, NULL };
+static const struct conf_type format_type = { .set = set_format };
 
 /* ---- secret_file ------------------------------------------------------ */
 
@@ -53,8 +53,8 @@ clear_secrets(const struct conf_key *k, void *obj)
 	secrets_free(CONF_FIELD(obj, k));
 }
 
-static const struct conf_type secrets_type = { set_secrets, clear_secrets,
-    clear_secrets };
+static const struct conf_type secrets_type = { .set = set_secrets,
+    .clear = clear_secrets, .purge = clear_secrets };
 
 /* ---- nodes_file ------------------------------------------------------- */
 
@@ -116,20 +116,49 @@ set_nodes(struct conf *l, const struct conf_key *k, void *obj, const char *v)
 	return 0;
 }
 
-static const struct conf_type nodes_type = { set_nodes, clear_nodes,
-    purge_nodes };
+static const struct conf_type nodes_type = { .set = set_nodes,
+    .clear = clear_nodes, .purge = purge_nodes };
 
 /* ---- the section ------------------------------------------------------ */
 
 #define SVC(f)	offsetof(struct service, f)
 
+/* The workers read all of it, so a reload applies every key. */
 const struct conf_key service_keys[] = {
-	{ "format", &format_type, SVC(format), 0, 0, "tokenlib" },
-	{ "secret_file", &secrets_type, SVC(secrets), 0, 0, CONF_OPTIONAL },
-	{ "node", &conf_url, SVC(node), 0, 0, CONF_OPTIONAL },
-	{ "nodes_file", &nodes_type, SVC(nodes), 0, 0, CONF_OPTIONAL },
-	{ "duration", &conf_i64, SVC(duration), 1, 86400, "1800" },
-	{ NULL, NULL, 0, 0, 0, NULL }
+	{ "format", &format_type, SVC(format), 0, 0, "tokenlib", CONF_RELOAD,
+	  .doc = "Token format (docs/tokens.md): tokenlib (Mozilla tokenlib "
+	  "2.x: signed JSON, for services built for Mozilla's tokenserver) or "
+	  "fernet (the same JSON encrypted and signed as a Fernet token: a "
+	  "service checks it with any Fernet library and the key `tokenctl "
+	  "fernet-key` prints)." },
+	{ "secret_file", &secrets_type, SVC(secrets), 0, 0, CONF_OPTIONAL,
+	  CONF_RELOAD,
+	  .doc = "Master secrets shared with the service, one per line, newest "
+	  "first: at most 16, each of at least 32 bytes, used as bytes as it "
+	  "stands (not hex-decoded), as Mozilla's tokenlib does; blank lines "
+	  "and '#' lines are ignored; mode 0600 or 0400.  Tokens are minted "
+	  "with the first and checked (by `tokenctl verify`, libtokend-verify) "
+	  "with any, so a rotation is: `tokenctl secret --prepend "
+	  "sync.secret`, reload, and once the old tokens have expired "
+	  "(duration), `tokenctl secret --drop-oldest sync.secret` and reload "
+	  "again.  Required unless nodes_file is set.",
+	  .example = "sync.secret" },
+	{ "node", &conf_url, SVC(node), 0, 0, CONF_OPTIONAL, CONF_RELOAD,
+	  .doc = "The service node handed to clients as api_endpoint, an "
+	  "http:// or https:// URL.  Required unless nodes_file is set.",
+	  .example = "https://sync-1.example.com" },
+	{ "nodes_file", &nodes_type, SVC(nodes), 0, 0, CONF_OPTIONAL,
+	  CONF_RELOAD,
+	  .doc = "Instead of node and secret_file, a service with several "
+	  "nodes, each knowing only its own secrets: one line per node, "
+	  "\"URL,SECRET[,SECRET...]\" (newest first), at most 64 nodes, mode "
+	  "0600.  Each uid is given one node, always the same (rendezvous "
+	  "hashing, docs/tokens.md), whose URL is its api_endpoint and whose "
+	  "newest secret mints its tokens.", .example = "#sync.nodes" },
+	{ "duration", &conf_i64, SVC(duration), 1, 86400, "1800", CONF_RELOAD,
+	  .doc = "Token lifetime in seconds; for fernet also the ttl a service "
+	  "passes to its Fernet library." },
+	{ NULL }
 };
 
 int
