@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@
 #include "core/log.h"
 #include "core/notify.h"
 #include "core/proctitle.h"
+#include "pool/protocol.h"
 #include "sandbox.h"
 #include "worker.h"
 
@@ -80,7 +82,44 @@ struct supervisor {
 	struct child	 children[MAX_CHILDREN];
 	int		 nchildren;
 	int		 stopping;
+	char		 where[PATH_MAX + 64];	/* titles: listen, config */
+	char		 sock[PATH_MAX];	/* the front's worker socket */
 };
+
+/*
+ * ps -f shows "tokend: ROLE LISTEN CONFIG" (the config's absolute path,
+ * the address as the first config had it), so that two instances on one
+ * host can be told apart; top, ps -e, pgrep and pidof show the short name.
+ */
+static void
+set_title(const struct supervisor *s, const char *name, const char *role)
+{
+	proctitle_set(name, "tokend: %s %s", role, s->where);
+}
+
+static void
+title_init(struct supervisor *s)
+{
+	char	path[PATH_MAX];
+
+	if (realpath(s->cfg->path, path) == NULL)
+		snprintf(path, sizeof(path), "%s", s->cfg->path);
+	snprintf(s->where, sizeof(s->where), "%s %s", s->cfg->listen, path);
+}
+
+/*
+ * The worker socket the front bound, removed once the front and the
+ * workers are gone, so a stopped tokend leaves nothing in runtime_dir.
+ * The front cannot do it itself: its seccomp filter refuses unlink
+ * (core/sandbox.c).  The path is the first config's, as the front's is:
+ * runtime_dir changes only at a restart.
+ */
+static void
+remove_socket(const struct supervisor *s)
+{
+	if (unlink(s->sock) == -1 && errno != ENOENT)
+		log_warn("unlink %s", s->sock);
+}
 
 static const char *
 child_name(const struct child *c, char *buf, size_t len)
@@ -120,7 +159,8 @@ child_run(struct supervisor *s, struct child *c, pid_t parent, int ready_w)
 		_exit(0);
 	child_name(c, name, sizeof(name));
 	log_role(name);
-	proctitle_set("tokend: %s", name);
+	set_title(s, c->role == ROLE_FRONT ? "tokend-front" : "tokend-worker",
+	    name);
 	if (c->role == ROLE_FRONT)
 		rc = front_main(s->cfg, ready_w);
 	else
@@ -425,6 +465,7 @@ shutdown_children(struct supervisor *s)
 			wait_role(s, order[i], mono_ms() + 1000);
 		}
 	}
+	remove_socket(s);
 }
 
 static int
@@ -538,7 +579,10 @@ supervisor_main(struct config *cfg)
 	s.cfg = cfg;
 	s.ready_fd = -1;
 	s.watchdog_ms = notify_watchdog_ms();
-	proctitle_set("tokend: supervisor");
+	title_init(&s);
+	set_title(&s, "tokend-sup", "supervisor");
+	snprintf(s.sock, sizeof(s.sock), "%s/%s", cfg->runtime_dir,
+	    PROTO_ENDPOINT);
 	if (setup_signals(&s) == -1 || make_runtime_dir(cfg->runtime_dir) == -1)
 		return 1;
 	/* Not confined itself: it forks, and reloads config files. */

@@ -4,7 +4,12 @@
  * ps reads /proc/PID/cmdline, which is the memory where argv strings live;
  * the environment strings follow them.  Like nginx's ngx_setproctitle(),
  * proctitle_init() moves the environment to the heap so the whole span can
- * be rewritten.  The kernel's 15-byte comm name is set too, for top.
+ * be rewritten.
+ *
+ * The kernel's comm name is set apart (prctl PR_SET_NAME): it is what
+ * top, ps -e, pgrep and pidof match, and it holds 15 bytes, so it gets a
+ * short name of its own ("tokend-worker") rather than the head of the
+ * long title, which would read "worker 1" and say nothing of tokend.
  */
 #include "core/proctitle.h"
 
@@ -49,15 +54,16 @@ proctitle_init(int argc, char **argv)
 }
 
 void
-proctitle_set(const char *fmt, ...)
+proctitle_set(const char *name, const char *fmt, ...)
 {
-	char	buf[256];
+	char	buf[512];
 	va_list	ap;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	prctl(PR_SET_NAME, buf + (strncmp(buf, "tokend: ", 8) == 0 ? 8 : 0));
+	/* The kernel cuts it at PROCTITLE_NAME_MAX bytes itself. */
+	prctl(PR_SET_NAME, name);
 	if (title_start == NULL || title_len < 2)
 		return;
 	memset(title_start, 0, title_len);

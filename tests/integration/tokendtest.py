@@ -1759,3 +1759,20 @@ class PyWorker:
 
     def close(self):
         self.z.close()
+
+
+# ---------------------------------------------------------------- titles
+#
+# Appended for issue 18's process names (test_ops.py, and the suites that
+# check an instance's process tree).
+
+def proc_titles(t, nworkers):
+    """The titles ps shows of instance t (src/supervisor.c): the
+    supervisor's, and the sorted titles of its front and nworkers workers,
+    each naming its role, the listen address and the config's absolute
+    path, so that two instances are told apart."""
+    where = f"127.0.0.1:{t.port} {os.path.realpath(t.conf)}"
+    return (f"tokend: supervisor {where}",
+            sorted([f"tokend: front {where}"] +
+                   [f"tokend: worker {i} {where}"
+                    for i in range(1, nworkers + 1)]))
