@@ -354,31 +354,11 @@ poll_timeout(struct supervisor *s)
 	return next <= now ? 0 : (int)(next - now);
 }
 
-/* [server] keys the front reads at start only. */
-static void
-warn_server_changes(const struct config *a, const struct config *b)
-{
-	if (strcmp(a->listen, b->listen) != 0 ||
-	    strcmp(a->runtime_dir, b->runtime_dir) != 0 ||
-	    a->worker_credit != b->worker_credit || a->max_body != b->max_body ||
-	    a->queue_limit != b->queue_limit ||
-	    a->request_timeout_ms != b->request_timeout_ms ||
-	    a->max_connections != b->max_connections ||
-	    a->per_ip_connections != b->per_ip_connections ||
-	    a->idle_timeout != b->idle_timeout ||
-	    a->connection_memory != b->connection_memory ||
-	    a->access_log != b->access_log ||
-	    a->heartbeat_ms != b->heartbeat_ms ||
-	    a->heartbeat_liveness != b->heartbeat_liveness)
-		log_warnx("reload: [server] keys other than workers, "
-		    "log_level and uid_secret_file take effect only at restart");
-}
-
 static void
 reload(struct supervisor *s)
 {
 	struct config	*cfg;
-	char		 err[1024];
+	char		 err[CONFIG_ERRLEN];
 	int		 i;
 
 	log_info("reloading %s", s->cfg->path);
@@ -389,7 +369,12 @@ reload(struct supervisor *s)
 		    "previous config");
 		return;
 	}
-	warn_server_changes(s->cfg, cfg);
+	/*
+	 * The front keeps running on what it read at its start: keys only it
+	 * reads keep their running values (each change logged by name), so
+	 * new workers still reach it and a respawned front is the same.
+	 */
+	config_keep_running(s->cfg, cfg);
 	log_set_level(cfg->log_level);
 	for (i = 0; i < s->nchildren; i++) {
 		struct child *c = &s->children[i];
