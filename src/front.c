@@ -310,6 +310,81 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	return finish(r);
 }
 
+/* The client's address as inet_ntop(3) writes it, or "-". */
+static const char *
+client_address(struct MHD_Connection *c, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo	*ci;
+	const struct sockaddr		*sa;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || (sa = ci->client_addr) == NULL)
+		return "-";
+	if (sa->sa_family == AF_INET && inet_ntop(AF_INET,
+	    &((const struct sockaddr_in *)sa)->sin_addr, buf, len) != NULL)
+		return buf;
+	if (sa->sa_family == AF_INET6 && inet_ntop(AF_INET6,
+	    &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, len) != NULL)
+		return buf;
+	return "-";
+}
+
+/*
+ * When a request arrived, in UTC to the millisecond, from how long ago it
+ * started: the wall clock is read only when a line is written, and a
+ * journal's own timestamp is that of the line, not of the request.
+ */
+static const char *
+arrival_time(uint64_t age_us, char *buf, size_t len)
+{
+	struct timespec	now;
+	struct tm	tm;
+	int64_t		ms;
+	time_t		secs;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 -
+	    (int64_t)(age_us / 1000);
+	secs = (time_t)(ms / 1000);
+	if (gmtime_r(&secs, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		return "-";
+	snprintf(buf + strlen(buf), len - strlen(buf), ".%03dZ",
+	    (int)(ms % 1000));
+	return buf;
+}
+
+/*
+ * One line per request: what, the answer, how long, which worker, for
+ * whom (the client's address) and when; for an error its code and the
+ * field at fault (api.h: closed sets, never the assertion or a token),
+ * so that a 401 can be explained from the server's side.
+ */
+static void
+access_log(struct request *r, struct MHD_Connection *c,
+    enum MHD_RequestTerminationCode toe)
+{
+	uint64_t	age = mono_us() - r->start_us;
+	char		addr[INET6_ADDRSTRLEN], when[32];
+	const char	*who, *at;
+
+	who = client_address(c, addr, sizeof(addr));
+	at = arrival_time(age, when, sizeof(when));
+	if (r->refused != NULL)
+		/* What the client sent was not a request: say why. */
+		log_info("- - %u %.3fms refused=%s client=%s time=%s",
+		    r->call.status, (double)age / 1000.0, r->refused, who, at);
+	else
+		log_info("%s %s %u %.3fms worker=%d client=%s time=%s"
+		    "%s%s%s%s%s", r->method, r->path, r->call.status,
+		    (double)age / 1000.0, (int)r->job.worker_pid, who, at,
+		    r->call.error != NULL ? " error=" : "",
+		    r->call.error != NULL ? r->call.error : "",
+		    r->call.field[0] != '\0' ? " field=" : "", r->call.field,
+		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
+		    " (connection lost)");
+}
+
 static void
 on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
@@ -318,16 +393,8 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 	if (r == NULL)
 		return;
-	if (front.cfg->access_log && r->refused != NULL)
-		/* What the client sent was not a request: say why. */
-		log_info("- - %u %.3fms refused=%s", r->call.status,
-		    (double)(mono_us() - r->start_us) / 1000.0, r->refused);
-	else if (front.cfg->access_log)
-		log_info("%s %s %u %.3fms worker=%d%s", r->method, r->path,
-		    r->call.status, (double)(mono_us() - r->start_us) / 1000.0,
-		    (int)r->job.worker_pid,
-		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
-		    " (connection lost)");
+	if (front.cfg->access_log)
+		access_log(r, c, toe);
 	/*
 	 * A client that left while its job was out is completed here without
 	 * another on_request(): the worker's reply, if it came, is still held

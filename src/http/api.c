@@ -68,39 +68,45 @@ static const struct {
 	const char	*tokenserver;	/* "status" of STYLE_TOKENSERVER */
 	unsigned	 oauth_status;
 	const char	*oauth;		/* "error" of STYLE_OAUTH (RFC 6749 5.2) */
+	const char	*code;		/* the access log's error=, one each */
 } problems[] = {
 	[P_BAD_REQUEST] = { 400, "invalid-request", "error", 400,
-	    "invalid_request" },
+	    "invalid_request", "invalid-request" },
 	[P_BAD_CREDENTIALS] = { 401, "invalid-credentials",
-	    "invalid-credentials", 400, "invalid_grant" },
+	    "invalid-credentials", 400, "invalid_grant",
+	    "invalid-credentials" },
 	/* tokend's own API keeps one 401 status; X-Timestamp tells skew. */
 	[P_BAD_TIMESTAMP] = { 401, "invalid-credentials", "invalid-timestamp",
-	    400, "invalid_grant" },
+	    400, "invalid_grant", "invalid-timestamp" },
 	[P_BAD_CLIENT_STATE] = { 400, "invalid-client-state",
-	    "invalid-client-state", 400, "invalid_request" },
+	    "invalid-client-state", 400, "invalid_request",
+	    "invalid-client-state" },
 	[P_UNKNOWN_SERVICE] = { 404, "not-found", "error", 400,
-	    "invalid_target" },
-	[P_NOT_FOUND] = { 404, "not-found", "error", 404, "invalid_request" },
+	    "invalid_target", "unknown-service" },
+	[P_NOT_FOUND] = { 404, "not-found", "error", 404, "invalid_request",
+	    "not-found" },
 	[P_METHOD] = { 405, "method-not-allowed", "error", 405,
-	    "invalid_request" },
+	    "invalid_request", "method-not-allowed" },
 	[P_TOO_LARGE] = { 413, "request-too-large", "error", 413,
-	    "invalid_request" },
+	    "invalid_request", "request-too-large" },
 	[P_MEDIA_TYPE] = { 415, "unsupported-media-type", "error", 415,
-	    "invalid_request" },
+	    "invalid_request", "unsupported-media-type" },
 	[P_UNSUPPORTED_GRANT] = { 400, "invalid-request", "error", 400,
-	    "unsupported_grant_type" },
+	    "unsupported_grant_type", "unsupported-grant-type" },
 	[P_UNAVAILABLE] = { 503, "unavailable", "error", 503,
-	    "temporarily_unavailable" },
+	    "temporarily_unavailable", "unavailable" },
 	[P_TIMEOUT] = { 504, "timeout", "error", 504,
-	    "temporarily_unavailable" },
-	[P_INTERNAL] = { 500, "error", "error", 500, "server_error" },
-	[P_BAD_GATEWAY] = { 502, "error", "error", 502, "server_error" },
+	    "temporarily_unavailable", "timeout" },
+	[P_INTERNAL] = { 500, "error", "error", 500, "server_error",
+	    "internal-error" },
+	[P_BAD_GATEWAY] = { 502, "error", "error", 502, "server_error",
+	    "bad-gateway" },
 	[P_HEAD_TOO_LARGE] = { 431, "request-too-large", "error", 431,
-	    "invalid_request" },
+	    "invalid_request", "header-too-large" },
 	[P_NOT_IMPLEMENTED] = { 501, "not-implemented", "error", 501,
-	    "invalid_request" },
+	    "invalid_request", "not-implemented" },
 	[P_VERSION] = { 505, "http-version-not-supported", "error", 505,
-	    "invalid_request" },
+	    "invalid_request", "http-version-not-supported" },
 };
 
 /* Where a problem lies, for the {"location", "name"} of the answer. */
@@ -167,11 +173,30 @@ style_of(const struct api_call *c)
 	return c->ep != NULL ? c->ep->style : STYLE_TOKEND;
 }
 
+/*
+ * What the access log tells of a problem: its code, and the name of the
+ * field at fault only if it is a plain name (letters, digits, '-', '_'),
+ * so that no value a client sent can reach the log through it.
+ */
+static void
+note_problem(struct api_call *c, enum problem p, const char *name)
+{
+	size_t	n = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789-_");
+
+	c->error = problems[p].code;
+	if (name[n] == '\0' && n < sizeof(c->field))
+		memcpy(c->field, name, n + 1);
+	else
+		c->field[0] = '\0';
+}
+
 static int
 answer_problem(struct api_call *c, enum problem p, const struct fault *f)
 {
 	enum style	s = style_of(c);
 
+	note_problem(c, p, f->name);
 	if (p == P_BAD_TIMESTAMP)
 		add_header(c, "X-Timestamp", "%lld", (long long)time(NULL));
 	if (p == P_UNAVAILABLE)
@@ -924,7 +949,8 @@ api_finish(struct api_call *c, enum job_outcome outcome,
 		    "no worker answered within request_timeout");
 		return;
 	case JOB_UNAVAILABLE:
-		problem(c, P_UNAVAILABLE, "body", "assertion",
+		/* Not the request's fault: no field named, as Mozilla's. */
+		problem(c, P_UNAVAILABLE, "body", "",
 		    "the server is shutting down or overloaded");
 		return;
 	case JOB_REPLIED:

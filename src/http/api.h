@@ -67,6 +67,14 @@ struct api_call {
 	size_t			 len;
 	struct api_header	 hdr[API_MAX_HEADERS];
 	int			 nhdr;
+	/*
+	 * For the access log, when the answer is an error: its code (a
+	 * static string of a closed set: "invalid-credentials",
+	 * "invalid-timestamp", "unavailable", ...) and the name of the field
+	 * at fault ("" if none).  Never a value the client sent.
+	 */
+	const char		*error;		/* NULL: no error */
+	char			 field[32];
 };
 
 /*

@@ -89,8 +89,9 @@ static const struct {
 	[JOSE_ERR_IAT_FUTURE] = { "token issued in the future (iat)", T },
 	[JOSE_ERR_AUD_TYPE] = { "audience (aud) is not a string (or, in a "
 	    "JWT, an array of strings)", C },
-	[JOSE_ERR_AUDIENCE] = { "audience (aud) does not name this service",
-	    C },
+	/* Only when aud_sentence() has none: see there. */
+	[JOSE_ERR_AUDIENCE] = { "audience (aud) does not name the audience "
+	    "required of this issuer", C },
 	[JOSE_ERR_ISS_UNKNOWN] = { "issuer (iss) is not trusted", C },
 	[JOSE_ERR_KEY_MISMATCH] = { "key type does not fit the algorithm", C },
 	[JOSE_ERR_SIG_LENGTH] = { "signature has the wrong length", C },
@@ -158,11 +159,53 @@ static const struct {
 #undef C
 #undef T
 
+/*
+ * A wrong audience is told with the audience that was required (the
+ * issuer's `audience` setting): "does not name this service" sent
+ * operators to the service's settings.  A refusal reaches the client
+ * through jose_strerror() with its code alone, so jose_check_aud()
+ * records the audience it wanted.  Each audience's sentence is written
+ * once and kept for the thread's life: a reply that waits in a worker's
+ * outbox still points at its own.  The table holds more audiences than a
+ * config plausibly has; past it, the table's general sentence is given.
+ * Per thread, since a worker verifies on one.
+ */
+#define AUD_SENTENCES		32
+#define AUD_SENTENCE_MAX	200
+#define AUD_SHOWN		120	/* bytes of an audience quoted */
+
+static _Thread_local char	 aud_text[AUD_SENTENCES][AUD_SENTENCE_MAX];
+static _Thread_local int	 aud_count;
+static _Thread_local const char	*aud_last;	/* of the last refusal */
+
+static void
+aud_sentence(const char *audience)
+{
+	char	s[AUD_SENTENCE_MAX];
+	int	i;
+
+	snprintf(s, sizeof(s), "audience (aud) must name \"%.*s%s\", the "
+	    "audience required of this issuer", AUD_SHOWN, audience,
+	    strlen(audience) > AUD_SHOWN ? "..." : "");
+	for (i = 0; i < aud_count; i++)
+		if (strcmp(aud_text[i], s) == 0)
+			break;
+	if (i == AUD_SENTENCES) {
+		aud_last = NULL;
+		return;
+	}
+	if (i == aud_count)
+		memcpy(aud_text[aud_count++], s, sizeof(s));
+	aud_last = aud_text[i];
+}
+
 const char *
 jose_strerror(enum jose_err e)
 {
 	if ((unsigned)e >= JOSE_ERR_COUNT || errs[e].text == NULL)
 		return "unknown assertion error";
+	if (e == JOSE_ERR_AUDIENCE && aud_last != NULL)
+		return aud_last;
 	return errs[e].text;
 }
 
@@ -425,18 +468,21 @@ jose_check_aud(json_t *claims, const char *audience, int arrays)
 	size_t	 i;
 	int	 found = 0;
 
-	if (aud == NULL)
-		return JOSE_ERR_AUDIENCE;
-	if (json_is_string(aud))
-		return jose_str_eq(aud, audience) ? JOSE_OK : JOSE_ERR_AUDIENCE;
-	if (!arrays || !json_is_array(aud))
-		return JOSE_ERR_AUD_TYPE;
-	json_array_foreach(aud, i, v) {
-		if (!json_is_string(v))
+	if (aud != NULL && json_is_string(aud))
+		found = jose_str_eq(aud, audience);
+	else if (aud != NULL) {
+		if (!arrays || !json_is_array(aud))
 			return JOSE_ERR_AUD_TYPE;
-		found |= jose_str_eq(v, audience);
+		json_array_foreach(aud, i, v) {
+			if (!json_is_string(v))
+				return JOSE_ERR_AUD_TYPE;
+			found |= jose_str_eq(v, audience);
+		}
 	}
-	return found ? JOSE_OK : JOSE_ERR_AUDIENCE;
+	if (found)
+		return JOSE_OK;
+	aud_sentence(audience);
+	return JOSE_ERR_AUDIENCE;
 }
 
 void

@@ -111,7 +111,11 @@ enum jose_class {
 	JOSE_CLASS_INTERNAL,	/* our failure, not the client's */
 };
 
-/* A fixed, human-readable sentence for each code; never NULL. */
+/*
+ * A human-readable sentence for each code, never NULL, never freed.  Each
+ * is fixed but AUDIENCE's, which names the audience that the calling
+ * thread's last jose_check_aud() refusal required.
+ */
 const char	*jose_strerror(enum jose_err);
 enum jose_class	 jose_err_class(enum jose_err);
 
@@ -193,7 +197,8 @@ enum jose_err	 jose_check_times(json_t *claims, const struct jose_clock *,
 /*
  * "aud" names audience: one string equal to it or, where arrays is set
  * (RFC 7519 4.1.3), an array of strings holding it.  AUDIENCE if it is
- * missing or names others, AUD_TYPE if it is of another type.
+ * missing or names others (then jose_strerror() names audience), AUD_TYPE
+ * if it is of another type.
  */
 enum jose_err	 jose_check_aud(json_t *claims, const char *audience,
 		    int arrays);
