@@ -346,7 +346,9 @@ def run_until(t, ld, cond, what, timeout=15):
 
 def wait_welcomed(t, pids):
     """Polls with single requests until each C worker of pids has answered
-    one: then the broker knows them all before a test's worker joins."""
+    one: then the broker knows them all before a test's worker joins.
+    Returns once each of those requests is in the access log, so that a
+    log mark taken next counts a test's requests only."""
     rx = re.compile(r"POST /v1/token 200 .* worker=(\d+)")
     reqs = Requests()
 
@@ -356,6 +358,8 @@ def wait_welcomed(t, pids):
         return set(pids) <= {int(m.group(1)) for m in
                              rx.finditer(t.stderr())}
     T.wait_until(known, 10, interval=0.01, what=f"answers from {pids}")
+    T.wait_until(lambda: len(re.findall(r"POST /v1/token ", t.stderr())) >=
+                 len(reqs.sent), 5, interval=0.01, what="access log lines")
 
 
 def frame(cmd, body=b""):
