@@ -536,7 +536,7 @@ def config_small_root_key_refused_with_line():
                               ("audience", AUD)])], [("k.json", k.public())])
     line = t.lines[("browserid small", "public_key_file")]
     assert rc != 0, "accepted a 1024-bit root key"
-    assert f"{conf}:{line}: public_key_file: " in err and \
+    assert f"{conf}:{line}: [browserid small] public_key_file: " in err and \
         "under 256 bytes" in err, err
 
 

@@ -764,7 +764,7 @@ def config_check_unreachable_jwks_url_is_fine():
     assert rc == 0, f"exit {rc}, stderr {err.strip()!r}"
     t2, conf2 = conf_case("all", [
         ("jwks_file", "k.jwks"), ("hs_secret_file", "hs.secret"),
-        ("algorithms", "RS256 PS384 ES512 EdDSA HS256"),
+        ("algorithms", "RS256 PS384 ES256 EdDSA HS256"),
         ("identity_claim", "email"), ("require",
                                       "email_verified=true hd=example.com"),
         ("services", SYNC), ("leeway", 30)])
