@@ -227,8 +227,7 @@ static const struct conf_key server_keys[] = {
 	  .doc = "Address and port of the HTTP front, numeric: ADDRESS:PORT, "
 	  "IPv6 as [ADDRESS]:PORT." },
 	{ "workers", &conf_int, SRV(workers), 0, 256, "0", CONF_RELOAD,
-	  .doc = "Worker processes doing the crypto; 0 means one per CPU.  A "
-	  "reload replaces the workers one by one." },
+	  .doc = "Worker processes doing the crypto; 0 means one per CPU." },
 	{ "worker_credit", &conf_int, SRV(worker_credit), 1, 16, "16",
 	  CONF_RESTART,
 	  .doc = "Jobs the front gives one worker at once: the one it works on "
@@ -283,17 +282,14 @@ static const struct conf_key server_keys[] = {
 	{ "access_log", &conf_bool, SRV(access_log), 0, 1, "on",
 	  CONF_RESTART,
 	  .doc = "One log line per request: on or off." },
-	{ "sandbox", &conf_bool, SRV(sandbox), 0, 1, "on", CONF_RELOAD,
+	{ "sandbox", &conf_bool, SRV(sandbox), 0, 1, "on", CONF_WORKERS,
 	  .doc = "Confines the front and the workers (Landlock and seccomp, "
 	  "docs/security.md): each reaches only the files and ports its role "
 	  "needs.  off is the escape hatch for a kernel or a set-up it does "
-	  "not fit.  A reload applies it to the workers it starts; the front "
-	  "keeps its own until tokend restarts." },
+	  "not fit." },
 	{ "log_level", &conf_loglevel, SRV(log_level), 0, 0, "info",
-	  CONF_RELOAD,
-	  .doc = "error, warning, info or debug.  A reload sets it in the "
-	  "supervisor and the new workers; the front keeps its level until it "
-	  "restarts." },
+	  CONF_WORKERS,
+	  .doc = "error, warning, info or debug (the supervisor's too)." },
 	{ "heartbeat_interval", &conf_int, SRV(heartbeat_ms), 50, 60000,
 	  "1000", CONF_RESTART,
 	  .doc = "Milliseconds between heartbeats of idle workers and the "
@@ -645,8 +641,8 @@ static const struct conf_key issuer_keys[] = {
 	  "token says, so a public key can never be used as an HMAC key.",
 	  .example = "#example-hs.secret" },
 	{ "audience", &conf_str, ISS(audience), 0, 0, NULL, CONF_RELOAD,
-	  .doc = "Required in the \"aud\" claim (a string, or an array that "
-	  "contains it).", .example = "tokend" },
+	  .doc = "A value the \"aud\" claim must hold (a string, or an array "
+	  "that contains it).", .example = "tokend" },
 	{ "algorithms", &algs_type, ISS(algorithms), 0, 0,
 	  "RS256 ES256 EdDSA", CONF_RELOAD,
 	  .doc = "Signature algorithms accepted from this issuer, any of RS256 "
@@ -915,7 +911,7 @@ static const struct conf_key browserid_keys[] = {
 	  "(2048 bits); user keys that only sign the assertion may be of 128 "
 	  "bytes (1024 bits).", .example = "firefox-accounts.json" },
 	{ "audience", &conf_str, BID(audience), 0, 0, NULL, CONF_RELOAD,
-	  .doc = "Required as the assertion's \"aud\", exactly (one string).",
+	  .doc = "The assertion's \"aud\", exactly (one string).",
 	  .example = "https://token.example.com" },
 	{ "secondary", &conf_bool, BID(secondary), 0, 1, "off", CONF_RELOAD,
 	  .doc = "off: the issuer vouches only for emails of its own domain "

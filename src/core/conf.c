@@ -1309,6 +1309,8 @@ key_facts(const struct conf_key *k, char *buf, size_t len)
 		    range[0] ? ", default" : "Default", k->def);
 	snprintf(buf, len, "%s  %s", what, k->reload == CONF_RESTART ?
 	    "Needs a restart: a reload keeps the running value." :
+	    k->reload == CONF_WORKERS ? "A reload applies it to the workers "
+	    "it starts; the front keeps its value until a restart." :
 	    "A reload applies it.");
 }
 

@@ -75,6 +75,8 @@ struct conf_type {
 enum conf_reload {
 	CONF_UNSTATED,		/* not said: the documents' test refuses it */
 	CONF_RELOAD,		/* a reload applies it */
+	CONF_WORKERS,		/* a reload applies it in the workers it
+				   starts; the front keeps its value */
 	CONF_RESTART,		/* read at start only: a reload keeps the
 				   running value (conf_keep()) */
 };
