@@ -490,7 +490,7 @@ email_ok(const unsigned char *s, size_t len)
 			return 0;
 	for (p = at + 1; p <= end; p++) {
 		if (p == end || *p == '.') {
-			if (lablen == 0 || p[-1] == '-' || p[-lablen] == '-')
+			if (lablen == 0 || p[-1] == '-' || *(p - lablen) == '-')
 				return 0;
 			labels++;
 			lablen = 0;
