@@ -63,7 +63,9 @@ import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tokendtest as T  # noqa: E402
-from tokendtest import AUD, ISS, SYNC, test  # noqa: E402
+from tokendtest import (AUD, ISS, JOB, HEARTBEAT, PROGRESS,  # noqa: E402
+                        READY, REFUSE, REPLY, RESYNC, SYNC, WELCOME,
+                        PyWorker, Zmtp, test, v2_decode, v2_encode)
 
 TOKEN_FIELDS = {"id", "key", "uid", "api_endpoint", "duration", "hashalg",
                 "expires"}
@@ -569,147 +571,8 @@ def reconnected_worker_gets_its_job_again_at_once():
 
 
 # ---------------------------------------------------------------- protocol
-
-class Zmtp:
-    """One ZeroMQ peer over a Unix socket, in Python's standard library
-    alone: ZMTP 3.0 with the NULL mechanism (the 64-byte greeting, a READY
-    command naming the socket type and, for a DEALER, its identity), then
-    messages as lists of frames.  Enough to be a worker written from
-    docs/protocol.md (or a version-1 one), or a broker for a C worker."""
-
-    def __init__(self, sock, socket_type, identity=b""):
-        self.s = sock
-        self.buf = b""
-        greeting = (b"\xff" + b"\x00" * 8 + b"\x7f" + bytes([3, 0]) +
-                    b"NULL".ljust(20, b"\x00") + b"\x00" + b"\x00" * 31)
-        self.s.sendall(greeting)
-        self._read(64)
-        props = self._prop(b"Socket-Type", socket_type)
-        if identity:
-            props += self._prop(b"Identity", identity)
-        self._send_frame(b"\x05READY" + props, command=True)
-        while not self._recv_frame()[1]:    # the peer's READY command
-            pass
-
-    @classmethod
-    def connect(cls, path, identity):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
-        s.connect(path)
-        return cls(s, b"DEALER", identity)
-
-    @staticmethod
-    def _prop(name, value):
-        return bytes([len(name)]) + name + struct.pack(">I", len(value)) + \
-            value
-
-    def _read(self, n):
-        while len(self.buf) < n:
-            data = self.s.recv(65536)
-            if not data:
-                raise EOFError("peer closed the connection")
-            self.buf += data
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def _send_frame(self, body, more=False, command=False):
-        flags = (1 if more else 0) | (4 if command else 0)
-        if len(body) > 255:
-            head = bytes([flags | 2]) + struct.pack(">Q", len(body))
-        else:
-            head = bytes([flags, len(body)])
-        self.s.sendall(head + body)
-
-    def _recv_frame(self):
-        """(body, is_command, more)."""
-        flags = self._read(1)[0]
-        size = struct.unpack(">Q", self._read(8))[0] if flags & 2 else \
-            self._read(1)[0]
-        return self._read(size), bool(flags & 4), bool(flags & 1)
-
-    def send(self, frames):
-        for i, f in enumerate(frames):
-            self._send_frame(f, more=i + 1 < len(frames))
-
-    def recv(self, timeout=5):
-        """The next message (a list of frames), or None after timeout."""
-        self.s.settimeout(timeout)
-        try:
-            frames = []
-            while True:
-                body, command, more = self._recv_frame()
-                if command:
-                    continue
-                frames.append(body)
-                if not more:
-                    return frames
-        except socket.timeout:
-            return None
-        finally:
-            self.s.settimeout(10)
-
-    def close(self):
-        self.s.close()
-
-
-# Version 2 commands (docs/protocol.md).
-READY, JOB, REPLY, HEARTBEAT, BYE, WELCOME, REFUSE, PROGRESS, RESYNC = \
-    range(1, 10)
-
-
-def v2_encode(cmd, fields):
-    """One version 2 message: {2, cmd}, then (key length, key, 4-byte
-    value length, value) records."""
-    out = bytes([2, cmd])
-    for k, v in fields:
-        k = k.encode() if isinstance(k, str) else k
-        v = v.encode() if isinstance(v, str) else v
-        out += bytes([len(k)]) + k + struct.pack(">I", len(v)) + v
-    return out
-
-
-def v2_decode(frame):
-    """(version, cmd, {key: value})."""
-    version, cmd, off, fields = frame[0], frame[1], 2, {}
-    while off < len(frame):
-        klen = frame[off]
-        key = frame[off + 1:off + 1 + klen].decode()
-        off += 1 + klen
-        vlen = struct.unpack(">I", frame[off:off + 4])[0]
-        fields.setdefault(key, frame[off + 4:off + 4 + vlen])
-        off += 4 + vlen
-    return version, cmd, fields
-
-
-class PyWorker:
-    """A version 2 worker in Python, after docs/protocol.md alone."""
-
-    def __init__(self, path, identity):
-        self.z = Zmtp.connect(path, identity)
-        self.last_sent = 0
-
-    def send(self, cmd, fields=()):
-        self.z.send([v2_encode(cmd, fields)])
-        self.last_sent = time.monotonic()
-
-    def expect(self, want, timeout=5, beat=HB_MS / 1000 / 2):
-        """The next message of command want (fields), heartbeating while
-        idle; None after timeout."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if time.monotonic() - self.last_sent >= beat:
-                self.send(HEARTBEAT)
-            msg = self.z.recv(timeout=min(beat, max(0.01, end -
-                                                    time.monotonic())))
-            if msg is None:
-                continue
-            assert len(msg) == 1, f"a version 2 message is one frame: {msg}"
-            version, cmd, fields = v2_decode(msg[0])
-            assert version == 2, msg
-            if cmd == want:
-                return fields
-        return None
-
+#
+# The ZMTP peer and the Python worker are tokendtest's (Zmtp, PyWorker).
 
 def fake_token_reply(job):
     return [("job", job), ("id", "py-token"), ("key", "cHkta2V5"),
