@@ -729,7 +729,10 @@ def ten_thousand_members_refused_in_milliseconds():
         assert st == 400 and got["errors"][0]["name"] == "body" and \
             "more than 64 members" in got["errors"][0]["description"], \
             (st, got)
-        assert flood_ms < 5, f"{flood_ms:.2f} ms for a refusal"
+        # A few milliseconds; AddressSanitizer slows every byte's path.
+        limit = 15 if T.under_asan(t.front()) else 5
+        assert flood_ms < limit, f"{flood_ms:.2f} ms for a refusal " \
+                                 f"(limit {limit} ms)"
         claims = T.claims("flood", iss=ISS, aud=AUD, lifetime=900,
                           **{f"c{i}": i for i in range(400)})
         st, _, got = t.token(T.sign_jwt(S.key, claims))
