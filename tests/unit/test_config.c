@@ -1119,6 +1119,392 @@ test_err_limits_that_cannot_fit(void **state)
 	config_free(c);
 }
 
+/* ---- every error of a file (issue 18) --------------------------------- */
+
+/* The number of lines of err. */
+static int
+error_lines(void)
+{
+	const char	*p;
+	int		 n = err[0] != '\0';
+
+	for (p = err; *p != '\0'; p++)
+		n += *p == '\n';
+	return n;
+}
+
+/* Line i (0-based) of err, in a static buffer. */
+static const char *
+nth_error(int i)
+{
+	static char	 buf[2048];
+	const char	*p = err;
+
+	while (i-- > 0 && (p = strchr(p, '\n')) != NULL)
+		p++;
+	assert_non_null(p);
+	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p, "\n"), p);
+	return buf;
+}
+
+/* Asserts error i is "PATH:LINE: " at marker's line, and holds phrase. */
+#define error_is(i, s, marker, phrase) \
+	error_is_(i, s, marker, phrase, __FILE__, __LINE__)
+
+static void
+error_is_(int i, const char *s, const char *marker, const char *phrase,
+    const char *file, int line)
+{
+	char		 prefix[PATH_MAX + 32];
+	const char	*e = nth_error(i);
+
+	snprintf(prefix, sizeof(prefix), "%s:%d: ", conf_path,
+	    line_of(s, marker));
+	if (strncmp(e, prefix, strlen(prefix)) != 0 ||
+	    strstr(e, phrase) == NULL) {
+		print_error("error %d is \"%s\", want \"%s...%s\"\n", i, e,
+		    prefix, phrase);
+		_fail(file, line);
+	}
+}
+
+/*
+ * Mistakes in several sections are all reported, in file order, each at
+ * its line with its section, and an error in one section does not hide
+ * those of the next.
+ */
+static void
+test_every_error_reported(void **state)
+{
+	const char	*s;
+
+	s = conf("workers = many\nlisen = 127.0.0.1:80\n",
+	    "leeway = -5\n",
+	    "duration = 0\n"
+	    "\n[service two]\nsecert_file = sync.secret\n"
+	    "node = https://two.example.com\n");
+	assert_null(load_text(s));
+	assert_int_equal(error_lines(), 5);
+	error_is(0, s, "workers = many", "[server] workers: expected an "
+	    "integer from 0 to 256, got \"many\"");
+	error_is(1, s, "lisen", "[server] unknown key \"lisen\"");
+	error_is(2, s, "leeway", "[issuer accounts] leeway: expected an "
+	    "integer from 0 to 3600");
+	error_is(3, s, "duration", "[service sync-1.5] duration: expected "
+	    "an integer from 1 to 86400");
+	error_is(4, s, "secert_file", "[service two] unknown key "
+	    "\"secert_file\"");
+}
+
+/*
+ * A section's finish checks and required keys are reported in file order
+ * too: at the section's or the key's line, before a later section's.
+ */
+static void
+test_errors_in_file_order(void **state)
+{
+	const char	*s;
+
+	s = conf("runtime_dir = /tmp/" "0123456789012345678901234567890123"
+	    "4567890123456789012345678901234567890123456789\n"
+	    "max_body = 300000\n",
+	    "\n[issuer two]\niss = https://two.example.com\n"
+	    "jwks_file = keys.jwks\n",
+	    "\n[service two]\nsecret_file = sync.secret\nnode = ftp://x\n");
+	assert_null(load_text(s));
+	assert_int_equal(error_lines(), 3);
+	/* A line now, where there was none: the key's. */
+	error_is(0, s, "runtime_dir", "[server] runtime_dir: \"/tmp/0123");
+	assert_non_null(strstr(nth_error(0), "too long for a Unix socket "
+	    "path (at most 80"));
+	/* [server]'s finish check is skipped: runtime_dir already failed. */
+	error_is(1, s, "[issuer two]", "[issuer two] missing required key "
+	    "\"audience\"");
+	error_is(2, s, "node = ftp", "[service two] node: expected an "
+	    "http:// or https:// URL");
+
+	/* Alone, the finish checks of [server] are all reported. */
+	s = conf("max_body = 300000\nconnection_memory = 100000\n"
+	    "heartbeat_interval = 100\nheartbeat_liveness = 2\n", "", "");
+	assert_null(load_text(s));
+	assert_int_equal(error_lines(), 3);
+	error_is(0, s, "max_body", "[server] max_body = 300000");
+	error_is(1, s, "connection_memory", "[server] connection_memory = "
+	    "100000");
+	error_is(2, s, "heartbeat_interval", "[server] heartbeat_interval x "
+	    "heartbeat_liveness");
+}
+
+/* At most CONF_MAX_ERRORS are listed, then how many more there are. */
+static void
+test_errors_capped(void **state)
+{
+	char	more[2048];
+	char	last[PATH_MAX + 64];
+	int	i;
+
+	more[0] = '\0';
+	for (i = 0; i < 25; i++)
+		snprintf(more + strlen(more), sizeof(more) - strlen(more),
+		    "bogus%d = 1\n", i);
+	assert_null(load_text(conf(more, "", "")));
+	assert_int_equal(error_lines(), CONF_MAX_ERRORS + 1);
+	assert_non_null(strstr(nth_error(0), "unknown key \"bogus0\""));
+	assert_non_null(strstr(nth_error(19), "unknown key \"bogus19\""));
+	snprintf(last, sizeof(last), "%s: 5 more errors (25 in all)",
+	    conf_path);
+	assert_string_equal(nth_error(CONF_MAX_ERRORS), last);
+}
+
+/* A small buffer gets whole errors only, then the count of the rest. */
+static void
+test_errors_fit_the_buffer(void **state)
+{
+	struct config	*c;
+	char		 small[400], *nl;
+
+	tu_write_file(dir, "tokend.conf", conf("bogus1 = 1\nbogus2 = 1\n"
+	    "bogus3 = 1\nbogus4 = 1\nbogus5 = 1\n", "", ""), 0644);
+	c = config_load(conf_path, small, sizeof(small));
+	assert_null(c);
+	assert_true(strlen(small) < sizeof(small) - 1);
+	/* Every line but the last is a whole error; the last counts. */
+	assert_non_null(nl = strrchr(small, '\n'));
+	assert_non_null(strstr(nl, " more errors (5 in all)"));
+	assert_non_null(strstr(small, "unknown key \"bogus1\" in this "
+	    "section\n"));
+}
+
+/* ---- names that point at the fix -------------------------------------- */
+
+static void
+test_suggest_key(void **state)
+{
+	const char	*s;
+
+	/* Two letters swapped, one missing, one wrong. */
+	refused_at(conf("", "", "\n[service two]\nsecert_file = sync.secret\n"
+	    "node = https://two.example.com\n"), "secert_file",
+	    "[service two] unknown key \"secert_file\" in this section; did "
+	    "you mean \"secret_file\"?");
+	refused_at(conf("lisen = 127.0.0.1:80\n", "", ""), "lisen",
+	    "did you mean \"listen\"?");
+	refused_at(conf("", "audiance = x\n", ""), "audiance",
+	    "did you mean \"audience\"?");
+	/* Case aside, and a prefix of a longer name. */
+	refused_at(conf("Workers = 2\n", "", ""), "Workers",
+	    "did you mean \"workers\"?");
+	refused_at(conf("uid_secret = uid.secret\n", "", ""), "uid_secret =",
+	    "did you mean \"uid_secret_file\"?");
+	refused_at(conf("", "algorithm = ES256\n", ""), "algorithm =",
+	    "did you mean \"algorithms\"?");
+	/* A key of another section says where it belongs. */
+	refused_at(conf("", "", "listen = 127.0.0.1:80\n"), "listen",
+	    "unknown key \"listen\" in this section (it is a key of "
+	    "[server])");
+	/* Nothing near: no guess. */
+	s = conf("frobnicate = 1\n", "", "");
+	refused_at(s, "frobnicate", "unknown key \"frobnicate\" in this "
+	    "section");
+	assert_null(strstr(err, "did you mean"));
+	assert_null(strstr(err, "it is a key of"));
+	/* The misspelt key is not also reported missing. */
+	s = conf("", "", "\n[service two]\nsecert_file = sync.secret\n"
+	    "node = https://two.example.com\n");
+	assert_null(load_text(s));
+	assert_int_equal(error_lines(), 1);
+	s = "[server]\nuid_secert_file = uid.secret\n"
+	    "[issuer accounts]\niss = i\njwks_file = keys.jwks\naudience = a\n"
+	    "[service s]\nsecret_file = sync.secret\nnode = https://n\n";
+	refused_at(s, "uid_secert_file", "[server] unknown key "
+	    "\"uid_secert_file\" in this section; did you mean "
+	    "\"uid_secret_file\"?");
+	assert_int_equal(error_lines(), 1);
+}
+
+static void
+test_suggest_section(void **state)
+{
+	refused_at(conf("", "", "\n[servcie two]\n"), "[servcie two]",
+	    "unknown section [servcie two] (did you mean [service two]?); "
+	    "expected [server], [issuer NAME], [browserid NAME] or "
+	    "[service NAME]");
+	refused_at(conf("", "", "\n[isuer two]\n"), "[isuer two]",
+	    "(did you mean [issuer two]?)");
+	refused_at(conf("", "", "\n[Browserid two]\n"), "[Browserid two]",
+	    "(did you mean [browserid two]?)");
+	refused_at(conf("", "", "\n[srever]\n"), "[srever]",
+	    "(did you mean [server]?)");
+	refused_at(conf("", "", "\n[server extra]\n"), "[server extra]",
+	    "unknown section [server extra] ([server] takes no NAME)");
+	/* The keys of a section refused are not reported one by one. */
+	assert_null(load_text(conf("", "", "\n[servcie two]\nsecret_file = "
+	    "x\nnode = y\n")));
+	assert_int_equal(error_lines(), 1);
+}
+
+/* ---- likely mistakes refused with a reason ----------------------------- */
+
+static void
+test_iss_values(void **state)
+{
+	static const char *const good[] = { "https://two.example.com",
+	    "http://idp.example.com:8080/realms/x", "https://[::1]:8443/",
+	    "accounts.google.com", "idp", "idp.example:8443",
+	    "https://login.example.com/tenant-1/v2.0?x=1" };
+	static const char *const bad[] = { "my issuer", "https//idp.example",
+	    "ftp://idp.example", "https://", "https:///path", "-idp.example",
+	    "idp..example", "idp-.example", "https://idp.example.com extra",
+	    "idp.example/path", "https://idp_example.com" };
+	struct config	*c;
+	char		 line[256], marker[64];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(line, sizeof(line), "\n[issuer two]\niss = %s\n"
+		    "jwks_file = keys.jwks\naudience = a\n", good[i]);
+		c = load_text(conf("", line, ""));
+		if (c == NULL)
+			fail_msg("iss = %s refused: %s", good[i], err);
+		config_free(c);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "\n[issuer two]\niss = %s\n"
+		    "jwks_file = keys.jwks\naudience = a\n", bad[i]);
+		snprintf(marker, sizeof(marker), "iss = %s\n", bad[i]);
+		refused_at(conf("", line, ""), marker, "[issuer two] iss: "
+		    "expected an https:// URL or a host name");
+	}
+}
+
+/* RFC 7515 A.2's RSA modulus (2048 bits). */
+#define A2_N \
+    "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp" \
+    "-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOW" \
+    "vG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUs" \
+    "LA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9k" \
+    "G4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2" \
+    "PAcDTW9gb54h4FRWyuXpoQ"
+
+/* keys.jwks: one RSA key, its JWK's own "alg" as given (NULL: none). */
+static void
+write_rsa_jwks(const char *alg)
+{
+	char	 jwks[2048];
+
+	snprintf(jwks, sizeof(jwks), "{\"keys\":[{\"kty\":\"RSA\",\"kid\":"
+	    "\"r1\",%s%s%s\"e\":\"AQAB\",\"n\":\"" A2_N "\"}]}\n",
+	    alg ? "\"alg\":\"" : "", alg ? alg : "", alg ? "\"," : "");
+	tu_write_file(dir, "keys.jwks", jwks, 0644);
+}
+
+/* An issuer whose algorithms no key of its jwks_file verifies. */
+static void
+test_algorithms_without_key(void **state)
+{
+	/* The EC P-256 key of every CONF_FMT issuer. */
+	refused_at(conf("", "algorithms = RS256 EdDSA\n", ""),
+	    "algorithms = RS256", "[issuer accounts] algorithms: no key of "
+	    "jwks_file verifies RS256 EdDSA (its keys: EC P-256 (kid "
+	    "\"k1\")); they verify ES256");
+	refused_at(conf("", "algorithms = ES384 HS256\n"
+	    "hs_secret_file = sync.secret\n", ""), "algorithms = ES384",
+	    "no key of jwks_file verifies ES384 (its keys: EC P-256");
+	/* One algorithm with a key is enough (the default names three). */
+	config_free(load_ok(conf("", "algorithms = RS256 ES256\n", "")));
+	/* Keys to come from jwks_url may verify them: not known yet. */
+	config_free(load_ok(conf("", "algorithms = RS256\n"
+	    "jwks_url = https://idp.example.com/jwks\n", "")));
+	/* A JWK's own "alg" narrows what it verifies. */
+	write_rsa_jwks("PS256");
+	refused_at(conf("", "algorithms = RS256\n", ""), "algorithms = RS256",
+	    "(its keys: RSA (kid \"r1\", alg PS256)); they verify PS256");
+	write_rsa_jwks(NULL);
+	config_free(load_ok(conf("", "algorithms = PS512\n", "")));
+	refused_at(conf("", "algorithms = ES256\n", ""), "algorithms = ES256",
+	    "they verify RS256 RS384 RS512 PS256 PS384 PS512");
+}
+
+/* ---- a reload names the keys it cannot apply ---------------------------- */
+
+/* Runs config_keep_running(a, b) and returns what it logged. */
+static char *
+keep_logged(struct config *a, struct config *b, size_t *n)
+{
+	char	*log, path[PATH_MAX];
+	int	 fd, saved;
+
+	snprintf(path, sizeof(path), "%s/stderr", dir);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC,
+	    0600)) != -1);
+	fflush(stderr);
+	assert_true((saved = dup(STDERR_FILENO)) != -1);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	*n = config_keep_running(a, b);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fd);
+	assert_non_null(log = tu_read_file(path, NULL));
+	return log;
+}
+
+/*
+ * The front reads listen, runtime_dir and its limits at start only: a
+ * reload keeps their running values in the new config (so new workers
+ * reach the running front) and names each one changed, with both values.
+ * What the workers read (workers, secrets, issuers) is applied.
+ */
+static void
+test_reload_keeps_restart_keys(void **state)
+{
+	struct config	*a, *b;
+	char		*log, rt[PATH_MAX];
+	size_t		 n;
+
+	a = load_ok(conf("listen = 127.0.0.1:8080\nruntime_dir = rt-a\n"
+	    "workers = 2\nrequest_timeout = 5\n", "", ""));
+	tu_write_file(dir, "uid.secret", SYNC_SECRET "\n", 0600);
+	b = load_ok(conf("listen = [::1]:9090\nruntime_dir = rt-b\n"
+	    "workers = 3\nrequest_timeout = 5\naccess_log = off\n", "", ""));
+	log = keep_logged(a, b, &n);
+	assert_int_equal(n, 3);
+	assert_non_null(strstr(log, "reload: listen = [::1]:9090 needs a "
+	    "restart; 127.0.0.1:8080 stays in force until then"));
+	snprintf(rt, sizeof(rt), "reload: runtime_dir = %s/rt-b needs a "
+	    "restart; %s/rt-a stays in force until then", dir, dir);
+	assert_non_null(strstr(log, rt));
+	assert_non_null(strstr(log, "reload: access_log = off needs a "
+	    "restart; on stays in force"));
+	/* Unchanged, or applied by a reload: not named. */
+	assert_null(strstr(log, "request_timeout"));
+	assert_null(strstr(log, "workers"));
+	/* No secret is shown, though the uid secret changed. */
+	assert_null(strstr(log, "uid_secret"));
+	assert_null(strstr(log, SYNC_SECRET));
+	free(log);
+
+	/* b runs with a's values where it must; the rest is b's own. */
+	assert_string_equal(b->listen, "127.0.0.1:8080");
+	assert_string_equal(b->listen_host, "127.0.0.1");
+	assert_int_equal(b->listen_port, 8080);
+	snprintf(rt, sizeof(rt), "%s/rt-a", dir);
+	assert_string_equal(b->runtime_dir, rt);
+	assert_int_equal(b->access_log, 1);
+	assert_int_equal(b->workers, 3);
+	assert_secret(b->uid_secret, SYNC_SECRET);
+	/* The next reload compares with what runs: nothing new to say. */
+	config_free(a);
+	a = load_ok(conf("listen = 127.0.0.1:8080\nruntime_dir = rt-a\n"
+	    "workers = 4\n", "", ""));
+	log = keep_logged(b, a, &n);
+	assert_int_equal(n, 0);
+	assert_string_equal(log, "");
+	free(log);
+	config_free(a);
+	config_free(b);
+}
+
 /* ---- the engine: a section is one table entry ------------------------- */
 
 /*
@@ -1443,6 +1829,15 @@ main(void)
 		T(test_uid_namespace_clash),
 		T(test_uid_namespace_shared),
 		T(test_uid_namespace_values),
+		T(test_every_error_reported),
+		T(test_errors_in_file_order),
+		T(test_errors_capped),
+		T(test_errors_fit_the_buffer),
+		T(test_suggest_key),
+		T(test_suggest_section),
+		T(test_iss_values),
+		T(test_algorithms_without_key),
+		T(test_reload_keeps_restart_keys),
 		T(test_engine_new_sections),
 		T(test_engine_left_out),
 		T(test_engine_errors),
