@@ -358,13 +358,17 @@ static void
 reload(struct supervisor *s)
 {
 	struct config	*cfg;
-	char		 err[CONFIG_ERRLEN];
+	char		 err[CONFIG_ERRLEN], *line, *next;
 	int		 i;
 
 	log_info("reloading %s", s->cfg->path);
 	notify_send("RELOADING=1");
 	if ((cfg = config_load(s->cfg->path, err, sizeof(err))) == NULL) {
-		log_warnx("reload failed, keeping the running config: %s", err);
+		/* One log line per error of the file. */
+		for (line = strtok_r(err, "\n", &next); line != NULL;
+		    line = strtok_r(NULL, "\n", &next))
+			log_warnx("reload failed, keeping the running config: "
+			    "%s", line);
 		notify_send("READY=1\nSTATUS=reload failed, running the "
 		    "previous config");
 		return;
