@@ -154,8 +154,15 @@ $(BUILD)/tests/test_verify: tests/unit/test_verify.c tests/unit/testutil.h \
 	    -L$(BUILD) -ltokend-verify -Wl,-rpath,'$$ORIGIN/..' \
 	    $(BUILD)/libtokend.a $(LDLIBS) $(TESTLDLIBS)
 
-test: $(BUILD)/tokend $(BUILD)/tokenctl $(VERIFY) $(TESTBINS)
-	BUILD=$(BUILD) tests/run
+# make test runs the fuzz smoke run too (tests/run counts one test per
+# harness), except under make asan: the harnesses are sanitizer builds
+# already.  TEST_FUZZ=0 leaves it out.
+TEST_FUZZ ?= 1
+TEST_FUZZ_TIME ?= 15
+test: $(BUILD)/tokend $(BUILD)/tokenctl $(VERIFY) $(TESTBINS) \
+    $(if $(filter 1,$(TEST_FUZZ)),fuzz)
+	BUILD=$(BUILD) FUZZ_TIME=$(if $(filter 1,$(TEST_FUZZ)),$(TEST_FUZZ_TIME)) \
+	    tests/run
 
 unit: $(TESTBINS)
 	BUILD=$(BUILD) tests/run --unit
@@ -166,7 +173,7 @@ integration: $(BUILD)/tokend $(BUILD)/tokenctl $(VERIFY)
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer \
 	    -fsanitize=address,undefined -fno-sanitize-recover=all" \
-	    LDFLAGS="-fsanitize=address,undefined" test
+	    LDFLAGS="-fsanitize=address,undefined" TEST_FUZZ=0 test
 
 run: $(BUILD)/tokend
 	scripts/devrun $(BUILD)/tokend
@@ -238,7 +245,7 @@ FUZZ_SRCS = $(wildcard tests/fuzz/*/fuzz_*.c)
 FUZZ_BINS = $(addprefix $(FUZZDIR)/,$(basename $(notdir $(FUZZ_SRCS))))
 
 # clang and its libFuzzer runtime come from scripts/install-deps too.
-ifneq ($(filter fuzz fuzz-smoke,$(MAKECMDGOALS)),)
+ifneq ($(filter fuzz fuzz-smoke test,$(MAKECMDGOALS)),)
 ifeq ($(wildcard $(shell $(FUZZ_CC) -print-resource-dir 2>/dev/null)/lib/linux/libclang_rt.fuzzer-*.a),)
 $(info tokend: $(FUZZ_CC) or libFuzzer missing, running scripts/install-deps)
 $(if $(shell scripts/install-deps >&2 && echo ok),,$(error scripts/install-deps failed))
