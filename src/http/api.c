@@ -894,6 +894,20 @@ api_prepare(struct api_call *c, struct proto_field f[PROTO_JOB_FIELDS],
 	return 0;
 }
 
+/*
+ * Whether a worker's name or description is printable ASCII, as
+ * docs/protocol.md asks: other bytes (invalid UTF-8 among them) would
+ * make the answer unwritable, so such a value is taken as absent.
+ */
+static int
+ascii_text(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return 0;
+	return 1;
+}
+
 /* The worker's error, in the endpoint's style. */
 static void
 finish_error(struct api_call *c, const struct proto_msg *m)
@@ -915,9 +929,11 @@ finish_error(struct api_call *c, const struct proto_msg *m)
 
 	if (proto_get_str(m, "error", error, sizeof(error)) == -1)
 		error[0] = '\0';
-	if (proto_get_str(m, "name", name, sizeof(name)) == -1)
+	if (proto_get_str(m, "name", name, sizeof(name)) == -1 ||
+	    !ascii_text(name))
 		snprintf(name, sizeof(name), "assertion");
-	if (proto_get_str(m, "description", desc, sizeof(desc)) == -1)
+	if (proto_get_str(m, "description", desc, sizeof(desc)) == -1 ||
+	    !ascii_text(desc))
 		snprintf(desc, sizeof(desc), "the worker gave no reason");
 	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (strcmp(error, map[i].error) == 0)
