@@ -1019,7 +1019,21 @@ set_https(struct conf *l, const struct conf_key *k, void *obj, const char *v)
 
 /* ---- showing and swapping values, for a reload ------------------------ */
 
-/* The number at k's field, in the file's unit (scale: what set multiplied). */
+/* The C type of a number type's field, and its unit in the file. */
+static enum width
+number_kind(const struct conf_type *t, long *scale)
+{
+	*scale = t == &conf_msec ? 1000 : t == &conf_mib ? 1024 : 1;
+	if (t == &conf_i64)
+		return W_I64;
+	if (t == &conf_long || t == &conf_mib)
+		return W_LONG;
+	if (t == &conf_size)
+		return W_SIZE;
+	return W_INT;
+}
+
+/* The number at k's field, as set stored it. */
 static long
 number_at(const struct conf_key *k, const void *obj, enum width w)
 {
@@ -1038,40 +1052,15 @@ number_at(const struct conf_key *k, const void *obj, enum width w)
 	return 0;
 }
 
+/* A number in the file's unit: seconds, not milliseconds. */
 static void
-show_int(const struct conf_key *k, const void *obj, char *buf, size_t len)
+show_number(const struct conf_key *k, const void *obj, char *buf,
+    size_t len)
 {
-	snprintf(buf, len, "%ld", number_at(k, obj, W_INT));
-}
+	long		 scale;
+	enum width	 w = number_kind(k->type, &scale);
 
-static void
-show_i64(const struct conf_key *k, const void *obj, char *buf, size_t len)
-{
-	snprintf(buf, len, "%ld", number_at(k, obj, W_I64));
-}
-
-static void
-show_long(const struct conf_key *k, const void *obj, char *buf, size_t len)
-{
-	snprintf(buf, len, "%ld", number_at(k, obj, W_LONG));
-}
-
-static void
-show_size(const struct conf_key *k, const void *obj, char *buf, size_t len)
-{
-	snprintf(buf, len, "%ld", number_at(k, obj, W_SIZE));
-}
-
-static void
-show_msec(const struct conf_key *k, const void *obj, char *buf, size_t len)
-{
-	snprintf(buf, len, "%ld", number_at(k, obj, W_INT) / 1000);
-}
-
-static void
-show_mib(const struct conf_key *k, const void *obj, char *buf, size_t len)
-{
-	snprintf(buf, len, "%ld", number_at(k, obj, W_LONG) / 1024);
+	snprintf(buf, len, "%ld", number_at(k, obj, w) / scale);
 }
 
 static void
@@ -1112,28 +1101,16 @@ swap_field(const struct conf_key *k, void *a, void *b, size_t n)
 	memcpy(y, t, n);
 }
 
+/* The field of a number type, or of on/off and log levels (ints). */
 static void
-swap_int(const struct conf_key *k, void *a, void *b)
+swap_number(const struct conf_key *k, void *a, void *b)
 {
-	swap_field(k, a, b, sizeof(int));
-}
+	static const size_t	 size[] = { [W_INT] = sizeof(int),
+	    [W_LONG] = sizeof(long), [W_I64] = sizeof(int64_t),
+	    [W_SIZE] = sizeof(size_t) };
+	long			 scale;
 
-static void
-swap_long(const struct conf_key *k, void *a, void *b)
-{
-	swap_field(k, a, b, sizeof(long));
-}
-
-static void
-swap_i64(const struct conf_key *k, void *a, void *b)
-{
-	swap_field(k, a, b, sizeof(int64_t));
-}
-
-static void
-swap_size(const struct conf_key *k, void *a, void *b)
-{
-	swap_field(k, a, b, sizeof(size_t));
+	swap_field(k, a, b, size[number_kind(k->type, &scale)]);
 }
 
 void
@@ -1142,22 +1119,22 @@ conf_swap_ptr(const struct conf_key *k, void *a, void *b)
 	swap_field(k, a, b, sizeof(void *));
 }
 
-const struct conf_type conf_int = { .set = set_int, .show = show_int,
-    .swap = swap_int, .bounded = 1 };
-const struct conf_type conf_i64 = { .set = set_i64, .show = show_i64,
-    .swap = swap_i64, .bounded = 1 };
-const struct conf_type conf_long = { .set = set_long, .show = show_long,
-    .swap = swap_long, .bounded = 1 };
-const struct conf_type conf_size = { .set = set_size, .show = show_size,
-    .swap = swap_size, .bounded = 1 };
-const struct conf_type conf_msec = { .set = set_msec, .show = show_msec,
-    .swap = swap_int, .bounded = 1 };
-const struct conf_type conf_mib = { .set = set_mib, .show = show_mib,
-    .swap = swap_long, .bounded = 1 };
+const struct conf_type conf_int = { .set = set_int, .show = show_number,
+    .swap = swap_number, .bounded = 1 };
+const struct conf_type conf_i64 = { .set = set_i64, .show = show_number,
+    .swap = swap_number, .bounded = 1 };
+const struct conf_type conf_long = { .set = set_long, .show = show_number,
+    .swap = swap_number, .bounded = 1 };
+const struct conf_type conf_size = { .set = set_size, .show = show_number,
+    .swap = swap_number, .bounded = 1 };
+const struct conf_type conf_msec = { .set = set_msec, .show = show_number,
+    .swap = swap_number, .bounded = 1 };
+const struct conf_type conf_mib = { .set = set_mib, .show = show_number,
+    .swap = swap_number, .bounded = 1 };
 const struct conf_type conf_bool = { .set = set_bool, .show = show_bool,
-    .swap = swap_int };
+    .swap = swap_number };
 const struct conf_type conf_loglevel = { .set = set_loglevel,
-    .show = show_loglevel, .swap = swap_int };
+    .show = show_loglevel, .swap = swap_number };
 const struct conf_type conf_str = { .set = set_str, .clear = conf_clear_str,
     .show = conf_show_str, .swap = conf_swap_ptr };
 const struct conf_type conf_pathname = { .set = set_path,

@@ -1377,25 +1377,24 @@ test_iss_values(void **state)
 	}
 }
 
-/* RFC 7515 A.2's RSA modulus (2048 bits). */
-#define A2_N \
-    "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp" \
-    "-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOW" \
-    "vG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUs" \
-    "LA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9k" \
-    "G4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2" \
-    "PAcDTW9gb54h4FRWyuXpoQ"
-
-/* keys.jwks: one RSA key, its JWK's own "alg" as given (NULL: none). */
+/*
+ * keys.jwks: RFC 7515's keys (RSA A.2, EC P-256 A.3, EC P-521 A.4), the
+ * RSA key with a JWK "alg" of its own unless alg is NULL.
+ */
 static void
-write_rsa_jwks(const char *alg)
+write_rfc7515_jwks(const char *alg)
 {
-	char	 jwks[2048];
+	static const char	 kid[] = "\"kid\":\"rfc7515-a2\",";
+	char			*set, *at, jwks[8192];
 
-	snprintf(jwks, sizeof(jwks), "{\"keys\":[{\"kty\":\"RSA\",\"kid\":"
-	    "\"r1\",%s%s%s\"e\":\"AQAB\",\"n\":\"" A2_N "\"}]}\n",
-	    alg ? "\"alg\":\"" : "", alg ? alg : "", alg ? "\"," : "");
+	assert_non_null(set = tu_read_file(tu_vector("rfc7515.jwks.json"),
+	    NULL));
+	assert_non_null(at = strstr(set, kid));
+	at += strlen(kid);
+	snprintf(jwks, sizeof(jwks), "%.*s%s%s%s%s", (int)(at - set), set,
+	    alg ? "\"alg\":\"" : "", alg ? alg : "", alg ? "\"," : "", at);
 	tu_write_file(dir, "keys.jwks", jwks, 0644);
+	free(set);
 }
 
 /* An issuer whose algorithms no key of its jwks_file verifies. */
@@ -1416,13 +1415,17 @@ test_algorithms_without_key(void **state)
 	config_free(load_ok(conf("", "algorithms = RS256\n"
 	    "jwks_url = https://idp.example.com/jwks\n", "")));
 	/* A JWK's own "alg" narrows what it verifies. */
-	write_rsa_jwks("PS256");
-	refused_at(conf("", "algorithms = RS256\n", ""), "algorithms = RS256",
-	    "(its keys: RSA (kid \"r1\", alg PS256)); they verify PS256");
-	write_rsa_jwks(NULL);
+	write_rfc7515_jwks("PS256");
+	refused_at(conf("", "algorithms = RS256 ES384\n", ""),
+	    "algorithms = RS256", "no key of jwks_file verifies RS256 ES384 "
+	    "(its keys: RSA (kid \"rfc7515-a2\", alg PS256), EC P-256 (kid "
+	    "\"rfc7515-a3\"), EC P-521 (kid \"rfc7515-a4\")); they verify "
+	    "ES256 PS256 ES512");
+	write_rfc7515_jwks(NULL);
 	config_free(load_ok(conf("", "algorithms = PS512\n", "")));
-	refused_at(conf("", "algorithms = ES256\n", ""), "algorithms = ES256",
-	    "they verify RS256 RS384 RS512 PS256 PS384 PS512");
+	refused_at(conf("", "algorithms = EdDSA ES384\n", ""), "algorithms = "
+	    "EdDSA", "they verify RS256 ES256 RS384 RS512 PS256 PS384 PS512 "
+	    "ES512");
 }
 
 /* ---- a reload names the keys it cannot apply ---------------------------- */
