@@ -321,7 +321,7 @@ static const struct conf_key server_keys[] = {
 	  "> uid.secret)`.  Keep it forever: a reload applies a new one like "
 	  "any key, and a new one changes every uid.",
 	  .example = "uid.secret" },
-	{ NULL }
+	{ .name = NULL }
 };
 
 /*
@@ -675,7 +675,7 @@ static const struct conf_key issuer_keys[] = {
 	  "are the same share their users' uids: refused unless both set "
 	  "uid_namespace to that value.  Changing it changes every uid of this "
 	  "issuer.", .example = "#https://idp.example.com" },
-	{ NULL }
+	{ .name = NULL }
 };
 
 /* The name of the first algorithm of set (for messages). */
@@ -929,7 +929,7 @@ static const struct conf_key browserid_keys[] = {
 	  "default the issuer domain.  An [issuer] whose iss is this domain "
 	  "would share it: refused unless both set the same uid_namespace, to "
 	  "mean it.", .example = "#api.accounts.firefox.com" },
-	{ NULL }
+	{ .name = NULL }
 };
 
 static void

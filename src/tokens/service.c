@@ -158,7 +158,7 @@ const struct conf_key service_keys[] = {
 	{ "duration", &conf_i64, SVC(duration), 1, 86400, "1800", CONF_RELOAD,
 	  .doc = "Token lifetime in seconds; for fernet also the ttl a service "
 	  "passes to its Fernet library." },
-	{ NULL }
+	{ .name = NULL }
 };
 
 int

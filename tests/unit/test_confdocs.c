@@ -191,7 +191,7 @@ test_new_key_needs_its_doc(void **state)
 		keys[n] = sections[0].keys[n];
 	keys[n] = (struct conf_key){ "dummy_key", &conf_int, 0, 0, 1, "0",
 	    CONF_RELOAD, .doc = NULL };
-	keys[n + 1] = (struct conf_key){ NULL };
+	keys[n + 1] = (struct conf_key){ .name = NULL };
 	sections[0].keys = keys;
 	schema.sections = sections;
 

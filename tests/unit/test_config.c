@@ -1569,7 +1569,7 @@ static const struct conf_type t_password = { .set = t_set_password,
 static const struct conf_key t_server_keys[] = {
 	{ "port", &conf_int, offsetof(struct t_root, port), 1, 65535, "8080",
 	    CONF_RESTART, .doc = "The port." },
-	{ NULL }
+	{ .name = NULL }
 };
 
 static const struct conf_key t_database_keys[] = {
@@ -1582,7 +1582,7 @@ static const struct conf_key t_database_keys[] = {
 	    60, "2", CONF_RESTART, .doc = "Seconds a query may take." },
 	{ "password", &t_password, offsetof(struct t_database, password), 0,
 	    0, CONF_OPTIONAL, CONF_RELOAD, .doc = "Its password." },
-	{ NULL }
+	{ .name = NULL }
 };
 
 static const struct conf_key t_remote_keys[] = {
@@ -1590,7 +1590,7 @@ static const struct conf_key t_remote_keys[] = {
 	    NULL, CONF_RELOAD, .doc = "Where the remote is." },
 	{ "credit", &conf_int, offsetof(struct t_remote, credit), 1, 16, "4",
 	    CONF_RELOAD, .doc = "Jobs it takes at once." },
-	{ NULL }
+	{ .name = NULL }
 };
 
 static int
