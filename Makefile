@@ -209,11 +209,17 @@ install-lib: $(VERIFY)
 	ln -sf libtokend-verify.so.$(VERIFY_SOVER) \
 	    $(DESTDIR)$(LIBDIR)/libtokend-verify.so
 	install -m 0644 $(VERIFY_A) $(DESTDIR)$(LIBDIR)/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' \
+	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
 	    -e 's|@VERSION@|$(VERIFY_VERSION)|g' src/lib/tokend-verify.pc.in \
 	    > $(DESTDIR)$(PKGCONFIGDIR)/tokend-verify.pc
 	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/tokend-verify.pc
+	@# The loader's cache, as zlib's install refreshes it: a program linked
+	@# with the shared library then finds it in LIBDIR when ld.so.conf
+	@# lists LIBDIR (Debian lists /usr/local/lib); else an rpath
+	@# (docs/deployment.md).  Not for a staged install, nor without root.
+	if [ -z "$(DESTDIR)" ]; then ldconfig 2>/dev/null || true; fi
 
 clean:
 	rm -rf build build-asan

@@ -22,8 +22,15 @@
  *     tokend_token_clear(&t);
  *
  * Build with `pkg-config --cflags --libs tokend-verify` (shared), or
- * `pkg-config --static --cflags --libs tokend-verify`.  The library needs
- * libcrypto (OpenSSL 3) and jansson; it exports only the tokend_ names.
+ * `pkg-config --static --cflags --libs tokend-verify` (a static program:
+ * libtokend-verify, libcrypto and jansson linked in; the .pc's
+ * Libs.private holds -static).  A program linked with the shared library
+ * finds it at run time through the loader's cache: `make install-lib`
+ * runs ldconfig, which covers /usr/local/lib on Debian; for a prefix the
+ * loader does not search, link with -Wl,-rpath,$(pkg-config
+ * --variable=libdir tokend-verify) (docs/deployment.md, "Checking a token
+ * in a service").  The library needs libcrypto (OpenSSL 3) and jansson;
+ * it exports only the tokend_ names.
  *
  * Threads: a verifier is filled once, then only read, so any number of
  * threads may call tokend_verify() on it at the same time.  Adding secrets
