@@ -123,10 +123,14 @@ mkdir -p "$HOME"
 LOG="$ROOT/tokend.log"
 PIDFILE="$ROOT/tokend.pid"
 
-make() { command make BUILD="$BUILD" DESTDIR="$ROOT" "$@"; }
+SANFLAGS=()
 if [ "$SANITIZED" = 1 ]; then
+	# make asan's flags, so that make rebuilds nothing without them.
+	SANFLAGS=(OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
+	    LDFLAGS="-fsanitize=address,undefined")
 	cc() { command cc -fsanitize=address,undefined "$@"; }
 fi
+make() { command make BUILD="$BUILD" DESTDIR="$ROOT" "${SANFLAGS[@]}" "$@"; }
 systemd-sysusers() { echo "(test) no user made: the tester's stands in"; }
 runuser() {
 	while [ $# -gt 0 ] && [ "$1" != "--" ]; do shift; done
