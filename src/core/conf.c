@@ -1266,29 +1266,35 @@ wrap(FILE *f, const char *prefix, const char *text, size_t width, int man)
 		fputc('\n', f);
 }
 
-/* "From 1 to 300, default 5.  A reload applies it." */
+/*
+ * "From 1 to 300, default 5.  A reload applies it.": what the table says
+ * of k beyond its text.  Whether an optional key is needed (secret_file,
+ * unless nodes_file) is for its text to say.
+ */
 static void
 key_facts(const struct conf_key *k, char *buf, size_t len)
 {
-	char	range[64] = "", what[512];
+	char		 what[512];
+	const char	*reload;
+	int		 range = k->type->bounded;
 
-	if (k->type->bounded)
-		snprintf(range, sizeof(range), "From %ld to %ld", k->min,
-		    k->max);
-	if (k->def == NULL)
-		snprintf(what, sizeof(what), "%s%s", range,
-		    range[0] ? "; required." : "Required.");
-	else if (k->def == CONF_OPTIONAL)
-		snprintf(what, sizeof(what), "%s%s", range,
-		    range[0] ? "; optional." : "Optional.");
-	else
-		snprintf(what, sizeof(what), "%s%s %s.", range,
-		    range[0] ? ", default" : "Default", k->def);
-	snprintf(buf, len, "%s  %s", what, k->reload == CONF_RESTART ?
-	    "Needs a restart: a reload keeps the running value." :
-	    k->reload == CONF_WORKERS ? "A reload applies it to the workers "
-	    "it starts; the front keeps its value until a restart." :
-	    "A reload applies it.");
+	what[0] = '\0';
+	if (range)
+		snprintf(what, sizeof(what), "From %ld to %ld%s", k->min,
+		    k->max, k->def == NULL ? "; required.  " :
+		    k->def == CONF_OPTIONAL ? ".  " : ", default ");
+	else if (k->def == NULL)
+		snprintf(what, sizeof(what), "Required.  ");
+	else if (k->def != CONF_OPTIONAL)
+		snprintf(what, sizeof(what), "Default ");
+	if (k->def != NULL && k->def != CONF_OPTIONAL)
+		snprintf(what + strlen(what), sizeof(what) - strlen(what),
+		    "%s.  ", k->def);
+	reload = k->reload == CONF_RESTART ? "Needs a restart: a reload "
+	    "keeps the running value." : k->reload == CONF_WORKERS ? "A "
+	    "reload applies it to the workers it starts; the front keeps its "
+	    "value until a restart." : "A reload applies it.";
+	snprintf(buf, len, "%s%s", what, reload);
 }
 
 /* Whether the tables hold what the documents need; messages into err. */
