@@ -754,7 +754,7 @@ front_main(struct config *cfg, int ready_fd)
 		return EXIT_FATAL;
 	}
 	/* Before ZeroMQ's threads exist, so they are confined too. */
-	if (sandbox_front_begin(cfg) == -1)
+	if (sandbox_enter(cfg, SANDBOX_FRONT) == -1)
 		return EXIT_FATAL;
 	if ((front.broker = broker_new(&(struct broker_settings){
 	    .runtime_dir = cfg->runtime_dir, .credit = cfg->worker_credit,
@@ -773,7 +773,7 @@ front_main(struct config *cfg, int ready_fd)
 	}
 	front.mhd_fd = info->epoll_fd;
 	log_info("listening on %s", cfg->listen);
-	if (sandbox_front_lock(cfg) == -1) {
+	if (sandbox_seal(cfg, SANDBOX_FRONT) == -1) {
 		rc = EXIT_FATAL;
 		front.phase = F_DONE;
 	}

@@ -182,73 +182,52 @@ warm_up(void)
 	json_object_seed(0);
 }
 
-typedef int (*rules_fn)(const struct config *, struct sandbox_rules *);
+/* Each role's rules, by enum sandbox_role. */
+static const struct role {
+	const char	*name;
+	int		(*rules)(const struct config *, struct sandbox_rules *);
+} roles[] = {
+	[SANDBOX_FRONT] = { "front", front_rules },
+	[SANDBOX_WORKER] = { "worker", worker_rules },
+};
 
-static int
-begin(const struct config *cfg, rules_fn make, const char *role)
+int
+sandbox_enter(const struct config *cfg, enum sandbox_role role)
 {
-	struct sandbox_rules	r;
-	int			abi;
+	const struct role	*ro = &roles[role];
+	struct sandbox_rules	 r;
+	int			 abi = -1;
 
 	if (!cfg->sandbox)
 		return 0;
-	if (make(cfg, &r) == -1) {
-		sandbox_rules_clear(&r);
-		return -1;
-	}
-	abi = sandbox_restrict(&r);
+	if (ro->rules(cfg, &r) == 0)
+		abi = sandbox_restrict(&r);
 	sandbox_rules_clear(&r);
 	if (abi == -1)
 		log_warnx("sandbox: cannot confine the %s's files "
-		    "(sandbox = off runs it unconfined)", role);
+		    "(sandbox = off runs it unconfined)", ro->name);
 	return abi == -1 ? -1 : 0;
 }
 
-static int
-lock(const struct config *cfg, rules_fn make, const char *role)
+int
+sandbox_seal(const struct config *cfg, enum sandbox_role role)
 {
-	struct sandbox_rules	r;
-	int			rc;
+	const struct role	*ro = &roles[role];
+	struct sandbox_rules	 r;
+	int			 rc = -1;
 
 	if (!cfg->sandbox)
 		return 0;
 	warm_up();
-	if (make(cfg, &r) == -1) {
-		sandbox_rules_clear(&r);
-		return -1;
-	}
-	rc = sandbox_lock(&r);
+	if (ro->rules(cfg, &r) == 0)
+		rc = sandbox_lock(&r);
 	sandbox_rules_clear(&r);
 	if (rc == -1)
 		log_warnx("sandbox: cannot install the %s's seccomp filter "
-		    "(sandbox = off runs it unconfined)", role);
+		    "(sandbox = off runs it unconfined)", ro->name);
 	else
-		log_debug("sandbox: %s confined", role);
+		log_debug("sandbox: %s confined", ro->name);
 	return rc;
-}
-
-int
-sandbox_front_begin(const struct config *cfg)
-{
-	return begin(cfg, front_rules, "front");
-}
-
-int
-sandbox_front_lock(const struct config *cfg)
-{
-	return lock(cfg, front_rules, "front");
-}
-
-int
-sandbox_worker_begin(const struct config *cfg)
-{
-	return begin(cfg, worker_rules, "worker");
-}
-
-int
-sandbox_worker_lock(const struct config *cfg)
-{
-	return lock(cfg, worker_rules, "worker");
 }
 
 void

@@ -613,9 +613,9 @@ worker_main(const struct config *cfg, int index)
 	 * Issuers' keys first: READY says this worker can verify.  Its files
 	 * are confined before its threads exist, its calls once it is set up.
 	 */
-	if (sandbox_worker_begin(cfg) == -1 ||
+	if (sandbox_enter(cfg, SANDBOX_WORKER) == -1 ||
 	    keys_start(cfg->issuers, cfg->nissuers, mono_ms()) == -1 ||
-	    worker_setup(&w) == -1 || sandbox_worker_lock(cfg) == -1)
+	    worker_setup(&w) == -1 || sandbox_seal(cfg, SANDBOX_WORKER) == -1)
 		return EXIT_FATAL;
 	log_debug("worker %d ready on %s as %s", index, w.endpoint, w.ident);
 	while (!w.quit) {
