@@ -12,7 +12,9 @@ the filters refuse.  Here, against the real daemon:
   tokens     still minted under the filters: a JWT whose key is in a
              jwks_file, one whose key is fetched from a jwks_url (HTTPS, a
              test CA: a fetch made after the filter, for a new kid, reads
-             the CA file and connects out again), a BrowserID assertion
+             the CA file and connects out again; by this machine's host
+             name, glibc's resolver reads /etc/hosts), a BrowserID
+             assertion
   reload     SIGHUP: the new workers are confined, and mint
   recycling  workers replaced after max_jobs come back confined, and mint
   off        `sandbox = off` runs front and workers unconfined, and says so
@@ -26,6 +28,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 import time
 import types
@@ -233,6 +236,75 @@ def jwks_url_fetched_again_under_the_filter():
     t.wait_log(r"issuer web: 2 keys fetched", since=mark)
     check_nothing_refused(t, mark)
     check_all_confined(t)
+
+
+def resolved_host():
+    """A name glibc's resolver maps to 127.0.0.1 from /etc/hosts: this
+    machine's host name (so "files" in nsswitch.conf, /etc/hosts and the
+    resolver's other files are read).  "localhost" only where the host
+    name is not there: libcurl answers that one itself, without glibc."""
+    host = socket.gethostname()
+    try:
+        if socket.gethostbyname(host) == "127.0.0.1":
+            return host
+    except OSError:
+        pass
+    print(f"# {host} is not 127.0.0.1 in /etc/hosts: using localhost, "
+          f"which libcurl resolves without glibc", flush=True)
+    return "localhost"
+
+
+def host_server(host):
+    """A JWKS server whose certificate (of the test CA) names host."""
+    d = os.path.dirname(S.pki["ca.pem"])
+    with open(os.path.join(d, "host.ext"), "w") as f:
+        f.write(f"subjectAltName = DNS:{host}\n"
+                "extendedKeyUsage = serverAuth\n"
+                "basicConstraints = critical, CA:FALSE\n")
+    J.openssl(d, "req", "-newkey", "ec", "-pkeyopt",
+              "ec_paramgen_curve:P-256", "-nodes", "-keyout", "host.key",
+              "-out", "host.csr", "-subj", "/CN=" + host)
+    J.openssl(d, "x509", "-req", "-in", "host.csr", "-CA", "ca.pem",
+              "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+              "-extfile", "host.ext", "-out", "host.pem")
+    srv = J.JwksServer(os.path.join(d, "host.pem"),
+                       os.path.join(d, "host.key"))
+    srv.route(J.JWKS, [S.url_key])
+    return srv
+
+
+@test
+def jwks_url_host_name_resolved_under_the_filter():
+    # https://HOST:PORT: the worker resolves HOST at start (Landlock in
+    # place) and again for a new kid, in a resolver thread libcurl starts
+    # after the filter.  Without /etc/hosts among its files: "Could not
+    # resolve host".
+    host = resolved_host()
+    srv = host_server(host)
+    t = T.instance("tkd-sandbox-dns-")
+    t.write_secrets(uid=new_secret(), sync=S.sync_secret)
+    t.write_config(t.server_section(workers=1),
+                   T.issuer_section("web", WEB_ISS, jwks_file=None,
+                                    jwks_url=srv.url().replace(
+                                        "127.0.0.1", host),
+                                    jwks_ca_file=S.pki["ca.pem"],
+                                    algorithms="ES256"),
+                   T.service_section())
+    t.start()
+    t.wait_log(rf"issuer web: 1 keys fetched from https://{host}:")
+    mark = t.log_mark()
+    rotated = T.Key("ES256")
+    srv.route(J.JWKS, [S.url_key, rotated])
+
+    def minted():
+        st, _, body = t.token(jwt(rotated, WEB_ISS, "dora"))
+        return body if st == 200 else None
+    T.wait_until(minted, 15, interval=0.2, what="a token of the rotated key")
+    t.wait_log(rf"issuer web: 2 keys fetched from https://{host}:",
+               since=mark)
+    check_nothing_refused(t, mark)
+    check_all_confined(t)
+    t.stop()
 
 
 @test
