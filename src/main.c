@@ -37,7 +37,7 @@ main(int argc, char **argv)
 {
 	struct config	*cfg;
 	const char	*path = NULL;
-	char		 err[1024];
+	char		 err[CONFIG_ERRLEN];
 	int		 ch, test = 0, debug = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:dhtV", long_opts,

@@ -99,7 +99,7 @@ struct target {
 static void
 resolve(struct target *t)
 {
-	char	err[1024];
+	char	err[CONFIG_ERRLEN];
 	size_t	i;
 
 	if (t->conf == NULL || t->service == NULL)
@@ -498,7 +498,7 @@ cmd_bench(int argc, char **argv)
 	struct config		*cfg;
 	struct mint_request	 req = { 0 };
 	struct mint_result	 res;
-	char			 err[1024], **as;
+	char			 err[CONFIG_ERRLEN], **as;
 	size_t			 n, i, done = 0, failed = 0;
 	long			 count = 0;
 	double			 seconds = 3, cpu0, cpu, wall;
