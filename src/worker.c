@@ -611,11 +611,14 @@ worker_main(const struct config *cfg, int index)
 
 	/*
 	 * Issuers' keys first: READY says this worker can verify.  Its files
-	 * are confined before its threads exist, its calls once it is set up.
+	 * are confined before its threads exist, its calls once the keys are
+	 * in: connecting to the front is what it does again at run time (a
+	 * reconnect makes a new socket), so it does so under the filter from
+	 * the first time, and READY says it is confined.
 	 */
 	if (sandbox_enter(cfg, SANDBOX_WORKER) == -1 ||
 	    keys_start(cfg->issuers, cfg->nissuers, mono_ms()) == -1 ||
-	    worker_setup(&w) == -1 || sandbox_seal(cfg, SANDBOX_WORKER) == -1)
+	    sandbox_seal(cfg, SANDBOX_WORKER) == -1 || worker_setup(&w) == -1)
 		return EXIT_FATAL;
 	log_debug("worker %d ready on %s as %s", index, w.endpoint, w.ident);
 	while (!w.quit) {
