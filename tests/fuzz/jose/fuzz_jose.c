@@ -101,17 +101,22 @@ static size_t			 hs_len;
 static struct claim_req		 mail_require = { "email_verified", 1, 1,
 				    NULL };
 
-/* Who signs a compact token made here: an RSA key, or the HS secret. */
+/*
+ * The private halves of the idp root key and of the user key it
+ * certifies, for the backed assertions signed here (compact() signs with
+ * the HS secret when given no key).
+ */
 static EVP_PKEY			*idp_root, *user_key;
 static char			*user_pub;	/* user_key's "public-key" */
 
-/* The valid assertions of mode 0x00. */
+/* The valid assertions of mode 0x00: three by jwtgen, two by this file. */
+#define NBUILT	5
 struct built {
 	int	 backed;
 	char	*s;
 	size_t	 len;
 };
-static struct built	 built[5];
+static struct built	 built[NBUILT];
 static size_t		 nbuilt;
 
 /* ---- the fixed world ---------------------------------------------------- */
@@ -287,6 +292,7 @@ static const RAND_METHOD fixed_rand = {
 static void
 add_built(int is_backed, char *s)
 {
+	FUZZ_CHECK(nbuilt < NBUILT);
 	built[nbuilt].backed = is_backed;
 	built[nbuilt].s = s;
 	built[nbuilt++].len = strlen(s);
@@ -364,10 +370,14 @@ set_browserid(struct browserid_issuer *b, const char *issuer,
 	b->leeway = LEEWAY;
 }
 
+static int	jwt_verifies(const char *, size_t);
+static int	backed_verifies(const char *, size_t);
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char	err[512];
+	size_t	i;
 
 	json_object_seed(1);
 	if ((jwks = jwks_load(vector("jwks.json"), err, sizeof(err))) == NULL)
@@ -393,6 +403,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	user_key = browserid_private("browserid/user-rsa2048.key.json",
 	    &user_pub);
 	build_assertions();
+	/* Each is good, or mode 0x00 would prove nothing. */
+	for (i = 0; i < nbuilt; i++)
+		FUZZ_CHECK(built[i].backed ? backed_verifies(built[i].s,
+		    built[i].len) : jwt_verifies(built[i].s, built[i].len));
 	return 0;
 }
 
