@@ -286,12 +286,14 @@ proto_get_long(const struct proto_msg *m, const char *key, long min,
 int
 proto_pick_version(const void *versions, size_t len)
 {
-	const char	*s = versions, *end = s + len, *comma;
+	const char	*s = versions, *end, *comma;
 	long		 v;
 	int		 best = 0;
 
+	/* A READY without "versions": NULL, which takes no offset. */
 	if (s == NULL || len == 0)
 		return 0;
+	end = s + len;
 	for (;;) {
 		if ((comma = memchr(s, ',', (size_t)(end - s))) == NULL)
 			comma = end;
