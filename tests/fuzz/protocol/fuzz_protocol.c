@@ -228,42 +228,68 @@ spec_versions(const uint8_t *s, size_t len)
 	}
 }
 
-/* The accessors on field i's key: the first field of that key wins. */
+/*
+ * The accessors on key: the first field of that key wins, and a key no
+ * field has gives nothing.
+ */
 static void
-check_accessors(const struct proto_msg *m, size_t i)
+check_key(const struct proto_msg *m, const char *key)
 {
 	static const long	 ranges[2][2] = { { 0, LONG_MAX }, { 1, 100 } };
 	const struct proto_field *f = m->f;
-	char		 key[PROTO_MAX_KEY + 1], buf[64];
-	const void	*v;
-	size_t		 first, len;
+	const void	*v, *want_v = NULL;
+	char		 buf[64];
+	size_t		 i, len, want_len = 0, klen = strlen(key);
 	long		 got, want;
-	int		 rc, r;
+	int		 rc, r, is_str, is_long;
 
-	if (memchr(f[i].key, '\0', f[i].keylen) != NULL)
-		return;		/* a C string cannot name it */
-	memcpy(key, f[i].key, f[i].keylen);
-	key[f[i].keylen] = '\0';
-	for (first = 0; f[first].keylen != f[i].keylen ||
-	    memcmp(f[first].key, f[i].key, f[i].keylen) != 0; first++)
-		;
+	for (i = m->nfields; i-- > 0; )
+		if (f[i].keylen == klen && memcmp(f[i].key, key, klen) == 0) {
+			want_v = f[i].val;
+			want_len = f[i].vallen;
+		}
 	v = proto_get(m, key, &len);
-	FUZZ_CHECK(v == f[first].val && len == f[first].vallen);
+	FUZZ_CHECK(v == want_v && len == want_len);
 	rc = proto_get_str(m, key, buf, sizeof(buf));
-	FUZZ_CHECK((rc == 0) == (len < sizeof(buf) &&
-	    memchr(v, '\0', len) == NULL));
+	is_str = v != NULL && len < sizeof(buf) &&
+	    memchr(v, '\0', len) == NULL;
+	FUZZ_CHECK((rc == 0) == is_str);
 	if (rc == 0)
 		FUZZ_CHECK(memcmp(buf, v, len) == 0 && buf[len] == '\0');
 	for (r = 0; r < 2; r++) {
 		rc = proto_get_long(m, key, ranges[r][0], ranges[r][1], &got);
-		FUZZ_CHECK((rc == 0) == (spec_decimal(v, len, &want) == 0 &&
-		    want >= ranges[r][0] && want <= ranges[r][1]));
+		is_long = v != NULL && spec_decimal(v, len, &want) == 0 &&
+		    want >= ranges[r][0] && want <= ranges[r][1];
+		FUZZ_CHECK((rc == 0) == is_long);
 		if (rc == 0)
 			FUZZ_CHECK(got == want);
 	}
 	if (strcmp(key, "versions") == 0)
 		FUZZ_CHECK(proto_pick_version(v, len) ==
 		    (len > 0 ? spec_versions(v, len) : 0));
+}
+
+/* Every key a field names (as a C string can), and the spec's keys. */
+static void
+check_accessors(const struct proto_msg *m)
+{
+	static const char *const spec_keys[] = {
+		"versions", "credit", "pid", "worker", "job", "service",
+		"assertion", "client_state", "kind", "error", "name",
+		"description", "version", "heartbeat_interval", "reason",
+	};
+	char	key[PROTO_MAX_KEY + 1];
+	size_t	i;
+
+	for (i = 0; i < sizeof(spec_keys) / sizeof(spec_keys[0]); i++)
+		check_key(m, spec_keys[i]);
+	for (i = 0; i < m->nfields; i++) {
+		if (memchr(m->f[i].key, '\0', m->f[i].keylen) != NULL)
+			continue;	/* a C string cannot name it */
+		memcpy(key, m->f[i].key, m->f[i].keylen);
+		key[m->f[i].keylen] = '\0';
+		check_key(m, key);
+	}
 }
 
 /* proto_send() of what was decoded gives the frame that was received. */
@@ -310,8 +336,7 @@ check_taken(struct proto_msg *m, int to_worker, const struct frames *fr,
 		FUZZ_CHECK((const uint8_t *)m->f[i].val - frame ==
 		    f[i].val - fr->p[0] && m->f[i].vallen == f[i].vallen);
 	}
-	for (i = 0; i < n; i++)
-		check_accessors(m, i);
+	check_accessors(m);
 	check_reencode(m, to_worker, fr);
 	proto_msg_move(&moved, m);
 	FUZZ_CHECK(m->nframes == 0 && moved.nfields == n);
