@@ -240,6 +240,20 @@ has_type(const char *ct, const char *type)
 	return *ct == '\0' || *ct == ';';
 }
 
+/*
+ * Whether text that goes into an answer is printable ASCII.  Text quoted
+ * from a client's body or sent by a worker may be anything, and bytes
+ * that are not UTF-8 would make json_pack fail and the answer a bare 500.
+ */
+static int
+ascii_text(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return 0;
+	return 1;
+}
+
 static int
 set_owned(char **dst, const char *s, size_t len)
 {
@@ -417,8 +431,13 @@ read_json_body(struct api_call *c, const char *body, size_t len,
 	}
 	obj = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
 	if (obj == NULL) {
-		snprintf(desc, sizeof(desc), "body is not valid JSON: %s",
-		    jerr.text);
+		/* jansson quotes the body "near" the fault, any bytes. */
+		if (ascii_text(jerr.text))
+			snprintf(desc, sizeof(desc), "body is not valid JSON: "
+			    "%s", jerr.text);
+		else
+			snprintf(desc, sizeof(desc), "body is not valid JSON "
+			    "(at byte %d)", jerr.position);
 		problem(c, P_BAD_REQUEST, "body", "body", desc);
 		return NULL;
 	}
@@ -894,20 +913,6 @@ api_prepare(struct api_call *c, struct proto_field f[PROTO_JOB_FIELDS],
 	return 0;
 }
 
-/*
- * Whether a worker's name or description is printable ASCII, as
- * docs/protocol.md asks: other bytes (invalid UTF-8 among them) would
- * make the answer unwritable, so such a value is taken as absent.
- */
-static int
-ascii_text(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-			return 0;
-	return 1;
-}
-
 /* The worker's error, in the endpoint's style. */
 static void
 finish_error(struct api_call *c, const struct proto_msg *m)
@@ -929,6 +934,7 @@ finish_error(struct api_call *c, const struct proto_msg *m)
 
 	if (proto_get_str(m, "error", error, sizeof(error)) == -1)
 		error[0] = '\0';
+	/* docs/protocol.md: ASCII; anything else is taken as absent. */
 	if (proto_get_str(m, "name", name, sizeof(name)) == -1 ||
 	    !ascii_text(name))
 		snprintf(name, sizeof(name), "assertion");
