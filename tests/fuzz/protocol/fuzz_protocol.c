@@ -190,42 +190,41 @@ spec_records(const uint8_t *p, size_t len, struct field *f, size_t *n)
 	return 0;
 }
 
-/* Decimal digits only, 1 to 18 of them: the spec's integers. */
+/* The spec's integer: 1 to 18 decimal digits and nothing else. */
 static int
 spec_decimal(const uint8_t *s, size_t len, long *v)
 {
-	size_t	i;
+	char	buf[19];
 
 	if (len == 0 || len > 18)
 		return -1;
-	for (*v = 0, i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		*v = *v * 10 + (s[i] - '0');
-	}
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (strspn(buf, "0123456789") != len)
+		return -1;
+	*v = strtol(buf, NULL, 10);
 	return 0;
 }
 
-/* READY's "versions": 2 if it is a list of 1-255s naming 2, else 0. */
+/* READY's "versions": 1-255s between single commas; 2 if one is 2. */
 static int
 spec_versions(const uint8_t *s, size_t len)
 {
-	const uint8_t	*end = s + len, *comma;
-	long		 v;
-	int		 best = 0;
+	size_t	start = 0, i;
+	long	v;
+	int	best = 0;
 
-	for (;;) {
-		if ((comma = memchr(s, ',', (size_t)(end - s))) == NULL)
-			comma = end;
-		if (spec_decimal(s, (size_t)(comma - s), &v) == -1 || v < 1 ||
+	for (i = 0; i <= len; i++) {
+		if (i < len && s[i] != ',')
+			continue;
+		if (spec_decimal(s + start, i - start, &v) == -1 || v < 1 ||
 		    v > 255)
 			return 0;
 		if (v == PROTO_VERSION)
 			best = PROTO_VERSION;
-		if (comma == end)
-			return best;
-		s = comma + 1;
+		start = i + 1;
 	}
+	return best;
 }
 
 /*
