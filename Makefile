@@ -21,7 +21,13 @@ DESTDIR	?=
 BUILD	?= build
 
 # libcurl: the HTTPS client that fetches issuers' jwks_url (src/identity/keys.c).
-PKGS	 = libzmq libmicrohttpd libcrypto jansson libcurl libseccomp
+# sqlite3 and libpq: the node-assignment database (src/store/): SQLite is
+# the embedded default that needs no server, PostgreSQL the one several
+# tokend hosts share.  Both speak SQL with prepared statements, bounded
+# waits and the transactions Mozilla's rules need; writing either by hand
+# is out of the question.
+PKGS	 = libzmq libmicrohttpd libcrypto jansson libcurl libseccomp sqlite3 \
+	   libpq
 TESTPKGS = cmocka
 
 # A fresh machine lacks the -dev packages: install them once, before any
