@@ -23,6 +23,13 @@ enum identity_claim {
 	IDENTITY_EMAIL,		/* "email", which must look like an address */
 };
 
+/* What an [issuer]'s "type" says its assertions are. */
+enum issuer_type {
+	ISSUER_JWT = 0,		/* "jwt" (the default): JWTs it signs, jws.c */
+	ISSUER_FXA_OAUTH,	/* "fxa-oauth": Firefox Accounts OAuth tokens,
+				   fxa.c (Authorization: Bearer) */
+};
+
 /* One "name=value" of an issuer's "require". */
 struct claim_req {
 	char		*name;
@@ -43,6 +50,12 @@ struct issuer_secret {
 
 struct issuer {
 	char		*name;		/* section name: [issuer NAME] */
+	int		 type;		/* enum issuer_type */
+	/* type fxa-oauth (fxa.c); NULL/0 for jwt */
+	char		*verify_url;	/* FxA's /v1/verify */
+	char		*scope;		/* the scope a token must hold */
+	char		*email_domain;	/* users are <fxa uid>@email_domain */
+	int		 timeout_ms;	/* the whole verify_url call */
 	char		*iss;		/* required "iss" claim */
 	char		*audience;	/* required in "aud" */
 	char		*uid_namespace;	/* keys its uids: as set, or iss */
