@@ -1776,3 +1776,166 @@ def proc_titles(t, nworkers):
             sorted([f"tokend: front {where}"] +
                    [f"tokend: worker {i} {where}"
                     for i in range(1, nworkers + 1)]))
+
+
+# ---------------------------------------------------------------- FxA
+#
+# Appended for issue 15's fxa-oauth issuer (test_fxa.py, and the suites
+# that run Mozilla's tokenserver tests): a stand-in for the Firefox
+# Accounts OAuth server's POST /v1/verify on 127.0.0.1, speaking the
+# protocol the way Mozilla's own mock does
+# (tools/integration_tests/tokenserver/mock_fxa_server.py in
+# syncstorage-rs): the bearer token is itself a JSON text
+# {"body": {...}, "status": N}, and the verifier answers that body with
+# that status.  Knobs stage an outage.
+
+import http.server  # noqa: E402
+
+FXA_SCOPE = "https://identity.mozilla.com/apps/oldsync"
+
+
+def fxa_token(user="test", generation=None, scope=(FXA_SCOPE,), status=200,
+              client_id="fake client id", body=None):
+    """A token FxaVerifier answers: Mozilla's build_oauth_headers() shape,
+    {"body": {"user", "generation", "client_id", "scope"}, "status"}.
+    body= replaces the whole body (any JSON value) for malformed
+    answers; generation None is sent as null, as Mozilla's helper does."""
+    if body is None:
+        body = {"user": user, "generation": generation,
+                "client_id": client_id, "scope": list(scope)}
+    return json.dumps({"body": body, "status": status})
+
+
+class FxaVerifier:
+    """POST /v1/verify (and GET /v1/jwks, a key set of keys) on
+    127.0.0.1:port, in a thread.  url is the verify_url to configure.
+
+    mode, settable at any time:
+      "mock"     Mozilla's protocol (the default): the token's body with
+                 its status; a token that is not such JSON: 400
+      "refuse"   the port is closed: connections are refused
+      "hang"     requests are read and never answered, until the mode
+                 changes or stop() (bounded: hang_limit seconds)
+      "500"      every answer 500 with a JSON error
+      "garbage"  200 with bytes that are not JSON
+      "huge"     200 with a JSON answer of huge_bytes (1 MiB)
+    requests: (path, headers dict, body bytes) of each request seen."""
+
+    def __init__(self, port=0, keys=()):
+        self.mode = "mock"
+        self.keys = list(keys)
+        self.requests = []
+        self.hang_limit = 30
+        self.huge_bytes = 1 << 20
+        self._release = threading.Event()
+        self._lock = threading.Lock()
+        self._server = None
+        self._thread = None
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1/verify"
+        self._open()
+
+    # -- the listening socket, closed for "refuse"
+    def _open(self):
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                outer._answer(self, "GET")
+
+            def do_POST(self):
+                outer._answer(self, "POST")
+
+        class Server(http.server.ThreadingHTTPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self._server = Server(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+        self._thread.start()
+
+    def _close(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(5)
+            self._server = None
+
+    def set_mode(self, mode):
+        assert mode in ("mock", "refuse", "hang", "500", "garbage", "huge")
+        with self._lock:
+            old, self.mode = self.mode, mode
+            if old == "hang":
+                self._release.set()
+            if mode == "hang":
+                self._release.clear()
+            if mode == "refuse" and old != "refuse":
+                self._close()
+            elif old == "refuse" and mode != "refuse":
+                self._open()
+
+    def stop(self):
+        self._release.set()
+        self._close()
+
+    def count(self, path="/v1/verify"):
+        """How many requests for path arrived so far."""
+        with self._lock:
+            return sum(1 for r in self.requests if r[0] == path)
+
+    # -- one request
+    def _send(self, h, status, body, ctype="application/json"):
+        h.send_response(status)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    def _answer(self, h, method):
+        n = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(min(n, 1 << 20)) if n > 0 else b""
+        with self._lock:
+            self.requests.append((h.path, dict(h.headers), body))
+            mode = self.mode
+        if mode == "hang":
+            self._release.wait(self.hang_limit)
+            h.close_connection = True
+            return
+        if mode == "500":
+            return self._send(h, 500, b'{"code":500,"errno":999,'
+                              b'"error":"Internal Server Error"}')
+        if mode == "garbage":
+            return self._send(h, 200, b"<html>502 Bad Gateway</html>",
+                              "text/html")
+        if mode == "huge":
+            pad = "x" * self.huge_bytes
+            return self._send(h, 200, json.dumps(
+                {"user": "test", "scope": [FXA_SCOPE], "pad": pad}).encode())
+        if method == "GET" and h.path == "/v1/jwks":
+            return self._send(h, 200, json.dumps(
+                {"keys": [k.jwk() for k in self.keys]}).encode())
+        if method != "POST" or h.path != "/v1/verify":
+            return self._send(h, 404, b'{"error":"not found"}')
+        try:
+            payload = json.loads(json.loads(body)["token"])
+            status, answer = int(payload["status"]), payload["body"]
+        except Exception as e:              # Mozilla's mock: 400
+            return self._send(h, 400, json.dumps(
+                {"error": str(e)}).encode())
+        self._send(h, status, json.dumps(answer).encode())
+
+
+def fxa_issuer_section(name="fxa", verify_url=None, **over):
+    """[issuer NAME] of type fxa-oauth against verify_url, users
+    <uid>@api.accounts.firefox.com; over as section()'s."""
+    return section("issuer " + name, {
+        "type": "fxa-oauth", "iss": "https://accounts.firefox.com",
+        "verify_url": verify_url,
+        "email_domain": "api.accounts.firefox.com"}, over)
