@@ -34,6 +34,7 @@
 #include "identity/keys.h"
 #include "pool/protocol.h"
 #include "store/store.h"
+#include "store/users.h"
 #include "tokens/secret.h"
 #include "tokens/service.h"
 #include "worker.h"
@@ -241,6 +242,12 @@ static const struct conf_key server_keys[] = {
 	  "/run/tokend", CONF_RESTART,
 	  .doc = "Directory of the front<->worker socket, created 0700 if "
 	  "missing; at most 80 bytes, since a Unix socket path is short." },
+	{ "state_dir", &conf_pathname, SRV(state_dir), 0, 0, "/var/lib/tokend",
+	  CONF_RESTART,
+	  .doc = "Directory of what tokend keeps across restarts: the SQLite "
+	  "node-assignment database by default ([database] url).  The "
+	  "supervisor creates it 0700 at start when a service has nodes = "
+	  "database; only the workers write in it." },
 	{ "max_body", &conf_size, SRV(max_body), 256, 1048576, "16384",
 	  CONF_RESTART,
 	  .doc = "Largest request body accepted, in bytes; a larger one gets "
@@ -374,6 +381,138 @@ finish_server(struct conf *l, void *obj)
 		    "heartbeat_liveness", hung,
 		    WORKER_JOB_MAX_MS(KEYS_WAIT_MS));
 	return rc;
+}
+
+/* ---- [database] ------------------------------------------------------- */
+
+/* password_file: the database's password, read as a secret file is. */
+static int
+set_password(struct conf *l, const struct conf_key *k, void *obj,
+    const char *v)
+{
+	struct secret	*s;
+	char		 path[PATH_MAX], msg[512];
+
+	if (conf_resolve(l, v, path, sizeof(path)) == -1)
+		return -1;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return conf_fail(l, "out of memory");
+	if (password_load(s, path, msg, sizeof(msg)) == -1) {
+		free(s);
+		return conf_fail(l, "%s: %s", k->name, msg);
+	}
+	clear_secret(k, obj);
+	*(struct secret **)CONF_FIELD(obj, k) = s;
+	return 0;
+}
+
+static const struct conf_type password_type = { .set = set_password,
+    .clear = clear_secret, .purge = clear_secret };
+
+/* release_rate: a fraction in (0, 1]. */
+static int
+set_rate(struct conf *l, const struct conf_key *k, void *obj, const char *v)
+{
+	char	*end;
+	double	 d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno != 0 || end == v || *end != '\0' || !(d > 0.0 && d <= 1.0))
+		return conf_fail(l, "%s: expected a number above 0 and at most "
+		    "1, got \"%s\"", k->name, v);
+	*(double *)CONF_FIELD(obj, k) = d;
+	return 0;
+}
+
+static const struct conf_type rate_type = { .set = set_rate };
+
+#define DB(f)	offsetof(struct config_database, f)
+#define DATABASE_TIMEOUT_MIN_MS	10
+#define DATABASE_TIMEOUT_MAX_MS	60000
+
+/*
+ * Read by the workers, each opening its own connection after fork: a
+ * reload applies every key in the workers it starts.
+ */
+static const struct conf_key database_keys[] = {
+	{ "url", &conf_str, DB(url), 0, 0, CONF_OPTIONAL, CONF_RELOAD,
+	  .doc = "The node-assignment database of the services with nodes = "
+	  "database (docs/nodes.md): sqlite:///PATH (an absolute path: "
+	  "embedded, one file, no server; its directory must be writable by "
+	  "tokend) or postgres://USER[:PASSWORD]@HOST[:PORT]/DBNAME (libpq; "
+	  "several tokend instances may share one).  Left out: "
+	  "sqlite:///STATE_DIR/tokend.db.  Mozilla's schema; an empty database "
+	  "gets it at start.",
+	  .example = "#postgres://tokend@db.example.com/tokend" },
+	{ "password_file", &password_type, DB(password), 0, 0, CONF_OPTIONAL,
+	  CONF_RELOAD,
+	  .doc = "The PostgreSQL password, on one line of a file of mode 0600 "
+	  "or 0400, instead of in url.", .example = "#db.password" },
+	{ "timeout", &conf_int, DB(timeout_ms), DATABASE_TIMEOUT_MIN_MS,
+	  DATABASE_TIMEOUT_MAX_MS, "500", CONF_RELOAD,
+	  .doc = "Milliseconds one request's database work may take (a lock "
+	  "waited for, a slow or unreachable server); past it the request gets "
+	  "503 with Retry-After, and the next one tries again.  The longest "
+	  "job (this, plus a verifier's timeout and the wait for keys) must "
+	  "stay below request_timeout and below heartbeat_interval x "
+	  "heartbeat_liveness (the file is refused otherwise)." },
+	{ "release_rate", &rate_type, DB(release_rate), 0, 0, "0.1",
+	  CONF_RELOAD,
+	  .doc = "When no node has room for a new user, each node's available "
+	  "is raised to min(capacity x release_rate, capacity - "
+	  "current_load): Mozilla's node_capacity_release_rate." },
+	{ "max_releases", &conf_int, DB(max_releases), 0, 100, "5",
+	  CONF_RELOAD,
+	  .doc = "Rounds of release before a new user gets 503 (no node has "
+	  "room)." },
+	{ "capacity", &conf_i64, DB(capacity), 1, 1000000000, "100",
+	  CONF_RELOAD,
+	  .doc = "Capacity (and available) of the nodes created at start "
+	  "(bootstrap_nodes)." },
+	{ .name = NULL }
+};
+
+const char *
+config_sqlite_path(const char *url)
+{
+	return strncmp(url, "sqlite://", 9) == 0 ? url + 9 : NULL;
+}
+
+static int
+finish_database(struct conf *l, void *obj)
+{
+	struct config_database	*db = obj;
+	const char		*path;
+	int			 line = conf_key_line(l, "url");
+
+	db->line = conf_section_line(l);
+	if (db->url == NULL && db->password != NULL)
+		return conf_fail_at(l, conf_key_line(l, "password_file"),
+		    "password_file: the default database (a sqlite:// file "
+		    "under state_dir) takes no password");
+	if (db->url == NULL)
+		return 0;	/* the default, once state_dir is known */
+	if (strlen(db->url) > USERS_URL_MAX)
+		return conf_fail_at(l, line, "url: longer than %d bytes",
+		    USERS_URL_MAX);
+	if ((path = config_sqlite_path(db->url)) != NULL) {
+		if (path[0] != '/' || path[1] == '\0' ||
+		    path[strlen(path) - 1] == '/')
+			return conf_fail_at(l, line, "url: expected "
+			    "sqlite:///ABSOLUTE/PATH/FILE, got \"%s\"",
+			    db->url);
+		if (db->password != NULL)
+			return conf_fail_at(l, conf_key_line(l,
+			    "password_file"), "password_file: a sqlite:// "
+			    "database takes no password");
+		return 0;
+	}
+	if (strncmp(db->url, "postgres://", 11) != 0 &&
+	    strncmp(db->url, "postgresql://", 13) != 0)
+		return conf_fail_at(l, line, "url: expected sqlite:///PATH or "
+		    "postgres://USER@HOST/DBNAME");
+	return 0;
 }
 
 /* ---- [issuer] --------------------------------------------------------- */
@@ -974,6 +1113,7 @@ clear_service(void *obj)
 
 	store_free(sv->store);
 	sv->store = NULL;
+	service_clear(sv);
 }
 
 /* ---- the file --------------------------------------------------------- */
@@ -1007,6 +1147,14 @@ static const struct conf_section sections[] = {
 	  "of [browserid NAME] sections.  The uid is that of (uid_namespace, "
 	  "principal email), with the same uid_secret_file as JWT identities.",
 	  .example = "firefox-accounts" },
+	{ .name = "database", .keys = database_keys,
+	  .off = offsetof(struct config, database),
+	  .size = sizeof(struct config_database),
+	  .finish = finish_database,
+	  .doc = "The node-assignment database of the services with nodes = "
+	  "database (docs/nodes.md): Mozilla's tokenserver schema, in an "
+	  "embedded SQLite file (the default, under state_dir) or in "
+	  "PostgreSQL.  Each worker keeps one connection of its own." },
 	{ .name = "service", .keys = service_keys,
 	  CONF_NAMED(struct config, services, nservices, struct service,
 	      CONFIG_MAX_SERVICES),
@@ -1178,6 +1326,67 @@ check_uid_namespaces(struct conf *l, struct config *c)
 	return 0;
 }
 
+int
+config_uses_database(const struct config *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nservices; i++)
+		if (c->services[i].nodes_database)
+			return 1;
+	return 0;
+}
+
+long
+config_job_max_ms(const struct config *c)
+{
+	long	ms = WORKER_JOB_MAX_MS(KEYS_WAIT_MS);
+
+	if (config_uses_database(c))
+		ms += c->database->timeout_ms;
+	return ms;
+}
+
+/*
+ * [database] against [server]: its default url under state_dir, and the
+ * longest job (with the database's timeout) against the hung-worker rule
+ * and request_timeout, so that a slow database gets its 503 before the
+ * broker gives up on the worker or the client.
+ */
+static int
+check_database(struct conf *l, struct config *c)
+{
+	struct config_database	*db = c->database;
+	long			 job = config_job_max_ms(c);
+	long			 hung = (long)c->heartbeat_ms *
+				    c->heartbeat_liveness;
+	char			 url[PATH_MAX + 16];
+	int			 line = db->line;
+
+	if (db->url == NULL) {
+		snprintf(url, sizeof(url), "sqlite://%s/tokend.db",
+		    c->state_dir);
+		if ((db->url = strdup(url)) == NULL)
+			return conf_fail_at(l, 0, "out of memory");
+	}
+	if (!config_uses_database(c))
+		return 0;
+	if (job >= hung)
+		return conf_fail_at(l, line, "[database] timeout = %d ms: a job "
+		    "may take up to %ld ms (verification, the wait for keys, "
+		    "the database), not below heartbeat_interval x "
+		    "heartbeat_liveness = %ld ms (the hung-worker rule, "
+		    "docs/architecture.md); lower timeout or raise "
+		    "heartbeat_interval", db->timeout_ms, job, hung);
+	if (job >= c->request_timeout_ms)
+		return conf_fail_at(l, line, "[database] timeout = %d ms: a job "
+		    "may take up to %ld ms, not below request_timeout = %d ms, "
+		    "so a slow database would be answered 504 instead of 503; "
+		    "lower timeout or raise request_timeout", db->timeout_ms,
+		    job, c->request_timeout_ms);
+	return 0;
+}
+
 /* Checks that span sections, once every section is complete. */
 static int
 check_config(struct conf *l, void *root)
@@ -1190,7 +1399,7 @@ check_config(struct conf *l, void *root)
 	if (c->nservices == 0)
 		return conf_fail_at(l, 0, "no [service NAME] section: no token "
 		    "could ever be issued");
-	if (check_issuers(l, c) == -1)
+	if (check_issuers(l, c) == -1 || check_database(l, c) == -1)
 		return -1;
 	return check_uid_namespaces(l, c);
 }

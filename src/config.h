@@ -34,6 +34,21 @@ struct issuer;
 struct secret;
 struct service;
 
+/*
+ * [database]: where the services with nodes = database keep their users
+ * and nodes (store/users.h, docs/nodes.md).  Read by the workers only,
+ * each opening its own connection after fork.
+ */
+struct config_database {
+	char		*url;		/* sqlite:///PATH or postgres://... */
+	struct secret	*password;	/* password_file; NULL: the URL's */
+	int		 timeout_ms;	/* bound on one users_* call */
+	double		 release_rate;	/* Mozilla's capacity release rate */
+	int		 max_releases;	/* release rounds before 503 */
+	int64_t		 capacity;	/* of the nodes created at start */
+	int		 line;		/* of [database]; 0 if left out */
+};
+
 struct config {
 	char		*path;		/* the file it came from */
 	/* [server] */
@@ -43,6 +58,7 @@ struct config {
 	int		 workers;
 	int		 worker_credit;	/* jobs one worker may hold at once */
 	char		*runtime_dir;
+	char		*state_dir;	/* persistent state: the SQLite file */
 	size_t		 max_body;
 	int		 queue_limit;
 	int		 request_timeout_ms;
@@ -66,6 +82,7 @@ struct config {
 	size_t		 nservices;
 	struct browserid_issuer *browserid;
 	size_t		 nbrowserid;
+	struct config_database *database;	/* [database] */
 };
 
 /* errlen: CONFIG_ERRLEN holds every error reported; less holds fewer. */
@@ -83,6 +100,22 @@ size_t		 config_keep_running(struct config *running,
 const struct conf_schema *config_schema(void);
 /* Wipes every secret and drops every key: the front needs none of them. */
 void		 config_purge_secrets(struct config *);
+
+/* Whether any service has nodes = database (the workers open it). */
+int		 config_uses_database(const struct config *);
+/*
+ * The longest one job may legitimately take in a worker, in ms: the
+ * hung-worker rule (docs/architecture.md) and request_timeout are checked
+ * against it.  Verification and minting, the wait for an issuer's keys,
+ * the reply's wait in the outbox, and each remote call the job may make
+ * (the node-assignment database's timeout; a verifier's).
+ */
+long		 config_job_max_ms(const struct config *);
+/*
+ * The SQLite file of a sqlite:// database URL (a pointer into url), or
+ * NULL for another kind of URL.
+ */
+const char	*config_sqlite_path(const char *url);
 
 const struct service *config_service(const struct config *, const char *name);
 

@@ -457,8 +457,9 @@ shutdown_children(struct supervisor *s)
 	remove_socket(s);
 }
 
+/* runtime_dir, state_dir: ours alone, 0700, made if missing. */
 static int
-make_runtime_dir(const char *dir)
+make_private_dir(const char *key, const char *dir)
 {
 	struct stat	st;
 
@@ -467,11 +468,11 @@ make_runtime_dir(const char *dir)
 		return -1;
 	}
 	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		log_warnx("runtime_dir %s is not a directory", dir);
+		log_warnx("%s %s is not a directory", key, dir);
 		return -1;
 	}
 	if (st.st_uid != geteuid()) {
-		log_warnx("runtime_dir %s is not owned by us", dir);
+		log_warnx("%s %s is not owned by us", key, dir);
 		return -1;
 	}
 	if ((st.st_mode & 077) != 0 && chmod(dir, 0700) == -1) {
@@ -572,7 +573,12 @@ supervisor_main(struct config *cfg)
 	set_title(&s, "tokend-sup", "supervisor");
 	snprintf(s.sock, sizeof(s.sock), "%s/%s", cfg->runtime_dir,
 	    PROTO_ENDPOINT);
-	if (setup_signals(&s) == -1 || make_runtime_dir(cfg->runtime_dir) == -1)
+	if (setup_signals(&s) == -1 ||
+	    make_private_dir("runtime_dir", cfg->runtime_dir) == -1)
+		return 1;
+	/* The workers open the database; its directory must be there. */
+	if (config_uses_database(cfg) &&
+	    make_private_dir("state_dir", cfg->state_dir) == -1)
 		return 1;
 	/* Not confined itself: it forks, and reloads config files. */
 	sandbox_report(cfg);

@@ -424,6 +424,58 @@ done:
 	return rc;
 }
 
+int
+password_load(struct secret *s, const char *path, char *err, size_t errlen)
+{
+	struct file_buf	 f;
+	const uint8_t	*line, *pw = NULL;
+	size_t		 pos = 0, len, pwlen = 0;
+	int		 lineno = 0, rc = -1;
+
+	memset(s, 0, sizeof(*s));
+	if (read_file(&f, "password file", path, SECRET_MAX_BYTES, err,
+	    errlen) == -1)
+		return -1;
+	while (next_line(&f, &pos, &lineno, &line, &len)) {
+		if (skip_line(line, len))
+			continue;
+		if (pw != NULL) {
+			snprintf(err, errlen, "password file %s: line %d: a "
+			    "second password (the file holds one line)", path,
+			    lineno);
+			goto done;
+		}
+		if (len > PASSWORD_MAX_BYTES || isspace(line[0]) ||
+		    isspace(line[len - 1]) || memchr(line, '\0', len)) {
+			snprintf(err, errlen, "password file %s: line %d: a "
+			    "password is 1 to %d bytes, with no NUL and no "
+			    "white space at either end", path, lineno,
+			    PASSWORD_MAX_BYTES);
+			goto done;
+		}
+		pw = line;
+		pwlen = len;
+	}
+	if (pw == NULL) {
+		snprintf(err, errlen, "password file %s: holds no password",
+		    path);
+		goto done;
+	}
+	/* One byte more: libpq takes it as a C string. */
+	if ((s->bytes = secret_alloc(pwlen + 1)) == NULL) {
+		snprintf(err, errlen, "password file %s: %s", path,
+		    strerror(errno));
+		goto done;
+	}
+	memcpy(s->bytes, pw, pwlen);
+	s->bytes[pwlen] = '\0';
+	s->len = pwlen;
+	rc = 0;
+done:
+	file_buf_free(&f);
+	return rc;
+}
+
 /* ---- nodes files ------------------------------------------------------ */
 
 void

@@ -71,6 +71,16 @@ struct node_secrets {
 int	secret_load(struct secret *, const char *path, char *err,
 	    size_t errlen);
 void	secret_free(struct secret *);
+/*
+ * Loads a password file (a database's): its one line (blank and '#' lines
+ * ignored) of 1 to PASSWORD_MAX_BYTES, neither starting nor ending with
+ * white space, in secret memory; the file's mode and type are checked as
+ * for every secret file.  A password is chosen by whoever runs the
+ * database, so the SECRET_MIN_BYTES of tokend's own secrets does not apply.
+ */
+#define PASSWORD_MAX_BYTES	1024
+int	password_load(struct secret *, const char *path, char *err,
+	    size_t errlen);
 
 /* Loads a secret file (at least one secret) and derives their keys. */
 int	secrets_load(struct secrets *, const char *path, char *err,

@@ -119,6 +119,36 @@ set_nodes(struct conf *l, const struct conf_key *k, void *obj, const char *v)
 static const struct conf_type nodes_type = { .set = set_nodes,
     .clear = clear_nodes, .purge = purge_nodes };
 
+/* ---- nodes, node_type -------------------------------------------------- */
+
+static int
+set_nodes_kind(struct conf *l, const struct conf_key *k, void *obj,
+    const char *v)
+{
+	if (strcmp(v, "database") != 0)
+		return conf_fail(l, "%s: expected database (or leave it out "
+		    "for node or nodes_file), got \"%s\"", k->name, v);
+	*(int *)CONF_FIELD(obj, k) = 1;
+	return 0;
+}
+
+static const struct conf_type nodes_kind_type = { .set = set_nodes_kind };
+
+/* Mozilla's NodeType names: what a client is told its node runs on. */
+static int
+set_node_type(struct conf *l, const struct conf_key *k, void *obj,
+    const char *v)
+{
+	if (strcmp(v, "spanner") != 0 && strcmp(v, "mysql") != 0 &&
+	    strcmp(v, "postgres") != 0)
+		return conf_fail(l, "%s: expected spanner, mysql or postgres, "
+		    "got \"%s\"", k->name, v);
+	return conf_str.set(l, k, obj, v);
+}
+
+static const struct conf_type node_type_type = { .set = set_node_type,
+    .clear = conf_clear_str };
+
 /* ---- the section ------------------------------------------------------ */
 
 #define SVC(f)	offsetof(struct service, f)
@@ -145,7 +175,8 @@ const struct conf_key service_keys[] = {
 	  .example = "sync.secret" },
 	{ "node", &conf_url, SVC(node), 0, 0, CONF_OPTIONAL, CONF_RELOAD,
 	  .doc = "The service node handed to clients as api_endpoint, an "
-	  "http:// or https:// URL.  Required unless nodes_file is set.",
+	  "http:// or https:// URL.  Required unless nodes_file is set.  With "
+	  "nodes = database, a node created at start (as bootstrap_nodes).",
 	  .example = "https://sync-1.example.com" },
 	{ "nodes_file", &nodes_type, SVC(nodes), 0, 0, CONF_OPTIONAL,
 	  CONF_RELOAD,
@@ -155,11 +186,128 @@ const struct conf_key service_keys[] = {
 	  "0600.  Each uid is given one node, always the same (rendezvous "
 	  "hashing, docs/tokens.md), whose URL is its api_endpoint and whose "
 	  "newest secret mints its tokens.", .example = "#sync.nodes" },
+	{ "nodes", &nodes_kind_type, SVC(nodes_database), 0, 0, CONF_OPTIONAL,
+	  CONF_RELOAD,
+	  .doc = "database: users are assigned to nodes in the [database] "
+	  "(docs/nodes.md), Mozilla's tokenserver model: a new user goes to "
+	  "the least loaded node with room, and the database keeps each "
+	  "user's uid, node, key generation and client state, so that stale "
+	  "clients are refused.  Tokens are minted with secret_file; the uid "
+	  "and api_endpoint come from the database.  Replaces node (which "
+	  "then names a node to create) and nodes_file.",
+	  .example = "#database" },
+	{ "bootstrap_nodes", &conf_str, SVC(bootstrap), 0, 0, CONF_OPTIONAL,
+	  CONF_RELOAD,
+	  .doc = "With nodes = database: node URLs (http:// or https://, "
+	  "separated by spaces or commas, at most 64) created at start when "
+	  "the database lacks them, with capacity and available as [database] "
+	  "capacity says, so a new install serves its first user with no "
+	  "tokenctl step.  node adds one more.  Nodes already there are left "
+	  "as they are.", .example = "#https://sync-1.example.com" },
+	{ "pattern", &conf_str, SVC(pattern), 0, 0, SERVICE_PATTERN_DEFAULT,
+	  CONF_RELOAD,
+	  .doc = "With nodes = database: the service's api_endpoint pattern, "
+	  "written into its services row when the row is created: {node} is "
+	  "the user's node URL, {uid} the user's uid, {service} the service "
+	  "name.", .example = "#" SERVICE_PATTERN_DEFAULT },
+	{ "node_type", &node_type_type, SVC(node_type), 0, 0, "spanner",
+	  CONF_RELOAD,
+	  .doc = "With nodes = database: the node_type field of Mozilla's "
+	  "answer, the storage its nodes run on: spanner, mysql or "
+	  "postgres.", .example = "#spanner" },
+	{ "metrics_hash_secret_file", &secrets_type, SVC(metrics_secret), 0, 0,
+	  CONF_OPTIONAL, CONF_RELOAD,
+	  .doc = "With nodes = database: the secret that keys hashed_fxa_uid "
+	  "and hashed_device_id (Mozilla's fxa_metrics_hash_secret: "
+	  "HMAC-SHA256 of the user's FxA uid, docs/tokens.md), a secret file "
+	  "as secret_file (the newest line is used).  Left out, the newest "
+	  "secret of secret_file keys it, as Mozilla's test set-up does; then "
+	  "a rotation of secret_file changes the hashes.",
+	  .example = "#metrics.secret" },
 	{ "duration", &conf_i64, SVC(duration), 1, 86400, "1800", CONF_RELOAD,
 	  .doc = "Token lifetime in seconds; for fernet also the ttl a service "
 	  "passes to its Fernet library." },
 	{ .name = NULL }
 };
+
+void
+service_clear(struct service *sv)
+{
+	size_t	i;
+
+	for (i = 0; i < sv->nboot; i++)
+		free(sv->boot[i]);
+	free(sv->boot);
+	sv->boot = NULL;
+	sv->nboot = 0;
+}
+
+const struct secret *
+service_metrics_secret(const struct service *sv)
+{
+	return sv->metrics_secret.n > 0 ? &sv->metrics_secret.v[0] :
+	    &sv->secrets.v[0];
+}
+
+/* Adds url[0..len) to the bootstrap list, once; 0 or -1 (reported). */
+static int
+add_boot(struct conf *l, struct service *sv, const char *url, size_t len,
+    int line)
+{
+	size_t	i;
+
+	if (len > SERVICE_URL_MAX || !((len > 7 && strncmp(url, "http://",
+	    7) == 0) || (len > 8 && strncmp(url, "https://", 8) == 0)))
+		return conf_fail_at(l, line, "bootstrap_nodes: \"%.*s\" is no "
+		    "http:// or https:// URL of at most %d bytes",
+		    (int)(len > 200 ? 200 : len), url, SERVICE_URL_MAX);
+	for (i = 0; i < sv->nboot; i++)
+		if (strlen(sv->boot[i]) == len &&
+		    memcmp(sv->boot[i], url, len) == 0)
+			return 0;
+	if (sv->nboot == SERVICE_BOOT_MAX)
+		return conf_fail_at(l, line, "bootstrap_nodes: more than %d "
+		    "nodes", SERVICE_BOOT_MAX);
+	if (sv->boot == NULL && (sv->boot = calloc(SERVICE_BOOT_MAX,
+	    sizeof(*sv->boot))) == NULL)
+		return conf_fail(l, "out of memory");
+	if ((sv->boot[sv->nboot] = strndup(url, len)) == NULL)
+		return conf_fail(l, "out of memory");
+	sv->nboot++;
+	return 0;
+}
+
+/* The keys that mean something only with nodes = database. */
+static const char *const database_only[] = {
+	"bootstrap_nodes", "pattern", "node_type", "metrics_hash_secret_file",
+};
+
+/* nodes = database: secret_file mints; node and bootstrap_nodes create. */
+static int
+finish_database_service(struct conf *l, struct service *sv, int line)
+{
+	const char	*p, *sep = " \t,";
+	size_t		 n;
+	int		 kline = conf_key_line(l, "bootstrap_nodes");
+
+	if (sv->nodes != NULL)
+		return conf_fail_at(l, conf_key_line(l, "nodes_file"),
+		    "nodes_file: nodes = database keeps the nodes in the "
+		    "database; leave nodes_file out");
+	if (sv->secrets.n == 0)
+		return conf_fail_at(l, line, "missing required key "
+		    "\"secret_file\" (nodes = database mints with it)");
+	if (sv->node != NULL && add_boot(l, sv, sv->node, strlen(sv->node),
+	    conf_key_line(l, "node")) == -1)
+		return -1;
+	for (p = sv->bootstrap; p != NULL && *p != '\0'; p += n) {
+		p += strspn(p, sep);
+		if ((n = strcspn(p, sep)) > 0 &&
+		    add_boot(l, sv, p, n, kline) == -1)
+			return -1;
+	}
+	return 0;
+}
 
 int
 service_finish(struct conf *l, void *obj)
@@ -168,6 +316,13 @@ service_finish(struct conf *l, void *obj)
 	int		 line = conf_section_line(l);
 	size_t		 i;
 
+	if (sv->nodes_database)
+		return finish_database_service(l, sv, line);
+	for (i = 0; i < sizeof(database_only) / sizeof(database_only[0]); i++)
+		if (conf_key_set(l, database_only[i]))
+			return conf_fail_at(l, conf_key_line(l,
+			    database_only[i]), "%s: only a service with nodes "
+			    "= database takes it", database_only[i]);
 	if (sv->nodes == NULL) {
 		if (sv->secrets.n == 0)
 			return conf_fail_at(l, line, "missing required key "

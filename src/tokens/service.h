@@ -39,13 +39,38 @@ struct service {
 	 * used and freed by config.c: tokens/ does not reach store/.
 	 */
 	struct store	*store;
+	/*
+	 * nodes = database: users are assigned to nodes in the [database]
+	 * (store/users.h, docs/nodes.md), which gives each its uid and node;
+	 * secrets still mint every token.
+	 */
+	int		 nodes_database;
+	char		*pattern;	/* api_endpoint: {node} {uid} {service} */
+	char		*bootstrap;	/* bootstrap_nodes, as written */
+	char		**boot;		/* its URLs, and node's, created at */
+	size_t		 nboot;		/* start when missing */
+	char		*node_type;	/* Mozilla's node_type answer field */
+	/* Keys hashed_fxa_uid; empty: the newest secret of secrets. */
+	struct secrets	 metrics_secret;
 	int		 line;		/* where the section starts */
 };
 
-/* The keys of [service NAME]: either node + secret_file, or nodes_file. */
+#define SERVICE_BOOT_MAX	64	/* bootstrap nodes of one service */
+#define SERVICE_URL_MAX		1024	/* a node URL (USERS_URL_MAX) */
+#define SERVICE_PATTERN_DEFAULT	"{node}/1.5/{uid}"
+
+/* The secret that keys a nodes = database service's hashed_fxa_uid. */
+const struct secret *service_metrics_secret(const struct service *);
+
+/*
+ * The keys of [service NAME]: node + secret_file, nodes_file, or
+ * nodes = database + secret_file.
+ */
 extern const struct conf_key service_keys[];
 
 /* The checks of a [service] once its keys are in (a conf finish hook). */
 int	service_finish(struct conf *, void *service);
+/* Frees what service_finish() added (the bootstrap list). */
+void	service_clear(struct service *);
 
 #endif

@@ -35,6 +35,8 @@
 #include "tokens/service.h"
 #include "tokens/tokenlib.h"
 #include "testutil.h"
+#include "worker.h"
+#include "identity/keys.h"
 
 #define JWKS_A3 \
     "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k1\"," \
@@ -1327,7 +1329,8 @@ test_suggest_section(void **state)
 {
 	refused_at(conf("", "", "\n[servcie two]\n"), "[servcie two]",
 	    "unknown section [servcie two] (did you mean [service two]?); "
-	    "expected [server], [issuer NAME], [browserid NAME] or "
+	    "expected [server], [issuer NAME], [browserid NAME], [database] "
+	    "or "
 	    "[service NAME]");
 	refused_at(conf("", "", "\n[isuer two]\n"), "[isuer two]",
 	    "(did you mean [issuer two]?)");
@@ -1744,7 +1747,8 @@ test_engine_errors(void **state)
 	t_refused_at("[metrics]\n", "[metrics]", "unknown section [metrics]; "
 	    "expected [server], [database] or [remote NAME]");
 	refused_at(conf("", "", "[metrics]\n"), "[metrics]", "unknown section "
-	    "[metrics]; expected [server], [issuer NAME], [browserid NAME] or "
+	    "[metrics]; expected [server], [issuer NAME], [browserid NAME], "
+	    "[database] or "
 	    "[service NAME]");
 }
 
@@ -1783,6 +1787,155 @@ test_node_store_failure(void **state)
 	assert_ptr_equal(config_node_for(&svc, 42), &svc);
 }
 
+
+/* ---- [database] and nodes = database ---------------------------------- */
+
+static void
+test_database_defaults(void **state)
+{
+	struct config		*c;
+	const struct service	*sv;
+
+	c = load_ok(conf("state_dir = /srv/tkd\n", "", "nodes = database\n"));
+	assert_true(config_uses_database(c));
+	assert_string_equal(c->state_dir, "/srv/tkd");
+	assert_string_equal(c->database->url, "sqlite:///srv/tkd/tokend.db");
+	assert_string_equal(config_sqlite_path(c->database->url),
+	    "/srv/tkd/tokend.db");
+	assert_null(c->database->password);
+	assert_int_equal(c->database->timeout_ms, 500);
+	assert_true(c->database->release_rate == 0.1);
+	assert_int_equal(c->database->max_releases, 5);
+	assert_int_equal(c->database->capacity, 100);
+	assert_int_equal(config_job_max_ms(c),
+	    WORKER_JOB_MAX_MS(KEYS_WAIT_MS) + 500);
+	sv = config_service(c, "sync-1.5");
+	assert_true(sv->nodes_database);
+	/* node names the one node created at start. */
+	assert_int_equal(sv->nboot, 1);
+	assert_string_equal(sv->boot[0], "https://sync.example.com/1.5");
+	assert_string_equal(sv->pattern, "{node}/1.5/{uid}");
+	assert_string_equal(sv->node_type, "spanner");
+	/* hashed_fxa_uid is keyed by the newest signing secret by default. */
+	assert_ptr_equal(service_metrics_secret(sv), &sv->secrets.v[0]);
+	config_free(c);
+
+	/* Without such a service [database] is inert. */
+	c = load_ok(conf("", "", "\n[database]\ntimeout = 60000\n"));
+	assert_false(config_uses_database(c));
+	assert_int_equal(config_job_max_ms(c), WORKER_JOB_MAX_MS(KEYS_WAIT_MS));
+	config_free(c);
+}
+
+static void
+test_database_values(void **state)
+{
+	struct config		*c;
+	const struct service	*sv;
+
+	tu_write_file(dir, "db.password", "# the password\n s3cr=t \n", 0600);
+	refused_at(conf("", "", "nodes = database\n\n[database]\n"
+	    "url = postgres://tokend@db/tokend\n"
+	    "password_file = db.password\n"), "password_file", "white space");
+	tu_write_file(dir, "db.password", "# the password\ns3cr=t\n", 0600);
+	tu_write_file(dir, "metrics.secret", SYNC_SECRET "ff\n", 0600);
+	c = load_ok(conf("", "", "nodes = database\n"
+	    "bootstrap_nodes = https://a.example.com, http://b.example.com:8000"
+	    "\thttps://sync.example.com/1.5 https://a.example.com\n"
+	    "pattern = {node}/2/{uid}\nnode_type = postgres\n"
+	    "metrics_hash_secret_file = metrics.secret\n"
+	    "\n[database]\nurl = postgres://tokend@db.example.com/tokend\n"
+	    "password_file = db.password\ntimeout = 1500\n"
+	    "release_rate = 0.25\nmax_releases = 0\ncapacity = 1000000000\n"));
+	assert_string_equal(c->database->url,
+	    "postgres://tokend@db.example.com/tokend");
+	assert_secret(c->database->password, "s3cr=t");
+	assert_int_equal(c->database->timeout_ms, 1500);
+	assert_true(c->database->release_rate == 0.25);
+	assert_int_equal(c->database->max_releases, 0);
+	assert_int_equal(c->database->capacity, 1000000000);
+	assert_null(config_sqlite_path(c->database->url));
+	sv = config_service(c, "sync-1.5");
+	/* node first, then the list in order, each once. */
+	assert_int_equal(sv->nboot, 3);
+	assert_string_equal(sv->boot[0], "https://sync.example.com/1.5");
+	assert_string_equal(sv->boot[1], "https://a.example.com");
+	assert_string_equal(sv->boot[2], "http://b.example.com:8000");
+	assert_string_equal(sv->pattern, "{node}/2/{uid}");
+	assert_string_equal(sv->node_type, "postgres");
+	assert_secret(service_metrics_secret(sv), SYNC_SECRET "ff");
+	/* The front holds no secret: the password is wiped too. */
+	config_purge_secrets(c);
+	assert_null(c->database->password);
+	config_free(c);
+}
+
+static void
+test_err_database(void **state)
+{
+	const char	*s;
+
+	refused_at(conf("", "", "nodes = files\n"), "nodes = files",
+	    "expected database");
+	refused_at(conf("", "", "pattern = {node}/{uid}\n"), "pattern",
+	    "only a service with nodes = database");
+	refused_at(conf("", "", "node_type = mysql\n"), "node_type",
+	    "only a service with nodes = database");
+	refused_at(conf("", "", "nodes = database\nnode_type = oracle\n"),
+	    "node_type = oracle", "spanner, mysql or postgres");
+	refused_at(conf("", "", "nodes = database\n"
+	    "bootstrap_nodes = https://a.example.com ftp://b.example.com\n"),
+	    "bootstrap_nodes", "\"ftp://b.example.com\" is no http://");
+	refused_at(conf("", "", "nodes = database\n"
+	    "bootstrap_nodes = https://\n"), "bootstrap_nodes", "is no http");
+	tu_write_file(dir, "sync.nodes", "https://n1.example.com,"
+	    SYNC_SECRET "\n", 0600);
+	s = "[server]\nuid_secret_file = uid.secret\n\n[issuer a]\n"
+	    "iss = https://accounts.example.com\njwks_file = keys.jwks\n"
+	    "audience = https://token.example.com\n\n[service sync-1.5]\n"
+	    "nodes = database\nnodes_file = sync.nodes\n";
+	refused_at(s, "nodes_file", "leave nodes_file out");
+	s = "[server]\nuid_secret_file = uid.secret\n\n[issuer a]\n"
+	    "iss = https://accounts.example.com\njwks_file = keys.jwks\n"
+	    "audience = https://token.example.com\n\n[service sync-1.5]\n"
+	    "nodes = database\n";
+	refused_at(s, "[service sync-1.5]", "\"secret_file\"");
+	refused_at(conf("", "", "nodes = database\n\n[database]\n"
+	    "url = mysql://db/tokend\n"), "url = mysql", "expected sqlite");
+	refused_at(conf("", "", "nodes = database\n\n[database]\n"
+	    "url = sqlite://tokend.db\n"), "url = sqlite", "ABSOLUTE");
+	refused_at(conf("", "", "nodes = database\n\n[database]\n"
+	    "url = sqlite:///var/lib/tokend/\n"), "url = sqlite", "ABSOLUTE");
+	tu_write_file(dir, "db.password", "pw\n", 0600);
+	refused_at(conf("", "", "nodes = database\n\n[database]\n"
+	    "password_file = db.password\n"), "password_file",
+	    "takes no password");
+	tu_write_file(dir, "db.password", "pw\n", 0644);
+	refused_at(conf("", "", "nodes = database\n\n[database]\n"
+	    "url = postgres://u@h/d\npassword_file = db.password\n"),
+	    "password_file", "chmod 600");
+	tu_write_file(dir, "db.password", "\n# none\n", 0600);
+	refused_at(conf("", "", "nodes = database\n\n[database]\n"
+	    "url = postgres://u@h/d\npassword_file = db.password\n"),
+	    "password_file", "holds no password");
+	refused_at(conf("", "", "nodes = database\n\n[database]\n"
+	    "release_rate = 0\n"), "release_rate", "above 0");
+	refused_at(conf("", "", "nodes = database\n\n[database]\n"
+	    "release_rate = 1.5\n"), "release_rate", "above 0");
+	refused_at(conf("", "", "nodes = database\n\n[database]\n"
+	    "release_rate = 0.1x\n"), "release_rate", "above 0");
+	refused_at(conf("", "", "nodes = database\n\n[database]\n"
+	    "timeout = 9\n"), "timeout", "timeout");
+	refused_at(conf("", "", "nodes = database\n\n[database]\n"
+	    "capacity = 0\n"), "capacity", "capacity");
+	/* The longest job against the hung-worker rule (3000 ms)... */
+	refused_at(conf("", "", "nodes = database\n\n[database]\n"
+	    "timeout = 2600\n"), "[database]", "hung-worker rule");
+	/* ... and against request_timeout. */
+	refused_at(conf("request_timeout = 1\n", "", "nodes = database\n\n"
+	    "[database]\ntimeout = 600\n"), "[database]", "request_timeout");
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1790,6 +1943,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_valid_full),
+		T(test_database_defaults),
+		T(test_database_values),
+		T(test_err_database),
 		T(test_valid_defaults),
 		T(test_valid_syntax_variants),
 		T(test_relative_config_path),
