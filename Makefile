@@ -91,6 +91,16 @@ $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# What /__version__ and tokend -V say (src/core/version.c): version.inc is
+# rewritten by scripts/version-gen only when the tag, VERSION, commit or
+# dirtiness changed, so only then is version.o rebuilt.
+$(BUILD)/gen/version.inc: FORCE
+	@scripts/version-gen $@
+$(BUILD)/obj/core/version.o: $(BUILD)/gen/version.inc
+$(BUILD)/obj/core/version.o: CFLAGS += -I$(BUILD)/gen
+.PHONY: FORCE
+FORCE:
+
 $(BUILD)/libtokend.a: $(LIBOBJS)
 	rm -f $@
 	ar rcs $@ $^

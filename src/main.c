@@ -11,9 +11,8 @@
 #include "config.h"
 #include "core/log.h"
 #include "core/proctitle.h"
+#include "core/version.h"
 #include "supervisor.h"
-
-#define TOKEND_VERSION "0.1.0"
 
 static void
 usage(FILE *f)
@@ -53,7 +52,8 @@ main(int argc, char **argv)
 			test = 1;
 			break;
 		case 'V':
-			printf("tokend %s\n", TOKEND_VERSION);
+			printf("tokend %s (commit %s, built %s)\n",
+			    tokend_version, tokend_commit, tokend_build);
 			return 0;
 		case 'h':
 			usage(stdout);
@@ -79,6 +79,7 @@ main(int argc, char **argv)
 	}
 	if (!debug)
 		log_set_level(cfg->log_level);
+	log_set_format(cfg->log_format);
 	proctitle_init(argc, argv);
 	return supervisor_main(cfg);
 }

@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "core/version.h"
 #include "http/jsonflat.h"
 #include "pool/protocol.h"
 
@@ -130,6 +131,8 @@ struct api_endpoint {
 	int		 (*match)(struct api_call *, const char *url);
 	int		 (*prepare)(struct api_call *, const char *, size_t);
 	char		*(*format)(const struct token_reply *, size_t *len);
+	/* An endpoint the front answers alone, with no worker: its answer. */
+	void		 (*local)(struct api_call *);
 };
 
 /* ---- answers ---------------------------------------------------------- */
@@ -791,14 +794,50 @@ match_heartbeat(struct api_call *c, const char *url)
 	return strcmp(url, "/__lbheartbeat__") == 0;
 }
 
+/* The front runs: that is all a load balancer asks. */
+static void
+answer_heartbeat(struct api_call *c)
+{
+	answer_json(c, 200, json_object());
+}
+
+/* ---- GET /__version__ (Dockerflow) ------------------------------------ */
+
+static int
+match_version(struct api_call *c, const char *url)
+{
+	return strcmp(url, "/__version__") == 0;
+}
+
+/*
+ * Dockerflow's version object, from the values the build baked in
+ * (core/version.h).  Its "build" is the build's date here, not a CI URL;
+ * "source" is left out when the build did not know the repository.
+ */
+static void
+answer_version(struct api_call *c)
+{
+	json_t	*o = json_object();
+
+	if (tokend_source[0] != '\0')
+		json_object_set_new(o, "source", json_string(tokend_source));
+	json_object_set_new(o, "version", json_string(tokend_version));
+	json_object_set_new(o, "commit", json_string(tokend_commit));
+	json_object_set_new(o, "build", json_string(tokend_build));
+	answer_json(c, 200, o);
+}
+
 static const struct api_endpoint endpoints[] = {
 	{ "POST", STYLE_TOKEND, "application/json", match_token,
-	    prepare_token, format_token },
+	    prepare_token, format_token, NULL },
 	{ "GET", STYLE_TOKENSERVER, NULL, match_tokenserver,
-	    prepare_tokenserver, format_tokenserver },
+	    prepare_tokenserver, format_tokenserver, NULL },
 	{ "POST", STYLE_OAUTH, "application/x-www-form-urlencoded",
-	    match_exchange, prepare_exchange, format_exchange },
-	{ "GET", STYLE_TOKEND, NULL, match_heartbeat, NULL, NULL },
+	    match_exchange, prepare_exchange, format_exchange, NULL },
+	{ "GET", STYLE_TOKEND, NULL, match_heartbeat, NULL, NULL,
+	    answer_heartbeat },
+	{ "GET", STYLE_TOKEND, NULL, match_version, NULL, NULL,
+	    answer_version },
 };
 #define NENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
 #define EP_TOKENSERVER (&endpoints[1])
@@ -844,8 +883,8 @@ api_route(struct api_call *c, const struct api_request *req, size_t max_body)
 		snprintf(desc, sizeof(desc), "use %s", ep->method);
 		return problem(c, P_METHOD, "url", "method", desc);
 	}
-	if (ep->prepare == NULL) {	/* the heartbeat */
-		answer_json(c, 200, json_object());
+	if (ep->local != NULL) {	/* no worker needed */
+		ep->local(c);
 		return 1;
 	}
 	if (ep->content_type != NULL &&

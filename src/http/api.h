@@ -7,6 +7,7 @@
  *   GET  /1.0/APP/VERSION   Mozilla tokenserver-compatible
  *   POST /oauth/token       RFC 8693 token exchange
  *   GET  /__lbheartbeat__   load balancer check: the front is up
+ *   GET  /__version__       Dockerflow: version, commit, build date
  *
  * See docs/api.md for every field and error.
  *
