@@ -297,6 +297,14 @@ static const struct conf_key server_keys[] = {
 	{ "log_level", &conf_loglevel, SRV(log_level), 0, 0, "info",
 	  CONF_WORKERS,
 	  .doc = "error, warning, info or debug (the supervisor's too)." },
+	{ "log_format", &conf_logformat, SRV(log_format), 0, 0, "text",
+	  CONF_RESTART,
+	  .doc = "text: one line per event for a person or journald.  json: "
+	  "one MozLog object per line (Timestamp in ns, Type, Logger, "
+	  "Hostname, EnvVersion, Severity, Pid, Fields), the access log as "
+	  "Type request.summary, for a log pipeline (docs/deployment.md).  "
+	  "Every process writes the same format, so a change needs a "
+	  "restart." },
 	{ "heartbeat_interval", &conf_int, SRV(heartbeat_ms), 50, 60000,
 	  "1000", CONF_RESTART,
 	  .doc = "Milliseconds between heartbeats of idle workers and the "

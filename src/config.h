@@ -70,6 +70,7 @@ struct config {
 	int		 access_log;	/* 0/1 */
 	int		 sandbox;	/* 0/1: confine front, workers (sandbox.c) */
 	int		 log_level;	/* enum log_level */
+	int		 log_format;	/* enum log_format */
 	int		 heartbeat_ms;
 	int		 heartbeat_liveness; /* missed beats before a peer is dead */
 	int		 orphan_timeout_ms; /* worker without a front exits */

@@ -368,21 +368,47 @@ access_log(struct request *r, struct MHD_Connection *c,
 	char		addr[INET6_ADDRSTRLEN], when[32];
 	const char	*who, *at;
 
+	int		lost = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
+
 	who = client_address(c, addr, sizeof(addr));
 	at = arrival_time(age, when, sizeof(when));
-	if (r->refused != NULL)
+	if (r->refused != NULL) {
 		/* What the client sent was not a request: say why. */
-		log_info("- - %u %.3fms refused=%s client=%s time=%s",
+		const struct log_field f[] = {
+			LOG_INT("code", r->call.status),
+			LOG_NUM("t", (double)age / 1000.0),
+			LOG_STR("refused", r->refused),
+			LOG_STR("client", who),
+			LOG_STR("time", at),
+		};
+
+		log_event(LOG_LVL_INFO, "request.summary", f, NFIELDS(f),
+		    "- - %u %.3fms refused=%s client=%s time=%s",
 		    r->call.status, (double)age / 1000.0, r->refused, who, at);
-	else
-		log_info("%s %s %u %.3fms worker=%d client=%s time=%s"
-		    "%s%s%s%s%s", r->method, r->path, r->call.status,
+	} else {
+		const struct log_field f[] = {
+			LOG_STR("method", r->method),
+			LOG_STR("path", r->path),
+			LOG_INT("code", r->call.status),
+			LOG_NUM("t", (double)age / 1000.0),
+			LOG_INT("worker", (int)r->job.worker_pid),
+			LOG_STR("client", who),
+			LOG_STR("time", at),
+			LOG_STR("error", r->call.error),
+			LOG_STR("field", r->call.field[0] != '\0' ?
+			    r->call.field : NULL),
+			LOG_BOOL("lost", lost),
+		};
+
+		log_event(LOG_LVL_INFO, "request.summary", f, NFIELDS(f),
+		    "%s %s %u %.3fms worker=%d client=%s time=%s%s%s%s%s%s",
+		    r->method, r->path, r->call.status,
 		    (double)age / 1000.0, (int)r->job.worker_pid, who, at,
 		    r->call.error != NULL ? " error=" : "",
 		    r->call.error != NULL ? r->call.error : "",
 		    r->call.field[0] != '\0' ? " field=" : "", r->call.field,
-		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
-		    " (connection lost)");
+		    lost ? " (connection lost)" : "");
+	}
 }
 
 static void

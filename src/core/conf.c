@@ -957,6 +957,19 @@ set_loglevel(struct conf *l, const struct conf_key *k, void *obj,
 	return 0;
 }
 
+static int
+set_logformat(struct conf *l, const struct conf_key *k, void *obj,
+    const char *v)
+{
+	static const char *const names[] = { "text", "json" };
+	static const int values[] = { LOG_FMT_TEXT, LOG_FMT_JSON };
+
+	if (set_word(k, obj, v, names, values, 2) == -1)
+		return conf_fail(l, "%s: expected text or json, got \"%s\"",
+		    k->name, v);
+	return 0;
+}
+
 void
 conf_clear_str(const struct conf_key *k, void *obj)
 {
@@ -1080,6 +1093,16 @@ show_loglevel(const struct conf_key *k, const void *obj, char *buf,
 	snprintf(buf, len, "%s", v >= 0 && v < 4 ? names[v] : "?");
 }
 
+static void
+show_logformat(const struct conf_key *k, const void *obj, char *buf,
+    size_t len)
+{
+	long	v = number_at(k, obj, W_INT);
+
+	snprintf(buf, len, "%s", v == LOG_FMT_TEXT ? "text" :
+	    v == LOG_FMT_JSON ? "json" : "?");
+}
+
 void
 conf_show_str(const struct conf_key *k, const void *obj, char *buf,
     size_t len)
@@ -1135,6 +1158,8 @@ const struct conf_type conf_bool = { .set = set_bool, .show = show_bool,
     .swap = swap_number };
 const struct conf_type conf_loglevel = { .set = set_loglevel,
     .show = show_loglevel, .swap = swap_number };
+const struct conf_type conf_logformat = { .set = set_logformat,
+    .show = show_logformat, .swap = swap_number };
 const struct conf_type conf_str = { .set = set_str, .clear = conf_clear_str,
     .show = conf_show_str, .swap = conf_swap_ptr };
 const struct conf_type conf_pathname = { .set = set_path,

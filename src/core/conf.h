@@ -225,6 +225,8 @@ extern const struct conf_type conf_bool;	/* on/off yes/no true/false 1/0:
 						   int */
 extern const struct conf_type conf_loglevel;	/* error warning info debug:
 						   int (enum log_level) */
+extern const struct conf_type conf_logformat;	/* text json:
+						   int (enum log_format) */
 extern const struct conf_type conf_str;		/* non-empty: char * */
 extern const struct conf_type conf_pathname;	/* resolved path: char * */
 extern const struct conf_type conf_url;		/* http:// or https://:
