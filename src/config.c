@@ -214,6 +214,40 @@ set_runtime_dir(struct conf *l, const struct conf_key *k, void *obj,
 static const struct conf_type runtime_dir_type = { .set = set_runtime_dir,
     .clear = conf_clear_str, .show = conf_show_str, .swap = conf_swap_ptr };
 
+/*
+ * workers: a count, or "none" for a front whose workers all connect from
+ * elsewhere (a worker host's, contrib/python-worker).  0 already means one
+ * per CPU, so "no local worker" needs a word of its own: an old file's
+ * "workers = 0" must not silently become a front that serves nothing.
+ */
+#define WORKERS_NONE	(-1)
+
+static int
+set_workers(struct conf *l, const struct conf_key *k, void *obj,
+    const char *v)
+{
+	if (strcmp(v, "none") == 0) {
+		*(int *)CONF_FIELD(obj, k) = WORKERS_NONE;
+		return 0;
+	}
+	return conf_int.set(l, k, obj, v);
+}
+
+static void
+show_workers(const struct conf_key *k, const void *obj, char *buf,
+    size_t len)
+{
+	int	n = *(const int *)((const char *)obj + k->off);
+
+	if (n == WORKERS_NONE)
+		snprintf(buf, len, "none");
+	else
+		snprintf(buf, len, "%d", n);
+}
+
+static const struct conf_type workers_type = { .set = set_workers,
+    .show = show_workers, .bounded = 1 };
+
 #define SRV(f)	offsetof(struct config, f)
 
 /*
@@ -227,8 +261,11 @@ static const struct conf_key server_keys[] = {
 	  CONF_RESTART,
 	  .doc = "Address and port of the HTTP front, numeric: ADDRESS:PORT, "
 	  "IPv6 as [ADDRESS]:PORT." },
-	{ "workers", &conf_int, SRV(workers), 0, 256, "0", CONF_RELOAD,
-	  .doc = "Worker processes doing the crypto; 0 means one per CPU." },
+	{ "workers", &workers_type, SRV(workers), 0, 256, "0", CONF_RELOAD,
+	  .doc = "Worker processes doing the crypto; 0 means one per CPU, "
+	  "and none no local worker at all: a front served only by workers "
+	  "that connect to it on their own (contrib/python-worker, a worker "
+	  "host), which answers 504 until one has joined." },
 	{ "worker_credit", &conf_int, SRV(worker_credit), 1, 16, "16",
 	  CONF_RESTART,
 	  .doc = "Jobs the front gives one worker at once: the one it works on "
@@ -362,7 +399,9 @@ finish_server(struct conf *l, void *obj)
 	long		 ncpu;
 	int		 rc = 0;
 
-	if (c->workers == 0) {
+	if (c->workers == WORKERS_NONE)
+		c->workers = 0;
+	else if (c->workers == 0) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		c->workers = ncpu < 1 ? 1 : ncpu > 256 ? 256 : (int)ncpu;
 	}

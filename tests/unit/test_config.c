@@ -492,6 +492,22 @@ test_load_twice(void **state)
 	config_free(b);
 }
 
+/*
+ * workers = none: no local worker, a front served by workers that connect
+ * on their own (contrib/python-worker); 0 still means one per CPU.
+ */
+static void
+test_workers_none(void **state)
+{
+	struct config	*c = load_ok(conf("workers = none\n", "", ""));
+
+	assert_int_equal(c->workers, 0);
+	config_free(c);
+	c = load_ok(conf("workers = 0\n", "", ""));
+	assert_true(c->workers >= 1);
+	config_free(c);
+}
+
 /* ---- errors with a line ----------------------------------------------- */
 
 static void
@@ -1953,6 +1969,7 @@ main(void)
 		T(test_longest_line),
 		T(test_purge_secrets),
 		T(test_load_twice),
+		T(test_workers_none),
 		T(test_err_unknown_key),
 		T(test_err_unknown_section),
 		T(test_err_key_outside_section),
