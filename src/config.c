@@ -25,9 +25,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "core/conf.h"
 #include "core/log.h"
 #include "identity/browserid.h"
+#include "identity/fxa.h"
 #include "identity/issuer.h"
 #include "identity/jwks.h"
 #include "identity/jws.h"
@@ -776,6 +779,145 @@ set_iss(struct conf *l, const struct conf_key *k, void *obj, const char *v)
 static const struct conf_type iss_type = { .set = set_iss,
     .clear = conf_clear_str, .show = conf_show_str, .swap = conf_swap_ptr };
 
+/* ---- type = fxa-oauth ---------------------------------------------- */
+
+static int
+set_issuer_type(struct conf *l, const struct conf_key *k, void *obj,
+    const char *v)
+{
+	int	*field = CONF_FIELD(obj, k);
+
+	if (strcmp(v, "jwt") == 0)
+		*field = ISSUER_JWT;
+	else if (strcmp(v, "fxa-oauth") == 0)
+		*field = ISSUER_FXA_OAUTH;
+	else
+		return conf_fail(l, "%s: expected jwt or fxa-oauth, got \"%s\"",
+		    k->name, v);
+	return 0;
+}
+
+static const struct conf_type issuer_type_type = { .set = set_issuer_type };
+
+/* Whether host (as libcurl gives it: "[::1]" bracketed) is a literal
+ * loopback address: 127.0.0.0/8 or ::1.  Names are not: who answers for a
+ * name is whoever answers DNS (or writes /etc/hosts). */
+static int
+loopback_literal(const char *host)
+{
+	struct in_addr	 a4;
+	struct in6_addr	 a6;
+	char		 buf[INET6_ADDRSTRLEN + 2];
+	size_t		 n = strlen(host);
+
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n < 3 || n >= sizeof(buf) || host[0] != '[' || host[n - 1] != ']')
+		return 0;
+	memcpy(buf, host + 1, n - 2);
+	buf[n - 2] = '\0';
+	return inet_pton(AF_INET6, buf, &a6) == 1 &&
+	    IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* Why url is no acceptable verify_url, or NULL: parsed by libcurl, which
+ * will use it, so that the check and the use agree on every part. */
+static const char *
+verify_url_problem(const char *url)
+{
+	static const char suffix[] = "/v1/verify";
+	CURLU		*u;
+	char		*scheme = NULL, *host = NULL, *user = NULL, *path = NULL;
+	char		*frag = NULL;
+	const char	*why = NULL;
+	size_t		 plen;
+
+	if ((u = curl_url()) == NULL)
+		return "out of memory";
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+		why = "not a URL with a host";
+	else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
+		why = "expected an https:// URL";
+	else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
+		why = "a user name in the URL (\"NAME@host\") is refused: "
+		    "https://accounts.example@evil.example/ is evil.example";
+	else if (curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK)
+		why = "a #fragment is refused";
+	else if (strcmp(scheme, "http") == 0 && !loopback_literal(host))
+		why = "plain http:// only to a literal loopback address "
+		    "(127.0.0.1, [::1]): anyone on the path, or who answers "
+		    "DNS for the name, could vouch for any user";
+	else if ((plen = strlen(path)) < sizeof(suffix) - 1 ||
+	    strcmp(path + plen - (sizeof(suffix) - 1), suffix) != 0)
+		why = "the path must end in /v1/verify (FxA's verify "
+		    "endpoint, not the server's base URL)";
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(user);
+	curl_free(path);
+	curl_free(frag);
+	curl_url_cleanup(u);
+	return why;
+}
+
+static int
+set_verify_url(struct conf *l, const struct conf_key *k, void *obj,
+    const char *v)
+{
+	const char	*why;
+
+	if (strpbrk(v, " \t") != NULL)
+		why = "white space in the URL";
+	else
+		why = verify_url_problem(v);
+	if (why != NULL)
+		return conf_fail(l, "%s: %s, got \"%s\"", k->name, why, v);
+	return conf_str.set(l, k, obj, v);
+}
+
+static const struct conf_type verify_url_type = { .set = set_verify_url,
+    .clear = conf_clear_str, .show = conf_show_str, .swap = conf_swap_ptr };
+
+/* A host name, lower case (the emails it makes are database keys: one
+ * spelling per user), no port. */
+static int
+set_email_domain(struct conf *l, const struct conf_key *k, void *obj,
+    const char *v)
+{
+	const char	*p;
+
+	for (p = v; *p != '\0'; p++)
+		if (isupper((unsigned char)*p) || *p == ':' || *p == '[')
+			break;
+	if (*p != '\0' || !valid_host(v, strlen(v)) || strchr(v, '.') == NULL)
+		return conf_fail(l, "%s: expected a lower-case host name such "
+		    "as api.accounts.firefox.com, got \"%s\"", k->name, v);
+	return conf_str.set(l, k, obj, v);
+}
+
+static const struct conf_type email_domain_type = { .set = set_email_domain,
+    .clear = conf_clear_str, .show = conf_show_str, .swap = conf_swap_ptr };
+
+/* A scope: printable ASCII without spaces or commas (the separators of
+ * a JWT's scope claim). */
+static int
+set_scope(struct conf *l, const struct conf_key *k, void *obj, const char *v)
+{
+	const char	*p;
+
+	for (p = v; *p != '\0'; p++)
+		if (*p <= ' ' || *p > '~' || *p == ',')
+			return conf_fail(l, "%s: one scope, printable and "
+			    "without spaces or commas, got \"%s\"", k->name, v);
+	return conf_str.set(l, k, obj, v);
+}
+
+static const struct conf_type scope_type = { .set = set_scope,
+    .clear = conf_clear_str, .show = conf_show_str, .swap = conf_swap_ptr };
+
 #define ISS(f)	offsetof(struct issuer, f)
 
 /*
@@ -785,9 +927,18 @@ static const struct conf_type iss_type = { .set = set_iss,
  * workers read all of it, so a reload applies every key.
  */
 static const struct conf_key issuer_keys[] = {
+	{ "type", &issuer_type_type, ISS(type), 0, 0, "jwt", CONF_RELOAD,
+	  .doc = "jwt: the issuer signs JWTs (OpenID Connect ID tokens, OAuth "
+	  "access tokens) that clients present.  fxa-oauth: Firefox Accounts "
+	  "OAuth, as Mozilla's tokenserver takes it: clients send "
+	  "\"Authorization: Bearer TOKEN\"; a JWT access token whose iss is "
+	  "this issuer's is verified with its keys (jwks_file, jwks_url), any "
+	  "other token by FxA's verify_url, and the token must hold scope.  "
+	  "One fxa-oauth issuer at most (docs/api.md, Firefox Accounts)." },
 	{ "iss", &iss_type, ISS(iss), 0, 0, NULL, CONF_RELOAD,
 	  .doc = "The \"iss\" claim of the issuer's tokens, exactly: an "
-	  "https:// (or http://) URL, or a host name.",
+	  "https:// (or http://) URL, or a host name.  For fxa-oauth, that of "
+	  "FxA's JWT access tokens (https://accounts.firefox.com).",
 	  .example = "https://idp.example.com" },
 	{ "jwks_file", &jwks_type, ISS(jwks_file), 0, 0, CONF_OPTIONAL,
 	  CONF_RELOAD,
@@ -826,9 +977,12 @@ static const struct conf_key issuer_keys[] = {
 	  "(32, 48, 64), mode 0600.  Without it HS* is refused whatever the "
 	  "token says, so a public key can never be used as an HMAC key.",
 	  .example = "#example-hs.secret" },
-	{ "audience", &conf_str, ISS(audience), 0, 0, NULL, CONF_RELOAD,
+	{ "audience", &conf_str, ISS(audience), 0, 0, CONF_OPTIONAL,
+	  CONF_RELOAD,
 	  .doc = "A value the \"aud\" claim must hold (a string, or an array "
-	  "that contains it).", .example = "tokend" },
+	  "that contains it).  Required for type jwt; for fxa-oauth, checked "
+	  "on JWT access tokens when set (FxA's hold the client id).",
+	  .example = "tokend" },
 	{ "algorithms", &algs_type, ISS(algorithms), 0, 0,
 	  "RS256 ES256 EdDSA", CONF_RELOAD,
 	  .doc = "Signature algorithms accepted from this issuer, any of RS256 "
@@ -861,6 +1015,36 @@ static const struct conf_key issuer_keys[] = {
 	  "are the same share their users' uids: refused unless both set "
 	  "uid_namespace to that value.  Changing it changes every uid of this "
 	  "issuer.", .example = "#https://idp.example.com" },
+	{ "verify_url", &verify_url_type, ISS(verify_url), 0, 0, CONF_OPTIONAL,
+	  CONF_RELOAD,
+	  .doc = "fxa-oauth (required): FxA's token verification endpoint, "
+	  "its path ending in /v1/verify.  Each token that is not a JWT this "
+	  "issuer has the key for is POSTed there as {\"token\": ...}; the "
+	  "answer names the user, the scopes and the key generation.  "
+	  "https:// (certificate and host name verified, no redirects, "
+	  "answers of at most 16 KiB), or http:// to a literal loopback "
+	  "address (127.0.0.1, [::1]) only: a verifier anyone on the path "
+	  "could impersonate would vouch for any user.",
+	  .example = "#https://oauth.accounts.firefox.com/v1/verify" },
+	{ "scope", &scope_type, ISS(scope), 0, 0, FXA_SCOPE_DEFAULT,
+	  CONF_RELOAD,
+	  .doc = "fxa-oauth: the scope every token must hold (Sync's by "
+	  "default); a token without it gets 401.",
+	  .example = "#" FXA_SCOPE_DEFAULT },
+	{ "email_domain", &email_domain_type, ISS(email_domain), 0, 0,
+	  CONF_OPTIONAL, CONF_RELOAD,
+	  .doc = "fxa-oauth (required): users are <FxA uid>@email_domain, "
+	  "as in Mozilla's tokenserver (its users table's email): a lower-case "
+	  "host name.", .example = "#api.accounts.firefox.com" },
+	{ "timeout", &conf_int, ISS(timeout_ms), FXA_TIMEOUT_MIN_MS,
+	  FXA_TIMEOUT_MAX_MS, FXA_TIMEOUT_DEFAULT, CONF_RELOAD,
+	  .doc = "fxa-oauth: milliseconds one call to verify_url may take, "
+	  "connection included (the connection alone: half of it); past it "
+	  "the request gets 503 with Retry-After.  A worker waits for it, so "
+	  "it counts in the longest job: with the other waits, it must stay "
+	  "under heartbeat_interval x heartbeat_liveness and under "
+	  "request_timeout (the file is refused otherwise).",
+	  .example = "#" FXA_TIMEOUT_DEFAULT },
 	{ .name = NULL }
 };
 
@@ -997,13 +1181,73 @@ check_jwks_algs(struct conf *l, const struct issuer *is, unsigned pk)
  * the others a JWKS, whose keys fit them), and nothing is configured that
  * nothing uses.
  */
+/* Keys of one type that a section of the other sets: refused, since the
+ * operator meant something that would silently not happen. */
+static int
+refuse_keys(struct conf *l, const char *const *keys, const char *why)
+{
+	int	rc = 0;
+
+	for (; *keys != NULL; keys++)
+		if (conf_key_set(l, *keys))
+			rc = conf_fail_at(l, conf_key_line(l, *keys), "%s: %s",
+			    *keys, why);
+	return rc;
+}
+
+/*
+ * type = fxa-oauth: the verifier's URL and the users' domain are needed;
+ * keys are optional (a JWT fast path), an HS* secret is never FxA's.
+ * type = jwt: an audience is needed, the fxa-oauth keys mean nothing.
+ */
+static int
+finish_issuer_type(struct conf *l, struct issuer *is)
+{
+	static const char *const fxa_only[] = { "verify_url", "scope",
+	    "email_domain", "timeout", NULL };
+	static const char *const jwt_only[] = { "hs_secret_file",
+	    "identity_claim", "require", NULL };
+	int	 rc = 0;
+
+	is->timeout_line = conf_key_line(l, "timeout");
+	if (is->type == ISSUER_JWT) {
+		if (is->audience == NULL)
+			rc = conf_fail_at(l, conf_section_line(l), "missing "
+			    "required key \"audience\"");
+		if (refuse_keys(l, fxa_only, "only for type = fxa-oauth") == -1)
+			rc = -1;
+		return rc;
+	}
+	if (is->verify_url == NULL)
+		rc = conf_fail_at(l, conf_section_line(l), "type = fxa-oauth "
+		    "needs verify_url (FxA's /v1/verify)");
+	if (is->email_domain == NULL)
+		rc = conf_fail_at(l, conf_section_line(l), "type = fxa-oauth "
+		    "needs email_domain (users are <FxA uid>@email_domain)");
+	if (refuse_keys(l, jwt_only, "not for type = fxa-oauth (FxA's "
+	    "tokens are checked by their scope, and their user is sub)") == -1)
+		rc = -1;
+	return rc;
+}
+
 static int
 finish_issuer(struct conf *l, void *obj)
 {
-	const struct issuer	*is = obj;
+	struct issuer		*is = obj;
 	unsigned		 pk = is->algorithms & ~JWS_ALGS_HMAC;
 	int			 algs = conf_key_line(l, "algorithms");
 
+	if (finish_issuer_type(l, is) == -1)
+		return -1;
+	/* fxa-oauth without keys: every token goes to verify_url. */
+	if (is->type == ISSUER_FXA_OAUTH && is->jwks_file == NULL &&
+	    is->jwks_url == NULL) {
+		if (conf_key_set(l, "algorithms"))
+			return conf_fail_at(l, algs, "algorithms: no jwks_file "
+			    "or jwks_url to verify JWT access tokens with");
+		return refuse_keys(l, (const char *const[]){ "jwks_ca_file",
+		    "jwks_refresh", NULL }, "no jwks_url to use it for");
+	}
 	if (is->jwks_file == NULL && is->jwks_url == NULL &&
 	    is->hs_secret.len == 0)
 		return conf_fail_at(l, conf_section_line(l), "the issuer has "
@@ -1384,13 +1628,34 @@ config_uses_database(const struct config *c)
 	return 0;
 }
 
+/*
+ * The fxa-oauth issuer whose remote call may take longest, or NULL: its
+ * timeout is what the FxA verifier adds to a job.
+ */
+static const struct issuer *
+slowest_verifier(const struct config *c)
+{
+	const struct issuer	*slow = NULL;
+	size_t			 i;
+
+	for (i = 0; i < c->nissuers; i++)
+		if (c->issuers[i].type == ISSUER_FXA_OAUTH && (slow == NULL ||
+		    c->issuers[i].timeout_ms > slow->timeout_ms))
+			slow = &c->issuers[i];
+	return slow;
+}
+
 long
 config_job_max_ms(const struct config *c)
 {
-	long	ms = WORKER_JOB_MAX_MS(KEYS_WAIT_MS);
+	const struct issuer	*fxa = slowest_verifier(c);
+	long			 ms = WORKER_JOB_MAX_MS(KEYS_WAIT_MS);
 
 	if (config_uses_database(c))
 		ms += c->database->timeout_ms;
+	/* A JWT access token may wait for its key, then go to verify_url. */
+	if (fxa != NULL)
+		ms += fxa->timeout_ms;
 	return ms;
 }
 
@@ -1434,6 +1699,66 @@ check_database(struct conf *l, struct config *c)
 	return 0;
 }
 
+/*
+ * The longest job (config_job_max_ms) against the two limits it must fit:
+ * the hung-worker limit, past which the broker gives the job to another
+ * worker (and the verifier is asked twice), and request_timeout, past
+ * which the client gets 504 instead of the job's answer (a 503 with
+ * Retry-After when the verifier is down).  finish_server checked the
+ * base; what outside services add is reported at the key that adds it.
+ */
+static int
+check_job_time(struct conf *l, const struct config *c)
+{
+	const struct issuer	*fxa = slowest_verifier(c);
+	long			 job = config_job_max_ms(c);
+	long			 hung = (long)c->heartbeat_ms *
+				    c->heartbeat_liveness;
+	int			 rc = 0;
+
+	if (fxa == NULL)
+		return 0;
+	if (hung <= job)
+		rc = conf_fail_at(l, fxa->timeout_line, "[issuer %s] timeout = "
+		    "%d ms: a job may then take up to %ld ms (the verifier's "
+		    "timeout, the wait for an issuer's keys, verification and "
+		    "the reply), not under heartbeat_interval x "
+		    "heartbeat_liveness = %ld ms, past which a worker is taken "
+		    "for hung (docs/architecture.md); lower timeout or raise "
+		    "heartbeat_interval", fxa->name, fxa->timeout_ms, job, hung);
+	if (c->request_timeout_ms <= job)
+		rc = conf_fail_at(l, fxa->timeout_line, "[issuer %s] timeout = "
+		    "%d ms: a job may then take up to %ld ms, not under "
+		    "request_timeout = %d ms, so a client would get 504 before "
+		    "the verifier's answer or its 503; lower timeout or raise "
+		    "request_timeout", fxa->name, fxa->timeout_ms, job,
+		    c->request_timeout_ms);
+	return rc;
+}
+
+/*
+ * The fxa-oauth issuer answers Bearer tokens that are no JWS: a second one
+ * could never be reached by them (fxa_route takes the first).
+ */
+static int
+check_fxa_issuers(struct conf *l, const struct config *c)
+{
+	const struct issuer	*first = NULL;
+	size_t			 i;
+
+	for (i = 0; i < c->nissuers; i++) {
+		if (c->issuers[i].type != ISSUER_FXA_OAUTH)
+			continue;
+		if (first != NULL)
+			return conf_fail_at(l, c->issuers[i].line, "[issuer "
+			    "%s]: a second type = fxa-oauth issuer ([issuer "
+			    "%s] is one): Bearer tokens go to one verifier",
+			    c->issuers[i].name, first->name);
+		first = &c->issuers[i];
+	}
+	return 0;
+}
+
 /* Checks that span sections, once every section is complete. */
 static int
 check_config(struct conf *l, void *root)
@@ -1446,7 +1771,8 @@ check_config(struct conf *l, void *root)
 	if (c->nservices == 0)
 		return conf_fail_at(l, 0, "no [service NAME] section: no token "
 		    "could ever be issued");
-	if (check_issuers(l, c) == -1 || check_database(l, c) == -1)
+	if (check_issuers(l, c) == -1 || check_database(l, c) == -1 ||
+	    check_fxa_issuers(l, c) == -1 || check_job_time(l, c) == -1)
 		return -1;
 	return check_uid_namespaces(l, c);
 }

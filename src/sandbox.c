@@ -106,11 +106,32 @@ url_port(const char *url, uint16_t *port)
 	return 0;
 }
 
-/* What an issuer's key sources need: its files, its URL's port. */
+/* Connections to url's port (and what a fetch reads, below). */
+static int
+allow_url(struct sandbox_rules *r, const struct issuer *is, const char *url)
+{
+	uint16_t	port;
+
+	if (url_port(url, &port) == -1) {
+		log_warnx("sandbox: issuer %s: no port in %s", is->name, url);
+		return -1;
+	}
+	r->inet = 1;
+	return sandbox_allow_connect(r, port);
+}
+
+/*
+ * What an issuer's key sources need: its files, its URL's port; and an
+ * fxa-oauth issuer's verify_url (identity/fxa.c), which a worker calls
+ * inside jobs.
+ */
 static int
 allow_issuer(struct sandbox_rules *r, const struct issuer *is)
 {
 	uint16_t	port;
+
+	if (is->verify_url != NULL && allow_url(r, is, is->verify_url) == -1)
+		return -1;
 
 	if (is->jwks_file != NULL && allow_dir_of(r, is->jwks_file) == -1)
 		return -1;

@@ -55,6 +55,7 @@
 
 #include "core/clock.h"
 #include "config.h"
+#include "identity/fxa.h"
 #include "identity/keys.h"
 #include "core/log.h"
 #include "mint.h"
@@ -617,6 +618,7 @@ worker_main(const struct config *cfg, int index)
 	 * the first time, and READY says it is confined.
 	 */
 	if (sandbox_enter(cfg, SANDBOX_WORKER) == -1 ||
+	    fxa_start(cfg->issuers, cfg->nissuers) == -1 ||
 	    keys_start(cfg->issuers, cfg->nissuers, mono_ms()) == -1 ||
 	    sandbox_seal(cfg, SANDBOX_WORKER) == -1 || worker_setup(&w) == -1)
 		return EXIT_FATAL;
@@ -649,6 +651,7 @@ worker_main(const struct config *cfg, int index)
 	}
 	shutdown_socket(&w);
 	keys_stop();
+	fxa_stop();
 	zmq_ctx_term(w.ctx);
 	close(w.sigfd);
 	return w.exit_code;

@@ -89,9 +89,12 @@ enum fxa_status	 fxa_parse_answer(long status, const char *body, size_t len,
 int		 fxa_user_ok(const char *user, size_t len);
 
 /*
- * In a worker, before it confines itself: sets up libcurl (its global
- * state, and anything it opens lazily) and the one HTTP client, if any
- * issuer is of type fxa-oauth.  0, or -1 logged.  fxa_stop frees it.
+ * In a worker, before it confines itself and before keys_start (libcurl's
+ * global set-up must precede any thread): sets up libcurl and the one
+ * HTTP client, if any issuer is of type fxa-oauth.  issuers[0..n) is the
+ * worker's array, the one keys.c was given (a JWT access token whose key
+ * is unknown waits for a fetch like any other).  0, or -1 logged.
+ * fxa_stop frees it.
  */
 int		 fxa_start(const struct issuer *issuers, size_t n);
 void		 fxa_stop(void);

@@ -56,6 +56,7 @@ struct issuer {
 	char		*scope;		/* the scope a token must hold */
 	char		*email_domain;	/* users are <fxa uid>@email_domain */
 	int		 timeout_ms;	/* the whole verify_url call */
+	int		 timeout_line;	/* where timeout is set, for messages */
 	char		*iss;		/* required "iss" claim */
 	char		*audience;	/* required in "aud" */
 	char		*uid_namespace;	/* keys its uids: as set, or iss */

@@ -239,6 +239,11 @@ check_header(json_t *hdr, const char *name, size_t len, enum jws_alg *alg,
 	return JOSE_OK;
 }
 
+/*
+ * The issuer of type jwt whose iss the claims name.  An fxa-oauth
+ * issuer's tokens are not JWT assertions: they must hold its scope, which
+ * only fxa.c checks (jwt_verify_one), so they never pass here.
+ */
 static enum jose_err
 find_issuer(const struct issuer *issuers, size_t n, json_t *pay,
     const struct issuer **out)
@@ -249,7 +254,8 @@ find_issuer(const struct issuer *issuers, size_t n, json_t *pay,
 	if (!json_is_string(iss))
 		return JOSE_ERR_ISS_MISSING;
 	for (i = 0; i < n; i++)
-		if (jose_str_eq(iss, issuers[i].iss)) {
+		if (issuers[i].type == ISSUER_JWT &&
+		    jose_str_eq(iss, issuers[i].iss)) {
 			*out = &issuers[i];
 			return JOSE_OK;
 		}
@@ -546,7 +552,8 @@ check_claims(json_t *pay, const struct issuer *is, int64_t now,
 
 	if ((rc = jose_check_times(pay, &clk, &jwt_times, &id->exp)) !=
 	    JOSE_OK ||
-	    (rc = jose_check_aud(pay, is->audience, 1)) != JOSE_OK ||
+	    (is->audience != NULL &&
+	    (rc = jose_check_aud(pay, is->audience, 1)) != JOSE_OK) ||
 	    (rc = check_required(pay, is)) != JOSE_OK)
 		return rc;
 	return copy_identity(pay, is, id);
@@ -574,16 +581,22 @@ check_signature(const struct issuer *is, enum jws_alg alg, json_t *kid,
 	    p->siglen);
 }
 
-enum jose_err
-jwt_verify(const struct issuer *issuers, size_t nissuers, const char *token,
-    size_t len, int64_t now, struct jwt_identity *id)
+/*
+ * Steps 1 to 7 for issuers[0..nissuers) (those of type jwt; with one,
+ * that one, whatever its type); on JOSE_OK the parsed header and claims
+ * go to *hdr_out and *pay_out when asked for (owned by the caller).
+ */
+static enum jose_err
+verify(const struct issuer *issuers, size_t nissuers, const char *token,
+    size_t len, int64_t now, struct jwt_identity *id, json_t **hdr_out,
+    json_t **pay_out)
 {
 	/* Decoded parts never outnumber the characters they came from. */
 	uint8_t			 dec[JWS_MAX_BYTES];
 	struct jose_buf		 buf = { dec, sizeof(dec), 0 };
 	struct jose_jws		 p;
 	json_t			*hdr = NULL, *pay = NULL, *kid = NULL;
-	const struct issuer	*is;
+	const struct issuer	*is = NULL;
 	const char		*name;
 	size_t			 namelen;
 	enum jws_alg		 alg;
@@ -597,15 +610,44 @@ jwt_verify(const struct issuer *issuers, size_t nissuers, const char *token,
 	if ((rc = jose_header(&p, &hdr, &name, &namelen)) != JOSE_OK ||
 	    (rc = check_header(hdr, name, namelen, &alg, &kid)) != JOSE_OK)
 		goto fail;
-	if ((rc = jose_payload(&p, &pay)) != JOSE_OK ||
-	    (rc = find_issuer(issuers, nissuers, pay, &is)) != JOSE_OK)
+	if ((rc = jose_payload(&p, &pay)) != JOSE_OK)
+		goto fail;
+	if (hdr_out == NULL)
+		rc = find_issuer(issuers, nissuers, pay, &is);
+	else if (!json_is_string(json_object_get(pay, "iss")))
+		rc = JOSE_ERR_ISS_MISSING;
+	else if (!jose_str_eq(json_object_get(pay, "iss"), issuers->iss))
+		rc = JOSE_ERR_ISS_UNKNOWN;
+	else
+		is = issuers;
+	if (rc != JOSE_OK)
 		goto fail;
 	id->issuer = is;
 	if ((rc = check_signature(is, alg, kid, &p)) != JOSE_OK)
 		goto fail;
-	rc = check_claims(pay, is, now, id);
+	if ((rc = check_claims(pay, is, now, id)) == JOSE_OK &&
+	    hdr_out != NULL) {
+		*hdr_out = hdr;
+		*pay_out = pay;
+		return JOSE_OK;
+	}
 fail:
 	json_decref(hdr);
 	json_decref(pay);
 	return rc;
+}
+
+enum jose_err
+jwt_verify(const struct issuer *issuers, size_t nissuers, const char *token,
+    size_t len, int64_t now, struct jwt_identity *id)
+{
+	return verify(issuers, nissuers, token, len, now, id, NULL, NULL);
+}
+
+enum jose_err
+jwt_verify_one(const struct issuer *is, const char *token, size_t len,
+    int64_t now, struct jwt_identity *id, json_t **hdr, json_t **claims)
+{
+	*hdr = *claims = NULL;
+	return verify(is, 1, token, len, now, id, hdr, claims);
 }

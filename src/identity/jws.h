@@ -81,6 +81,17 @@ enum jose_err	 jwt_verify(const struct issuer *issuers, size_t nissuers,
 		    struct jwt_identity *id);
 
 /*
+ * jwt_verify() for the one issuer is, whatever its type, its audience
+ * checked only if it has one: fxa.c's fast path for FxA's JWT access
+ * tokens, whose own claims (scope, fxa-generation) and header (typ) only
+ * it reads.  On JOSE_OK *hdr and *claims are the parsed header and
+ * claims, owned by the caller (json_decref); otherwise NULL.
+ */
+enum jose_err	 jwt_verify_one(const struct issuer *is, const char *token,
+		    size_t len, int64_t now, struct jwt_identity *id,
+		    json_t **hdr, json_t **claims);
+
+/*
  * The signature step of jwt_verify() alone: checks that key fits alg and
  * that sig[0..siglen) (as decoded from the token, raw r||s for ES*) signs
  * input[0..inputlen).  Returns JOSE_OK, KEY_MISMATCH, CURVE_MISMATCH,
