@@ -832,6 +832,9 @@ verify_url_problem(const char *url)
 	const char	*why = NULL;
 	size_t		 plen;
 
+	/* libcurl reads "https:///v1/verify" as the host v1. */
+	if (strstr(url, ":///") != NULL)
+		return "not a URL with a host";
 	if ((u = curl_url()) == NULL)
 		return "out of memory";
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||

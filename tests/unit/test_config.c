@@ -1952,6 +1952,153 @@ test_err_database(void **state)
 	    "[database]\ntimeout = 600\n"), "[database]", "request_timeout");
 }
 
+/* ---- [issuer] type = fxa-oauth (identity/fxa.c) ------------------------ */
+
+#define FXA_ISSUER(extra) \
+	"[issuer fxa]\n" \
+	"type = fxa-oauth\n" \
+	"iss = https://accounts.firefox.com\n" \
+	"email_domain = api.accounts.firefox.com\n" \
+	extra
+
+static void
+test_fxa_valid(void **state)
+{
+	struct config		*c;
+	const struct issuer	*is;
+
+	c = load_ok(conf("", "", FXA_ISSUER("verify_url = https://oauth."
+	    "accounts.firefox.com/v1/verify\n")));
+	assert_int_equal(c->nissuers, 2);
+	is = &c->issuers[1];
+	assert_int_equal(c->issuers[0].type, ISSUER_JWT);
+	assert_int_equal(is->type, ISSUER_FXA_OAUTH);
+	assert_string_equal(is->verify_url,
+	    "https://oauth.accounts.firefox.com/v1/verify");
+	assert_string_equal(is->scope,
+	    "https://identity.mozilla.com/apps/oldsync");
+	assert_string_equal(is->email_domain, "api.accounts.firefox.com");
+	assert_int_equal(is->timeout_ms, 1500);
+	assert_null(is->audience);
+	assert_null(is->jwks);
+	/* The longest job counts the verifier's timeout. */
+	assert_int_equal(config_job_max_ms(c), 250 + 250 + 2 + 1500);
+	config_free(c);
+	/* Loopback literals may be plain http; keys give the fast path. */
+	c = load_ok(conf("", "", FXA_ISSUER("verify_url = http://127.0.0.1:"
+	    "6000/v1/verify\njwks_file = keys.jwks\nscope = profile:x\n"
+	    "timeout = 100\n")));
+	assert_non_null(c->issuers[1].jwks);
+	assert_string_equal(c->issuers[1].scope, "profile:x");
+	assert_int_equal(c->issuers[1].timeout_ms, 100);
+	config_free(c);
+	c = load_ok(conf("", "", FXA_ISSUER("verify_url = http://[::1]/x/"
+	    "v1/verify\n")));
+	config_free(c);
+}
+
+static void
+test_fxa_verify_url(void **state)
+{
+	static const char *const bad[][2] = {
+		/* A name is whoever answers DNS for it. */
+		{ "http://localhost:6000/v1/verify", "literal loopback" },
+		{ "http://oauth.accounts.firefox.com/v1/verify",
+		    "literal loopback" },
+		{ "http://10.0.0.1/v1/verify", "literal loopback" },
+		{ "http://[::2]/v1/verify", "literal loopback" },
+		{ "ftp://oauth.example.com/v1/verify", "https://" },
+		{ "https://oauth.accounts.firefox.com", "/v1/verify" },
+		{ "https://oauth.accounts.firefox.com/v1/verify/x",
+		    "/v1/verify" },
+		{ "https://accounts.firefox.com@evil.example/v1/verify",
+		    "user name" },
+		{ "https://oauth.example.com/v1/verify#x", "fragment" },
+		{ "https://oauth.example.com/v1/ verify", "white space" },
+		{ "oauth.example.com/v1/verify", "not a URL" },
+		{ "https:///v1/verify", "host" },
+	};
+	char	 extra[256];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(extra, sizeof(extra), FXA_ISSUER("verify_url = %s\n"),
+		    bad[i][0]);
+		refused_at(conf("", "", extra), "verify_url =", bad[i][1]);
+	}
+}
+
+static void
+test_fxa_cross_checks(void **state)
+{
+	/* What an fxa-oauth issuer needs. */
+	refused_at(conf("", "", "[issuer fxa]\ntype = fxa-oauth\niss = "
+	    "https://a.example\nemail_domain = a.example\n"),
+	    "[issuer fxa]", "needs verify_url");
+	refused_at(conf("", "", "[issuer fxa]\ntype = fxa-oauth\niss = "
+	    "https://a.example\nverify_url = https://a.example/v1/verify\n"),
+	    "[issuer fxa]", "needs email_domain");
+	refused_at(conf("", "", FXA_ISSUER("verify_url = https://a.example/"
+	    "v1/verify\nhs_secret_file = sync.secret\n")),
+	    "hs_secret_file", "not for type = fxa-oauth");
+	refused_at(conf("", "", FXA_ISSUER("verify_url = https://a.example/"
+	    "v1/verify\nalgorithms = RS256\n")), "algorithms =",
+	    "no jwks_file or jwks_url");
+	/* A jwt issuer with fxa-oauth's keys: refused, at each. */
+	refused_at(conf("", "verify_url = https://a.example/v1/verify\n",
+	    ""), "verify_url", "only for type = fxa-oauth");
+	refused_at(conf("", "timeout = 100\n", ""), "timeout",
+	    "only for type = fxa-oauth");
+	refused_at(conf("", "email_domain = a.example\n", ""), "email_domain",
+	    "only for type = fxa-oauth");
+	refused_at(conf("", "type = oauth\n", ""), "type =",
+	    "expected jwt or fxa-oauth");
+	/* Values. */
+	refused_at(conf("", "", "[issuer fxa]\ntype = fxa-oauth\niss = "
+	    "https://a.example\nverify_url = https://a.example/v1/verify\n"
+	    "email_domain = API.example.com\n"), "email_domain = API",
+	    "lower-case host name");
+	refused_at(conf("", "", "[issuer fxa]\ntype = fxa-oauth\niss = "
+	    "https://a.example\nverify_url = https://a.example/v1/verify\n"
+	    "email_domain = a.example:443\n"), "email_domain = a",
+	    "lower-case host name");
+	refused_at(conf("", "", FXA_ISSUER("verify_url = https://a.example/"
+	    "v1/verify\nscope = a,b\n")), "scope =", "without spaces or "
+	    "commas");
+	refused_at(conf("", "", FXA_ISSUER("verify_url = https://a.example/"
+	    "v1/verify\ntimeout = 99\n")), "timeout =", "100");
+	/* One verifier for the opaque tokens. */
+	refused_at(conf("", "", FXA_ISSUER("verify_url = https://a.example/"
+	    "v1/verify\n") "[issuer fxa2]\ntype = fxa-oauth\niss = "
+	    "https://b.example\nemail_domain = b.example\nverify_url = "
+	    "https://b.example/v1/verify\n"), "[issuer fxa2]",
+	    "a second type = fxa-oauth issuer");
+}
+
+static void
+test_fxa_timeout_fits(void **state)
+{
+	struct config	*c;
+
+	/* 250 + 250 + 2 + 2497 = 2999 < 3000 = 1000 x 3: fits, and one
+	 * more does not. */
+	c = load_ok(conf("", "", FXA_ISSUER("verify_url = https://a.example/"
+	    "v1/verify\ntimeout = 2497\n")));
+	config_free(c);
+	refused_at(conf("", "", FXA_ISSUER("verify_url = https://a.example/"
+	    "v1/verify\ntimeout = 2498\n")), "timeout = 2498",
+	    "heartbeat_interval x heartbeat_liveness = 3000 ms");
+	/* Against request_timeout, with a hung-worker limit far above. */
+	refused_at(conf("request_timeout = 2\nheartbeat_interval = 5000\n",
+	    "", FXA_ISSUER("verify_url = https://a.example/v1/verify\n"
+	    "timeout = 1600\n")), "timeout = 1600", "request_timeout = 2000 "
+	    "ms");
+	c = load_ok(conf("heartbeat_interval = 5000\nrequest_timeout = 20\n",
+	    "", FXA_ISSUER("verify_url = https://a.example/v1/verify\n"
+	    "timeout = 10000\n")));
+	config_free(c);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -2018,6 +2165,10 @@ main(void)
 		T(test_engine_left_out),
 		T(test_engine_errors),
 		T(test_node_store_failure),
+		T(test_fxa_valid),
+		T(test_fxa_verify_url),
+		T(test_fxa_cross_checks),
+		T(test_fxa_timeout_fits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
