@@ -10,6 +10,8 @@
  *               a test issuer (src/tools/jwtgen.c), for smoke tests
  *   bench       the worker's pipeline in one process: the ceiling
  *               scripts/bench compares the daemon with
+ *   status      a running tokend's health from its metrics endpoint
+ *               (src/tools/status.c)
  *
  * commands[] at the end holds each command's synopsis and options: the
  * usage, `tokenctl --help` and each `tokenctl COMMAND --help` print them
@@ -42,6 +44,7 @@
 #include "core/clock.h"
 #include "config.h"
 #include "tools/jwtgen.h"
+#include "tools/status.h"
 #include "core/log.h"
 #include "mint.h"
 #include "tokens/secret.h"
@@ -647,6 +650,60 @@ cmd_jwt_sign(int argc, char **argv)
 	return 0;
 }
 
+/* ---- status ------------------------------------------------------------ */
+
+enum { OPT_METRICS = 400, OPT_INTERVAL, OPT_TIMEOUT, OPT_MAX_5XX };
+
+static const struct option status_opts[] = {
+	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "max-5xx", required_argument, NULL, OPT_MAX_5XX },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static double
+parse_double(const char *opt, const char *v, double min, double max)
+{
+	char	*end;
+	double	 d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno != 0 || end == v || *end != '\0' || !(d >= min && d <= max))
+		die(EXIT_USAGE, "%s: expected a number from %g to %g, got "
+		    "\"%s\"", opt, min, max, v);
+	return d;
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+	struct status_options	o = { NULL, 1, 2, 5 };
+	int			ch;
+
+	while ((ch = getopt_long(argc, argv, "h", status_opts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_METRICS: o.url = optarg; break;
+		case OPT_INTERVAL:
+			o.interval = parse_double("--interval", optarg, 0.1, 60);
+			break;
+		case OPT_TIMEOUT:
+			o.timeout = parse_double("--timeout", optarg, 0.1, 60);
+			break;
+		case OPT_MAX_5XX:
+			o.max_5xx = parse_double("--max-5xx", optarg, 0, 100);
+			break;
+		case 'h': help();
+		default: usage();
+		}
+	}
+	if (o.url == NULL || optind != argc)
+		usage();
+	return status_run(&o);
+}
+
 /* ---- commands, usage, --help ------------------------------------------ */
 
 /*
@@ -738,6 +795,19 @@ static const struct command {
 	    "  -s SERVICE  the service to mint for\n"
 	    "  -n COUNT    stop after COUNT tokens (default: after SECONDS)\n"
 	    "  -t SECONDS  run for SECONDS (default: 3)\n" },
+	{ "status", cmd_status,
+	    "--metrics URL [--interval S] [--timeout S] [--max-5xx PCT]",
+	    "Reads tokend's metrics endpoint ([metrics] listen) twice, S\n"
+	    "seconds apart, and prints workers by state, the queue, requests\n"
+	    "per second by status, p50/p99 latency and the top rejection\n"
+	    "reasons of that window.  Exit 0 healthy; 1 degraded: no worker\n"
+	    "idle or busy, a worker lost, or more than PCT percent of the\n"
+	    "window's requests answered 5xx; 2 unreachable: no connection,\n"
+	    "no answer in time, not 200, or not tokend's Prometheus metrics.\n"
+	    "  --metrics URL  e.g. http://127.0.0.1:9150/metrics\n"
+	    "  --interval S   seconds between the reads (default: 1)\n"
+	    "  --timeout S    seconds one read may take (default: 2)\n"
+	    "  --max-5xx PCT  degraded above this share of 5xx (default: 5)\n" },
 };
 
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))

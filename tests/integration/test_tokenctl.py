@@ -196,7 +196,7 @@ def synopsis_options(words):
         elif not line.startswith(" "):
             mine = False
         if mine:
-            opts |= set(re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", line))
+            opts |= set(re.findall(r"(?<![\w-])(--?[a-z][a-z0-9-]*)", line))
     return opts
 
 
