@@ -237,6 +237,16 @@ header(struct MHD_Connection *c, const char *name)
 	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
+/* Counts the query string's "duration" parameters (MHD's iterator). */
+static enum MHD_Result
+count_duration(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	if (strcmp(key, "duration") == 0)
+		(*(int *)cls)++;
+	return MHD_YES;
+}
+
 /*
  * The facts api.c reads of a request.  MHD keeps the method, path and
  * header values in the connection's memory until the request completes,
@@ -252,6 +262,12 @@ read_request(struct api_request *q, struct MHD_Connection *c,
 	q->content_length = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	q->authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION);
 	q->client_state = header(c, "X-Client-State");
+	q->key_id = header(c, "X-KeyID");
+	q->duration = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "duration");
+	q->duration_count = 0;
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, count_duration,
+	    &q->duration_count);
 }
 
 /* First call for a request: route it; answer at once if it cannot go on. */

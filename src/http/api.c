@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "core/b64.h"
 #include "core/version.h"
 #include "http/jsonflat.h"
 #include "pool/protocol.h"
@@ -61,6 +63,12 @@ enum problem {
 	P_HEAD_TOO_LARGE,
 	P_NOT_IMPLEMENTED,
 	P_VERSION,
+	P_UNAUTHORIZED,		/* GET /1.0's "Unauthorized", "Unsupported" */
+	P_BAD_QUERY,
+	P_INVALID_GENERATION,
+	P_INVALID_KEYS_CHANGED_AT,
+	P_STALE_CLIENT_STATE,
+	P_INVALID_KEY_ID,
 };
 
 static const struct {
@@ -79,9 +87,9 @@ static const struct {
 	/* tokend's own API keeps one 401 status; X-Timestamp tells skew. */
 	[P_BAD_TIMESTAMP] = { 401, "invalid-credentials", "invalid-timestamp",
 	    400, "invalid_grant", "invalid-timestamp" },
-	[P_BAD_CLIENT_STATE] = { 400, "invalid-client-state",
-	    "invalid-client-state", 400, "invalid_request",
-	    "invalid-client-state" },
+	/* Mozilla answers a malformed X-Client-State with "error". */
+	[P_BAD_CLIENT_STATE] = { 400, "invalid-client-state", "error", 400,
+	    "invalid_request", "invalid-client-state" },
 	[P_UNKNOWN_SERVICE] = { 404, "not-found", "error", 400,
 	    "invalid_target", "unknown-service" },
 	[P_NOT_FOUND] = { 404, "not-found", "error", 404, "invalid_request",
@@ -108,6 +116,21 @@ static const struct {
 	    "invalid_request", "not-implemented" },
 	[P_VERSION] = { 505, "http-version-not-supported", "error", 505,
 	    "invalid_request", "http-version-not-supported" },
+	[P_UNAUTHORIZED] = { 401, "invalid-credentials", "error", 400,
+	    "invalid_grant", "unauthorized" },
+	[P_BAD_QUERY] = { 400, "invalid-request", "error", 400,
+	    "invalid_request", "invalid-query" },
+	/* A nodes = database service's refusals (Mozilla's statuses). */
+	[P_INVALID_GENERATION] = { 401, "invalid-generation",
+	    "invalid-generation", 400, "invalid_grant", "invalid-generation" },
+	[P_INVALID_KEYS_CHANGED_AT] = { 401, "invalid-keysChangedAt",
+	    "invalid-keysChangedAt", 400, "invalid_grant",
+	    "invalid-keys-changed-at" },
+	[P_STALE_CLIENT_STATE] = { 401, "invalid-client-state",
+	    "invalid-client-state", 400, "invalid_grant",
+	    "stale-client-state" },
+	[P_INVALID_KEY_ID] = { 401, "invalid-key-id", "invalid-key-id", 400,
+	    "invalid_request", "invalid-key-id" },
 };
 
 /* Where a problem lies, for the {"location", "name"} of the answer. */
@@ -121,6 +144,9 @@ struct fault {
 struct token_reply {
 	const char	*id, *key, *api_endpoint, *hashalg;
 	size_t		 id_len, key_len, api_endpoint_len, hashalg_len;
+	/* A nodes = database service's (Mozilla's fields); NULL: none. */
+	const char	*hashed_fxa_uid, *node_type;
+	size_t		 hashed_fxa_uid_len, node_type_len;
 	long long	 uid, duration, expires;
 };
 
@@ -170,6 +196,17 @@ answer_json(struct api_call *c, unsigned status, json_t *obj)
 	c->len = c->body ? strlen(c->body) : 0;
 }
 
+/*
+ * Every answer of GET /1.0 carries the server's time (a client corrects
+ * its clock skew by it) and nosniff, as Mozilla's tokenserver does.
+ */
+static void
+tokenserver_headers(struct api_call *c)
+{
+	add_header(c, "X-Timestamp", "%lld", (long long)time(NULL));
+	add_header(c, "X-Content-Type-Options", "nosniff");
+}
+
 static enum style
 style_of(const struct api_call *c)
 {
@@ -200,7 +237,9 @@ answer_problem(struct api_call *c, enum problem p, const struct fault *f)
 	enum style	s = style_of(c);
 
 	note_problem(c, p, f->name);
-	if (p == P_BAD_TIMESTAMP)
+	if (s == STYLE_TOKENSERVER)
+		tokenserver_headers(c);
+	else if (p == P_BAD_TIMESTAMP)
 		add_header(c, "X-Timestamp", "%lld", (long long)time(NULL));
 	if (p == P_UNAVAILABLE)
 		add_header(c, "Retry-After", "1");
@@ -526,6 +565,9 @@ reply_fields(const struct proto_msg *m, struct token_reply *t)
 	    reply_int(m, "duration", &t->duration) == -1 ||
 	    reply_int(m, "expires", &t->expires) == -1)
 		return -1;
+	t->hashed_fxa_uid = proto_get(m, "hashed_fxa_uid",
+	    &t->hashed_fxa_uid_len);
+	t->node_type = proto_get(m, "node_type", &t->node_type_len);
 	return 0;
 }
 
@@ -585,29 +627,225 @@ match_tokenserver(struct api_call *c, const char *url)
 	/* The service is "APP-VERSION", e.g. sync-1.5. */
 	snprintf(name, sizeof(name), "%.*s-%.*s", (int)alen, app, (int)vlen,
 	    ver);
+	snprintf(c->version, sizeof(c->version), "%.*s", (int)vlen, ver);
 	return set_owned(&c->service, name, strlen(name)) == 0;
+}
+
+/*
+ * Authorization, as Mozilla's tokenserver reads it: "SCHEME CREDENTIAL".
+ * Bearer (a JWT or an FxA token) and BrowserID are taken; the refusals
+ * are Mozilla's bodies: 401 "error" with "Unauthorized" (no header, no
+ * scheme) or "Unsupported" (another scheme).  A credential that is empty
+ * or holds a space cannot verify: invalid-credentials, as a verifier
+ * would say.  Returns 0, or 1 answered.
+ */
+static int
+ts_auth_header(struct api_call *c)
+{
+	static const char *const schemes[] = { "Bearer", "BrowserID" };
+	static const char *const kinds[] = { KIND_JWT, KIND_BROWSERID };
+	const char	*v = c->req->authorization, *sp, *cred;
+	size_t		 i;
+
+	if (v == NULL || (sp = strchr(v, ' ')) == NULL)
+		return problem(c, P_UNAUTHORIZED, "body", "", "Unauthorized");
+	for (i = 0; i < 2; i++)
+		if ((size_t)(sp - v) == strlen(schemes[i]) &&
+		    strncasecmp(v, schemes[i], (size_t)(sp - v)) == 0)
+			break;
+	if (i == 2)
+		return problem(c, P_UNAUTHORIZED, "body", "", "Unsupported");
+	cred = sp + 1;
+	if (*cred == '\0' || strchr(cred, ' ') != NULL)
+		return problem(c, P_BAD_CREDENTIALS, "body", "",
+		    "Unauthorized");
+	if (set_owned(&c->assertion, cred, strlen(cred)) == -1)
+		return problem(c, P_INTERNAL, "header", "Authorization",
+		    "out of memory");
+	c->from_header = 1;
+	c->kind = kinds[i];
+	return 0;
+}
+
+/* Mozilla's X-Client-State: 1 to 32 of [A-Za-z0-9._-]. */
+static int
+ts_client_state_ok(const char *v)
+{
+	size_t	n = strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789._-");
+
+	return n >= 1 && n <= API_CLIENT_STATE_MAX && v[n] == '\0';
+}
+
+/*
+ * X-Client-State on GET /1.0: Mozilla's form is checked at once (400
+ * "error").  The job's client_state (the token's, as today) is the value
+ * lowercased when it is hex; one that is not is refused too, unless
+ * X-KeyID is there to be compared with it (a mismatch, in the worker).
+ * Returns 0, or 1 answered.
+ */
+static int
+ts_client_state(struct api_call *c)
+{
+	const char	*v = c->req->client_state;
+	size_t		 i, n;
+
+	if (v == NULL)
+		return 0;
+	if (!ts_client_state_ok(v))
+		return problem(c, P_BAD_CLIENT_STATE, "header",
+		    "X-Client-State", "Invalid client state value");
+	n = strlen(v);
+	if (strspn(v, "0123456789abcdefABCDEF") != n) {
+		if (c->req->key_id == NULL)
+			return problem(c, P_BAD_CLIENT_STATE, "header",
+			    "X-Client-State", "Invalid client state value");
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		c->client_state[i] = (char)tolower((unsigned char)v[i]);
+	c->client_state[n] = '\0';
+	return 0;
+}
+
+/*
+ * A decimal int64 as Rust's i64::from_str reads it ([+]DIGITS; a '-'
+ * cannot reach here), kept exactly: a value above INT64_MAX is refused,
+ * never wrapped.  Returns 0 with *v, or -1.
+ */
+static int
+parse_i64(const char *s, size_t len, int64_t *v)
+{
+	uint64_t	acc = 0;
+	size_t		i = 0;
+
+	if (len > 0 && s[0] == '+')
+		i++;
+	if (i == len)
+		return -1;
+	for (; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		if (acc > ((uint64_t)INT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return -1;
+		acc = acc * 10 + (uint64_t)(s[i] - '0');
+	}
+	*v = (int64_t)acc;
+	return 0;
+}
+
+/*
+ * X-KeyID: "<keys_changed_at>-<client state, base64url without padding>"
+ * (FxA's key id).  Read as Mozilla reads it, in its order: absent, not
+ * visible ASCII, no '-', not base64url (strict: no padding, canonical
+ * bits), X-Client-State of the wrong form (400, answered here) or unequal
+ * to it, keys_changed_at not an int64.  A refusal other than the 400 is
+ * kept in key_id_error for the worker to answer after the credential, as
+ * Mozilla checks the token first.  A client state longer than 16 bytes
+ * fits no database column: refused as malformed.  Returns 0, or 1
+ * answered.
+ */
+static int
+ts_key_id(struct api_call *c)
+{
+	const char	*v = c->req->key_id, *dash, *xcs = c->req->client_state;
+	uint8_t		 raw[3 * 64];
+	size_t		 i, n, rawlen;
+	int64_t		 kca;
+
+	if (v == NULL) {
+		c->key_id_error = PROTO_KEYID_MISSING;
+		return 0;
+	}
+	for (i = 0; v[i] != '\0'; i++)
+		if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7e) {
+			if (v[i] != '\t') {
+				c->key_id_error = PROTO_KEYID_INVALID;
+				return 0;
+			}
+		}
+	if ((dash = strchr(v, '-')) == NULL) {
+		c->key_id_error = PROTO_KEYID_MALFORMED;
+		return 0;
+	}
+	n = strlen(dash + 1);
+	if (n > 4 * sizeof(raw) / 3 || b64url_decode(raw, &rawlen, dash + 1, n,
+	    B64_NOPAD) == -1 || rawlen * 2 > API_CLIENT_STATE_MAX) {
+		c->key_id_error = PROTO_KEYID_MALFORMED;
+		return 0;
+	}
+	for (i = 0; i < rawlen; i++)
+		snprintf(c->key_client_state + 2 * i, 3, "%02x", raw[i]);
+	c->key_client_state[2 * rawlen] = '\0';
+	if (xcs != NULL && !ts_client_state_ok(xcs))
+		return problem(c, P_BAD_CLIENT_STATE, "header",
+		    "X-Client-State", "Invalid client state value");
+	if (xcs != NULL && strcmp(xcs, c->key_client_state) != 0)
+		c->key_id_error = PROTO_KEYID_MISMATCH;
+	else if (parse_i64(v, (size_t)(dash - v), &kca) == -1)
+		c->key_id_error = PROTO_KEYID_MALFORMED;
+	if (c->key_id_error != NULL) {
+		c->key_client_state[0] = '\0';	/* a refused key id says nothing */
+		return 0;
+	}
+	snprintf(c->keys_changed_at, sizeof(c->keys_changed_at), "%" PRId64,
+	    kca);
+	return 0;
+}
+
+/*
+ * ?duration=N: a shorter token than the service's, if N is a whole number
+ * of seconds (Mozilla's u64: [+]DIGITS).  Anything else is ignored, as
+ * Mozilla ignores it, and so is 0 (a token dead at birth); the worker
+ * takes N only up to the service's duration.  The parameter given twice
+ * is Mozilla's 400 "invalid query params".  Returns 0, or 1 answered.
+ */
+static int
+ts_duration(struct api_call *c)
+{
+	const char	*v = c->req->duration;
+	int64_t		 d;
+
+	if (c->req->duration_count > 1)
+		return problem(c, P_BAD_QUERY, "url", "",
+		    "invalid query params");
+	if (v == NULL || parse_i64(v, strlen(v), &d) == -1 || d == 0)
+		return 0;
+	snprintf(c->duration, sizeof(c->duration), "%" PRId64, d);
+	return 0;
 }
 
 static int
 prepare_tokenserver(struct api_call *c, const char *body, size_t len)
 {
-	int	auth;
-
-	if ((auth = auth_header(c)) == -1)
-		return 1;
-	if (auth == 0)
-		return problem(c, P_BAD_CREDENTIALS, "header", "Authorization",
-		    "Unauthorized: send Authorization: BrowserID <assertion> "
-		    "or Bearer <JWT>");
-	if (client_state_header(c) == -1)
+	if (ts_auth_header(c) || ts_client_state(c) || ts_key_id(c) ||
+	    ts_duration(c))
 		return 1;
 	return 0;
 }
 
+/*
+ * Mozilla's answer, in its order, when the worker gave its fields (a
+ * nodes = database service); otherwise tokend's without "expires".
+ */
 static char *
 format_tokenserver(const struct token_reply *t, size_t *len)
 {
-	return write_token(t, 0, len);
+	struct jsonflat_writer	w;
+
+	if (t->hashed_fxa_uid == NULL || t->node_type == NULL)
+		return write_token(t, 0, len);
+	jsonflat_begin(&w);
+	jsonflat_str(&w, "id", t->id, t->id_len);
+	jsonflat_str(&w, "key", t->key, t->key_len);
+	jsonflat_int(&w, "uid", t->uid);
+	jsonflat_str(&w, "api_endpoint", t->api_endpoint, t->api_endpoint_len);
+	jsonflat_int(&w, "duration", t->duration);
+	jsonflat_str(&w, "hashed_fxa_uid", t->hashed_fxa_uid,
+	    t->hashed_fxa_uid_len);
+	jsonflat_str(&w, "hashalg", t->hashalg, t->hashalg_len);
+	jsonflat_str(&w, "node_type", t->node_type, t->node_type_len);
+	return jsonflat_end(&w, len);
 }
 
 /* ---- POST /oauth/token (RFC 8693) ------------------------------------- */
@@ -949,7 +1187,40 @@ api_prepare(struct api_call *c, struct proto_field f[PROTO_JOB_FIELDS],
 	if (c->kind != NULL)
 		f[(*nf)++] = (struct proto_field)PROTO_FIELD_STR("kind",
 		    c->kind);
+	if (c->keys_changed_at[0] != '\0')
+		f[(*nf)++] = (struct proto_field)PROTO_FIELD_STR(
+		    "keys_changed_at", c->keys_changed_at);
+	if (c->key_client_state[0] != '\0')
+		f[(*nf)++] = (struct proto_field)PROTO_FIELD_STR(
+		    "key_client_state", c->key_client_state);
+	if (c->key_id_error != NULL)
+		f[(*nf)++] = (struct proto_field)PROTO_FIELD_STR(
+		    "key_id_error", c->key_id_error);
+	if (c->duration[0] != '\0')
+		f[(*nf)++] = (struct proto_field)PROTO_FIELD_STR("duration",
+		    c->duration);
 	return 0;
+}
+
+/*
+ * An unknown service: the worker names "version" when a service of the
+ * same application exists.  GET /1.0 answers as Mozilla does (url,
+ * "application" or the version asked for); the others name the service.
+ */
+static void
+unknown_service(struct api_call *c, struct fault *f)
+{
+	int	version = strcmp(f->name, "version") == 0;
+
+	if (c->ep->style != STYLE_TOKENSERVER) {
+		if (version)
+			f->name = "service";
+		return;
+	}
+	f->location = "url";
+	f->name = version ? c->version : "application";
+	f->description = version ? "Unsupported application version" :
+	    "Unsupported application";
 }
 
 /* The worker's error, in the endpoint's style. */
@@ -965,6 +1236,12 @@ finish_error(struct api_call *c, const struct proto_msg *m)
 		{ PROTO_ERR_INVALID_TIMESTAMP, P_BAD_TIMESTAMP },
 		{ PROTO_ERR_UNKNOWN_SERVICE, P_UNKNOWN_SERVICE },
 		{ PROTO_ERR_INTERNAL, P_INTERNAL },
+		{ PROTO_ERR_INVALID_GENERATION, P_INVALID_GENERATION },
+		{ PROTO_ERR_INVALID_KEYS_CHANGED_AT,
+		    P_INVALID_KEYS_CHANGED_AT },
+		{ PROTO_ERR_INVALID_CLIENT_STATE, P_STALE_CLIENT_STATE },
+		{ PROTO_ERR_INVALID_KEY_ID, P_INVALID_KEY_ID },
+		{ PROTO_ERR_UNAVAILABLE, P_UNAVAILABLE },
 	};
 	char		 error[32], name[32], desc[256];
 	struct fault	 f = { "body", name, desc };
@@ -989,11 +1266,10 @@ finish_error(struct api_call *c, const struct proto_msg *m)
 	if (strcmp(name, "assertion") == 0 && c->from_header) {
 		f.location = "header";
 		f.name = "Authorization";
-	} else if (strcmp(name, "service") == 0 &&
-	    c->ep->style == STYLE_TOKENSERVER) {
-		f.location = "url";
-		f.name = "application";
-	}
+	} else if (p == P_UNKNOWN_SERVICE)
+		unknown_service(c, &f);
+	else if (p == P_INVALID_KEY_ID || strcmp(name, "X-Client-State") == 0)
+		f.location = "header";
 	answer_problem(c, p, &f);
 }
 
@@ -1028,6 +1304,8 @@ api_finish(struct api_call *c, enum job_outcome outcome,
 		return;
 	}
 	c->status = 200;
+	if (c->ep->style == STYLE_TOKENSERVER)
+		tokenserver_headers(c);
 }
 
 int

@@ -23,7 +23,7 @@
 
 #include "pool/protocol.h"
 
-#define API_MAX_HEADERS		3
+#define API_MAX_HEADERS		6
 #define API_CLIENT_STATE_MAX	32	/* hex digits of X-Client-State */
 
 struct api_endpoint;
@@ -41,6 +41,10 @@ struct api_request {
 	const char	*content_length;
 	const char	*authorization;
 	const char	*client_state;	/* X-Client-State */
+	const char	*key_id;	/* X-KeyID */
+	/* ?duration= (decoded), and how many the query string has. */
+	const char	*duration;
+	int		 duration_count;
 	/* Set once the whole body has arrived, before api_prepare(). */
 	const char	*body;		/* NULL when there was none */
 	size_t		 body_len;
@@ -62,6 +66,18 @@ struct api_call {
 	char			 client_state[API_CLIENT_STATE_MAX + 1];
 	int			 from_header;	/* assertion in Authorization */
 	const char		*kind;		/* the verifier, or NULL */
+	/*
+	 * GET /1.0: what X-KeyID says (the worker applies it to a nodes =
+	 * database service only): keys_changed_at (decimal, int64) and the
+	 * client state (hex), or why it is refused (key_id_error: a closed
+	 * set, docs/protocol.md), which the worker reports only once the
+	 * credential is verified, in Mozilla's order.
+	 */
+	char			 keys_changed_at[20];
+	char			 key_client_state[API_CLIENT_STATE_MAX + 1];
+	const char		*key_id_error;
+	char			 duration[20];	/* ?duration=, or "" */
+	char			 version[65];	/* /1.0/APP/VERSION's */
 	/* The answer, once decided. */
 	unsigned		 status;
 	char			*body;		/* owned, JSON */

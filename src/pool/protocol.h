@@ -160,6 +160,21 @@ int	proto_sockopts(void *sock);
 #define PROTO_ERR_INVALID_TIMESTAMP	"invalid-timestamp"	/* 401 */
 #define PROTO_ERR_UNKNOWN_SERVICE	"unknown-service"	/* 404 */
 #define PROTO_ERR_INTERNAL		"error"			/* 500 */
+/* A nodes = database service's (Mozilla's tokenserver statuses). */
+#define PROTO_ERR_INVALID_GENERATION	"invalid-generation"	/* 401 */
+#define PROTO_ERR_INVALID_KEYS_CHANGED_AT "invalid-keysChangedAt" /* 401 */
+#define PROTO_ERR_INVALID_CLIENT_STATE	"invalid-client-state"	/* 401 */
+#define PROTO_ERR_INVALID_KEY_ID	"invalid-key-id"	/* 401 */
+#define PROTO_ERR_UNAVAILABLE		"unavailable"	/* 503, Retry-After */
+/*
+ * Values of a JOB's "key_id_error" (GET /1.0's X-KeyID refused): the
+ * worker answers them after verifying the credential, as Mozilla does.
+ */
+#define PROTO_KEYID_MISSING		"missing"	/* no X-KeyID */
+#define PROTO_KEYID_INVALID		"invalid"	/* not visible ASCII */
+#define PROTO_KEYID_MALFORMED		"malformed"	/* its form */
+#define PROTO_KEYID_MISMATCH		"mismatch"	/* X-Client-State
+							   differs */
 /*
  * The longest "error", "name" and "description" values, in bytes
  * (docs/protocol.md): a receiver may treat a longer one as absent.

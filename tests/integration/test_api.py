@@ -401,17 +401,31 @@ def ts_scheme_case_insensitive():
 
 @test
 def ts_no_authorization_401():
-    check_error(ts_get(None), 401, "invalid-credentials", "header",
-                "Authorization")
+    # Mozilla's test_no_auth: its body, exactly.
+    resp = ts_get(None)
+    check_error(resp, 401, "error", "body", "")
+    assert resp[2] == {"status": "error", "errors": [{
+        "location": "body", "name": "", "description": "Unauthorized"}]}, \
+        resp[2]
 
 
 @test
 def ts_malformed_authorization_401():
+    # Mozilla's bodies: another scheme is "Unsupported", no scheme
+    # "Unauthorized", a credential that cannot verify invalid-credentials.
     a = jwt()
-    for value in ("Basic x", "Basic " + a, "Bearer", "Bearer a b",
-                  f"Bearer {a} {a}", "Token " + a, a):
-        check_error(ts_get(value), 401, "invalid-credentials", "header",
-                    "Authorization", what=f"Authorization: {value[:20]!r}")
+    for value, status, desc in (
+            ("Basic x", "error", "Unsupported"),
+            ("Basic " + a, "error", "Unsupported"),
+            ("Token " + a, "error", "Unsupported"),
+            ("Bearer", "error", "Unauthorized"),
+            (a, "error", "Unauthorized"),
+            ("Bearer a b", "invalid-credentials", "Unauthorized"),
+            (f"Bearer {a} {a}", "invalid-credentials", "Unauthorized")):
+        resp = ts_get(value)
+        check_error(resp, 401, status, "body", "",
+                    what=f"Authorization: {value[:20]!r}")
+        assert resp[2]["errors"][0]["description"] == desc, resp[2]
 
 
 def check_x_timestamp(resp, what):
@@ -543,9 +557,25 @@ def ts_client_state_valid_200():
 
 @test
 def ts_client_state_invalid_400():
-    for cs in ("xyz", "1" * 33, "", "61 62", "0x61", "abcg"):
-        check_error(ts_get(client_state=cs), 400, "invalid-client-state",
-                    "header", "X-Client-State", what=f"X-Client-State {cs!r}")
+    # Mozilla's 400 "error" (test_invalid_client_state_in_x_client_state);
+    # without X-KeyID to compare with, a value that is not hex is refused
+    # too.
+    for cs in ("xyz", "1" * 33, "", "61 62", "0x61", "abcg", "state!"):
+        resp = ts_get(client_state=cs)
+        check_error(resp, 400, "error", "header", "X-Client-State",
+                    what=f"X-Client-State {cs!r}")
+        assert resp[2]["errors"][0]["description"] == \
+            "Invalid client state value", resp[2]
+
+
+@test
+def ts_headers_on_every_answer():
+    # X-Timestamp and nosniff on every answer of GET /1.0, as Mozilla's.
+    for resp in (ts_get(), ts_get(None), ts_get(client_state="!"),
+                 ts_get(path="/1.0/nope/1.0"), ts_get(path="/1.0/sync")):
+        h = resp[1]
+        assert h.get("x-content-type-options") == "nosniff", (resp[0], h)
+        check_x_timestamp(resp, f"answer {resp[0]}")
 
 
 # ---------------------------------------------------------------- /v1/token

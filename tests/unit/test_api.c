@@ -237,7 +237,11 @@ job(struct http *h, const char *service, const char *assertion,
 	if (send_request(h) != 0)
 		fail_msg("%s %s answered %u: %.*s", h->req.method, h->req.path,
 		    h->call.status, (int)h->call.len, h->call.body);
-	assert_int_equal(h->nf, 2 + (client_state != NULL) + (kind != NULL));
+	/* GET /1.0 without X-KeyID: the worker may refuse it (Mozilla's). */
+	if (field(h, "key_id_error") != NULL)
+		assert_field(h, "key_id_error", "missing");
+	assert_int_equal(h->nf, 2 + (client_state != NULL) + (kind != NULL) +
+	    (field(h, "key_id_error") != NULL));
 	assert_field(h, "service", service);
 	assert_field(h, "assertion", assertion);
 	assert_field(h, "client_state", client_state);
@@ -627,24 +631,188 @@ test_tokenserver_methods_and_headers(void **state)
 		assert_string_equal(header(&h.call, "Allow"), "GET");
 		done(&h);
 	}
+	/* Mozilla's bodies: test_authorization.py's exact answers. */
 	tokenserver(&h, "/1.0/sync/1.5", NULL);
-	refused(&h, 401, "invalid-credentials", "header", "Authorization");
+	assert_string_equal(refused(&h, 401, "error", "body", ""),
+	    "Unauthorized");
 	done(&h);
 	tokenserver(&h, "/1.0/sync/1.5", "Basic YTpi");
-	refused(&h, 401, "invalid-credentials", "header", "Authorization");
+	assert_string_equal(refused(&h, 401, "error", "body", ""),
+	    "Unsupported");
+	done(&h);
+	tokenserver(&h, "/1.0/sync/1.5", "Unsupported-Auth-Scheme IHACKYOU");
+	assert_string_equal(refused(&h, 401, "error", "body", ""),
+	    "Unsupported");
+	done(&h);
+	tokenserver(&h, "/1.0/sync/1.5", "Bearer");
+	assert_string_equal(refused(&h, 401, "error", "body", ""),
+	    "Unauthorized");
+	done(&h);
+	tokenserver(&h, "/1.0/sync/1.5", "Bearer a b");
+	assert_string_equal(refused(&h, 401, "invalid-credentials", "body",
+	    ""), "Unauthorized");
 	done(&h);
 	tokenserver(&h, "/1.0/sync/1.5", "Bearer a.b.c");
 	h.req.client_state = "nothex";
-	refused(&h, 400, "invalid-client-state", "header", "X-Client-State");
+	assert_string_equal(refused(&h, 400, "error", "header",
+	    "X-Client-State"), "Invalid client state value");
 	done(&h);
 	tokenserver(&h, "/1.0/sync/1.5", "Bearer a.b.c");
 	h.req.client_state = "";
-	refused(&h, 400, "invalid-client-state", "header", "X-Client-State");
+	refused(&h, 400, "error", "header", "X-Client-State");
+	done(&h);
+	tokenserver(&h, "/1.0/sync/1.5", "Bearer a.b.c");
+	h.req.client_state = "state!";
+	refused(&h, 400, "error", "header", "X-Client-State");
+	assert_non_null(header(&h.call, "X-Timestamp"));
+	assert_string_equal(header(&h.call, "X-Content-Type-Options"),
+	    "nosniff");
 	done(&h);
 	/* It takes no body, and no Content-Type is asked for. */
 	new_request(&h, "GET", "/1.0/sync/1.5", "application/json", "{}");
 	h.req.authorization = "Bearer a.b.c";
 	refused(&h, 400, "error", "body", "body");
+	done(&h);
+}
+
+
+/* ---- GET /1.0: X-KeyID, X-Client-State, ?duration= (Mozilla's) --------- */
+
+/* A GET /1.0 request with X-KeyID (NULL: none) and X-Client-State. */
+static void
+keyid_request(struct http *h, const char *key_id, const char *xcs)
+{
+	tokenserver(h, "/1.0/sync/1.5", "Bearer a.b.c");
+	h->req.key_id = key_id;
+	h->req.client_state = xcs;
+}
+
+/*
+ * The job's key id fields: keys_changed_at and key_client_state (NULL:
+ * absent), or key_id_error.
+ */
+static void
+keyid_job(const char *key_id, const char *xcs, const char *kca,
+    const char *cs, const char *error)
+{
+	struct http	h;
+
+	keyid_request(&h, key_id, xcs);
+	if (send_request(&h) != 0)
+		fail_msg("X-KeyID %s answered %u: %.*s", key_id,
+		    h.call.status, (int)h.call.len, h.call.body);
+	assert_field(&h, "keys_changed_at", kca);
+	assert_field(&h, "key_client_state", cs);
+	assert_field(&h, "key_id_error", error);
+	done(&h);
+}
+
+static void
+test_tokenserver_key_id_forms(void **state)
+{
+	/* FxA's form: zero-padded milliseconds, client state in b64url. */
+	keyid_job("0000000001234-qqo", NULL, "1234", "aaaa", NULL);
+	keyid_job("1234-u7s", "bbbb", "1234", "bbbb", NULL);
+	/* 16 bytes, the most a client state holds. */
+	keyid_job("1-AAECAwQFBgcICQoLDA0ODw", NULL, "1",
+	    "000102030405060708090a0b0c0d0e0f", NULL);
+	/* An empty client state; 0 travels (the worker takes it as absent). */
+	keyid_job("0-", NULL, "0", NULL, NULL);
+	keyid_job("+7-qqo", NULL, "7", "aaaa", NULL);
+	/* int64 kept exactly, to its last value. */
+	keyid_job("9223372036854775807-qqo", NULL, "9223372036854775807",
+	    "aaaa", NULL);
+	keyid_job("00009223372036854775807-qqo", NULL, "9223372036854775807",
+	    "aaaa", NULL);
+	/* Refused, for the worker to say after the credential. */
+	keyid_job(NULL, NULL, NULL, NULL, "missing");
+	keyid_job("1234-q\x01qo", NULL, NULL, NULL, "invalid");
+	keyid_job("1234-q\xc3\xa9", NULL, NULL, NULL, "invalid");
+	keyid_job("1234", NULL, NULL, NULL, "malformed");
+	keyid_job("", NULL, NULL, NULL, "malformed");
+	/* Above int64: an error, never a wrap. */
+	keyid_job("9223372036854775808-qqo", NULL, NULL, NULL, "malformed");
+	keyid_job("18446744073709551617-qqo", NULL, NULL, NULL, "malformed");
+	keyid_job("-1234-qqo", NULL, NULL, NULL, "malformed");
+	keyid_job("12a4-qqo", NULL, NULL, NULL, "malformed");
+	keyid_job("+-qqo", NULL, NULL, NULL, "malformed");
+	keyid_job(" 1234-qqo", NULL, NULL, NULL, "malformed");
+	/* base64url without padding, canonical, no other alphabet. */
+	keyid_job("1234-state!", NULL, NULL, NULL, "malformed");
+	keyid_job("1234-qqo=", NULL, NULL, NULL, "malformed");
+	keyid_job("1234-qqp", NULL, NULL, NULL, "malformed");
+	keyid_job("1234-q", NULL, NULL, NULL, "malformed");
+	keyid_job("1234-u7s+", NULL, NULL, NULL, "malformed");
+	keyid_job("1234-u/s", NULL, NULL, NULL, "malformed");
+	/* 17 bytes fit no client state column. */
+	keyid_job("1-AAECAwQFBgcICQoLDA0ODxA", NULL, NULL, NULL, "malformed");
+	/* X-Client-State must say the same (case counts, as Mozilla's). */
+	keyid_job("1234-qqo", "bbbb", NULL, NULL, "mismatch");
+	keyid_job("1234-qqo", "AAAA", NULL, NULL, "mismatch");
+	keyid_job("1234-qqo", "aa.a", NULL, NULL, "mismatch");
+	keyid_job("1234-", "aaaa", NULL, NULL, "mismatch");
+}
+
+static void
+test_tokenserver_client_state_with_key_id(void **state)
+{
+	struct http	h;
+
+	/* X-Client-State of the wrong form is 400 at once, as Mozilla's. */
+	keyid_request(&h, "1234-qqo", "state!");
+	assert_string_equal(refused(&h, 400, "error", "header",
+	    "X-Client-State"), "Invalid client state value");
+	done(&h);
+	keyid_request(&h, "1234-qqo", "a" "0123456789abcdef0123456789abcdef");
+	refused(&h, 400, "error", "header", "X-Client-State");
+	done(&h);
+	/* Equal: the token's client_state is the header's, lowercased. */
+	keyid_request(&h, "1234-qqo", "aaaa");
+	assert_int_equal(send_request(&h), 0);
+	assert_field(&h, "client_state", "aaaa");
+	assert_field(&h, "key_client_state", "aaaa");
+	done(&h);
+}
+
+/* The job's duration field for ?duration=v (count of them: n). */
+static void
+duration_job(const char *v, int n, const char *want)
+{
+	struct http	h;
+
+	keyid_request(&h, "1-qqo", NULL);
+	h.req.duration = v;
+	h.req.duration_count = n;
+	assert_int_equal(send_request(&h), 0);
+	assert_field(&h, "duration", want);
+	done(&h);
+}
+
+static void
+test_tokenserver_duration(void **state)
+{
+	struct http	h;
+
+	duration_job("12", 1, "12");
+	duration_job("+12", 1, "12");
+	duration_job("0003600", 1, "3600");
+	duration_job("9223372036854775807", 1, "9223372036854775807");
+	/* Nonsense is ignored, as Mozilla ignores it (the default stands). */
+	duration_job(NULL, 0, NULL);
+	duration_job("lolwut", 1, NULL);
+	duration_job("-1", 1, NULL);
+	duration_job("", 1, NULL);
+	duration_job("0", 1, NULL);
+	duration_job("12s", 1, NULL);
+	duration_job(" 12", 1, NULL);
+	duration_job("1.5", 1, NULL);
+	duration_job("9223372036854775808", 1, NULL);
+	/* Given twice: Mozilla's 400. */
+	keyid_request(&h, "1-qqo", NULL);
+	h.req.duration = "12";
+	h.req.duration_count = 2;
+	assert_string_equal(refused(&h, 400, "error", "url", ""),
+	    "invalid query params");
 	done(&h);
 }
 
@@ -990,6 +1158,112 @@ static const struct {
 	{ "", 502, "error", "error", 502, "server_error", 0 },
 };
 
+/* Mozilla's answer: its eight fields, in its order, and its headers. */
+static void
+test_finish_tokenserver_mozilla_fields(void **state)
+{
+	static const char *const order[] = { "id", "key", "uid",
+	    "api_endpoint", "duration", "hashed_fxa_uid", "hashalg",
+	    "node_type" };
+	struct proto_msg	 m;
+	struct http		 h;
+	const char		*p;
+	size_t			 i;
+
+	reply(&m, "job", "12345678", "id", "TOKEN", "key", "KEY", "uid", "7",
+	    "api_endpoint", "https://n.example/1.5/7", "duration", "12",
+	    "expires", "1795445543", "hashalg", "sha256", "hashed_fxa_uid",
+	    "0123456789abcdef0123456789abcdef", "node_type", "spanner", NULL);
+	made_job(&h, EP_TS, 1);
+	finish(&h, JOB_REPLIED, &m);
+	assert_int_equal(h.call.status, 200);
+	assert_int_equal(json_object_size(h.json), 8);
+	for (i = 0, p = h.call.body; i < NITEMS(order); i++) {
+		char	key[32];
+
+		snprintf(key, sizeof(key), "\"%s\":", order[i]);
+		if ((p = strstr(p, key)) == NULL)
+			fail_msg("%s missing or out of order: %s", order[i],
+			    h.call.body);
+	}
+	assert_int_equal(json_integer_value(json_object_get(h.json, "uid")),
+	    7);
+	assert_string_equal(str(h.json, "node_type"), "spanner");
+	assert_non_null(header(&h.call, "X-Timestamp"));
+	assert_string_equal(header(&h.call, "X-Content-Type-Options"),
+	    "nosniff");
+	done(&h);
+	/* tokend's own answer never carries them. */
+	made_job(&h, EP_V1, 0);
+	finish(&h, JOB_REPLIED, &m);
+	assert_null(json_object_get(h.json, "node_type"));
+	assert_null(header(&h.call, "X-Content-Type-Options"));
+	done(&h);
+}
+
+/* A nodes = database service's refusals, with Mozilla's bodies. */
+static void
+test_finish_tokenserver_database_errors(void **state)
+{
+	static const struct {
+		const char	*error, *name, *desc;
+		unsigned	 status;
+		const char	*st, *loc, *want_name;
+	} e[] = {
+		{ "invalid-generation", "", "Unauthorized", 401,
+		    "invalid-generation", "body", "" },
+		{ "invalid-keysChangedAt", "", "Unauthorized", 401,
+		    "invalid-keysChangedAt", "body", "" },
+		{ "invalid-client-state", "X-Client-State", "Unacceptable "
+		    "client-state value stale value", 401,
+		    "invalid-client-state", "header", "X-Client-State" },
+		{ "invalid-client-state", "", "Unauthorized", 401,
+		    "invalid-client-state", "body", "" },
+		{ "invalid-key-id", "", "Missing X-KeyID header", 401,
+		    "invalid-key-id", "header", "" },
+		{ "invalid-credentials", "", "Unauthorized", 401,
+		    "invalid-credentials", "body", "" },
+		{ "unavailable", "", "Resource is not available", 503,
+		    "error", "body", "" },
+		{ "unknown-service", "version", "unknown service", 404,
+		    "error", "url", "1.5" },
+		{ "unknown-service", "service", "unknown service", 404,
+		    "error", "url", "application" },
+	};
+	struct proto_msg	 m;
+	struct http		 h;
+	const char		*desc;
+	size_t			 i;
+
+	for (i = 0; i < NITEMS(e); i++) {
+		reply(&m, "job", "12345678", "error", e[i].error, "name",
+		    e[i].name, "description", e[i].desc, NULL);
+		made_job(&h, EP_TS, 1);
+		finish(&h, JOB_REPLIED, &m);
+		desc = error_answer(&h, e[i].status, e[i].st, e[i].loc,
+		    e[i].want_name);
+		if (strcmp(e[i].error, "unknown-service") != 0)
+			assert_string_equal(desc, e[i].desc);
+		else
+			assert_string_equal(desc, strcmp(e[i].name,
+			    "version") == 0 ? "Unsupported application version" :
+			    "Unsupported application");
+		if (e[i].status == 503)
+			assert_string_equal(header(&h.call, "Retry-After"),
+			    "1");
+		assert_string_equal(header(&h.call, "X-Content-Type-Options"),
+		    "nosniff");
+		done(&h);
+	}
+	/* /v1/token names the service, whatever the worker says. */
+	reply(&m, "job", "12345678", "error", "unknown-service", "name",
+	    "version", "description", "unknown service", NULL);
+	made_job(&h, EP_V1, 0);
+	finish(&h, JOB_REPLIED, &m);
+	error_answer(&h, 404, "not-found", "body", "service");
+	done(&h);
+}
+
 static void
 test_finish_worker_errors_in_each_style(void **state)
 {
@@ -1284,6 +1558,11 @@ main(void)
 		cmocka_unit_test(test_unknown_paths_are_404),
 		cmocka_unit_test(test_v1_method_type_and_size),
 		cmocka_unit_test(test_finish_token_in_each_style),
+		cmocka_unit_test(test_tokenserver_key_id_forms),
+		cmocka_unit_test(test_tokenserver_client_state_with_key_id),
+		cmocka_unit_test(test_tokenserver_duration),
+		cmocka_unit_test(test_finish_tokenserver_mozilla_fields),
+		cmocka_unit_test(test_finish_tokenserver_database_errors),
 		cmocka_unit_test(test_finish_worker_errors_in_each_style),
 		cmocka_unit_test(test_finish_says_where_the_field_was),
 		cmocka_unit_test(test_finish_timeout_and_unavailable),
