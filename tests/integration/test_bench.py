@@ -5,7 +5,9 @@ The figures of docs/performance.md come from scripts/bench, so it must keep
 working: a short run (1 s, 8 connections, idle connections, the half-rate
 probe, a [server] key through --set) must exit 0 and print every figure,
 with every request answered 200 and plausible values.  It measures nothing
-here: the machine running the tests is busy with them.
+here: the machine running the tests is busy with them.  A short --sweep
+(two worker counts, two connection counts) must print its table and draw
+it: an SVG with a p50 and a p99 line per worker count.
 
 Run from the repository root:  /usr/bin/python3 tests/integration/test_bench.py
 (BUILD=dir picks the binaries, as for the other suites).
@@ -13,8 +15,12 @@ Run from the repository root:  /usr/bin/python3 tests/integration/test_bench.py
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tokendtest as T  # noqa: E402
@@ -79,6 +85,55 @@ def bad_set_key_is_refused_with_the_config_error():
     assert p.returncode != 0, "bench ran with worker_credit = 99"
     assert "worker_credit" in p.stderr and "1 to 16" in p.stderr, \
         p.stderr[-2000:]
+
+
+@T.test
+def sweep_draws_the_table_it_prints():
+    d = tempfile.mkdtemp(prefix="tkd-sweep-")
+    svg = os.path.join(d, "sweep.svg")
+    try:
+        p = subprocess.run(
+            [os.path.join(ROOT, "scripts", "bench"), "--sweep", "--workers",
+             "1,2", "--sweep-connections", "1,3", "--duration", "1",
+             "--warmup", "0", "--count", "20", "--out", svg],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            universal_newlines=True, timeout=120, cwd=ROOT)
+        assert p.returncode == 0, p.stderr[-3000:]
+        rows = [line.split("|")[1:-1] for line in p.stdout.splitlines()
+                if re.match(r"^\| \d", line)]
+        assert [(int(r[0]), int(r[1])) for r in rows] == \
+            [(1, 1), (1, 3), (2, 1), (2, 3)], p.stdout
+        for r in rows:
+            rps = float(r[2].replace(",", ""))
+            p50, p90, p99 = (float(x) for x in r[3:6])
+            assert rps > 0 and 0 < p50 <= p90 <= p99, r
+            assert int(r[6]) == 0 and int(r[7]) == 0, r
+        root = ET.parse(svg).getroot()
+        assert root.tag.endswith("svg"), root.tag
+        text = open(svg).read()
+        # One line each of p50 and p99 per worker count, with its title.
+        for title in ("1 worker, p50", "1 worker, p99", "2 workers, p50",
+                      "2 workers, p99", "throughput (requests/s)",
+                      "latency (ms)"):
+            assert title in text, title
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@T.test
+def sweep_refuses_a_run_past_its_bound():
+    p = subprocess.run(
+        [os.path.join(ROOT, "scripts", "bench"), "--sweep", "--workers",
+         "1,2,3,4", "--sweep-connections", "1,2,4,8,16,32,64,128",
+         "--duration", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, timeout=30, cwd=ROOT)
+    assert p.returncode == 2 and "more than 600 s" in p.stderr, p.stderr
+    p = subprocess.run(
+        [os.path.join(ROOT, "scripts", "bench"), "--workers", "1,2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, timeout=30, cwd=ROOT)
+    assert p.returncode == 2 and "goes with --sweep" in p.stderr, p.stderr
 
 
 if __name__ == "__main__":
