@@ -1795,15 +1795,17 @@ FXA_SCOPE = "https://identity.mozilla.com/apps/oldsync"
 
 
 def fxa_token(user="test", generation=None, scope=(FXA_SCOPE,), status=200,
-              client_id="fake client id", body=None):
+              client_id="5882386c6d801776", body=None):
     """A token FxaVerifier answers: Mozilla's build_oauth_headers() shape,
     {"body": {"user", "generation", "client_id", "scope"}, "status"}.
     body= replaces the whole body (any JSON value) for malformed
-    answers; generation None is sent as null, as Mozilla's helper does."""
+    answers; generation None is sent as null, as Mozilla's helper does.
+    Compact JSON (no spaces), so it is one Authorization credential."""
     if body is None:
         body = {"user": user, "generation": generation,
                 "client_id": client_id, "scope": list(scope)}
-    return json.dumps({"body": body, "status": status})
+    return json.dumps({"body": body, "status": status},
+                      separators=(",", ":"))
 
 
 class FxaVerifier:
@@ -1828,7 +1830,8 @@ class FxaVerifier:
         self.hang_limit = 30
         self.huge_bytes = 1 << 20
         self._release = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._conns = set()
         self._server = None
         self._thread = None
         self.port = port or free_port()
@@ -1845,6 +1848,16 @@ class FxaVerifier:
             def log_message(self, *a):
                 pass
 
+            def setup(self):
+                super().setup()
+                with outer._lock:
+                    outer._conns.add(self.connection)
+
+            def finish(self):
+                with outer._lock:
+                    outer._conns.discard(self.connection)
+                super().finish()
+
             def do_GET(self):
                 outer._answer(self, "GET")
 
@@ -1854,6 +1867,10 @@ class FxaVerifier:
         class Server(http.server.ThreadingHTTPServer):
             allow_reuse_address = True
             daemon_threads = True
+            block_on_close = False
+
+            def handle_error(self, request, client_address):
+                pass        # a client that gave up (the huge answer)
 
         self._server = Server(("127.0.0.1", self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever,
@@ -1862,11 +1879,18 @@ class FxaVerifier:
         self._thread.start()
 
     def _close(self):
+        """Closes the port and every connection a client kept alive, so
+        that nothing reaches the verifier any more."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._thread.join(5)
             self._server = None
+        for c in list(self._conns):
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def set_mode(self, mode):
         assert mode in ("mock", "refuse", "hang", "500", "garbage", "huge")
