@@ -132,11 +132,18 @@ done:
 
 /* ---- the window ---------------------------------------------------------- */
 
-/* after - before, of a counter (reset by a restart: after alone). */
+/*
+ * after - before, of a counter (reset by a restart: after alone).  A
+ * counter is never negative, NaN or infinite: such a value counts 0.
+ */
 static double
 delta(double before, double after)
 {
-	return after >= before ? after - before : after;
+	if (!isfinite(after) || after < 0)
+		return 0;
+	if (!isfinite(before) || before < 0 || after < before)
+		return after;
+	return after - before;
 }
 
 /* The value of sample s of after in before: same name and labels. */
