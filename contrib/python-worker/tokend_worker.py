@@ -1264,6 +1264,8 @@ def main(argv=None):
                     "(default: worker_credit)")
     ap.add_argument("--name", help="a name for the front's logs (READY's "
                     "worker field: decimal)")
+    ap.add_argument("--log-level", choices=tuple(LEVELS),
+                    help="instead of the config's log_level")
     ap.add_argument("-t", "--test", action="store_true",
                     help="check the config and exit")
     a = ap.parse_args(argv)
@@ -1292,7 +1294,8 @@ def main(argv=None):
         print(f"{a.config}: ok ({len(cfg.issuers)} issuers, "
               f"{len(cfg.services)} services)")
         return 0
-    log_level = cfg.log_level
+    log_level = cfg.log_level if a.log_level is None else \
+        LEVELS[a.log_level]
     if a.name:
         log_tag = f"tokend python-worker {a.name}"
     w = Worker(cfg, endpoint, credit, curve, a.name)
