@@ -21,7 +21,9 @@ that goes silent, drops the connection or refuses a send is left for a
 fresh connection under the same routing identity.
 
 Run:  tokend_worker.py -c /etc/tokend/tokend.conf [--connect ENDPOINT]
-          [--server-key FILE --key FILE] [--credit N] [--name NAME]
+          [--credit N] [--name N] [--log-level LEVEL] [-t]
+(CURVE TCP: the [remote] connect, secret_key_file and server_public_key
+of a worker host's config; README.md.)
 """
 
 import argparse
@@ -378,6 +380,7 @@ class Jwk:
                                             ).public_key()
             self.kty, self.algs = "RSA", {"RS256", "RS384", "RS512",
                                           "PS256", "PS384", "PS512"}
+            self.nbytes = (bits + 7) // 8
         elif kty == "EC":
             crv = EC_CURVES.get(d.get("crv"))
             if crv is None:
@@ -400,6 +403,31 @@ class Jwk:
             if self.alg not in self.algs:
                 raise ValueError(f"alg {self.alg} for a {kty} key")
             self.algs = {self.alg}
+
+    def fits(self, alg):
+        return alg in self.algs
+
+    def fit(self, alg):
+        """Reject unless this key may verify alg: its type, its curve, and
+        its own alg if it names one."""
+        if alg in self.algs:
+            return
+        if self.alg is not None and ALGS[alg][0] == self.kty:
+            raise credentials("key is published for another algorithm (JWK "
+                              "alg)")
+        if self.kty == "EC" and ALGS[alg][0] == "EC":
+            raise credentials("key is on another curve than the algorithm "
+                              "uses")
+        raise credentials("key type does not fit the algorithm")
+
+    def check(self, alg, data, sig):
+        """Reject unless sig is alg's signature of data by this key."""
+        if self.kty == "EC" and len(sig) != 2 * self.size or \
+                self.kty == "OKP" and len(sig) != 64 or \
+                self.kty == "RSA" and len(sig) != self.nbytes:
+            raise credentials("signature has the wrong length")
+        if not self.verify(alg, data, sig):
+            raise credentials("signature does not verify")
 
     def verify(self, alg, data, sig):
         """True if sig is alg's signature of data by this key."""
@@ -481,7 +509,7 @@ class Issuer:
 SERVER_KEYS = {"uid_secret_file", "runtime_dir", "heartbeat_interval",
                "heartbeat_liveness", "orphan_timeout", "log_level",
                "worker_credit"}
-ISSUER_KEYS = {"iss", "jwks_file", "hs_secret_file", "audience",
+ISSUER_KEYS = {"type", "iss", "jwks_file", "hs_secret_file", "audience",
                "algorithms", "leeway", "identity_claim", "require",
                "services", "uid_namespace"}
 SERVICE_KEYS = {"format", "secret_file", "node", "nodes_file", "duration"}
@@ -496,8 +524,12 @@ UNSUPPORTED = {
     "the Python worker does not support",
 }
 # Sections of tokend.conf that are the front's alone (a worker ignores
-# them); any other unknown section is refused.
-FRONT_SECTIONS = {"remote", "metrics"}
+# them); any other unknown section is refused.  [remote] is read for a
+# worker host's keys (connect, secret_key_file, server_public_key).
+FRONT_SECTIONS = {"metrics"}
+REMOTE_KEYS = {"connect", "secret_key_file", "server_public_key",
+               "handshake_timeout"}
+REMOTE_FRONT_KEYS = {"listen", "authorized_keys", "peer_queue"}
 
 
 class Config:
@@ -507,7 +539,7 @@ class Config:
         self.path = os.path.abspath(path)
         base = os.path.dirname(self.path)
         self.issuers, self.services = {}, {}
-        server = None
+        server = remote = None
         issuers_raw, services_raw = [], []
 
         def where(line):
@@ -525,6 +557,8 @@ class Config:
                 raise ConfigError(f"{where(line)}: [browserid {name}]: "
                                   "BrowserID is not supported by the Python "
                                   "worker (README.md)")
+            elif kind == "remote" and name is None:
+                remote = (line, keys)
             elif kind in FRONT_SECTIONS:
                 continue
             else:
@@ -563,6 +597,7 @@ class Config:
             raise ConfigError(f"{where(line)}: [server] log_level = {lv}")
         self.log_level = LEVELS[lv]
 
+        self.remote(remote, where, path_of, integer)
         for name, line, keys in services_raw:
             self.services[name] = self.service(name, line, keys, where,
                                                path_of, integer)
@@ -581,6 +616,43 @@ class Config:
                                   " to mean it")
             namespaces[iss.namespace] = iss
             self.issuers[iss.iss] = iss
+
+    def remote(self, remote, where, path_of, integer):
+        """[remote] of a worker host: the front's endpoint and the CURVE
+        keys (docs/deployment.md); a front's own keys are ignored."""
+        self.connect = self.curve = None
+        self.handshake_ms = 5000
+        if remote is None:
+            return
+        line, keys = remote
+        for k, (v, kl) in keys.items():
+            if k not in REMOTE_KEYS | REMOTE_FRONT_KEYS:
+                raise ConfigError(f"{where(kl)}: [remote] {k}: a key the "
+                                  "Python worker does not know")
+        self.handshake_ms = integer("remote", keys, "handshake_timeout", "5",
+                                    1, 60) * 1000
+        if "connect" not in keys:
+            return
+        v, kl = keys["connect"]
+        if not re.fullmatch(r"tcp://[^/]+:[0-9]{1,5}", v):
+            raise ConfigError(f"{where(kl)}: [remote] connect: "
+                              "tcp://HOST:PORT")
+        self.connect = v
+        if "secret_key_file" not in keys or "server_public_key" not in keys:
+            raise ConfigError(f"{where(line)}: [remote] connect needs "
+                              "secret_key_file and server_public_key")
+        server, sl = keys["server_public_key"]
+        if not Z85.fullmatch(server):
+            raise ConfigError(f"{where(sl)}: [remote] server_public_key: "
+                              "not 40 characters of Z85")
+        v, kl = keys["secret_key_file"]
+        secret = read_one_secret(path_of(v), f"{where(kl)}: [remote] "
+                                 "secret_key_file", 40)
+        if not Z85.fullmatch(secret.decode("ascii", "replace")):
+            raise ConfigError(f"{where(kl)}: [remote] secret_key_file: not "
+                              "one line of 40 characters of Z85")
+        self.curve = (server.encode("ascii"), zmq.curve_public(secret),
+                      secret)
 
     def service(self, name, line, keys, where, path_of, integer):
         for k, (v, kl) in keys.items():
@@ -639,6 +711,10 @@ class Config:
             if k not in ISSUER_KEYS:
                 raise ConfigError(f"{where(kl)}: [{sect}] {k}: a key the "
                                   "Python worker does not know")
+        kind = keys.get("type", ("jwt", 0))
+        if kind[0] != "jwt":
+            raise ConfigError(f"{where(kind[1])}: [{sect}] type = {kind[0]}:"
+                              " the Python worker verifies JWT issuers only")
         i = Issuer()
         i.name = name
         for k in ("iss", "audience"):
@@ -714,163 +790,235 @@ def timestamp(desc):
     return Reject("invalid-timestamp", "assertion", desc)
 
 
-JOSE_MAX_MEMBERS = 64       # docs/security.md: members of header/claims
-JOSE_MAX_DEPTH = 16
+# docs/protocol.md, "What a worker checks of a JWT": the bounds and the
+# order of the checks, which decide the error when several apply.
+JWS_MAX_BYTES = 8192        # the longest JWT
+JOSE_MAX_HEADER = 4096      # the longest decoded header
+JOSE_MAX_MEMBERS = 64       # members in all the objects of a header/claims
+JOSE_MAX_DEPTH = 20         # nesting of arrays and objects
+JWT_MAX_SUB = 255           # the longest identity, in bytes
+MAX_EMAIL = 254
+INT64 = (-(1 << 63), (1 << 63) - 1)
 
 
 def jose_json(raw, what):
-    """A JWT part's JSON object, bounded: at most 64 members in all its
-    objects (docs/security.md), nesting bounded, no repeated member."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise credentials(f"the JWT's {what} is not UTF-8") from None
-    depth, members, in_str, esc = 0, 0, False, False
-    for c in text:
+    """A JWT part's JSON object, bounded before it is parsed: nesting and
+    members counted in one pass (brackets and colons in strings do not
+    count), no repeated member, integers within int64."""
+    depth, members, in_str, i, n = 0, 0, False, 0, len(raw)
+    while i < n:
+        c = raw[i]
         if in_str:
-            if esc:
-                esc = False
-            elif c == "\\":
-                esc = True
-            elif c == '"':
+            if c == 0x5c:               # backslash: skip what it escapes
+                i += 1
+            elif c == 0x22:
                 in_str = False
-        elif c == '"':
+        elif c == 0x22:
             in_str = True
-        elif c in "[{":
+        elif c in b"[{":
             depth += 1
             if depth > JOSE_MAX_DEPTH:
-                raise credentials(f"JSON in the {what} is nested too deep")
-        elif c in "]}":
+                raise credentials("JSON in the header or claims is nested "
+                                  "too deeply")
+        elif c in b"]}":
             depth -= 1
-        elif c == ":":
+        elif c == 0x3a:
             members += 1
             if members > JOSE_MAX_MEMBERS:
-                raise credentials(f"JSON in the {what} has too many members")
+                raise credentials("JSON in the header or claims has too "
+                                  "many members")
+        i += 1
 
     def no_repeats(pairs):
         d = {}
         for k, v in pairs:
             if k in d:
-                raise ValueError(f"member {k} repeated")
+                raise KeyError(k)
             d[k] = v
         return d
+
+    def bounded_int(text):
+        v = int(text)
+        if not INT64[0] <= v <= INT64[1]:
+            raise OverflowError(text)
+        return v
     try:
-        obj = json.loads(text, object_pairs_hook=no_repeats)
+        obj = json.loads(raw.decode("utf-8"), object_pairs_hook=no_repeats,
+                         parse_int=bounded_int)
+    except KeyError:
+        raise credentials("JSON member appears twice in the header or "
+                          "claims") from None
+    except OverflowError:
+        raise credentials("number in the header or claims out of range") \
+            from None
     except (ValueError, RecursionError):
-        raise credentials(f"the JWT's {what} is not valid JSON") from None
+        raise credentials(f"{what} is not valid JSON") from None
     if not isinstance(obj, dict):
-        raise credentials(f"the JWT's {what} is not a JSON object")
+        raise credentials(f"{what} is not a JSON object")
     return obj
 
 
-def number(claims, name):
-    """A time claim: absent (None) or a JSON number."""
+def verify_jwt(cfg, assertion, service, now):
+    """(issuer, identity) of a JWT that passes every check, or Reject:
+    docs/protocol.md's steps, in its order."""
+    if len(assertion) > JWS_MAX_BYTES:
+        raise credentials("assertion too large")
+    parts = assertion.split(".")
+    if len(parts) != 3 or not all(parts):
+        raise credentials("assertion is not three dot-separated parts with "
+                          "a signature")
+    raw = [b64url_decode(p) for p in parts]
+    if None in raw:
+        raise credentials("assertion part is not unpadded base64url")
+    if len(raw[0]) > JOSE_MAX_HEADER:
+        raise credentials("JWS header too large")
+    header = jose_json(raw[0], "JWS header")
+    alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise credentials("JWS header has no \"alg\"")
+    if alg.lower() == "none":
+        raise credentials("unsigned tokens (alg \"none\") are not accepted")
+    if alg not in ALGS:
+        raise credentials("signature algorithm not supported")
+    if "crit" in header:
+        raise credentials("critical header extensions (crit) are not "
+                          "supported")
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise credentials("key id (kid) is not a string")
+    claims = jose_json(raw[1], "JWT payload")
+    iss = claims.get("iss")
+    if not isinstance(iss, str):
+        raise credentials("no issuer (iss) claim")
+    issuer = cfg.issuers.get(iss)
+    if issuer is None:
+        raise credentials("issuer (iss) is not trusted")
+    signed = (parts[0] + "." + parts[1]).encode("ascii")
+    if alg.startswith("HS"):
+        if issuer.hs_secret is None:
+            raise credentials("HMAC algorithm (HS256/HS384/HS512) not "
+                              "accepted: the issuer has no shared secret")
+        if alg not in issuer.algorithms:
+            raise credentials("algorithm not allowed for this issuer")
+        mac = hmac.new(issuer.hs_secret, signed, ALGS[alg][1]).digest()
+        if not hmac.compare_digest(mac, raw[2]):
+            raise credentials("signature does not verify")
+    else:
+        if alg not in issuer.algorithms:
+            raise credentials("algorithm not allowed for this issuer")
+        pick_key(issuer, alg, kid).check(alg, signed, raw[2])
+    check_claims(issuer, claims, now)
+    sub = identity(issuer, claims)
+    if issuer.services is not None and service not in issuer.services:
+        raise credentials("issuer not allowed for this service: its "
+                          "assertions are not accepted for this service")
+    return issuer, sub
+
+
+def pick_key(issuer, alg, kid):
+    """With a kid, that key (the file reread at once if none has it), which
+    must fit alg; without one, the one key that fits alg: guessing among
+    several would make the signature check a search."""
+    ks = issuer.keys
+    ks.refresh(time.monotonic())
+    if not ks.keys:
+        raise credentials("the issuer's keys are not available")
+    if kid is not None:
+        key = next((k for k in ks.keys if k.kid == kid), None)
+        if key is None:
+            ks.refresh(time.monotonic(), force=True)
+            key = next((k for k in ks.keys if k.kid == kid), None)
+        if key is None:
+            raise credentials("unknown key id (kid)")
+        key.fit(alg)
+        return key
+    fits = [k for k in ks.keys if k.fits(alg)]
+    if not fits:
+        raise credentials("no key of the issuer fits the algorithm")
+    if len(fits) > 1:
+        raise credentials("key id (kid) required: the issuer has several "
+                          "keys")
+    return fits[0]
+
+
+def time_claim(claims, name):
+    """An optional time claim: absent (None) or a JSON integer; a real is
+    refused even without a fraction."""
     v = claims.get(name)
-    if v is None:
+    if v is None and name not in claims:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise credentials(f"claim {name} is not a number")
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise credentials("time claim (exp, nbf, iat) is not an integer")
     return v
 
 
-def verify_jwt(cfg, assertion, service, now):
-    """(issuer, identity) of a JWT that passes every check, or Reject."""
-    parts = assertion.split(".")
-    if len(parts) != 3:
-        raise credentials("the assertion is not a JWT (three base64url "
-                          "parts separated by dots)")
-    raw = [b64url_decode(p) for p in parts]
-    if raw[0] is None or raw[1] is None or raw[2] is None:
-        raise credentials("a part of the JWT is not base64url")
-    header = jose_json(raw[0], "header")
-    claims = jose_json(raw[1], "claims")
-    alg = header.get("alg")
-    if not isinstance(alg, str):
-        raise credentials("the JWT's header has no alg")
-    if "crit" in header:
-        raise credentials("the JWT's header has crit extensions, which are "
-                          "not supported")
-    iss = claims.get("iss")
-    if not isinstance(iss, str):
-        raise credentials("the JWT has no iss claim")
-    issuer = cfg.issuers.get(iss)
-    if issuer is None:
-        raise credentials(f"unknown issuer {printable(iss.encode(), 100)}")
-    if alg not in issuer.algorithms:
-        raise credentials(f"algorithm {printable(alg.encode(), 20)} is not "
-                          "allowed for this issuer")
-    signed = (parts[0] + "." + parts[1]).encode("ascii")
-    if alg.startswith("HS"):
-        mac = hmac.new(issuer.hs_secret, signed, ALGS[alg][1]).digest()
-        if not hmac.compare_digest(mac, raw[2]):
-            raise credentials("bad signature")
-    else:
-        verify_signature(issuer, header, alg, signed, raw[2])
-    check_claims(issuer, claims, service, now)
-    return issuer, identity(issuer, claims)
-
-
-def verify_signature(issuer, header, alg, signed, sig):
-    kid = header.get("kid")
-    if kid is not None and not isinstance(kid, str):
-        raise credentials("the JWT's kid is not a string")
-    ks = issuer.keys
-    ks.refresh(time.monotonic())
-
-    def candidates():
-        return [k for k in ks.keys if alg in k.algs and
-                (kid is None or k.kid == kid)]
-    keys = candidates()
-    if not keys and kid is not None:
-        ks.refresh(time.monotonic(), force=True)
-        keys = candidates()
-    if not keys:
-        if kid is not None and not any(k.kid == kid for k in ks.keys):
-            raise credentials(f"unknown key id "
-                              f"{printable(kid.encode(), 64)}")
-        raise credentials(f"no key of the issuer for algorithm {alg}")
-    if not any(k.verify(alg, signed, sig) for k in keys):
-        raise credentials("bad signature")
-
-
-def check_claims(issuer, claims, service, now):
-    aud = claims.get("aud")
-    auds = aud if isinstance(aud, list) else [aud]
-    if issuer.audience not in [a for a in auds if isinstance(a, str)]:
-        raise credentials(f"wrong audience: this issuer's tokens must have "
-                          f"aud {printable(issuer.audience.encode(), 100)}")
-    exp, nbf, iat = (number(claims, n) for n in ("exp", "nbf", "iat"))
+def check_claims(issuer, claims, now):
+    exp = time_claim(claims, "exp")
     if exp is None:
-        raise credentials("the JWT has no exp claim")
-    if now >= exp + issuer.leeway:
-        raise timestamp("the JWT has expired")
-    if nbf is not None and now + issuer.leeway < nbf:
-        raise timestamp("the JWT is not yet valid (nbf)")
-    if iat is not None and now + issuer.leeway < iat:
-        raise timestamp("the JWT was issued in the future (iat)")
-    if issuer.services is not None and service not in issuer.services:
-        raise credentials(f"this issuer's assertions are not accepted for "
-                          f"service {printable(service.encode(), 64)}")
+        raise credentials("no expiry (exp) claim")
+    if exp <= now - issuer.leeway:
+        raise timestamp("token expired")
+    nbf = time_claim(claims, "nbf")
+    if nbf is not None and nbf > now + issuer.leeway:
+        raise timestamp("token not yet valid (nbf)")
+    iat = time_claim(claims, "iat")
+    if iat is not None and iat > now + issuer.leeway:
+        raise timestamp("token issued in the future (iat)")
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        found = aud == issuer.audience
+    elif isinstance(aud, list) and all(isinstance(a, str) for a in aud):
+        found = issuer.audience in aud
+    elif "aud" in claims:
+        raise credentials("audience (aud) is not a string (or, in a JWT, an "
+                          "array of strings)")
+    else:
+        found = False
+    if not found:
+        raise credentials(f"audience (aud) must name "
+                          f"\"{printable(issuer.audience.encode(), 100)}\", "
+                          "the audience required of this issuer")
     for k, v in issuer.require.items():
-        if k not in claims or claims[k] != v or type(claims[k]) is not \
-                type(v):
-            raise credentials(f"claim {printable(k.encode(), 64)} must be "
-                              f"{json.dumps(v)}")
+        c = claims.get(k)
+        if isinstance(v, bool) != isinstance(c, bool) or c != v:
+            raise credentials("a claim the issuer requires is missing or "
+                              "has another value")
+
+
+EMAIL_LABEL = re.compile(rb"(?![-])[A-Za-z0-9\x80-\xff-]+(?<![-])\Z")
+
+
+def email_ok(b):
+    """local@domain: the local part 1-64 bytes, no control, space or @;
+    the domain two labels or more of letters, digits, - or UTF-8, none
+    empty or starting or ending with -."""
+    local, at, domain = b.partition(b"@")
+    if len(b) > MAX_EMAIL or not at or not 1 <= len(local) <= 64:
+        return False
+    if any(c <= 0x20 or c == 0x7f for c in local):
+        return False
+    labels = domain.split(b".")
+    return len(labels) >= 2 and all(EMAIL_LABEL.match(x) for x in labels)
 
 
 def identity(issuer, claims):
     """The subject the uid is derived from (docs/tokens.md, "Emails")."""
+    email = issuer.identity_claim == "email"
     v = claims.get(issuer.identity_claim)
-    if not isinstance(v, str) or v == "":
-        raise credentials(f"the JWT has no {issuer.identity_claim} claim")
-    if issuer.identity_claim == "email":
-        local, at, domain = v.partition("@")
-        if not at or not local or not domain:
-            raise credentials("the email claim is not an address")
+    missing = credentials("email claim missing, too long or not an address"
+                          if email else
+                          "subject (sub) missing, empty or too long")
+    if not isinstance(v, str):
+        raise missing
+    b = v.encode("utf-8", "surrogatepass")
+    if not 1 <= len(b) <= JWT_MAX_SUB or b"\0" in b:
+        raise missing
+    if email:
+        if not email_ok(b):
+            raise missing
+        local, _, domain = v.partition("@")
         v = local + "@" + "".join(c.lower() if "A" <= c <= "Z" else c
                                   for c in domain)
-    if "\0" in v:
-        raise credentials(f"the {issuer.identity_claim} claim holds a NUL")
     return v
 
 
@@ -912,44 +1060,42 @@ CLIENT_STATE = re.compile(rb"[0-9a-f]{1,32}\Z")
 
 
 def serve(cfg, f):
-    """The REPLY fields for JOB fields f (docs/protocol.md, JOB and
-    REPLY), or Reject."""
-    service = f.get("service")
-    if service is None:
-        raise Reject("invalid-request", "service", "the job has no service")
-    try:
-        service = service.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Reject("invalid-request", "service",
-                     "the service name is not UTF-8") from None
-    if "\0" in service:
-        raise Reject("invalid-request", "service",
-                     "the service name holds a NUL byte")
-    assertion = f.get("assertion")
-    if assertion is None or assertion == b"":
-        raise Reject("invalid-request", "assertion",
-                     "the job has no assertion")
-    try:
-        assertion = assertion.decode("ascii")
-    except UnicodeDecodeError:
-        raise credentials("the assertion is not ASCII") from None
-    cs = f.get("client_state")
-    if cs is not None and not CLIENT_STATE.match(cs):
-        raise Reject("invalid-request", "client_state",
-                     "client_state is not 1 to 32 lowercase hex digits")
+    """The REPLY fields for JOB fields f, or Reject: docs/protocol.md's
+    JOB rules, in its order (kind, client_state, service, assertion, an
+    unknown service, the verifier the kind names, then the JWT's steps)."""
     kind = f.get("kind")
     if kind is not None and kind not in (b"jwt", b"browserid"):
-        raise Reject("invalid-request", "kind",
-                     "kind is neither jwt nor browserid")
-    svc = cfg.services.get(service)
+        raise Reject("invalid-request", "kind", "kind must be jwt or "
+                     "browserid")
+    cs = f.get("client_state")
+    if cs is not None and not CLIENT_STATE.match(cs):
+        raise Reject("invalid-request", "client_state", "client_state must "
+                     "be 1 to 32 lowercase hex digits")
+    service, assertion = f.get("service"), f.get("assertion")
+    if service is None:
+        raise Reject("invalid-request", "service", "missing service")
+    if assertion is None:
+        raise Reject("invalid-request", "assertion", "missing assertion")
+    try:
+        svc = cfg.services.get(service.decode("utf-8"))
+    except UnicodeDecodeError:
+        svc = None
     if svc is None:
-        raise Reject("unknown-service", "service",
-                     f"unknown service {printable(service.encode(), 64)}")
-    if kind == b"browserid" or (kind is None and "~" in assertion):
+        raise Reject("unknown-service", "service", "unknown service")
+    backed = b"~" in assertion
+    if kind == b"jwt" and backed:
+        raise credentials("a JWT was expected (Authorization: Bearer, or a "
+                          "JWT token type), not a BrowserID assertion")
+    if kind == b"browserid" and not backed:
+        raise credentials("a BrowserID assertion was expected "
+                          "(Authorization: BrowserID), not a JWT")
+    if backed:
         raise credentials("BrowserID assertions are not accepted by this "
-                          "worker")
+                          "worker (contrib/python-worker)")
+    # Byte for character: a non-ASCII byte fails as base64url, as in C.
+    text = assertion.decode("latin-1")
     now = int(time.time())
-    issuer, sub = verify_jwt(cfg, assertion, service, now)
+    issuer, sub = verify_jwt(cfg, text, svc.name, now)
     uid = uid_of(cfg, issuer, sub)
     token, key, node, expires = mint(svc, uid, None if cs is None else
                                      cs.decode("ascii"), now)
@@ -977,33 +1123,6 @@ def reply_fields(cfg, job, f):
 # ---------------------------------------------------------------- CURVE
 
 Z85 = re.compile(r"[0-9a-zA-Z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}")
-
-
-def read_z85(path, secret):
-    """The Z85 key of a key file: its public (or, with secret, secret)
-    key.  See README.md for the formats read."""
-    if secret:
-        data = read_private_file(path, "CURVE secret key", 4096)
-    else:
-        with open(path, "rb") as f:
-            data = f.read(4096)
-    text = data.decode("ascii", "replace")
-    want = "secret" if secret else "public"
-    for line in text.splitlines():
-        s = line.strip()
-        if not s or s[0] in "#;":
-            continue
-        k, eq, v = s.partition("=")
-        if eq:
-            if k.strip().replace("_", "-").lower() in (
-                    f"{want}-key", f"curve-{want}-key", want):
-                v = v.strip().strip('"')
-                if Z85.fullmatch(v):
-                    return v.encode("ascii")
-            continue
-        if Z85.fullmatch(s.split()[0]):
-            return s.split()[0].encode("ascii")
-    raise ConfigError(f"{path}: no Z85 {want} key")
 
 
 # ---------------------------------------------------------------- the link
@@ -1047,6 +1166,7 @@ class Worker:
             s.setsockopt(zmq.CURVE_SERVERKEY, server)
             s.setsockopt(zmq.CURVE_PUBLICKEY, public)
             s.setsockopt(zmq.CURVE_SECRETKEY, secret)
+            s.setsockopt(zmq.HANDSHAKE_IVL, self.cfg.handshake_ms)
         self.monitor = s.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         s.connect(self.endpoint)
         self.sock, self.opened = s, time.monotonic()
@@ -1254,12 +1374,8 @@ def main(argv=None):
     ap.add_argument("-c", "--config", required=True,
                     help="tokend.conf (the subset README.md names)")
     ap.add_argument("--connect", help="the front's endpoint: default "
-                    "ipc://RUNTIME_DIR/worker.sock; tcp://HOST:PORT needs "
-                    "--server-key and --key (CURVE)")
-    ap.add_argument("--server-key", help="file of the front's CURVE public "
-                    "key")
-    ap.add_argument("--key", help="file of this worker's CURVE key pair "
-                    "(mode 0600)")
+                    "[remote] connect (CURVE TCP), else "
+                    "ipc://RUNTIME_DIR/worker.sock")
     ap.add_argument("--credit", type=int, help="jobs held at once, 1 to 16 "
                     "(default: worker_credit)")
     ap.add_argument("--name", help="a name for the front's logs (READY's "
@@ -1272,14 +1388,15 @@ def main(argv=None):
     try:
         cfg = Config(a.config)
         curve = None
-        endpoint = a.connect or f"ipc://{cfg.runtime_dir}/worker.sock"
+        endpoint = a.connect or cfg.connect or \
+            f"ipc://{cfg.runtime_dir}/worker.sock"
         if endpoint.startswith("tcp://"):
-            if not a.server_key or not a.key:
-                raise ConfigError("a tcp:// endpoint needs --server-key and "
-                                  "--key: the Python worker speaks TCP only "
-                                  "with CURVE")
-            curve = (read_z85(a.server_key, False), read_z85(a.key, False),
-                     read_z85(a.key, True))
+            if cfg.curve is None:
+                raise ConfigError("a tcp:// endpoint needs [remote] "
+                                  "secret_key_file and server_public_key: "
+                                  "the Python worker speaks TCP only with "
+                                  "CURVE")
+            curve = cfg.curve
         elif not endpoint.startswith("ipc://"):
             raise ConfigError(f"{endpoint}: ipc:// or tcp://")
         credit = a.credit if a.credit is not None else cfg.credit
