@@ -25,6 +25,8 @@ side by side with it, on the same secrets and keys:
                 and reconnects (READY on a fresh connection, same identity)
                 when the broker goes silent
   refused       a REFUSE makes it log both versions and exit 2
+  restart       a front that restarts is rejoined; with no front for
+                orphan_timeout, the worker exits 1
 
 Run from the repository root:  /usr/bin/python3 tests/integration/test_pyworker.py
 (arguments select tests by name substring; BUILD=dir picks the binary).
@@ -57,9 +59,9 @@ class PyWorkerProc:
     """contrib/python-worker/tokend_worker.py as a child, its log in the
     instance's directory."""
 
-    def __init__(self, t, *args, log="pyworker.log"):
+    def __init__(self, t, *args, log="pyworker.log", conf=None):
         self.log_path = t.path(log)
-        self.argv = [PY, WORKER, "-c", t.conf] + list(args)
+        self.argv = [PY, WORKER, "-c", conf or t.conf] + list(args)
         err = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
@@ -206,6 +208,31 @@ def python_only_no_worker_504_then_served():
     assert st == 200, (st, body)
     assert w.stop() == 0
     assert "exiting after 1 jobs (BYE sent)" in w.log(), w.log()
+
+
+@test
+def front_restart_is_rejoined_and_orphan_exits():
+    """A front that restarts is rejoined without operator action (RESYNC
+    or a fresh connection); with no front for orphan_timeout, the worker
+    exits 1."""
+    t = make_instance("tkd-pyw-restart-", workers="none",
+                      heartbeat_interval=200, orphan_timeout=2)
+    t.start()
+    w = PyWorkerProc(t)
+    w.wait_log("joined the front")
+    a = jwt("RS256", "restart-user")
+    assert t.token(a)[0] == 200
+    t.stop()
+    t.start()
+    T.wait_until(lambda: t.token(a, timeout=3)[0] == 200, 10,
+                 what="a token from the restarted front")
+    assert w.proc.poll() is None, w.log()
+    t.stop()
+    t0 = time.monotonic()
+    w.proc.wait(10)
+    assert w.proc.returncode == 1, (w.proc.returncode, w.log())
+    assert time.monotonic() - t0 >= 1.5, "gave up before orphan_timeout"
+    assert "(orphan_timeout); exiting" in w.log(), w.log()
 
 
 def rejection_cases():
