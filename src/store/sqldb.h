@@ -158,7 +158,8 @@ enum sqldb_rc	 sqldb_ping(struct sqldb *);
 /* What the last failure was, in words. */
 const char	*sqldb_error(const struct sqldb *);
 
-/* The text of a statement (for messages and tests). */
+/* The text of a statement, and its name (for messages and tests). */
 const char	*sqldb_sql(enum sqldb_stmt);
+const char	*sqldb_stmt_name(enum sqldb_stmt);
 
 #endif

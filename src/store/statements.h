@@ -37,12 +37,15 @@ SQLDB_STMT(SERVICE_GET,
  * (email, service id) -> the user's records, newest first (Mozilla's
  * get_users: at most 20); node is NULL when nodeid names no node.
  * Columns: uid, node, generation, keys_changed_at, client_state,
- * created_at, replaced_at, nodeid.
+ * created_at, replaced_at, nodeid, and the service's pattern (read with
+ * the records, so that a returning user costs one statement).
  */
 SQLDB_STMT(USERS_GET,
     "SELECT users.uid, nodes.node, users.generation, users.keys_changed_at, "
-    "users.client_state, users.created_at, users.replaced_at, users.nodeid "
+    "users.client_state, users.created_at, users.replaced_at, users.nodeid, "
+    "services.pattern "
     "FROM users LEFT OUTER JOIN nodes ON users.nodeid = nodes.id "
+    "LEFT OUTER JOIN services ON users.service = services.id "
     "WHERE users.email = ? AND users.service = ? "
     "ORDER BY users.created_at DESC, users.uid DESC LIMIT 20")
 

@@ -96,6 +96,12 @@ enum users_status users_assign(struct users_db *, const struct users_query *,
 		    int64_t now_ms, struct users_record *out,
 		    const char **why);
 
+/*
+ * What the last failed or refused call found, in words for the operator
+ * (a database message, the rule that refused); valid until the next call.
+ */
+const char	*users_last_error(const struct users_db *);
+
 /* Whether the database answers now (for __heartbeat__): 0 or -1. */
 int		 users_ping(struct users_db *, char *err, size_t errlen);
 
