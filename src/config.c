@@ -123,44 +123,60 @@ static const struct conf_type hs_secret_type = { .set = set_hs_secret,
 
 /* ---- [server] --------------------------------------------------------- */
 
-/* host:port or [v6]:port, numeric: listen, listen_host and listen_port. */
+/*
+ * host:port or [v6]:port, numeric, for key k: the address into host (room
+ * for INET6_ADDRSTRLEN + 2), without brackets, and the port.
+ */
 static int
-set_listen(struct conf *l, const struct conf_key *k, void *obj,
-    const char *v)
+parse_hostport(struct conf *l, const struct conf_key *k, const char *v,
+    char *host, uint16_t *portp)
 {
-	struct config	*c = obj;
-	char		 host[INET6_ADDRSTRLEN + 2];
 	unsigned char	 addr[sizeof(struct in6_addr)];
 	const char	*colon;
 	long		 port;
 	size_t		 hlen;
 
 	if ((colon = strrchr(v, ':')) == NULL)
-		return conf_fail(l, "listen: expected ADDRESS:PORT, got \"%s\"",
-		    v);
+		return conf_fail(l, "%s: expected ADDRESS:PORT, got \"%s\"",
+		    k->name, v);
 	hlen = (size_t)(colon - v);
-	if (hlen >= sizeof(host))
-		return conf_fail(l, "listen: address too long");
+	if (hlen >= INET6_ADDRSTRLEN + 2)
+		return conf_fail(l, "%s: address too long", k->name);
 	memcpy(host, v, hlen);
 	host[hlen] = '\0';
 	if (host[0] == '[' && hlen >= 2 && host[hlen - 1] == ']') {
 		memmove(host, host + 1, hlen - 2);
 		host[hlen - 2] = '\0';
 		if (inet_pton(AF_INET6, host, addr) != 1)
-			return conf_fail(l, "listen: \"%s\" is not an IPv6 "
-			    "address", host);
+			return conf_fail(l, "%s: \"%s\" is not an IPv6 "
+			    "address", k->name, host);
 	} else if (inet_pton(AF_INET, host, addr) != 1)
-		return conf_fail(l, "listen: \"%s\" is not a numeric IPv4 "
-		    "address (write IPv6 as [addr]:port)", host);
+		return conf_fail(l, "%s: \"%s\" is not a numeric IPv4 "
+		    "address (write IPv6 as [addr]:port)", k->name, host);
 	if (conf_parse_long(colon + 1, &port) == -1 || port < 1 ||
 	    port > 65535)
-		return conf_fail(l, "listen: port must be 1..65535, got \"%s\"",
-		    colon + 1);
+		return conf_fail(l, "%s: port must be 1..65535, got \"%s\"",
+		    k->name, colon + 1);
+	*portp = (uint16_t)port;
+	return 0;
+}
+
+/* listen: listen, listen_host and listen_port. */
+static int
+set_listen(struct conf *l, const struct conf_key *k, void *obj,
+    const char *v)
+{
+	struct config	*c = obj;
+	char		 host[INET6_ADDRSTRLEN + 2];
+	uint16_t	 port;
+
+	if (parse_hostport(l, k, v, host, &port) == -1)
+		return -1;
 	free(c->listen);
 	free(c->listen_host);
 	c->listen = strdup(v);
 	c->listen_host = strdup(host);
-	c->listen_port = (uint16_t)port;
+	c->listen_port = port;
 	return (c->listen && c->listen_host) ? 0 :
 	    conf_fail(l, "out of memory");
 }
@@ -562,6 +578,102 @@ finish_database(struct conf *l, void *obj)
 	    strncmp(db->url, "postgresql://", 13) != 0)
 		return conf_fail_at(l, line, "url: expected sqlite:///PATH or "
 		    "postgres://USER@HOST/DBNAME");
+	return 0;
+}
+
+/* ---- [metrics] -------------------------------------------------------- */
+
+/* [metrics] listen: metrics_listen, metrics_host and metrics_port. */
+static int
+set_metrics_listen(struct conf *l, const struct conf_key *k, void *obj,
+    const char *v)
+{
+	struct config	*c = obj;
+	char		 host[INET6_ADDRSTRLEN + 2];
+	uint16_t	 port;
+
+	if (parse_hostport(l, k, v, host, &port) == -1)
+		return -1;
+	free(c->metrics_listen);
+	free(c->metrics_host);
+	c->metrics_listen = strdup(v);
+	c->metrics_host = strdup(host);
+	c->metrics_port = port;
+	return (c->metrics_listen && c->metrics_host) ? 0 :
+	    conf_fail(l, "out of memory");
+}
+
+static void
+clear_metrics_listen(const struct conf_key *k, void *obj)
+{
+	struct config	*c = obj;
+
+	free(c->metrics_listen);
+	free(c->metrics_host);
+	c->metrics_listen = c->metrics_host = NULL;
+	c->metrics_port = 0;
+}
+
+static void
+swap_metrics_listen(const struct conf_key *k, void *a, void *b)
+{
+	struct config	*x = a, *y = b;
+	char		*listen = x->metrics_listen, *host = x->metrics_host;
+	uint16_t	 port = x->metrics_port;
+
+	x->metrics_listen = y->metrics_listen;
+	x->metrics_host = y->metrics_host;
+	x->metrics_port = y->metrics_port;
+	y->metrics_listen = listen;
+	y->metrics_host = host;
+	y->metrics_port = port;
+}
+
+static void
+show_metrics_listen(const struct conf_key *k, const void *obj, char *buf,
+    size_t len)
+{
+	const struct config	*c = obj;
+
+	snprintf(buf, len, "%s", c->metrics_listen != NULL ?
+	    c->metrics_listen : "");
+}
+
+static const struct conf_type metrics_listen_type = {
+    .set = set_metrics_listen, .clear = clear_metrics_listen,
+    .show = show_metrics_listen, .swap = swap_metrics_listen };
+
+static const struct conf_key metrics_keys[] = {
+	{ "listen", &metrics_listen_type, SRV(metrics_listen), 0, 0,
+	  CONF_OPTIONAL,
+	  CONF_RESTART,
+	  .doc = "Address and port of the metrics listener, numeric "
+	  "(ADDRESS:PORT, IPv6 as [ADDRESS]:PORT): GET /metrics there answers "
+	  "in the Prometheus text format (docs/metrics.md).  Unset: no "
+	  "listener, and the workers send only the health facts "
+	  "/__heartbeat__ needs.  Keep it on loopback or a management "
+	  "network; it must differ from [server] listen.",
+	  .example = "#127.0.0.1:9150" },
+	{ .name = NULL }
+};
+
+/*
+ * The two listeners must not share a port on one address: checked once
+ * every section is in, whichever comes first in the file.
+ */
+static int
+check_metrics(struct conf *l, const struct config *c)
+{
+	if (c->metrics_listen != NULL && c->listen_host != NULL &&
+	    c->metrics_port == c->listen_port &&
+	    (strcmp(c->metrics_host, c->listen_host) == 0 ||
+	    strcmp(c->metrics_host, "0.0.0.0") == 0 ||
+	    strcmp(c->listen_host, "0.0.0.0") == 0 ||
+	    strcmp(c->metrics_host, "::") == 0 ||
+	    strcmp(c->listen_host, "::") == 0))
+		return conf_fail_at(l, 0, "[metrics] listen = %s: the metrics "
+		    "listener needs a port of its own, not [server] listen's "
+		    "(%s)", c->metrics_listen, c->listen);
 	return 0;
 }
 
@@ -1417,6 +1529,9 @@ static const struct conf_section sections[] = {
 	  .finish = finish_server,
 	  .doc = "The daemon itself: the HTTP front and its limits, the worker "
 	  "processes, logging, and the secret that keys every uid." },
+	{ .name = "metrics", .keys = metrics_keys, .off = 0,
+	  .doc = "The metrics listener: Prometheus figures on an address of "
+	  "their own (docs/metrics.md).  Optional." },
 	{ .name = "issuer", .keys = issuer_keys,
 	  CONF_NAMED(struct config, issuers, nissuers, struct issuer,
 	      CONFIG_MAX_ISSUERS),
@@ -1775,7 +1890,8 @@ check_config(struct conf *l, void *root)
 		return conf_fail_at(l, 0, "no [service NAME] section: no token "
 		    "could ever be issued");
 	if (check_issuers(l, c) == -1 || check_database(l, c) == -1 ||
-	    check_fxa_issuers(l, c) == -1 || check_job_time(l, c) == -1)
+	    check_fxa_issuers(l, c) == -1 || check_job_time(l, c) == -1 ||
+	    check_metrics(l, c) == -1)
 		return -1;
 	return check_uid_namespaces(l, c);
 }
@@ -1860,4 +1976,13 @@ config_node_for(const struct service *svc, uint64_t uid)
 		return NULL;
 	}
 	return &svc->nodes[i];
+}
+
+const char *
+config_service_label(const struct config *c, size_t i, const char **format)
+{
+	if (i >= c->nservices)
+		return NULL;
+	*format = token_format_name(c->services[i].format);
+	return c->services[i].name;
 }

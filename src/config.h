@@ -76,6 +76,10 @@ struct config {
 	int		 orphan_timeout_ms; /* worker without a front exits */
 	long		 max_jobs;	/* worker recycles after this many; 0 off */
 	long		 max_rss_kb;	/* ... or past this resident size; 0 off */
+	/* [metrics] */
+	char		*metrics_listen; /* as written; NULL: no listener */
+	char		*metrics_host;	/* numeric address */
+	uint16_t	 metrics_port;
 	struct secret	*uid_secret;	/* keys the uid hash, not signing */
 	struct issuer	*issuers;
 	size_t		 nissuers;
@@ -119,6 +123,13 @@ long		 config_job_max_ms(const struct config *);
 const char	*config_sqlite_path(const char *url);
 
 const struct service *config_service(const struct config *, const char *name);
+/*
+ * The name of the i-th [service] and its token format's name into
+ * *format, for metric labels (a closed set: the file's); NULL past the
+ * last.  The front may call it: it reads no secret.
+ */
+const char	*config_service_label(const struct config *, size_t i,
+		    const char **format);
 
 /*
  * The service that mints uid's tokens: svc itself, or for a nodes_file

@@ -45,6 +45,7 @@
 #include "config.h"
 #include "http/guardio.h"
 #include "http/httpguard.h"
+#include "http/metricsd.h"
 #include "core/log.h"
 #include "sandbox.h"
 
@@ -67,6 +68,7 @@ struct request {
 	struct guard	*guard;		/* the connection's (guardio.c) */
 	const char	*refused;	/* the guard's code, if it refused */
 	uint64_t	 start_us;
+	struct api_health health;	/* /__heartbeat__'s facts */
 	char		 method[8];
 	char		 path[64];
 };
@@ -81,6 +83,8 @@ enum front_phase {
 struct front {
 	struct config		*cfg;
 	struct broker		*broker;
+	struct stats		*stats;		/* the figures (pool/stats.h) */
+	struct metricsd		*metricsd;	/* NULL: no [metrics] listen */
 	struct MHD_Daemon	*mhd;
 	int			 mhd_fd;	/* MHD's epoll descriptor */
 	int			 sigfd;
@@ -270,6 +274,29 @@ read_request(struct api_request *q, struct MHD_Connection *c,
 	    &q->duration_count);
 }
 
+/*
+ * /__heartbeat__'s facts: the broker's census and the workers' latest
+ * heartbeats, as of this loop turn; no worker is asked anything.
+ */
+static const struct api_health *
+read_health(struct api_health *h)
+{
+	struct pool_census	c;
+	struct pool_health	ph;
+	int			k;
+
+	broker_census(front.broker, front.now, &c);
+	stats_health(front.stats, front.now, &ph);
+	memset(h, 0, sizeof(*h));
+	for (k = 0; k < STATS_NKINDS; k++)
+		h->workers += c.workers[STATS_IDLE][k] + c.workers[STATS_BUSY][k];
+	h->keys_reported = ph.reported;
+	h->keys_missing = ph.keys_missing;
+	h->db_configured = ph.db_configured;
+	h->db_up = ph.db_up;
+	return h;
+}
+
 /* First call for a request: route it; answer at once if it cannot go on. */
 static enum MHD_Result
 start_request(struct MHD_Connection *c, const char *url, const char *method,
@@ -292,6 +319,8 @@ start_request(struct MHD_Connection *c, const char *url, const char *method,
 	if (strcmp(url, GUARD_PATH) == 0 && guard_refused(r))
 		return respond(r);
 	read_request(&r->req, c, method, url);
+	if (strcmp(url, API_HEARTBEAT_PATH) == 0)
+		r->req.health = read_health(&r->health);
 	if (api_route(&r->call, &r->req, front.cfg->max_body))
 		return respond(r);
 	return MHD_YES;
@@ -435,6 +464,8 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 	if (r == NULL)
 		return;
+	stats_request(front.stats, (int)api_metric_endpoint(&r->call),
+	    r->call.status, (double)(mono_us() - r->start_us) / 1e6);
 	if (front.cfg->access_log)
 		access_log(r, c, toe);
 	/*
@@ -687,6 +718,25 @@ report_ready(struct front *f)
 	f->ready_fd = -1;
 }
 
+/* From the supervisor: a worker died, or a reload happened (front.h). */
+static void
+supervisor_notice(struct front *f, int value)
+{
+	static const int restart[] = {
+		[NOTICE_CRASH] = STATS_CRASH, [NOTICE_SIGNAL] = STATS_SIGNAL,
+		[NOTICE_RECYCLE] = STATS_RECYCLE,
+	};
+	unsigned	v = (unsigned)abs(value);
+	unsigned	cause = v >> NOTICE_SHIFT;
+	pid_t		pid = (pid_t)(v & NOTICE_PID_MASK);
+
+	if (cause == NOTICE_RELOAD_OK || cause == NOTICE_RELOAD_ERROR)
+		stats_config_reload(f->stats, cause == NOTICE_RELOAD_OK);
+	else if (cause >= NOTICE_CRASH && cause <= NOTICE_RECYCLE)
+		stats_restart(f->stats, (enum stats_restart)restart[cause]);
+	broker_worker_died(f->broker, pid, value < 0);
+}
+
 static void
 read_signals(struct front *f)
 {
@@ -698,9 +748,7 @@ read_signals(struct front *f)
 				drain_start(f);
 		} else if ((int)si.ssi_signo == SIG_WORKER_DIED &&
 		    si.ssi_code == SI_QUEUE)
-			/* From the supervisor: a worker died (front.h). */
-			broker_worker_died(f->broker, (pid_t)abs(si.ssi_int),
-			    si.ssi_int < 0);
+			supervisor_notice(f, si.ssi_int);
 	}
 }
 
@@ -709,10 +757,13 @@ static long
 loop_timeout(struct front *f)
 {
 	MHD_UNSIGNED_LONG_LONG	mhd;
-	long			t = broker_timeout(f->broker, f->now);
+	long			t = broker_timeout(f->broker, f->now), m;
 
 	if (MHD_get_timeout(f->mhd, &mhd) == MHD_YES && mhd < (unsigned long)t)
 		t = (long)mhd;
+	if (f->metricsd != NULL && (m = metricsd_timeout(f->metricsd)) >= 0 &&
+	    m < t)
+		t = m;
 	if (f->resumed)		/* a 504 or 503 from broker_tick() waits */
 		t = 0;
 	if (f->phase != F_SERVING && t > 10)
@@ -729,13 +780,16 @@ loop_timeout(struct front *f)
 static int
 loop_once(struct front *f)
 {
-	zmq_pollitem_t	items[3] = {
+	zmq_pollitem_t	items[4] = {
 		{ broker_socket(f->broker), 0, ZMQ_POLLIN, 0 },
 		{ NULL, f->mhd_fd, ZMQ_POLLIN, 0 },
 		{ NULL, f->sigfd, ZMQ_POLLIN, 0 },
+		{ NULL, f->metricsd != NULL ? metricsd_fd(f->metricsd) : -1,
+		    ZMQ_POLLIN, 0 },
 	};
 
-	if (zmq_poll(items, 3, loop_timeout(f)) == -1 && errno != EINTR) {
+	if (zmq_poll(items, f->metricsd != NULL ? 4 : 3, loop_timeout(f)) ==
+	    -1 && errno != EINTR) {
 		log_warnx("zmq_poll: %s", zmq_strerror(errno));
 		return -1;
 	}
@@ -750,6 +804,9 @@ loop_once(struct front *f)
 	f->resumed = 0;
 	MHD_run(f->mhd);
 	broker_tick(f->broker, f->now);
+	/* A scrape sees the figures of the turn's end. */
+	if (f->metricsd != NULL)
+		metricsd_run(f->metricsd);
 	report_ready(f);
 	if (f->phase != F_SERVING)
 		drain_step(f);
@@ -771,6 +828,54 @@ open_signals(void)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sigdelset(&mask, SIGHUP);	/* the supervisor's: ignored here */
 	return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+/* GET /metrics: the census of this moment, then every figure. */
+static char *
+scrape(void *arg, size_t *len)
+{
+	struct pool_census	c;
+	uint64_t		now = mono_ms();
+
+	broker_census(front.broker, now, &c);
+	return stats_scrape(front.stats, &c, now, len);
+}
+
+/*
+ * The figures (always: /__heartbeat__ reads the workers' reports) and,
+ * with [metrics] listen, their listener.  Both open what they need before
+ * the sandbox: the listener binds its port, the figures open /proc for
+ * the front's and the supervisor's CPU and memory.
+ */
+static int
+start_metrics(const struct config *cfg)
+{
+	const char	*names[CONFIG_MAX_SERVICES], *formats[CONFIG_MAX_SERVICES];
+	size_t		 n;
+
+	for (n = 0; n < CONFIG_MAX_SERVICES &&
+	    (names[n] = config_service_label(cfg, n, &formats[n])) != NULL;
+	    n++)
+		;
+	if ((front.stats = stats_new(&(struct stats_settings){
+	    .services = names, .formats = formats, .nservices = n,
+	    .fresh_ms = (uint64_t)cfg->heartbeat_ms *
+	    (uint64_t)cfg->heartbeat_liveness,
+	    .requests = cfg->metrics_listen != NULL })) == NULL) {
+		log_warnx("out of memory");
+		return -1;
+	}
+	if (cfg->metrics_listen == NULL)
+		return 0;
+	stats_open_procs(front.stats, (int)getppid());
+	if ((front.metricsd = metricsd_start(cfg->metrics_host,
+	    cfg->metrics_port, scrape, NULL)) == NULL) {
+		log_warnx("cannot listen on %s ([metrics] listen)",
+		    cfg->metrics_listen);
+		return -1;
+	}
+	log_info("metrics on %s", cfg->metrics_listen);
+	return 0;
 }
 
 int
@@ -795,6 +900,8 @@ front_main(struct config *cfg, int ready_fd)
 		log_warn("signalfd");
 		return EXIT_FATAL;
 	}
+	if (start_metrics(cfg) == -1)
+		return EXIT_FATAL;
 	/* Before ZeroMQ's threads exist, so they are confined too. */
 	if (sandbox_enter(cfg, SANDBOX_FRONT) == -1)
 		return EXIT_FATAL;
@@ -803,7 +910,8 @@ front_main(struct config *cfg, int ready_fd)
 	    .queue_limit = cfg->queue_limit,
 	    .request_timeout_ms = cfg->request_timeout_ms,
 	    .heartbeat_ms = cfg->heartbeat_ms,
-	    .heartbeat_liveness = cfg->heartbeat_liveness }, job_done)) == NULL)
+	    .heartbeat_liveness = cfg->heartbeat_liveness,
+	    .stats = front.stats }, job_done)) == NULL)
 		return EXIT_FATAL;
 	if ((front.mhd = start_mhd(cfg, connection_limit(cfg, nofile))) ==
 	    NULL ||
@@ -828,6 +936,8 @@ front_main(struct config *cfg, int ready_fd)
 	MHD_run(front.mhd);
 	MHD_stop_daemon(front.mhd);
 	broker_free(front.broker);
+	metricsd_stop(front.metricsd);
+	stats_free(front.stats);
 	if (front.listen_fd != MHD_INVALID_SOCKET)
 		close(front.listen_fd);
 	close(front.sigfd);

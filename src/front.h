@@ -20,6 +20,25 @@ struct config;
  * would be dropped.
  */
 #define SIG_WORKER_DIED	(SIGRTMIN + 0)
+/*
+ * The value also says why, for the metrics (docs/metrics.md): the cause
+ * sits in the bits from NOTICE_SHIFT up (a pid is below 2^22, the
+ * kernel's PID_MAX_LIMIT), the sign still says clean.  Pid 0 carries the
+ * supervisor's other news: a reload applied or refused.
+ */
+enum notice_cause {
+	NOTICE_EXIT = 0,	/* exited 0: retired or stopping */
+	NOTICE_CRASH,		/* its own signal, or an error exit */
+	NOTICE_SIGNAL,		/* killed from outside */
+	NOTICE_RECYCLE,		/* EXIT_RECYCLE */
+	NOTICE_RELOAD_OK,	/* pid 0: a SIGHUP reload applied */
+	NOTICE_RELOAD_ERROR,	/* pid 0: a reload refused */
+};
+#define NOTICE_SHIFT		24
+#define NOTICE_PID_MASK		((1 << NOTICE_SHIFT) - 1)
+#define NOTICE_VALUE(pid, cause, clean)	\
+	(((clean) ? -1 : 1) * (int)((unsigned)(pid) | \
+	    (unsigned)(cause) << NOTICE_SHIFT))
 int	front_main(struct config *cfg, int ready_fd);
 
 #endif

@@ -245,6 +245,30 @@ start_workers(struct supervisor *s)
 			child_start(s, c);
 }
 
+/* Why a worker died, as the front's metrics count it (front.h). */
+static enum notice_cause
+death_cause(int status)
+{
+	if (WIFSIGNALED(status))
+		return WTERMSIG(status) == SIGKILL ||
+		    WTERMSIG(status) == SIGTERM ||
+		    WTERMSIG(status) == SIGINT ? NOTICE_SIGNAL : NOTICE_CRASH;
+	if (WEXITSTATUS(status) == EXIT_RECYCLE)
+		return NOTICE_RECYCLE;
+	return WEXITSTATUS(status) == 0 ? NOTICE_EXIT : NOTICE_CRASH;
+}
+
+/* A notice to the front (front.h); 0 when there is no front to tell. */
+static int
+tell_front(struct supervisor *s, pid_t pid, enum notice_cause cause,
+    int clean)
+{
+	if (s->front_pid == 0)
+		return 0;
+	return sigqueue(s->front_pid, SIG_WORKER_DIED, (union sigval){
+	    .sival_int = NOTICE_VALUE(pid, cause, clean) });
+}
+
 /* Decides what to do about a child that exited with status. */
 static void
 child_exited(struct supervisor *s, struct child *c, int status)
@@ -254,11 +278,10 @@ child_exited(struct supervisor *s, struct child *c, int status)
 
 	child_name(c, name, sizeof(name));
 	/* A clean exit (0, EXIT_RECYCLE) is sent as -pid: see front.h. */
-	if (c->role == ROLE_WORKER && s->front_pid != 0 &&
-	    sigqueue(s->front_pid, SIG_WORKER_DIED, (union sigval){ .sival_int =
-	    WIFEXITED(status) && (WEXITSTATUS(status) == 0 ||
-	    WEXITSTATUS(status) == EXIT_RECYCLE) ? -(int)c->pid :
-	    (int)c->pid }) == -1)
+	if (c->role == ROLE_WORKER &&
+	    tell_front(s, c->pid, death_cause(status), WIFEXITED(status) &&
+	    (WEXITSTATUS(status) == 0 ||
+	    WEXITSTATUS(status) == EXIT_RECYCLE)) == -1)
 		log_warn("telling the front that %s died", name);
 	if (c->role == ROLE_FRONT)
 		s->front_pid = 0;
@@ -371,6 +394,7 @@ reload(struct supervisor *s)
 			    "%s", line);
 		notify_send("READY=1\nSTATUS=reload failed, running the "
 		    "previous config");
+		(void)tell_front(s, 0, NOTICE_RELOAD_ERROR, 0);
 		return;
 	}
 	/*
@@ -393,6 +417,7 @@ reload(struct supervisor *s)
 	s->cfg = cfg;
 	start_workers(s);
 	log_info("reloaded: %d workers on the new config", cfg->workers);
+	(void)tell_front(s, 0, NOTICE_RELOAD_OK, 0);
 	notify_send("READY=1\nSTATUS=serving");
 }
 

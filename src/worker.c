@@ -43,6 +43,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -60,6 +61,8 @@
 #include "core/log.h"
 #include "mint.h"
 #include "pool/protocol.h"
+#include "pool/stats.h"
+#include "core/procstat.h"
 #include "sandbox.h"
 #include "tokens/service.h"
 
@@ -113,6 +116,11 @@ struct worker {
 	uint64_t		 outbox_since;	/* mono ms of the oldest */
 	int			 quit;
 	int			 exit_code;
+	/* Figures for the front, sent with a HEARTBEAT (pool/stats.h). */
+	struct wstats		 stats;
+	const char		**service_names;
+	int			 procfd;	/* /proc/self/stat */
+	uint64_t		 stats_sent;	/* mono ms; 0: send now */
 };
 
 static int
@@ -366,6 +374,86 @@ handle_job(struct worker *w, const struct proto_msg *m)
 	w->jobs++;
 }
 
+/* The index of the [service] a token was minted for, or (size_t)-1. */
+static size_t
+service_of(const struct worker *w, const struct service *svc)
+{
+	const struct service	*s;
+	size_t			 i;
+
+	for (i = 0; i < w->cfg->nservices; i++) {
+		s = &w->cfg->services[i];
+		if (svc == s || (s->nnodes > 0 && svc >= s->nodes &&
+		    svc < s->nodes + s->nnodes))
+			return i;
+	}
+	return (size_t)-1;
+}
+
+/*
+ * A job, and with metrics on its time and outcome in the figures (two
+ * clock reads of the vDSO; nothing is sent per job).
+ */
+static void
+timed_job(struct worker *w, const struct proto_msg *m)
+{
+	const struct mint_result	*res;
+	uint64_t			 t0;
+	int				 n = w->noutbox;
+
+	if (!w->stats.figures) {
+		handle_job(w, m);
+		return;
+	}
+	t0 = mono_us();
+	handle_job(w, m);
+	if (w->noutbox == n)
+		return;		/* no valid job id: no job */
+	res = &w->outbox[w->noutbox - 1].res;
+	wstats_job(&w->stats, (double)(mono_us() - t0) / 1e6, res->error,
+	    res->error == NULL ? service_of(w, res->svc) : (size_t)-1);
+}
+
+/*
+ * A HEARTBEAT with this worker's figures, every heartbeat interval, busy
+ * or not: the front's /__heartbeat__ and metrics read them.  Cumulative,
+ * so one lost costs nothing.
+ */
+static void
+send_figures(struct worker *w, uint64_t now)
+{
+	struct proto_field	f[WSTATS_FIELDS];
+	size_t			n;
+
+	w->stats.keys_missing = (long)keys_missing(w->cfg->issuers,
+	    w->cfg->nissuers);
+	keys_reloads(&w->stats.jwks[0], &w->stats.jwks[1]);
+	(void)procstat_read(w->procfd, &w->stats.cpu_us, &w->stats.rss);
+	n = wstats_fields(&w->stats, f);
+	w->stats_sent = now;
+	send_msg(w, PROTO_HEARTBEAT, f, n);
+}
+
+/*
+ * The figures' state: the services' names (labels of tokens issued) and
+ * the descriptor on /proc (opened before the sandbox).  Figures beyond
+ * the health facts only with [metrics] listen set.
+ */
+static int
+figures_setup(struct worker *w)
+{
+	const char	*format;
+	size_t		 i, n = w->cfg->nservices;
+
+	w->procfd = procstat_open(0);
+	if ((w->service_names = calloc(n + 1, sizeof(char *))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		w->service_names[i] = config_service_label(w->cfg, i, &format);
+	return wstats_init(&w->stats, w->service_names, n,
+	    w->cfg->metrics_listen != NULL);
+}
+
 /* Recycle after max_jobs: checked after every job. */
 static void
 check_jobs(struct worker *w)
@@ -418,6 +506,7 @@ on_welcome(struct worker *w, const struct proto_msg *m)
 	(void)proto_get_long(m, "heartbeat_liveness", 1, 1000, &w->liveness);
 	(void)proto_get_long(m, "credit", 1, 1000000, &credit);
 	w->welcomed = 1;
+	w->stats_sent = 0;	/* the front learns our health at once */
 	log_debug("welcomed: protocol %ld, heartbeat %ld ms x %ld, credit %ld",
 	    v, w->hb_ms, w->liveness, credit);
 }
@@ -469,7 +558,7 @@ handle_message(struct worker *w)
 			outbox_flush(w);
 		switch (m.cmd) {
 		case PROTO_JOB:
-			handle_job(w, &m);
+			timed_job(w, &m);
 			check_jobs(w);
 			break;
 		case PROTO_HEARTBEAT:
@@ -533,8 +622,9 @@ keepalive(struct worker *w)
 		reconnect(w);
 		return;
 	}
-	if (now - w->last_sent >= (uint64_t)w->hb_ms)
-		send_msg(w, PROTO_HEARTBEAT, NULL, 0);
+	if (now - w->last_sent >= (uint64_t)w->hb_ms ||
+	    now - w->stats_sent >= (uint64_t)w->hb_ms)
+		send_figures(w, now);
 	/* JWKS file changes, jwks_url */
 	keys_refresh(cfg->issuers, cfg->nissuers, now);
 }
@@ -606,7 +696,8 @@ shutdown_socket(struct worker *w)
 int
 worker_main(const struct config *cfg, int index)
 {
-	struct worker	 w = { .cfg = cfg, .index = index, .sigfd = -1 };
+	struct worker	 w = { .cfg = cfg, .index = index, .sigfd = -1,
+			    .procfd = -1 };
 	zmq_pollitem_t	 items[3];
 	int		 n;
 
@@ -617,7 +708,8 @@ worker_main(const struct config *cfg, int index)
 	 * reconnect makes a new socket), so it does so under the filter from
 	 * the first time, and READY says it is confined.
 	 */
-	if (sandbox_enter(cfg, SANDBOX_WORKER) == -1 ||
+	if (figures_setup(&w) == -1 ||
+	    sandbox_enter(cfg, SANDBOX_WORKER) == -1 ||
 	    fxa_start(cfg->issuers, cfg->nissuers) == -1 ||
 	    keys_start(cfg->issuers, cfg->nissuers, mono_ms()) == -1 ||
 	    sandbox_seal(cfg, SANDBOX_WORKER) == -1 || worker_setup(&w) == -1)
@@ -654,5 +746,9 @@ worker_main(const struct config *cfg, int index)
 	fxa_stop();
 	zmq_ctx_term(w.ctx);
 	close(w.sigfd);
+	if (w.procfd != -1)
+		close(w.procfd);
+	wstats_free(&w.stats);
+	free(w.service_names);
 	return w.exit_code;
 }

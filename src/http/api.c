@@ -1065,6 +1065,65 @@ answer_version(struct api_call *c)
 	answer_json(c, 200, o);
 }
 
+/* ---- GET /__heartbeat__ ----------------------------------------------- */
+
+static int
+match_health(struct api_call *c, const char *url)
+{
+	return strcmp(url, API_HEARTBEAT_PATH) == 0;
+}
+
+/* One check into checks and, failing, its reason into details. */
+static int
+check(json_t *checks, json_t *details, const char *name, int ok,
+    const char *why)
+{
+	json_object_set_new(checks, name, json_string(ok ? "ok" : "error"));
+	if (!ok)
+		json_object_set_new(details, name, json_pack("{s:s, s:s}",
+		    "status", "error", "message", why));
+	return ok;
+}
+
+/*
+ * Dockerflow's __heartbeat__: 200 with every check "ok", or 503 with the
+ * failing ones "error" and a message each in details.  The database check
+ * is there only where one is configured.
+ */
+static void
+answer_health(struct api_call *c)
+{
+	const struct api_health	*h = c->req->health;
+	json_t			*checks = json_object(), *details = json_object();
+	char			 keys[96];
+	int			 ok = 1;
+
+	if (h == NULL) {
+		ok = check(checks, details, "workers", 0, "the front has no "
+		    "facts about its workers");
+		goto done;
+	}
+	ok &= check(checks, details, "workers", h->workers > 0, "no worker "
+	    "has been heard from in the last two heartbeat intervals");
+	/*
+	 * A worker that reports nothing of its keys (one in another
+	 * language, docs/protocol.md) cannot fail this check; the workers
+	 * that report must not all lack a key set.
+	 */
+	snprintf(keys, sizeof(keys), "%ld issuers have no key set in any "
+	    "live worker", h->keys_missing);
+	ok &= check(checks, details, "issuer_keys", !h->keys_reported ||
+	    h->keys_missing == 0, keys);
+	if (h->db_configured)
+		ok &= check(checks, details, "database", h->db_up, "no live "
+		    "worker reaches the node-assignment database");
+done:
+	answer_json(c, ok ? 200 : 503, json_pack("{s:s, s:o, s:o}", "status",
+	    ok ? "ok" : "error", "checks", checks, "details", details));
+	if (!ok)
+		add_header(c, "Retry-After", "1");
+}
+
 static const struct api_endpoint endpoints[] = {
 	{ "POST", STYLE_TOKEND, "application/json", match_token,
 	    prepare_token, format_token, NULL },
@@ -1076,6 +1135,8 @@ static const struct api_endpoint endpoints[] = {
 	    answer_heartbeat },
 	{ "GET", STYLE_TOKEND, NULL, match_version, NULL, NULL,
 	    answer_version },
+	{ "GET", STYLE_TOKEND, NULL, match_health, NULL, NULL,
+	    answer_health },
 };
 #define NENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
 #define EP_TOKENSERVER (&endpoints[1])
@@ -1333,6 +1394,26 @@ api_refuse(struct api_call *c, unsigned status, const char *location,
 		break;
 	}
 	return problem(c, p, location, name, description);
+}
+
+enum api_metric_endpoint
+api_metric_endpoint(const struct api_call *c)
+{
+	const struct api_endpoint	*ep = c->ep;
+
+	if (ep != NULL && ep->match == match_token)
+		return API_EP_TOKEN;
+	if (ep != NULL && ep->match == match_tokenserver)
+		return API_EP_MOZILLA;
+	if (ep != NULL && ep->match == match_exchange)
+		return API_EP_OAUTH;
+	if (ep != NULL && ep->match == match_heartbeat)
+		return API_EP_LBHEARTBEAT;
+	if (ep != NULL && ep->match == match_health)
+		return API_EP_HEARTBEAT;
+	if (ep != NULL && ep->match == match_version)
+		return API_EP_VERSION;
+	return API_EP_OTHER;
 }
 
 void

@@ -8,6 +8,7 @@
  *   POST /oauth/token       RFC 8693 token exchange
  *   GET  /__lbheartbeat__   load balancer check: the front is up
  *   GET  /__version__       Dockerflow: version, commit, build date
+ *   GET  /__heartbeat__     Dockerflow health: workers, keys, database
  *
  * See docs/api.md for every field and error.
  *
@@ -27,6 +28,28 @@
 #define API_CLIENT_STATE_MAX	32	/* hex digits of X-Client-State */
 
 struct api_endpoint;
+
+#define API_HEARTBEAT_PATH	"/__heartbeat__"
+
+/*
+ * What /__heartbeat__ answers from: the front's facts, from what the
+ * broker knows and the workers' latest heartbeats (never a round trip to
+ * a worker, so it answers even when every worker is wedged).  front.c
+ * fills it for that path only.
+ */
+struct api_health {
+	int	workers;	/* workers heard from lately (not lost) */
+	int	keys_reported;	/* a live worker reported on its keys */
+	long	keys_missing;	/* the fewest issuers without keys of those */
+	int	db_configured;	/* a live worker has a database */
+	int	db_up;		/* ... and one of them reaches it */
+};
+
+/* The endpoint of a request, for metrics: the order of STATS_ENDPOINTS. */
+enum api_metric_endpoint {
+	API_EP_TOKEN, API_EP_MOZILLA, API_EP_OAUTH, API_EP_LBHEARTBEAT,
+	API_EP_HEARTBEAT, API_EP_VERSION, API_EP_OTHER
+};
 
 /*
  * What api.c reads of one request, filled by whoever owns the connection
@@ -49,6 +72,8 @@ struct api_request {
 	const char	*body;		/* NULL when there was none */
 	size_t		 body_len;
 	int		 body_too_large; /* over max_body: not kept */
+	/* For API_HEARTBEAT_PATH: the facts (NULL: answered as failing). */
+	const struct api_health *health;
 };
 
 struct api_header {
@@ -125,6 +150,9 @@ void	api_finish(struct api_call *call, enum job_outcome outcome,
  */
 int	api_refuse(struct api_call *call, unsigned status,
 	    const char *location, const char *name, const char *description);
+
+/* Which endpoint the call went to (the closed set of the metrics). */
+enum api_metric_endpoint api_metric_endpoint(const struct api_call *call);
 
 /* Frees what the call owns. */
 void	api_call_clear(struct api_call *call);

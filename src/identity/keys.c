@@ -130,6 +130,7 @@ struct keysrc {
 };
 
 static struct keysrc	*srcs;		/* one per issuer, this process's */
+static uint64_t		 reloads[2];	/* sets installed, refused: metrics */
 static size_t		 nsrcs;
 static int		 curl_up;
 
@@ -220,13 +221,16 @@ check_file(const struct issuer *is, struct keysrc *src)
 	if (sig.err != 0) {
 		log_warnx("issuer %s: jwks_file %s: %s; keeping the keys in "
 		    "use", is->name, is->jwks_file, strerror(sig.err));
+		reloads[1]++;
 		return 0;
 	}
 	if ((set = jwks_load(is->jwks_file, err, sizeof(err))) == NULL) {
 		log_warnx("issuer %s: jwks_file %s; keeping the keys in use",
 		    is->name, err);
+		reloads[1]++;
 		return 0;
 	}
+	reloads[0]++;
 	swap_set(is, set);
 	log_info("issuer %s: %zu keys loaded from %s", is->name,
 	    set->nkeys, is->jwks_file);
@@ -560,8 +564,10 @@ collect(const struct issuer *is, struct keysrc *src, uint64_t now)
 	if (set == NULL) {
 		log_warnx("issuer %s: jwks_url %s: %s; keeping the keys in "
 		    "use", is->name, is->jwks_url, why);
+		reloads[1]++;
 		return 0;
 	}
+	reloads[0]++;
 	swap_set(is, set);
 	log_info("issuer %s: %zu keys fetched from %s", is->name, set->nkeys,
 	    is->jwks_url);
@@ -695,4 +701,23 @@ keys_stop(void)
 		curl_global_cleanup();
 		curl_up = 0;
 	}
+}
+
+void
+keys_reloads(uint64_t *ok, uint64_t *error)
+{
+	*ok = reloads[0];
+	*error = reloads[1];
+}
+
+size_t
+keys_missing(const struct issuer *issuers, size_t n)
+{
+	size_t	i, missing = 0;
+
+	for (i = 0; i < n; i++)
+		if ((issuers[i].jwks_file != NULL ||
+		    issuers[i].jwks_url != NULL) && issuers[i].jwks == NULL)
+			missing++;
+	return missing;
 }

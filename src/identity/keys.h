@@ -72,6 +72,14 @@ enum keys_news	keys_retry(const struct issuer *issuers, size_t n,
 		    const struct issuer *is, uint64_t now_ms);
 
 /*
+ * Key sets this process installed (a changed jwks_file, a jwks_url fetch)
+ * and refused (the old set kept), since it started: for the metrics.
+ */
+void	keys_reloads(uint64_t *ok, uint64_t *error);
+/* Issuers with a jwks_file or jwks_url that have no key set now. */
+size_t	keys_missing(const struct issuer *issuers, size_t n);
+
+/*
  * At worker exit: stops the fetch thread (a fetch under way is abandoned)
  * and frees everything keys_start made.  Safe to call twice.
  */

@@ -367,6 +367,7 @@ requeue(struct broker *b, int i, int counted)
 {
 	if (!counted)
 		b->slots[i].attempts--;
+	stats_redispatched(b->set.stats);
 	queue_push(b, i, 1);
 	if (b->slots[i].attempts >= MAX_ATTEMPTS)
 		complete(b, i, JOB_UNAVAILABLE);
@@ -493,6 +494,9 @@ dispatch(struct broker *b, uint64_t now)
 			continue;
 		}
 		queue_remove(b, i);
+		/* Submitted request_timeout before its deadline. */
+		stats_queue_wait(b->set.stats, (double)(now + (uint64_t)
+		    b->set.request_timeout_ms - b->slots[i].deadline) / 1e3);
 		if (wk->nheld == 0)
 			wk->started = wk->progress = now;
 		wk->held[wk->nheld++] = (struct held){ i, b->slots[i].gen };
@@ -779,6 +783,8 @@ on_worker_message(struct broker *b, struct proto_msg *m, uint64_t now)
 	b->workers[w].seen = now;
 	switch (m->cmd) {
 	case PROTO_HEARTBEAT:
+		/* A worker's figures, if it sent any (pool/stats.h). */
+		stats_heartbeat(b->set.stats, id, idlen, m, now);
 		break;
 	case PROTO_REPLY:
 		on_reply(b, w, m, now);
@@ -878,8 +884,10 @@ expire(struct broker *b, uint64_t now)
 		 * count: the worker is on them.
 		 */
 		if (wk->nheld > 0) {
-			if (now - wk->progress > dead)
+			if (now - wk->progress > dead) {
+				stats_restart(b->set.stats, STATS_HANG);
 				worker_forget(b, w, "hung on a job", 0);
+			}
 		} else if (now - wk->seen > dead)
 			worker_forget(b, w, "silent", 0);
 	}
@@ -962,6 +970,27 @@ int
 broker_inflight(struct broker *b)
 {
 	return b->inflight;
+}
+
+void
+broker_census(struct broker *b, uint64_t now, struct pool_census *c)
+{
+	const struct wrk	*wk;
+	uint64_t		 lost = 2 * (uint64_t)b->set.heartbeat_ms;
+	int			 w, state;
+
+	memset(c, 0, sizeof(*c));
+	for (w = 0; w < b->nworkers; w++) {
+		wk = &b->workers[w];
+		if (!wk->used)
+			continue;
+		state = now - wk->seen > lost ? STATS_LOST : wk->nheld > 0 ?
+		    STATS_BUSY : STATS_IDLE;
+		/* A local worker's READY names its pid (for death notices). */
+		c->workers[state][wk->pid != 0 ? STATS_LOCAL : STATS_REMOTE]++;
+	}
+	c->queued = b->queued;
+	c->inflight = b->inflight;
 }
 
 int

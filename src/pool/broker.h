@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include "pool/protocol.h"
+#include "pool/stats.h"
 
 struct broker;
 
@@ -34,6 +35,8 @@ struct broker_settings {
 	int		 request_timeout_ms; /* every job's deadline */
 	int		 heartbeat_ms;	/* heartbeat interval, both ways */
 	int		 heartbeat_liveness; /* intervals a peer may be silent */
+	struct stats	*stats;		/* the figures (pool/stats.h); may
+					   be NULL; must outlive the broker */
 };
 
 struct job {
@@ -82,6 +85,12 @@ int		 broker_workers(struct broker *);
  * it.  Its jobs are dispatched again at once instead of after heartbeats.
  */
 void		 broker_worker_died(struct broker *, pid_t pid, int clean);
+/*
+ * The workers by state and kind, the queue and the jobs in flight, now
+ * (docs/metrics.md: a worker silent for two heartbeat intervals is lost).
+ */
+void		 broker_census(struct broker *, uint64_t now_ms,
+		    struct pool_census *);
 /*
  * Completes every pending job as JOB_UNAVAILABLE; broker_submit() refuses
  * jobs from then on.

@@ -1345,9 +1345,8 @@ test_suggest_section(void **state)
 {
 	refused_at(conf("", "", "\n[servcie two]\n"), "[servcie two]",
 	    "unknown section [servcie two] (did you mean [service two]?); "
-	    "expected [server], [issuer NAME], [browserid NAME], [database] "
-	    "or "
-	    "[service NAME]");
+	    "expected [server], [metrics], [issuer NAME], [browserid NAME], "
+	    "[database] or [service NAME]");
 	refused_at(conf("", "", "\n[isuer two]\n"), "[isuer two]",
 	    "(did you mean [issuer two]?)");
 	refused_at(conf("", "", "\n[Browserid two]\n"), "[Browserid two]",
@@ -1762,10 +1761,9 @@ test_engine_errors(void **state)
 	/* The list of sections comes from the table. */
 	t_refused_at("[metrics]\n", "[metrics]", "unknown section [metrics]; "
 	    "expected [server], [database] or [remote NAME]");
-	refused_at(conf("", "", "[metrics]\n"), "[metrics]", "unknown section "
-	    "[metrics]; expected [server], [issuer NAME], [browserid NAME], "
-	    "[database] or "
-	    "[service NAME]");
+	refused_at(conf("", "", "[telemetry]\n"), "[telemetry]", "unknown "
+	    "section [telemetry]; expected [server], [metrics], [issuer NAME], "
+	    "[browserid NAME], [database] or [service NAME]");
 }
 
 static int
