@@ -687,6 +687,8 @@ shutdown_socket(struct worker *w)
 	int	linger = 500;
 
 	if (w->sock != NULL && !w->lost) {
+		/* The last figures first: what it did since its last beat. */
+		send_figures(w, mono_ms());
 		send_msg(w, PROTO_BYE, NULL, 0);
 		zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof(linger));
 	}

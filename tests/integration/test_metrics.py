@@ -76,7 +76,7 @@ def metrics_instance(prefix, workers=2, **server):
 def setup():
     S.key = T.Key("ES256")
     S.main = metrics_instance("tkd-metrics-")
-    S.main.start()
+    S.main.start(no_core=True)     # restart_causes aborts a worker
 
 
 def jwt(sub="alice", **claims):
@@ -184,6 +184,333 @@ def listener_refuses():
     assert scrape(t, "/metrics", "DELETE")[0] == 405
     st, _, text = scrape(t, "/metrics", "HEAD")
     assert st == 200 and text == ""
+
+
+# ---------------------------------------------------------------- counts
+
+def burst(t):
+    """Sends good and refused requests; returns what each counter of
+    docs/metrics.md must have grown by: {(name, labels): delta}."""
+    now = int(time.time())
+    sent = {}
+
+    def expect(name, n=1, **labels):
+        k = (name, frozenset(labels.items()))
+        sent[k] = sent.get(k, 0) + n
+
+    for i in range(5):
+        st, _, _ = t.token(jwt(f"user{i}"))
+        assert st == 200, st
+        expect("tokend_requests_total", endpoint="token", status="200")
+        expect("tokend_tokens_issued_total", service=SYNC, format="tokenlib")
+    for i in range(3):
+        st, _, _ = t.token(jwt(f"user{i}"), service=OTHER)
+        assert st == 200, st
+        expect("tokend_requests_total", endpoint="token", status="200")
+        expect("tokend_tokens_issued_total", service=OTHER, format="fernet")
+    for i in range(4):
+        st, _, _ = t.token(T.tamper_signature(jwt()))
+        assert st == 401, st
+        expect("tokend_requests_total", endpoint="token", status="401")
+        expect("tokend_assertions_rejected_total",
+               reason="invalid-credentials")
+    for i in range(2):
+        st, _, _ = t.token(jwt(now=now - 7200, lifetime=60))
+        assert st == 401, st
+        expect("tokend_requests_total", endpoint="token", status="401")
+        expect("tokend_assertions_rejected_total", reason="invalid-timestamp")
+    st, _, _ = t.token(jwt(), service="no-such-service")
+    assert st == 404, st
+    expect("tokend_requests_total", endpoint="token", status="404")
+    expect("tokend_assertions_rejected_total", reason="unknown-service")
+    st, _, _ = t.request("GET", "/1.0/sync/1.5",
+                         headers={"Authorization": "Bearer " + jwt()})
+    assert st == 200, st
+    expect("tokend_requests_total", endpoint="mozilla", status="200")
+    expect("tokend_tokens_issued_total", service=SYNC, format="tokenlib")
+    st, _, _ = t.get("/nope")
+    assert st == 404
+    expect("tokend_requests_total", endpoint="other", status="404")
+    st, _, _ = t.request("PUT", "/v1/token", body=b"{}")
+    assert st == 405
+    expect("tokend_requests_total", endpoint="token", status="405")
+    expect("tokend_worker_jobs_total", 5 + 3 + 4 + 2 + 1 + 1)
+    return sent
+
+
+def grown_as_sent(before, sent):
+    def ok(after):
+        return all(after.get(k, 0) - before.get(k, 0) == n
+                   for k, n in sent.items())
+    return ok
+
+
+@test
+def counts_match_requests():
+    t = S.main
+    before = metrics(t)
+    sent = burst(t)
+    try:
+        after = wait_metric(t, grown_as_sent(before, sent), timeout=5,
+                            what="the counters to match the burst")
+    except TimeoutError:
+        after = metrics(t)
+        wrong = {k: (after.get(k, 0) - before.get(k, 0), n)
+                 for k, n in sent.items()
+                 if after.get(k, 0) - before.get(k, 0) != n}
+        raise AssertionError(f"(grown, sent) differ: {wrong}") from None
+    # Each token's time is in the histograms, per endpoint.
+    assert value(after, "tokend_worker_duration_seconds_count") - \
+        value(before, "tokend_worker_duration_seconds_count") == 16
+    assert value(after, "tokend_request_duration_seconds_count",
+                 endpoint="token") - \
+        value(before, "tokend_request_duration_seconds_count",
+              endpoint="token") == 16
+
+
+# ---------------------------------------------------------------- prometheus
+
+class Prometheus:
+    """A real Prometheus server on loopback scraping one tokend target
+    every second, in a temp dir; stop() kills it (its pid only)."""
+
+    def __init__(self, target_port):
+        self.dir = tempfile.mkdtemp(prefix="tkd-prom-")
+        self.port = T.free_port()
+        conf = os.path.join(self.dir, "prometheus.yml")
+        with open(conf, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n"
+                    "  evaluation_interval: 1s\n"
+                    "scrape_configs:\n  - job_name: tokend\n"
+                    "    static_configs:\n"
+                    f"      - targets: ['127.0.0.1:{target_port}']\n")
+        self.log = open(os.path.join(self.dir, "prometheus.log"), "wb")
+        self.proc = subprocess.Popen(
+            ["prometheus", "--config.file", conf,
+             "--storage.tsdb.path", os.path.join(self.dir, "data"),
+             "--web.listen-address", f"127.0.0.1:{self.port}"],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+
+    def api(self, path, **params):
+        url = f"http://127.0.0.1:{self.port}/api/v1/{path}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        with urllib.request.urlopen(url, timeout=5) as r:
+            body = json.load(r)
+        assert body["status"] == "success", body
+        return body["data"]
+
+    def query(self, expr):
+        """The value of a query giving one number, or None if no result."""
+        res = self.api("query", query=expr)["result"]
+        return float(res[0]["value"][1]) if res else None
+
+    def target_up(self):
+        try:
+            ts = self.api("targets")["activeTargets"]
+        except (OSError, ValueError):
+            return False
+        return any(x["health"] == "up" for x in ts)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@test
+def prometheus_scrapes_counters():
+    t = S.main
+    prom = Prometheus(t.mport)
+    try:
+        T.wait_until(prom.target_up, 20, interval=0.2,
+                     what="Prometheus to report the tokend target up")
+        before = metrics(t)
+        sent = burst(t)
+        want = wait_metric(t, grown_as_sent(before, sent), timeout=5,
+                           what="the counters to match the burst")
+        for (name, labels), _ in sent.items():
+            sel = ",".join(f'{k}="{v}"' for k, v in sorted(labels))
+            expr = f"sum({name}{{{sel}}})"
+            T.wait_until(lambda: prom.query(expr) == want[(name, labels)],
+                         10, interval=0.2,
+                         what=f"Prometheus: {expr} == "
+                              f"{want[(name, labels)]}")
+        assert prom.query('up{job="tokend"}') == 1
+    finally:
+        prom.stop()
+
+
+# ---------------------------------------------------------------- restart
+
+def restarts(t, cause):
+    return value(metrics(t), "tokend_worker_restarts_total", cause=cause)
+
+
+@test
+def restart_causes():
+    t = S.main
+    n = restarts(t, "signal")
+    victim = t.workers()[0]
+    os.kill(victim, signal.SIGKILL)
+    wait_metric(t, lambda s: value(s, "tokend_worker_restarts_total",
+                                   cause="signal") == n + 1,
+                what="restarts{cause=signal} + 1")
+    t.wait_workers(2, gone=[victim])
+    # A worker that dies of its own signal is a crash (SIGABRT: the
+    # sanitizers let it through; no core, see start()).
+    c = restarts(t, "crash")
+    victim = t.workers()[0]
+    os.kill(victim, signal.SIGABRT)
+    wait_metric(t, lambda s: value(s, "tokend_worker_restarts_total",
+                                   cause="crash") == c + 1,
+                what="restarts{cause=crash} + 1")
+    t.wait_workers(2, gone=[victim])
+    assert restarts(t, "signal") == n + 1
+
+
+@test
+def restart_recycle():
+    t = metrics_instance("tkd-metrics-recycle-", workers=1, max_jobs=3)
+    t.start()
+    try:
+        for i in range(3):
+            assert t.token(jwt(f"r{i}"))[0] == 200
+        wait_metric(t, lambda s: value(s, "tokend_worker_restarts_total",
+                                       cause="recycle") == 1,
+                    what="restarts{cause=recycle} == 1")
+        s = metrics(t)
+        assert value(s, "tokend_worker_restarts_total", cause="signal") == 0
+        assert value(s, "tokend_worker_restarts_total", cause="crash") == 0
+        # What the recycled worker minted stays counted.
+        assert value(s, "tokend_tokens_issued_total", service=SYNC,
+                     format="tokenlib") == 3
+    finally:
+        t.stop()
+
+
+# ---------------------------------------------------------------- heartbeat
+
+def heartbeat(t):
+    """(status, body) of GET /__heartbeat__, which must take < 1 s."""
+    t0 = time.monotonic()
+    st, h, body = t.get("/__heartbeat__", timeout=5)
+    took = time.monotonic() - t0
+    assert took < 1.0, f"/__heartbeat__ took {took:.3f}s"
+    assert isinstance(body, dict), body
+    if st == 503:
+        assert h.get("retry-after") == "1"
+    return st, body
+
+
+@test
+def heartbeat_stopped_workers():
+    t = S.main
+    st, body = T.wait_until(lambda: (lambda r: r if r[0] == 200 else None)(
+        heartbeat(t)), 5, what="/__heartbeat__ 200")
+    assert body == {"status": "ok", "checks": {"workers": "ok",
+                                                "issuer_keys": "ok"},
+                    "details": {}}, body
+    pids = T.stop_pids(t.workers())
+    try:
+        t0 = time.monotonic()
+        st, body = T.wait_until(
+            lambda: (lambda r: r if r[0] == 503 else None)(heartbeat(t)),
+            5, what="/__heartbeat__ 503 with every worker stopped")
+        # Within two heartbeat intervals and some slack.
+        assert time.monotonic() - t0 < 2 * HB_MS / 1000 + 1.0
+        assert body["status"] == "error"
+        assert body["checks"]["workers"] == "error"
+        assert "heard from" in body["details"]["workers"]["message"]
+        # The load balancer's check does not care.
+        assert t.get("/__lbheartbeat__")[0] == 200
+        s = metrics(t)
+        assert value(s, "tokend_workers", state="idle", kind="local") == 0
+    finally:
+        T.cont_pids(pids)
+    st, body = T.wait_until(lambda: (lambda r: r if r[0] == 200 else None)(
+        heartbeat(t)), 10, what="/__heartbeat__ 200 after SIGCONT")
+    assert body["checks"] == {"workers": "ok", "issuer_keys": "ok"}
+    assert t.token(jwt())[0] == 200
+
+
+@test
+def heartbeat_issuer_without_keys():
+    """An issuer whose jwks_url cannot be fetched fails issuer_keys."""
+    t = T.instance("tkd-metrics-nokeys-")
+    t.write_secrets(uid=new_secret(), sync=new_secret())
+    t.write_jwks("example.jwks", [S.key])
+    dead = T.free_port()
+    t.write_config(t.server_section(heartbeat_interval=HB_MS),
+                   T.issuer_section(algorithms=S.key.alg),
+                   T.issuer_section("remote", iss="https://remote.example",
+                                    jwks_file=None,
+                                    jwks_url=f"https://127.0.0.1:{dead}/k"),
+                   T.service_section())
+    t.start()
+    try:
+        st, body = T.wait_until(
+            lambda: (lambda r: r if r[0] == 503 else None)(heartbeat(t)),
+            5, what="/__heartbeat__ 503 for the issuer without keys")
+        assert body["checks"] == {"workers": "ok", "issuer_keys": "error"}
+        assert "1 issuers" in body["details"]["issuer_keys"]["message"]
+        # The other issuer's tokens are still issued.
+        assert t.token(jwt())[0] == 200
+    finally:
+        t.stop()
+
+
+# ---------------------------------------------------------------- hostile
+
+CLOSED = {
+    "endpoint": {"token", "mozilla", "oauth", "lbheartbeat", "heartbeat",
+                 "version", "other"},
+    "reason": {"invalid-request", "invalid-credentials", "invalid-timestamp",
+               "unknown-service", "error"},
+    "service": {SYNC, OTHER},
+    "format": {"tokenlib", "fernet"},
+    "state": {"idle", "busy", "lost"},
+    "kind": {"local", "remote"},
+    "cause": {"crash", "signal", "recycle", "hang"},
+    "result": {"ok", "error"},
+    "role": {"supervisor", "front", "worker"},
+}
+
+
+@test
+def hostile_labels():
+    t = S.main
+    evil = ['sync-1.5"} 1\nevil_total 9', "evil\\", "../../etc/passwd",
+            "alice@example.com", "x" * 300, "\u00e9vil"]
+    for name in evil:
+        st, _, _ = t.token(jwt("alice@example.com"), service=name)
+        assert st in (400, 404), st
+        st, _, _ = t.request("GET", "/1.0/" + urllib.parse.quote(name[:40],
+                                                                 safe="")
+                             + "/1.0",
+                             headers={"Authorization": "Bearer " + jwt()})
+        assert st in (400, 401, 404), st
+    for garbage in ["a.b.c", '"} 1', "evil_total 1\n", "x" * 5000]:
+        st, _, _ = t.token(garbage)
+        assert st in (400, 401), st
+    t.request("GET", '/v1/token?x="}evil')
+    t.request("GET", "/evil_path_total")
+    time.sleep(0)   # the figures come with the next heartbeat: poll below
+    s = wait_metric(t, lambda s: value(s, "tokend_assertions_rejected_total",
+                                       reason="unknown-service") >= 6,
+                    what="the hostile requests counted")
+    _, _, text = scrape(t)
+    for bad in ("evil", "passwd", "alice", "xxxxxxxxxx", "\u00e9"):
+        assert bad not in text, f"{bad!r} in the metrics"
+    for (name, labels) in s:
+        for k, v in labels:
+            if k == "le":
+                assert v == "+Inf" or re.fullmatch(r"[0-9.e-]+", v), v
+            elif k == "status":
+                assert v == "other" or re.fullmatch(r"[1-5][0-9][0-9]", v), v
+            else:
+                assert v in CLOSED[k], f"{name}: {k}={v!r}"
 
 
 if __name__ == "__main__":
