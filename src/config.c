@@ -1141,6 +1141,11 @@ static const struct conf_key issuer_keys[] = {
 	  "address (127.0.0.1, [::1]) only: a verifier anyone on the path "
 	  "could impersonate would vouch for any user.",
 	  .example = "#https://oauth.accounts.firefox.com/v1/verify" },
+	{ "verify_ca_file", &conf_pathname, ISS(verify_ca_file), 0, 0,
+	  CONF_OPTIONAL, CONF_RELOAD,
+	  .doc = "fxa-oauth: CA certificates (PEM) that verify verify_url's "
+	  "server, instead of the system's (a self-hosted FxA with a private "
+	  "CA).", .example = "#/etc/tokend/fxa-ca.pem" },
 	{ "scope", &scope_type, ISS(scope), 0, 0, FXA_SCOPE_DEFAULT,
 	  CONF_RELOAD,
 	  .doc = "fxa-oauth: the scope every token must hold (Sync's by "
@@ -1319,7 +1324,7 @@ static int
 finish_issuer_type(struct conf *l, struct issuer *is)
 {
 	static const char *const fxa_only[] = { "verify_url", "scope",
-	    "email_domain", "timeout", NULL };
+	    "email_domain", "timeout", "verify_ca_file", NULL };
 	static const char *const jwt_only[] = { "hs_secret_file",
 	    "identity_claim", "require", NULL };
 	int	 rc = 0;
@@ -1342,6 +1347,15 @@ finish_issuer_type(struct conf *l, struct issuer *is)
 	if (refuse_keys(l, jwt_only, "not for type = fxa-oauth (FxA's "
 	    "tokens are checked by their scope, and their user is sub)") == -1)
 		rc = -1;
+	if (is->verify_ca_file != NULL && is->verify_url != NULL &&
+	    strncmp(is->verify_url, "https:", 6) != 0)
+		rc = conf_fail_at(l, conf_key_line(l, "verify_ca_file"),
+		    "verify_ca_file: verify_url is not https://");
+	if (is->verify_ca_file != NULL && access(is->verify_ca_file,
+	    R_OK) == -1)
+		rc = conf_fail_at(l, conf_key_line(l, "verify_ca_file"),
+		    "verify_ca_file: %s: %s", is->verify_ca_file,
+		    strerror(errno));
 	return rc;
 }
 

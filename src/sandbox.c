@@ -132,6 +132,9 @@ allow_issuer(struct sandbox_rules *r, const struct issuer *is)
 
 	if (is->verify_url != NULL && allow_url(r, is, is->verify_url) == -1)
 		return -1;
+	if (is->verify_ca_file != NULL &&
+	    allow_dir_of(r, is->verify_ca_file) == -1)
+		return -1;
 
 	if (is->jwks_file != NULL && allow_dir_of(r, is->jwks_file) == -1)
 		return -1;

@@ -292,6 +292,9 @@ set_call(const struct issuer *is, const char *req)
 	    CURLE_OK &&
 	    curl_easy_setopt(client.curl, CURLOPT_TIMEOUT_MS,
 	    (long)is->timeout_ms) == CURLE_OK &&
+	    (is->verify_ca_file == NULL ||	/* NULL would mean no CA */
+	    curl_easy_setopt(client.curl, CURLOPT_CAINFO,
+	    is->verify_ca_file) == CURLE_OK) &&
 	    curl_easy_setopt(client.curl, CURLOPT_POSTFIELDS, req) ==
 	    CURLE_OK ? 0 : -1;
 }

@@ -53,6 +53,7 @@ struct issuer {
 	int		 type;		/* enum issuer_type */
 	/* type fxa-oauth (fxa.c); NULL/0 for jwt */
 	char		*verify_url;	/* FxA's /v1/verify */
+	char		*verify_ca_file; /* CA bundle for it, or NULL */
 	char		*scope;		/* the scope a token must hold */
 	char		*email_domain;	/* users are <fxa uid>@email_domain */
 	int		 timeout_ms;	/* the whole verify_url call */

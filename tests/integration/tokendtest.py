@@ -1821,9 +1821,11 @@ class FxaVerifier:
       "500"      every answer 500 with a JSON error
       "garbage"  200 with bytes that are not JSON
       "huge"     200 with a JSON answer of huge_bytes (1 MiB)
-    requests: (path, headers dict, body bytes) of each request seen."""
+    requests: (path, headers dict, body bytes) of each request seen.
+    tls=(cert, key) serves https (test_pki() makes both)."""
 
-    def __init__(self, port=0, keys=()):
+    def __init__(self, port=0, keys=(), tls=None):
+        self.tls = tls                  # (cert.pem, key.pem): https
         self.mode = "mock"
         self.keys = list(keys)
         self.requests = []
@@ -1835,7 +1837,8 @@ class FxaVerifier:
         self._server = None
         self._thread = None
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}/v1/verify"
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}/v1/verify"
         self._open()
 
     # -- the listening socket, closed for "refuse"
@@ -1873,6 +1876,12 @@ class FxaVerifier:
                 pass        # a client that gave up (the huge answer)
 
         self._server = Server(("127.0.0.1", self.port), Handler)
+        if self.tls:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self.tls)
+            self._server.socket = ctx.wrap_socket(self._server.socket,
+                                                  server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05},
                                         daemon=True)
@@ -1963,3 +1972,32 @@ def fxa_issuer_section(name="fxa", verify_url=None, **over):
         "type": "fxa-oauth", "iss": "https://accounts.firefox.com",
         "verify_url": verify_url,
         "email_domain": "api.accounts.firefox.com"}, over)
+
+
+def test_pki(d, wrong_name="verifier.wrong.example"):
+    """A test CA and two server certificates under it, made by openssl(1)
+    in d: "good" for 127.0.0.1 and localhost, "wrong" for wrong_name
+    only.  Returns {name: path} for ca.pem, good.pem/.key, wrong.pem/.key."""
+    def openssl(*args):
+        p = subprocess.run(["openssl"] + list(args), cwd=d,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=60)
+        if p.returncode != 0:
+            raise RuntimeError(f"openssl {args[0]}: exit {p.returncode}: "
+                               f"{p.stderr.decode('utf-8', 'replace')}")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem",
+            "-days", "2", "-subj", "/CN=tokend test CA")
+    for name, cn, san in (("good", "127.0.0.1", "IP:127.0.0.1,DNS:localhost"),
+                          ("wrong", wrong_name, "DNS:" + wrong_name)):
+        with open(os.path.join(d, name + ".ext"), "w") as f:
+            f.write(f"subjectAltName = {san}\n"
+                    "extendedKeyUsage = serverAuth\n"
+                    "basicConstraints = critical, CA:FALSE\n")
+        openssl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr",
+                "-subj", "/CN=" + cn)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem",
+                "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+                "-extfile", name + ".ext", "-out", name + ".pem")
+    return {n: os.path.join(d, n) for n in ("ca.pem", "good.pem", "good.key",
+                                            "wrong.pem", "wrong.key")}

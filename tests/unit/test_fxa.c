@@ -29,6 +29,7 @@
 #include "core/clock.h"
 #include "identity/fxa.h"
 #include "identity/issuer.h"
+#include "identity/jws.h"
 
 #define SCOPE	"https://identity.mozilla.com/apps/oldsync"
 
@@ -286,6 +287,19 @@ test_route(void **state)
 	assert_ptr_equal(route(HDR ".." "c2ln", 2), &issuers[1]);
 	/* Of its shape but no JWS: the JWT verifiers say why. */
 	assert_null(route(HDR ".e30x.c2ln", 2));
+	/* The JWT verifiers never take an fxa-oauth issuer's tokens (they
+	 * must hold its scope): its iss is unknown to them. */
+	{
+		struct jwt_identity	id;
+		const char		*fx = HDR "." P_FXA ".c2ln";
+		const char		*idp = HDR "." P_IDP ".c2ln";
+
+		assert_int_equal(jwt_verify(issuers, 2, fx, strlen(fx), 0,
+		    &id), JOSE_ERR_ISS_UNKNOWN);
+		assert_int_not_equal(jwt_verify(issuers, 2, idp, strlen(idp),
+		    0, &id), JOSE_ERR_ISS_UNKNOWN);
+		assert_ptr_equal(id.issuer, &issuers[0]);
+	}
 	/* No fxa-oauth issuer: nothing is routed. */
 	assert_null(route("0123456789abcdef", 1));
 	assert_null(route(HDR "." P_FXA ".c2ln", 1));
