@@ -838,20 +838,36 @@ def jose_json(raw, what):
         return d
 
     def bounded_int(text):
-        v = int(text)
-        if not INT64[0] <= v <= INT64[1]:
+        if len(text) > 20 or not INT64[0] <= int(text) <= INT64[1]:
+            raise OverflowError(text)
+        return int(text)
+
+    def bounded_float(text):
+        v = float(text)
+        if v in (float("inf"), float("-inf")):
             raise OverflowError(text)
         return v
+
+    def not_json(name):             # NaN, Infinity: Python's, not JSON's
+        raise ValueError(name)
     try:
-        obj = json.loads(raw.decode("utf-8"), object_pairs_hook=no_repeats,
-                         parse_int=bounded_int)
+        text = raw.decode("utf-8")
+        # JSON's escapes of what a C string cannot hold, or no UTF-8
+        # can: \u0000 and lone surrogates are not valid JSON here.
+        if "\\u" in text and re.search(r"\\u0000", text):
+            raise ValueError("NUL")
+        obj = json.loads(text, object_pairs_hook=no_repeats,
+                         parse_int=bounded_int, parse_float=bounded_float,
+                         parse_constant=not_json)
+        if "\\u" in text:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
     except KeyError:
         raise credentials("JSON member appears twice in the header or "
                           "claims") from None
     except OverflowError:
         raise credentials("number in the header or claims out of range") \
             from None
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError, UnicodeError):
         raise credentials(f"{what} is not valid JSON") from None
     if not isinstance(obj, dict):
         raise credentials(f"{what} is not a JSON object")

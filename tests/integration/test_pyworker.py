@@ -235,6 +235,13 @@ def front_restart_is_rejoined_and_orphan_exits():
     assert "(orphan_timeout); exiting" in w.log(), w.log()
 
 
+def raw_jwt(key, payload):
+    """A JWT whose payload is these bytes, signed."""
+    signing = T.b64url(json.dumps({"alg": key.alg, "kid": key.kid}).encode()
+                       ) + "." + T.b64url(payload)
+    return signing + "." + T.b64url(key.sign(signing.encode()))
+
+
 def rejection_cases():
     k = S["keys"]
     now = int(time.time())
@@ -281,6 +288,18 @@ def rejection_cases():
         ("alg unknown", T.sign_jwt(es, T.claims("alice"), alg="XY256")),
         ("crit", T.sign_jwt(es, T.claims("alice"), header={"crit": ["b64"]})),
         ("empty assertion", ""),
+        ("NaN claim", raw_jwt(es, b'{"iss":"%s","sub":"a","x":NaN}' %
+                              ISS.encode())),
+        ("huge real", raw_jwt(es, b'{"iss":"%s","sub":"a","x":1e999}' %
+                              ISS.encode())),
+        ("5000 digits", raw_jwt(es, b'{"iss":"%s","sub":"a","x":%s}' % (
+            ISS.encode(), b"9" * 5000))),
+        ("NUL in sub", jwt(sub="a\0b")),
+        ("lone surrogate", raw_jwt(es, b'{"iss":"%s","sub":"\\ud800"}' %
+                                   ISS.encode())),
+        ("non-UTF-8 claims", raw_jwt(es, b'{"iss":"%s","sub":"\xff"}' %
+                                     ISS.encode())),
+        ("non-ASCII assertion", jwt() + "\u00e9"),
         ("no sub", jwt(sub=None)),
         ("not a JWT", "hello"),
         ("two parts", "a.b"),
