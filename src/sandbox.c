@@ -23,6 +23,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "config.h"
 #include "core/log.h"
@@ -152,13 +153,99 @@ allow_issuer(struct sandbox_rules *r, const struct issuer *is)
 	return sandbox_allow_connect(r, port);
 }
 
+/* Allows making, writing and removing files beside path (in its dir). */
+static int
+allow_write_dir_of(struct sandbox_rules *r, const char *path)
+{
+	char	*dir, *slash;
+	int	 rc;
+
+	if ((dir = strdup(path)) == NULL)
+		return -1;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		rc = sandbox_allow_write(r, ".");
+	else {
+		slash[slash == dir] = '\0';
+		rc = sandbox_allow_write(r, dir);
+	}
+	free(dir);
+	return rc;
+}
+
+/*
+ * A PostgreSQL URL's TCP ports, through libpq's own parser: each host
+ * (a list may name several) with its port, or the one port for all, or
+ * 5432.  A host that is a directory is a Unix socket: no port, and no
+ * path rule applies to a connect.
+ */
+static int
+allow_postgres(struct sandbox_rules *r, const char *url)
+{
+	PQconninfoOption	*opts, *o;
+	const char		*host = NULL, *port = NULL, *h, *p;
+	char			*err = NULL;
+	size_t			 hl, pl;
+	long			 v;
+	int			 rc = 0;
+
+	if ((opts = PQconninfoParse(url, &err)) == NULL) {
+		log_warnx("sandbox: database url: %s", err != NULL ? err :
+		    "out of memory");
+		PQfreemem(err);
+		return -1;
+	}
+	for (o = opts; o->keyword != NULL; o++) {
+		if (strcmp(o->keyword, "host") == 0 ||
+		    (strcmp(o->keyword, "hostaddr") == 0 && host == NULL))
+			host = o->val;
+		else if (strcmp(o->keyword, "port") == 0)
+			port = o->val;
+	}
+	for (h = host, p = port; rc == 0 && h != NULL && *h != '\0';
+	    h += hl + (h[hl] == ',')) {
+		hl = strcspn(h, ",");
+		pl = p != NULL ? strcspn(p, ",") : 0;
+		v = pl > 0 ? strtol(p, NULL, 10) : 5432;
+		if (p != NULL && p[pl] == ',')
+			p += pl + 1;	/* one port each; else the one */
+		if (hl == 0 || h[0] == '/' || h[0] == '@')
+			continue;	/* a Unix socket */
+		if (v <= 0 || v > 65535) {
+			log_warnx("sandbox: database url: no port");
+			rc = -1;
+			break;
+		}
+		r->inet = 1;
+		rc = sandbox_allow_connect(r, (uint16_t)v);
+	}
+	PQconninfoFree(opts);
+	return rc;
+}
+
+/*
+ * The node-assignment database of nodes = database services: SQLite
+ * makes, writes and removes its file and its journal beside it, in that
+ * directory and nowhere else; PostgreSQL is a connection.
+ */
+static int
+allow_database(const struct config *cfg, struct sandbox_rules *r)
+{
+	const char	*path;
+
+	if (!config_uses_database(cfg))
+		return 0;
+	if ((path = config_sqlite_path(cfg->database->url)) != NULL)
+		return allow_write_dir_of(r, path);
+	return allow_postgres(r, cfg->database->url);
+}
+
 /*
  * The worker's allowed paths and ports, all in one place.  It reads its
  * issuers' key files again when they change (identity/keys.c) and fetches
- * their jwks_url.  It writes nothing today: the node-assignment database
- * adds its directory here, with sandbox_allow_write(r, dir), so that the
- * database's files (and its journal) are made, written and removed there
- * and nowhere else; that extends these rules, it never switches them off.
+ * their jwks_url.  It writes only where the node-assignment database's
+ * SQLite file is (allow_database), so that the database's files (and its
+ * journal) are made, written and removed there and nowhere else; that
+ * extends these rules, it never switches them off.
  */
 static int
 worker_rules(const struct config *cfg, struct sandbox_rules *r)
@@ -172,6 +259,8 @@ worker_rules(const struct config *cfg, struct sandbox_rules *r)
 	for (i = 0; i < cfg->nissuers; i++)
 		if (allow_issuer(r, &cfg->issuers[i]) == -1)
 			return -1;
+	if (allow_database(cfg, r) == -1)
+		return -1;
 	if (r->inet && (allow_reads(r, fetch_reads, sizeof(fetch_reads) /
 	    sizeof(fetch_reads[0])) == -1 ||
 	    sandbox_allow_connect(r, DNS_TCP_PORT) == -1))

@@ -121,6 +121,13 @@ struct worker {
 	const char		**service_names;
 	int			 procfd;	/* /proc/self/stat */
 	uint64_t		 stats_sent;	/* mono ms; 0: send now */
+	/* The node-assignment database, for nodes = database services. */
+	struct mint_db		 db;
+	/*
+	 * Whether it answered its last call: -1 no such service (never
+	 * asked), 0 down or not reachable, 1 up.  For heartbeats and health.
+	 */
+	int			 db_state;
 };
 
 static int
@@ -278,20 +285,24 @@ reply_token(struct worker *w, const struct reply *rp)
 	char	uid[24], duration[24], expires[24];
 
 	snprintf(uid, sizeof(uid), "%" PRIu64, r->uid);
-	snprintf(duration, sizeof(duration), "%" PRId64, r->svc->duration);
+	snprintf(duration, sizeof(duration), "%" PRId64, r->duration);
 	snprintf(expires, sizeof(expires), "%" PRId64, r->expires);
 	struct proto_field f[] = {
 		PROTO_FIELD("job", rp->job, PROTO_JOB_ID_LEN),
 		PROTO_FIELD_STR("id", r->token),
 		PROTO_FIELD_STR("key", r->key),
 		PROTO_FIELD_STR("uid", uid),
-		PROTO_FIELD_STR("api_endpoint", r->svc->node),
+		PROTO_FIELD_STR("api_endpoint", r->api_endpoint),
 		PROTO_FIELD_STR("duration", duration),
 		PROTO_FIELD_STR("expires", expires),
 		PROTO_FIELD_STR("hashalg", "sha256"),
+		/* A nodes = database service's: Mozilla's fields. */
+		PROTO_FIELD_STR("hashed_fxa_uid", r->hashed_fxa_uid),
+		PROTO_FIELD_STR("node_type", r->node_type ? r->node_type : ""),
 	};
 
-	return send_msg(w, PROTO_REPLY, f, sizeof(f) / sizeof(f[0]));
+	return send_msg(w, PROTO_REPLY, f, r->node_type != NULL ?
+	    sizeof(f) / sizeof(f[0]) : sizeof(f) / sizeof(f[0]) - 2);
 }
 
 /*
@@ -335,14 +346,76 @@ invalid(struct mint_result *res, const char *name, const char *description)
 	res->description = description;
 }
 
+/*
+ * An optional JOB field holding a decimal int64 of 1 to 19 digits, kept
+ * exactly (above INT64_MAX is no int64): 0 absent, 1 read, -1 malformed.
+ */
+static int
+job_i64(const struct proto_msg *m, const char *key, int64_t *v)
+{
+	const char	*p;
+	size_t		 len, i;
+	uint64_t	 acc = 0;
+
+	*v = 0;
+	if ((p = proto_get(m, key, &len)) == NULL)
+		return 0;
+	if (len == 0 || len > 19)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		acc = acc * 10 + (uint64_t)(p[i] - '0');
+	}
+	if (acc > (uint64_t)INT64_MAX)
+		return -1;
+	*v = (int64_t)acc;
+	return 1;
+}
+
+/* The JOB's key_id_error, one of docs/protocol.md's values, or NULL. */
+static int
+job_key_id_error(const struct proto_msg *m, const char **out)
+{
+	static const char *const known[] = { PROTO_KEYID_MISSING,
+	    PROTO_KEYID_INVALID, PROTO_KEYID_MALFORMED, PROTO_KEYID_MISMATCH };
+	const char	*v;
+	size_t		 len, i;
+
+	*out = NULL;
+	if ((v = proto_get(m, "key_id_error", &len)) == NULL)
+		return 0;
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (len == strlen(known[i]) && memcmp(v, known[i], len) == 0) {
+			*out = known[i];
+			return 0;
+		}
+	return -1;
+}
+
+/* Lowercase hex of at most 32 digits into buf (33 bytes); -1 if not. */
+static int
+job_hex(const struct proto_msg *m, const char *key, char *buf)
+{
+	size_t	len;
+
+	if (proto_get(m, key, &len) == NULL)
+		return 0;
+	if (proto_get_str(m, key, buf, 33) == -1 ||
+	    strspn(buf, "0123456789abcdef") != len)
+		return -1;
+	return 1;
+}
+
 static void
 handle_job(struct worker *w, const struct proto_msg *m)
 {
 	struct mint_request	 req;
 	struct mint_result	*res;
-	char			 client_state[33];
+	char			 client_state[33], key_client_state[33];
 	const void		*job;
 	size_t			 len;
+	int			 rc;
 
 	if ((job = proto_get(m, "job", &len)) == NULL ||
 	    len != PROTO_JOB_ID_LEN) {
@@ -358,19 +431,35 @@ handle_job(struct worker *w, const struct proto_msg *m)
 	    !(req.kind_len == 3 && memcmp(req.kind, "jwt", 3) == 0) &&
 	    !(req.kind_len == 9 && memcmp(req.kind, "browserid", 9) == 0))
 		return invalid(res, "kind", "kind must be jwt or browserid");
-	if (proto_get(m, "client_state", &len) != NULL) {
-		if (proto_get_str(m, "client_state", client_state,
-		    sizeof(client_state)) == -1 ||
-		    strspn(client_state, "0123456789abcdef") != len)
-			return invalid(res, "client_state", "client_state "
-			    "must be 1 to 32 lowercase hex digits");
+	if ((rc = job_hex(m, "client_state", client_state)) == -1 ||
+	    (rc == 1 && client_state[0] == '\0'))
+		return invalid(res, "client_state", "client_state "
+		    "must be 1 to 32 lowercase hex digits");
+	if (rc == 1)
 		req.client_state = client_state;
-	}
+	/* GET /1.0's X-KeyID and ?duration= (docs/protocol.md). */
+	req.key_client_state = NULL;
+	if ((rc = job_hex(m, "key_client_state", key_client_state)) == -1)
+		return invalid(res, "key_client_state", "key_client_state "
+		    "must be 0 to 32 lowercase hex digits");
+	if (rc == 1)
+		req.key_client_state = key_client_state;
+	if (job_i64(m, "keys_changed_at", &req.keys_changed_at) == -1)
+		return invalid(res, "keys_changed_at", "keys_changed_at must "
+		    "be a decimal int64");
+	if (job_i64(m, "duration", &req.duration) == -1)
+		return invalid(res, "duration", "duration must be a decimal "
+		    "int64");
+	if (job_key_id_error(m, &req.key_id_error) == -1)
+		return invalid(res, "key_id_error", "key_id_error must be "
+		    "missing, invalid, malformed or mismatch");
+	req.db = &w->db;
 	if (req.service == NULL)
 		return invalid(res, "service", "missing service");
 	if (req.assertion == NULL)
 		return invalid(res, "assertion", "missing assertion");
 	mint_token(w->cfg, &req, wall_s(), res);
+	w->db_state = w->db.state;
 	w->jobs++;
 }
 
@@ -713,8 +802,16 @@ worker_main(const struct config *cfg, int index)
 	if (figures_setup(&w) == -1 ||
 	    sandbox_enter(cfg, SANDBOX_WORKER) == -1 ||
 	    fxa_start(cfg->issuers, cfg->nissuers) == -1 ||
-	    keys_start(cfg->issuers, cfg->nissuers, mono_ms()) == -1 ||
-	    sandbox_seal(cfg, SANDBOX_WORKER) == -1 || worker_setup(&w) == -1)
+	    keys_start(cfg->issuers, cfg->nissuers, mono_ms()) == -1)
+		return EXIT_FATAL;
+	/*
+	 * The database connection is this worker's own, made after the fork
+	 * and before the filter, so that SQLite and libpq open what they
+	 * open lazily (files, sockets, libraries) while they still may.
+	 */
+	mint_db_open(cfg, &w.db);
+	w.db_state = w.db.state;
+	if (sandbox_seal(cfg, SANDBOX_WORKER) == -1 || worker_setup(&w) == -1)
 		return EXIT_FATAL;
 	log_debug("worker %d ready on %s as %s", index, w.endpoint, w.ident);
 	while (!w.quit) {
@@ -746,6 +843,7 @@ worker_main(const struct config *cfg, int index)
 	shutdown_socket(&w);
 	keys_stop();
 	fxa_stop();
+	mint_db_close(&w.db);
 	zmq_ctx_term(w.ctx);
 	close(w.sigfd);
 	if (w.procfd != -1)

@@ -98,8 +98,17 @@ token_payload_json(char *buf, size_t cap, const struct token_claims *c,
 	json_t	*obj;
 	size_t	 len;
 
-	obj = json_pack("{s:I, s:s, s:I, s:s}", "uid", (json_int_t)c->uid,
-	    "node", c->node, "expires", (json_int_t)c->expires, "salt", salt);
+	if (c->fxa_uid != NULL)
+		obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}",
+		    "node", c->node, "fxa_kid", c->fxa_kid, "fxa_uid",
+		    c->fxa_uid, "hashed_device_id", c->hashed_device_id,
+		    "hashed_fxa_uid", c->hashed_fxa_uid, "expires",
+		    (json_int_t)c->expires, "uid", (json_int_t)c->uid, "salt",
+		    salt);
+	else
+		obj = json_pack("{s:I, s:s, s:I, s:s}", "uid",
+		    (json_int_t)c->uid, "node", c->node, "expires",
+		    (json_int_t)c->expires, "salt", salt);
 	if (obj == NULL)
 		return -1;
 	/* The service compares it with the keys the client says it holds. */

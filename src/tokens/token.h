@@ -47,6 +47,14 @@ struct token_claims {
 	const char	*node;
 	int64_t		 expires;	/* unix seconds */
 	const char	*client_state;	/* X-Client-State hex, or NULL */
+	/*
+	 * Mozilla's tokenserver fields, which its storage servers read (a
+	 * nodes = database service's; docs/tokens.md); NULL: none.
+	 */
+	const char	*fxa_uid;
+	const char	*fxa_kid;
+	const char	*hashed_fxa_uid;
+	const char	*hashed_device_id;
 };
 
 /* The randomness of one token; fresh for every token but in tests. */
@@ -122,6 +130,10 @@ void		 token_info_clear(struct token_info *);
 /*
  * The payload JSON, compact and in this order:
  *   {"uid":U,"node":"N","expires":E,"salt":"S"}
+ * or, with Mozilla's fields (fxa_uid set), in the order of Mozilla's
+ * Rust tokenserver:
+ *   {"node":"N","fxa_kid":"K","fxa_uid":"F","hashed_device_id":"D",
+ *    "hashed_fxa_uid":"H","expires":E,"uid":U,"salt":"S"}
  * Writes it into buf (no NUL); returns its length, or -1 if it does not
  * fit in cap bytes.
  */

@@ -90,7 +90,8 @@ static const uint8_t doc_iv[TOKEN_IV_LEN] = {
 static void
 mint_doc(char token[TOKEN_MAX + 1], char key[TOKEN_KEY_LEN + 1])
 {
-	const struct token_claims c = { 42, NODE, EXPIRES, NULL };
+	const struct token_claims c = { .uid = 42,
+	    .node = NODE, .expires = EXPIRES };
 
 	assert_int_equal(fernet_mint(&master, &keys, &c, NOW, SALT, doc_iv,
 	    token, key), 0);
@@ -147,7 +148,8 @@ test_keys_kat(void **state)
 static void
 test_worked_example(void **state)
 {
-	const struct token_claims c = { 42, NODE, EXPIRES, NULL };
+	const struct token_claims c = { .uid = 42,
+	    .node = NODE, .expires = EXPIRES };
 	struct token_rand	 rnd;
 	struct secrets		 s;
 	char			 token[TOKEN_MAX + 1], key[TOKEN_KEY_LEN + 1];
@@ -188,7 +190,8 @@ test_parse_kat(void **state)
 static void
 test_round_trip(void **state)
 {
-	const struct token_claims c = { (1ULL << 53) - 1, NODE, NOW + 60, NULL };
+	const struct token_claims c = { .uid = (1ULL << 53) - 1,
+	    .node = NODE, .expires = NOW + 60 };
 	struct token_rand	 rnd;
 	char			 t1[TOKEN_MAX + 1], t2[TOKEN_MAX + 1];
 	char			 k1[TOKEN_KEY_LEN + 1], k2[TOKEN_KEY_LEN + 1];
@@ -228,7 +231,8 @@ test_round_trip(void **state)
 static void
 test_iv_random(void **state)
 {
-	const struct token_claims c = { 42, NODE, EXPIRES, NULL };
+	const struct token_claims c = { .uid = 42,
+	    .node = NODE, .expires = EXPIRES };
 	struct secrets		 s;
 	char			 t[2][TOKEN_MAX + 1], k[2][TOKEN_KEY_LEN + 1];
 	uint8_t			 raw[2][TOKEN_MAX];
@@ -413,7 +417,7 @@ static void
 test_mint_bounds(void **state)
 {
 	static char	node[TOKEN_MAX];
-	struct token_claims c = { 42, node, EXPIRES, NULL };
+	struct token_claims c = { .uid = 42, .node = node, .expires = EXPIRES };
 	char		token[TOKEN_MAX + 1], key[TOKEN_KEY_LEN + 1];
 	json_t		*p;
 	int64_t		 issued;

@@ -79,7 +79,8 @@ kat_sig_key(uint8_t out[SHA256_LEN])
 static void
 mint(char token[TOKENLIB_TOKEN_MAX + 1], char key[TOKENLIB_KEY_LEN + 1])
 {
-	const struct token_claims c = { 42, KAT_NODE, KAT_EXPIRES, NULL };
+	const struct token_claims c = { .uid = 42,
+	    .node = KAT_NODE, .expires = KAT_EXPIRES };
 	struct token_rand	rnd;
 	uint8_t			sk[SHA256_LEN];
 
@@ -342,6 +343,45 @@ test_malformed(void **state)
 	    TOKEN_ERR_MALFORMED);
 }
 
+/*
+ * A nodes = database service's payload: Mozilla's Rust tokenserver's keys,
+ * in its order (serde's, from MakeTokenPlaintext, then the salt), so that
+ * its storage servers read every field they read from Mozilla's.
+ */
+static void
+test_payload_mozilla_fields(void **state)
+{
+	struct token_claims	 c = { 0 };
+	char			 buf[1024];
+	int			 n;
+
+	c.uid = 9223372036854775807ULL >> 1;
+	c.node = "https://sync-1.example.com";
+	c.expires = 1795445543;
+	c.fxa_uid = "0f3c...\"\\";
+	c.fxa_kid = "0000000001234-qqo";
+	c.hashed_fxa_uid = "0123456789abcdef0123456789abcdef";
+	c.hashed_device_id = "fedcba9876543210fedcba9876543210";
+	n = token_payload_json(buf, sizeof(buf), &c, "a1b2c3");
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "{\"node\":\"https://sync-1.example.com\","
+	    "\"fxa_kid\":\"0000000001234-qqo\",\"fxa_uid\":\"0f3c...\\\"\\\\\","
+	    "\"hashed_device_id\":\"fedcba9876543210fedcba9876543210\","
+	    "\"hashed_fxa_uid\":\"0123456789abcdef0123456789abcdef\","
+	    "\"expires\":1795445543,\"uid\":4611686018427387903,"
+	    "\"salt\":\"a1b2c3\"}");
+	/* Without them, tokend's payload as it always was. */
+	c.fxa_uid = NULL;
+	c.uid = 42;
+	n = token_payload_json(buf, sizeof(buf), &c, "a1b2c3");
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "{\"uid\":42,\"node\":"
+	    "\"https://sync-1.example.com\",\"expires\":1795445543,"
+	    "\"salt\":\"a1b2c3\"}");
+}
+
 /* Correctly signed, but not a usable payload. */
 static void
 test_payload_errors(void **state)
@@ -379,7 +419,8 @@ test_mint_refuses_oversized_payload(void **state)
 	static char	node[TOKENLIB_TOKEN_MAX];
 	char		token[TOKENLIB_TOKEN_MAX + 1], key[TOKENLIB_KEY_LEN + 1];
 	uint8_t		sk[SHA256_LEN];
-	struct token_claims c = { 42, node, KAT_EXPIRES, NULL };
+	struct token_claims c = { .uid = 42,
+	    .node = node, .expires = KAT_EXPIRES };
 	json_t		*p;
 
 	kat_sig_key(sk);
@@ -410,7 +451,8 @@ test_mint_refuses_oversized_payload(void **state)
 static void
 test_worked_example(void **state)
 {
-	const struct token_claims c = { 42, KAT_NODE, 1700001800, NULL };
+	const struct token_claims c = { .uid = 42,
+	    .node = KAT_NODE, .expires = 1700001800 };
 	struct token_rand	 rnd;
 	struct secrets		 s;
 	char			 token[TOKEN_MAX + 1], key[TOKEN_KEY_LEN + 1];
@@ -478,6 +520,7 @@ main(void)
 		cmocka_unit_test(test_expired),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_payload_errors),
+		cmocka_unit_test(test_payload_mozilla_fields),
 		cmocka_unit_test(test_mint_refuses_oversized_payload),
 		cmocka_unit_test(test_worked_example),
 		cmocka_unit_test(test_strerror_distinct),

@@ -86,7 +86,8 @@ static void
 mint(enum token_format f, const char *secret, int64_t now, char *token,
     char *key)
 {
-	const struct token_claims c = { 42, NODE, now + 1800, NULL };
+	const struct token_claims c = { .uid = 42,
+	    .node = NODE, .expires = now + 1800 };
 	struct secrets	s;
 
 	set_of(&s, secret, NULL);
@@ -233,7 +234,8 @@ test_rotation(void **state)
 	struct tokend_verifier	*both, *old_only, *new_only;
 	struct tokend_token	 t;
 	struct secrets		 s;
-	const struct token_claims c = { 42, NODE, NOW + 1800, NULL };
+	const struct token_claims c = { .uid = 42,
+	    .node = NODE, .expires = NOW + 1800 };
 	char			 by_old[TOKEN_MAX + 1], by_new[TOKEN_MAX + 1];
 	char			 key[TOKEN_KEY_LEN + 1];
 	size_t			 i;
