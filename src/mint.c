@@ -480,8 +480,10 @@ issue_assigned(const struct config *cfg, const struct mint_request *req,
 	q.email = email;
 	q.generation = id->generation;
 	q.keys_changed_at = req->keys_changed_at;
+	/* X-KeyID's; X-Client-State's where there is no key id (/v1/token). */
 	q.client_state = req->key_client_state != NULL ?
-	    req->key_client_state : "";
+	    req->key_client_state : req->keys_changed_at == 0 &&
+	    req->client_state != NULL ? req->client_state : "";
 	st = users_assign(req->db->db, &q, wall_ms(), &rec, &why);
 	req->db->state = st == USERS_UNAVAILABLE ? 0 : 1;
 	if (st != USERS_OK) {
