@@ -7,8 +7,10 @@ with Mozilla's payload; a returning user keeps the record, a new client
 state gets a new one on the same node, and the key id rules are Mozilla's.
 A fixed-node service beside it answers as it always did.
 
-(Mozilla's own suite, PostgreSQL and outages are test_mozilla*.py's and
-the node-assignment suites'.)
+Under tests/with-pg (TOKEND_TEST_PG=1) every test runs against a second
+instance on a fresh PostgreSQL database too, its password in
+password_file, confined by the sandbox like the first.  (Mozilla's own
+suite and outages are the node-assignment suites'.)
 
   tests/integration/test_dbnodes.py [WORD...]   (tests whose name has one)
 """
@@ -41,14 +43,41 @@ class S:
     key = None
     sync = None
     other = None
-    db = None
+    query = None
+    pg_db = None
+    backends = []       # (name, instance, query function)
 
 
-def setup():
-    S.key = T.Key("ES256")
-    S.sync, S.other = T.new_secret(), T.new_secret()
-    S.fxa = T.FxaVerifier()
-    t = T.instance("tkd-dbnodes-")
+def sqlite_query(path):
+    def query(sql, args=()):
+        with sqlite3.connect(path, timeout=5) as c:
+            c.row_factory = sqlite3.Row
+            return [dict(r) for r in c.execute(sql, args)]
+    return query
+
+
+def pg_connect(dbname):
+    import psycopg2
+    c = psycopg2.connect(host="127.0.0.1", dbname=dbname)
+    c.autocommit = True
+    return c
+
+
+def pg_query(dbname):
+    def query(sql, args=()):
+        import psycopg2.extras
+        c = pg_connect(dbname)
+        try:
+            cur = c.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
+            cur.execute(sql.replace("?", "%s"), args)
+            return [dict(r) for r in cur.fetchall()]
+        finally:
+            c.close()
+    return query
+
+
+def new_instance(prefix, database):
+    t = T.instance(prefix)
     t.write_secrets(uid=T.new_secret(), sync=S.sync, other=S.other)
     t.write_jwks("example.jwks", [S.key])
     t.write_config(
@@ -57,10 +86,43 @@ def setup():
         T.fxa_issuer_section(verify_url=S.fxa.url),
         T.service_section(node=NODE, nodes="database", duration=3600),
         T.service_section(OTHER, node=OTHER_NODE),
-        T.section("database", {"capacity": 10}, {}))
+        T.section("database", dict(database, capacity=10), {}))
     t.start()
-    S.t = t
-    S.db = t.path("state/tokend.db")
+    return t
+
+
+def setup():
+    S.key = T.Key("ES256")
+    S.sync, S.other = T.new_secret(), T.new_secret()
+    S.fxa = T.FxaVerifier()
+    t = new_instance("tkd-dbnodes-", {})
+    S.backends.append(("sqlite", t,
+                       sqlite_query(t.path("state/tokend.db"))))
+    if os.environ.get("TOKEND_TEST_PG") == "1":
+        S.pg_db = "tkd_dbnodes_%d" % os.getpid()
+        c = pg_connect(os.environ.get("PGDATABASE", "postgres"))
+        c.cursor().execute(f"CREATE DATABASE {S.pg_db}")
+        c.close()
+        pg = T.instance("tkd-dbnodes-pg-")
+        pg.write_secret("db.password", os.environ["PGPASSWORD"] + "\n")
+        url = "postgres://%s@127.0.0.1:%s/%s" % (
+            os.environ["PGUSER"], os.environ["PGPORT"], S.pg_db)
+        t = new_instance("tkd-dbnodes-pg-", {
+            "url": url, "password_file": pg.path("db.password")})
+        S.backends.append(("postgres", t, pg_query(S.pg_db)))
+
+
+def each_backend(fn):
+    """Runs fn once per database, with S.t and S.query set."""
+    def run():
+        for name, t, q in S.backends:
+            S.t, S.query = t, q
+            try:
+                fn()
+            except AssertionError as e:
+                raise AssertionError(f"[{name}] {e}") from None
+    run.__name__ = fn.__name__
+    return run
 
 
 def jwt(sub):
@@ -76,9 +138,7 @@ def ts_get(sub, key_id=None, path=TS_PATH, headers=None):
 
 
 def query(sql, args=()):
-    with sqlite3.connect(S.db, timeout=5) as c:
-        c.row_factory = sqlite3.Row
-        return [dict(r) for r in c.execute(sql, args)]
+    return S.query(sql, args)
 
 
 def users(email):
@@ -105,6 +165,7 @@ def check_ok(resp, what):
 
 
 @test
+@each_backend
 def new_user_gets_a_node_and_the_database_uid():
     t0 = time.time()
     body = check_ok(ts_get("alice", "0000000001234-qqo"), "alice")
@@ -141,6 +202,7 @@ def new_user_gets_a_node_and_the_database_uid():
 
 
 @test
+@each_backend
 def returning_user_keeps_the_record():
     first = check_ok(ts_get("bob", "1234-qqo"), "bob")
     again = check_ok(ts_get("bob", "1234-qqo"), "bob again")
@@ -149,6 +211,7 @@ def returning_user_keeps_the_record():
 
 
 @test
+@each_backend
 def new_client_state_new_uid_same_node():
     old = check_ok(ts_get("carol", "1234-qqo"), "carol")
     new = check_ok(ts_get("carol", "1235-u7s"), "carol, new keys")
@@ -172,6 +235,7 @@ def new_client_state_new_uid_same_node():
 
 
 @test
+@each_backend
 def key_id_rules_mozillas_answers():
     check_ok(ts_get("dave", "2000-qqo"), "dave")
     # keys_changed_at going back.
@@ -210,6 +274,7 @@ def key_id_rules_mozillas_answers():
 
 
 @test
+@each_backend
 def shorter_duration_honoured():
     body = check_ok(ts_get("erin", "1-qqo", path=TS_PATH + "?duration=12"),
                     "duration 12")
@@ -223,6 +288,7 @@ def shorter_duration_honoured():
 
 
 @test
+@each_backend
 def unknown_version_and_app_mozillas_404():
     st, _, body = ts_get("frank", "1-qqo", path="/1.0/sync/1.2")
     assert st == 404 and body == {"status": "error", "errors": [{
@@ -235,6 +301,7 @@ def unknown_version_and_app_mozillas_404():
 
 
 @test
+@each_backend
 def fixed_node_service_unchanged():
     st, _, body = ts_get("alice", "1-qqo", path="/1.0/other/1.0")
     assert st == 200, (st, body)
@@ -248,6 +315,7 @@ def fixed_node_service_unchanged():
 
 
 @test
+@each_backend
 def fxa_user_mozillas_email_and_generation():
     # An FxA OAuth token (Mozilla's stand-in verifier): the user is
     # <FxA uid>@email_domain, its generation is kept.
@@ -284,6 +352,10 @@ def teardown(failed):
     T.teardown(failed)
     if S.fxa is not None:
         S.fxa.stop()
+    if S.pg_db is not None:
+        c = pg_connect(os.environ.get("PGDATABASE", "postgres"))
+        c.cursor().execute(f"DROP DATABASE IF EXISTS {S.pg_db}")
+        c.close()
 
 
 if __name__ == "__main__":
