@@ -516,13 +516,15 @@ static const struct conf_key database_keys[] = {
 	  .doc = "The PostgreSQL password, on one line of a file of mode 0600 "
 	  "or 0400, instead of in url.", .example = "#db.password" },
 	{ "timeout", &conf_int, DB(timeout_ms), DATABASE_TIMEOUT_MIN_MS,
-	  DATABASE_TIMEOUT_MAX_MS, "500", CONF_RELOAD,
-	  .doc = "Milliseconds one request's database work may take (a lock "
+	  DATABASE_TIMEOUT_MAX_MS, "400", CONF_RELOAD,
+	  .doc = "Milliseconds one call to the database may take (a lock "
 	  "waited for, a slow or unreachable server); past it the request gets "
-	  "503 with Retry-After, and the next one tries again.  The longest "
-	  "job (this, plus a verifier's timeout and the wait for keys) must "
-	  "stay below request_timeout and below heartbeat_interval x "
-	  "heartbeat_liveness (the file is refused otherwise)." },
+	  "503 with Retry-After, and the next one tries again.  A request "
+	  "makes at most two calls (the second: the services' rows, when the "
+	  "database was unreachable at start).  The longest job (twice this, "
+	  "plus a verifier's timeout and the wait for keys) must stay below "
+	  "request_timeout and below heartbeat_interval x heartbeat_liveness "
+	  "(the file is refused otherwise)." },
 	{ "release_rate", &rate_type, DB(release_rate), 0, 0, "0.1",
 	  CONF_RELOAD,
 	  .doc = "When no node has room for a new user, each node's available "
@@ -1783,8 +1785,14 @@ config_job_max_ms(const struct config *c)
 	const struct issuer	*fxa = slowest_verifier(c);
 	long			 ms = WORKER_JOB_MAX_MS(KEYS_WAIT_MS);
 
+	/*
+	 * At most two database calls in one job: assigning the user, and
+	 * first making the services' rows when that failed at start (a job
+	 * that has to reopen the connection does only that, and answers
+	 * 503: mint.c).
+	 */
 	if (config_uses_database(c))
-		ms += c->database->timeout_ms;
+		ms += 2L * c->database->timeout_ms;
 	/* A JWT access token may wait for its key, then go to verify_url. */
 	if (fxa != NULL)
 		ms += fxa->timeout_ms;

@@ -258,9 +258,14 @@ verify_jwt(const struct config *cfg, const struct mint_request *req,
 
 /* ---- nodes = database ------------------------------------------------- */
 
-/* Opens the connection if it is not; then the services' rows. 0 or -1. */
+/*
+ * Opens the connection if it is not; then the services' rows.  0 or -1.
+ * In a job (in_job) a reopened connection is all it does, -1: the job
+ * makes at most two bounded calls (config_job_max_ms), and one that
+ * reopened answers 503; the next job makes the rows and assigns.
+ */
 static int
-db_ready(const struct config *cfg, struct mint_db *m)
+db_ready(const struct config *cfg, struct mint_db *m, int in_job)
 {
 	const struct config_database	*d = cfg->database;
 	struct users_settings		 st = { 0 };
@@ -281,6 +286,11 @@ db_ready(const struct config *cfg, struct mint_db *m)
 				log_warnx("database: %s (tried again with each "
 				    "request that needs it)", err);
 			m->state = 0;
+			return -1;
+		}
+		log_info("database: %s: connected", d->url);
+		if (in_job) {
+			m->state = 1;
 			return -1;
 		}
 	}
@@ -311,7 +321,7 @@ mint_db_open(const struct config *cfg, struct mint_db *m)
 	m->state = -1;
 	if (!config_uses_database(cfg))
 		return;
-	if (db_ready(cfg, m) == 0)
+	if (db_ready(cfg, m, 0) == 0)
 		log_debug("database: %s ready", cfg->database->url);
 }
 
@@ -471,7 +481,8 @@ issue_assigned(const struct config *cfg, const struct mint_request *req,
 		    "the identity is too long to be a user of the database");
 		return;
 	}
-	if (req->db == NULL || db_ready(cfg, req->db) == -1) {
+	if (req->db == NULL || (!req->db->booted &&
+	    db_ready(cfg, req->db, 1) == -1)) {
 		fail(res, PROTO_ERR_UNAVAILABLE, "",
 		    "Resource is not available");
 		return;

@@ -1817,12 +1817,12 @@ test_database_defaults(void **state)
 	assert_string_equal(config_sqlite_path(c->database->url),
 	    "/srv/tkd/tokend.db");
 	assert_null(c->database->password);
-	assert_int_equal(c->database->timeout_ms, 500);
+	assert_int_equal(c->database->timeout_ms, 400);
 	assert_true(c->database->release_rate == 0.1);
 	assert_int_equal(c->database->max_releases, 5);
 	assert_int_equal(c->database->capacity, 100);
 	assert_int_equal(config_job_max_ms(c),
-	    WORKER_JOB_MAX_MS(KEYS_WAIT_MS) + 500);
+	    WORKER_JOB_MAX_MS(KEYS_WAIT_MS) + 2 * 400);
 	sv = config_service(c, "sync-1.5");
 	assert_true(sv->nodes_database);
 	/* node names the one node created at start. */
@@ -1859,12 +1859,12 @@ test_database_values(void **state)
 	    "pattern = {node}/2/{uid}\nnode_type = postgres\n"
 	    "metrics_hash_secret_file = metrics.secret\n"
 	    "\n[database]\nurl = postgres://tokend@db.example.com/tokend\n"
-	    "password_file = db.password\ntimeout = 1500\n"
+	    "password_file = db.password\ntimeout = 1000\n"
 	    "release_rate = 0.25\nmax_releases = 0\ncapacity = 1000000000\n"));
 	assert_string_equal(c->database->url,
 	    "postgres://tokend@db.example.com/tokend");
 	assert_secret(c->database->password, "s3cr=t");
-	assert_int_equal(c->database->timeout_ms, 1500);
+	assert_int_equal(c->database->timeout_ms, 1000);
 	assert_true(c->database->release_rate == 0.25);
 	assert_int_equal(c->database->max_releases, 0);
 	assert_int_equal(c->database->capacity, 1000000000);
@@ -1944,10 +1944,10 @@ test_err_database(void **state)
 	    "capacity = 0\n"), "capacity", "capacity");
 	/* The longest job against the hung-worker rule (3000 ms)... */
 	refused_at(conf("", "", "nodes = database\n\n[database]\n"
-	    "timeout = 2600\n"), "[database]", "hung-worker rule");
+	    "timeout = 1300\n"), "[database]", "hung-worker rule");
 	/* ... and against request_timeout. */
 	refused_at(conf("request_timeout = 1\n", "", "nodes = database\n\n"
-	    "[database]\ntimeout = 600\n"), "[database]", "request_timeout");
+	    "[database]\ntimeout = 300\n"), "[database]", "request_timeout");
 }
 
 /* ---- [issuer] type = fxa-oauth (identity/fxa.c) ------------------------ */
