@@ -478,10 +478,17 @@ def ts_bad_signature_401_invalid_credentials():
 
 @test
 def ts_unknown_app_404_url_application():
-    for path in ("/1.0/nope/1.0", "/1.0/sync/9.9", "/1.0/" + "a" * 64 +
-                 "/1.0"):
-        check_error(ts_get(path=path), 404, "error", "url", "application",
-                    what=path)
+    # Mozilla's test_unknown_app / test_unknown_version: an application
+    # that exists in another version names the version asked for.
+    for path in ("/1.0/nope/1.0", "/1.0/" + "a" * 64 + "/1.0"):
+        resp = ts_get(path=path)
+        check_error(resp, 404, "error", "url", "application", what=path)
+        assert resp[2]["errors"][0]["description"] == \
+            "Unsupported application", resp[2]
+    resp = ts_get(path="/1.0/sync/9.9")
+    check_error(resp, 404, "error", "url", "9.9", what="/1.0/sync/9.9")
+    assert resp[2]["errors"][0]["description"] == \
+        "Unsupported application version", resp[2]
 
 
 BAD_TS_PATHS = ("/1.0/sync", "/1.0/sync/", "/1.0/sync/1.5/x",
