@@ -307,13 +307,36 @@ latency(const struct prom_set *before, const struct prom_set *after,
 	r->p99 = quantile(b, n, 0.99);
 }
 
+/* Puts (reason, n) in its place in top[0..*ntop), largest first. */
+static void
+top_insert(struct status_reason *top, size_t *ntop, const char *reason,
+    double n)
+{
+	size_t	j;
+
+	for (j = *ntop; j > 0 && top[j - 1].count < n; j--)
+		if (j < STATUS_TOP)
+			top[j] = top[j - 1];
+	if (j == STATUS_TOP)
+		return;
+	snprintf(top[j].reason, sizeof(top[j].reason), "%s", reason);
+	top[j].count = n;
+	if (*ntop < STATUS_TOP)
+		(*ntop)++;
+}
+
+/*
+ * The window's top reasons, and the top since the start: the workers'
+ * figures reach the front with their heartbeats, so a short window may
+ * see none of the rejections its requests had.
+ */
 static void
 rejections(const struct prom_set *before, const struct prom_set *after,
     struct status_report *r)
 {
 	const char	*reason;
 	double		 n;
-	size_t		 i, j;
+	size_t		 i;
 
 	for (i = 0; i < after->n; i++) {
 		const struct prom_sample *s = &after->s[i];
@@ -321,19 +344,10 @@ rejections(const struct prom_set *before, const struct prom_set *after,
 		if (strcmp(s->name, "tokend_assertions_rejected_total") != 0 ||
 		    (reason = prom_label(s, "reason")) == NULL)
 			continue;
-		if ((n = delta(before_of(before, s), s->value)) <= 0)
-			continue;
-		/* Insertion into the top STATUS_TOP, largest first. */
-		for (j = r->ntop; j > 0 && r->top[j - 1].count < n; j--)
-			if (j < STATUS_TOP)
-				r->top[j] = r->top[j - 1];
-		if (j == STATUS_TOP)
-			continue;
-		snprintf(r->top[j].reason, sizeof(r->top[j].reason), "%s",
-		    reason);
-		r->top[j].count = n;
-		if (r->ntop < STATUS_TOP)
-			r->ntop++;
+		if ((n = delta(0, s->value)) > 0)
+			top_insert(r->since, &r->nsince, reason, n);
+		if ((n = delta(before_of(before, s), s->value)) > 0)
+			top_insert(r->top, &r->ntop, reason, n);
 	}
 }
 
@@ -406,24 +420,30 @@ void
 status_print(FILE *f, const char *url, const struct status_report *r)
 {
 	char	a[32], b[32];
-	size_t	i;
+	size_t	i, n;
 
 	fprintf(f, "tokend at %s, over %.1f s\n", url, r->secs);
 	fprintf(f, "workers:   %.0f idle, %.0f busy, %.0f lost\n", r->idle,
 	    r->busy, r->lost);
 	fprintf(f, "queue:     %.0f\n", r->queue);
 	fprintf(f, "requests:  %.1f/s", r->rate);
-	for (i = 0; i < r->ncodes; i++)
-		fprintf(f, "%s%s %.1f/s", i == 0 ? " (" : ", ",
-		    r->codes[i].code, r->codes[i].rate);
-	fprintf(f, "%s\n", r->ncodes > 0 ? ")" : "");
+	for (i = 0, n = 0; i < r->ncodes; i++)
+		if (r->codes[i].rate > 0)
+			fprintf(f, "%s%s %.1f/s", n++ == 0 ? " (" : ", ",
+			    r->codes[i].code, r->codes[i].rate);
+	fprintf(f, "%s\n", n > 0 ? ")" : "");
 	fprintf(f, "latency:   p50 %s, p99 %s\n", millis(r->p50, a,
 	    sizeof(a)), millis(r->p99, b, sizeof(b)));
 	fprintf(f, "rejected:  ");
 	for (i = 0; i < r->ntop; i++)
 		fprintf(f, "%s%s %.0f", i ? ", " : "", r->top[i].reason,
 		    r->top[i].count);
-	fprintf(f, "%s\n", r->ntop == 0 ? "none" : "");
+	if (r->ntop == 0)
+		fprintf(f, "none in the window");
+	for (i = 0; r->ntop == 0 && i < r->nsince; i++)
+		fprintf(f, "%s%s %.0f", i ? ", " : " (since the start: ",
+		    r->since[i].reason, r->since[i].count);
+	fprintf(f, "%s\n", r->ntop == 0 && r->nsince > 0 ? ")" : "");
 	fprintf(f, "restarts:  %.0f\n", r->restarts);
 	if (r->verdict == STATUS_HEALTHY)
 		fprintf(f, "status:    healthy\n");

@@ -39,11 +39,13 @@ struct status_report {
 	size_t		 ncodes;
 	double		 share_5xx;		/* percent, of the window */
 	double		 p50, p99;		/* seconds; NAN: no request */
-	struct {
+	struct status_reason {
 		char	 reason[64];
 		double	 count;
-	}		 top[STATUS_TOP];
+	}		 top[STATUS_TOP];	/* in the window */
 	size_t		 ntop;
+	struct status_reason since[STATUS_TOP];	/* since tokend started */
+	size_t		 nsince;
 	double		 restarts;		/* in the window */
 	int		 verdict;		/* STATUS_HEALTHY, _DEGRADED */
 	char		 why[256];		/* what made it degraded */

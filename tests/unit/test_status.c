@@ -306,6 +306,11 @@ test_verdicts(void **state)
 	assert_int_equal(r.verdict, STATUS_HEALTHY);
 	assert_true(r.rate == 0 && isnan(r.p50) && isnan(r.p99));
 	assert_int_equal(r.ntop, 0);
+	/* The rejections since the start, for a window that saw none. */
+	assert_int_equal(r.nsince, 2);
+	assert_string_equal(r.since[0].reason, "bad-signature");
+	assert_true(r.since[0].count == 6);
+	assert_string_equal(r.since[1].reason, "expired");
 }
 
 /* A restart between the reads: counters start again from 0. */
@@ -361,6 +366,18 @@ test_print(void **state)
 	    "unknown-kid 3\n"));
 	assert_non_null(strstr(out, "status:    degraded: 40.0% of requests "
 	    "answered 5xx (more than 5%)\n"));
+	/* A quiet window: no rate of 0 listed; the reasons since start. */
+	summarize(BEFORE, BEFORE, 5, &r);
+	f = fmemopen(out, sizeof(out) - 1, "w");
+	status_print(f, "http://x/metrics", &r);
+	n = (size_t)ftell(f);
+	fclose(f);
+	out[n] = '\0';
+	assert_non_null(strstr(out, "requests:  0.0/s\n"));
+	assert_non_null(strstr(out, "latency:   p50 -, p99 -\n"));
+	assert_non_null(strstr(out, "rejected:  none in the window (since the "
+	    "start: bad-signature 6, expired 4)\n"));
+	assert_non_null(strstr(out, "status:    healthy\n"));
 }
 
 int
