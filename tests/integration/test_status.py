@@ -4,6 +4,11 @@
                that accepts and never answers (--timeout); an answer that
                is not 200; tokend's main listener (JSON, not the format);
                an endpoint in the format that is not tokend's
+  healthy      0: a tokend with [metrics] listen, after a few token
+               requests, good and refused: the summary names the workers,
+               the statuses and the rejection reason
+  degraded     1: every worker SIGSTOPped until the broker counts them
+               lost; then SIGCONT and healthy again
 
 Run from the repository root:  /usr/bin/python3 tests/integration/test_status.py
 (arguments select tests by name substring; BUILD=dir picks the binary).
@@ -11,6 +16,7 @@ Run from the repository root:  /usr/bin/python3 tests/integration/test_status.py
 
 import http.server
 import os
+import re
 import socket
 import sys
 import threading
@@ -21,15 +27,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tokendtest as T  # noqa: E402
 from tokendtest import new_secret, standalone, test  # noqa: E402
 
-S = types.SimpleNamespace(main=None, key=None)
+S = types.SimpleNamespace(main=None, key=None, mport=None)
 
 
 def setup():
     S.key = T.Key("ES256")
     t = S.main = T.instance("tkd-status-")
+    S.mport = T.free_port()
     t.write_secrets(uid=new_secret(), sync=new_secret())
     t.write_jwks("example.jwks", [S.key])
-    t.write_config(t.server_section(workers=2),
+    t.write_config(t.server_section(workers=2, heartbeat_interval=100,
+                                    heartbeat_liveness=20),
+                   ("metrics", [("listen", f"127.0.0.1:{S.mport}")]),
                    T.issuer_section(algorithms=S.key.alg),
                    T.service_section())
     t.start()
@@ -38,6 +47,10 @@ def setup():
 def status(url, *args, timeout=30):
     return T.tokenctl("status", "--metrics", url, "--interval", "0.3",
                       *args, timeout=timeout)
+
+
+def metrics_url():
+    return f"http://127.0.0.1:{S.mport}/metrics"
 
 
 # ---------------------------------------------------------------- 2
@@ -113,6 +126,68 @@ def unreachable_silent_server_times_out():
 def unreachable_main_listener_is_json():
     check_unreachable(f"http://127.0.0.1:{S.main.port}/__lbheartbeat__",
                       ["not the Prometheus text format"])
+
+
+# ---------------------------------------------------------------- 0, 1
+
+def jwt(sub="alice", **claims):
+    return T.sign_jwt(S.key, T.claims(sub, **claims))
+
+
+@test
+def healthy_after_good_and_refused_requests():
+    t = S.main
+    T.wait_until(lambda: T.tokenctl("status", "--metrics", metrics_url(),
+                                    "--interval", "0.1")[0] == 0, 10,
+                 what="healthy")
+    done = threading.Event()
+
+    def load():
+        # Requests during the window, bounded: good and expired.
+        for i in range(200):
+            if done.is_set():
+                break
+            st, _, _ = t.token(jwt() if i % 2 else
+                               jwt(now=int(time.time()) - 7200))
+            assert st in (200, 401), st
+    th = threading.Thread(target=load, daemon=True)
+    th.start()
+    try:
+        code, out, err = status(metrics_url(), "--interval", "1")
+    finally:
+        done.set()
+        th.join(30)
+    assert code == 0, (code, out, err)
+    assert re.search(r"^workers: +2 idle, 0 busy, 0 lost$|"
+                     r"^workers: +[012] idle, [012] busy, 0 lost$", out,
+                     re.M), out
+    assert re.search(r"^requests: +[\d.]+/s \(200 [\d.]+/s, 401 [\d.]+/s\)$",
+                     out, re.M), out
+    assert re.search(r"^latency: +p50 [\d.]+ ms, p99 [\d.]+ ms$", out,
+                     re.M), out
+    assert re.search(r"^rejected: .*invalid-timestamp \d+", out, re.M), out
+    assert out.rstrip().endswith("status:    healthy"), out
+
+
+@test
+def degraded_when_every_worker_is_stopped():
+    t = S.main
+    pids = t.workers()
+    T.stop_pids(pids)
+    try:
+        def degraded():
+            # One worker may be counted lost a moment before the other.
+            r = status(metrics_url(), "--interval", "0.1")
+            return r if r[0] == 1 and "2 lost" in r[1] else None
+        code, out, err = T.wait_until(degraded, 15, what="degraded")
+        assert re.search(r"^status: +degraded: no worker idle or busy; "
+                         r"2 workers lost$", out, re.M), out
+        assert re.search(r"^workers: +0 idle, 0 busy, 2 lost$", out,
+                         re.M), out
+    finally:
+        T.cont_pids(pids)
+    T.wait_until(lambda: status(metrics_url(), "--interval", "0.1")[0] == 0,
+                 15, what="healthy again after SIGCONT")
 
 
 if __name__ == "__main__":
