@@ -133,3 +133,133 @@ SQLDB_STMT(NODE_INSERT_MISSING,
     "ON CONFLICT (service, node) DO NOTHING")
 
 /* ---- admin.c: tokenctl node, user and db ------------------------------ */
+
+/* (service) -> id, pattern: reuse SERVICE_GET.  Every service: */
+SQLDB_STMT(ADMIN_SERVICES,
+    "SELECT id, service FROM services ORDER BY id")
+
+/*
+ * (service text or "", same) -> the nodes, each with how many current
+ * records it holds.  Columns: service, service id, id, node, available,
+ * current_load, capacity, downed, backoff, users.
+ */
+SQLDB_STMT(ADMIN_NODES,
+    "SELECT services.service, nodes.service, nodes.id, nodes.node, "
+    "nodes.available, nodes.current_load, nodes.capacity, nodes.downed, "
+    "nodes.backoff, (SELECT COUNT(*) FROM users WHERE users.nodeid = "
+    "nodes.id AND users.replaced_at IS NULL) "
+    "FROM nodes LEFT OUTER JOIN services ON services.id = nodes.service "
+    "WHERE CAST(? AS TEXT) = '' OR services.service = ? "
+    "ORDER BY services.service, nodes.node")
+
+/* (service id, node) -> the same columns, for one node */
+SQLDB_STMT(ADMIN_NODE_GET,
+    "SELECT services.service, nodes.service, nodes.id, nodes.node, "
+    "nodes.available, nodes.current_load, nodes.capacity, nodes.downed, "
+    "nodes.backoff, (SELECT COUNT(*) FROM users WHERE users.nodeid = "
+    "nodes.id AND users.replaced_at IS NULL) "
+    "FROM nodes LEFT OUTER JOIN services ON services.id = nodes.service "
+    "WHERE nodes.service = ? AND nodes.node = ?")
+
+/* (service id, node, available, current_load, capacity, downed, backoff) */
+SQLDB_STMT(ADMIN_NODE_INSERT,
+    "INSERT INTO nodes (service, node, available, current_load, capacity, "
+    "downed, backoff) VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+/*
+ * (capacity, available, current_load, downed, backoff, each NULL to keep;
+ * node id)
+ */
+SQLDB_STMT(ADMIN_NODE_UPDATE,
+    "UPDATE nodes SET capacity = COALESCE(CAST(? AS BIGINT), capacity), "
+    "available = COALESCE(CAST(? AS BIGINT), available), "
+    "current_load = COALESCE(CAST(? AS BIGINT), current_load), "
+    "downed = COALESCE(CAST(? AS BIGINT), downed), "
+    "backoff = COALESCE(CAST(? AS BIGINT), backoff) WHERE id = ?")
+
+/* (replaced_at, node id): Mozilla's unassign_node, current records only */
+SQLDB_STMT(ADMIN_NODE_UNASSIGN,
+    "UPDATE users SET replaced_at = ? WHERE nodeid = ? "
+    "AND replaced_at IS NULL")
+
+/* (node id) */
+SQLDB_STMT(ADMIN_NODE_DELETE, "DELETE FROM nodes WHERE id = ?")
+
+/*
+ * (email, service text or "", same) -> every record of the user.
+ * Columns: service, service id, uid, email, node, nodeid, generation,
+ * keys_changed_at, client_state, created_at, replaced_at.
+ */
+SQLDB_STMT(ADMIN_USER_SHOW,
+    "SELECT services.service, users.service, users.uid, users.email, "
+    "nodes.node, users.nodeid, users.generation, users.keys_changed_at, "
+    "users.client_state, users.created_at, users.replaced_at "
+    "FROM users LEFT OUTER JOIN services ON services.id = users.service "
+    "LEFT OUTER JOIN nodes ON nodes.id = users.nodeid "
+    "WHERE users.email = ? AND (CAST(? AS TEXT) = '' "
+    "OR services.service = ?) "
+    "ORDER BY services.service, users.created_at, users.uid")
+
+/*
+ * (replaced_at, generation, email, service text or "", same): Mozilla's
+ * retire_user
+ */
+SQLDB_STMT(ADMIN_USER_RETIRE,
+    "UPDATE users SET replaced_at = ?, generation = ? "
+    "WHERE email = ? AND replaced_at IS NULL AND (CAST(? AS TEXT) = '' "
+    "OR service IN (SELECT id FROM services WHERE service = ?))")
+
+/*
+ * (service id, replaced before, uid after, limit) -> a batch of records
+ * to purge, in uid order.  Columns as ADMIN_USER_SHOW's.
+ */
+SQLDB_STMT(ADMIN_PURGE_BATCH,
+    "SELECT services.service, users.service, users.uid, users.email, "
+    "nodes.node, users.nodeid, users.generation, users.keys_changed_at, "
+    "users.client_state, users.created_at, users.replaced_at "
+    "FROM users LEFT OUTER JOIN services ON services.id = users.service "
+    "LEFT OUTER JOIN nodes ON nodes.id = users.nodeid "
+    "WHERE users.service = ? AND users.replaced_at IS NOT NULL "
+    "AND users.replaced_at < ? AND users.uid > ? "
+    "ORDER BY users.uid LIMIT ?")
+
+/* (uid, replaced before): the record, if it still qualifies */
+SQLDB_STMT(ADMIN_PURGE_DELETE,
+    "DELETE FROM users WHERE uid = ? AND replaced_at IS NOT NULL "
+    "AND replaced_at < ?")
+
+/* (service id, email, node id) -> how many records of the user are on it */
+SQLDB_STMT(ADMIN_USER_ON_NODE,
+    "SELECT COUNT(*) FROM users WHERE service = ? AND email = ? "
+    "AND nodeid = ?")
+
+/* (node id): Mozilla's free_slot_on_node, never below an empty node */
+SQLDB_STMT(ADMIN_NODE_FREE_SLOT,
+    "UPDATE nodes SET current_load = current_load - 1, "
+    "available = CASE WHEN available <= capacity - current_load "
+    "THEN available + 1 ELSE available END "
+    "WHERE id = ? AND current_load > 0")
+
+/* -> services, nodes, current records, replaced records */
+SQLDB_STMT(ADMIN_COUNTS,
+    "SELECT (SELECT COUNT(*) FROM services), (SELECT COUNT(*) FROM nodes), "
+    "(SELECT COUNT(*) FROM users WHERE replaced_at IS NULL), "
+    "(SELECT COUNT(*) FROM users WHERE replaced_at IS NOT NULL)")
+
+/* -> (service, email) pairs with several current records; nodeless
+ * current records; nodes loaded past their capacity */
+SQLDB_STMT(ADMIN_ANOMALIES,
+    "SELECT (SELECT COUNT(*) FROM (SELECT users.service, users.email "
+    "FROM users WHERE users.replaced_at IS NULL "
+    "GROUP BY users.service, users.email HAVING COUNT(*) > 1) dups), "
+    "(SELECT COUNT(*) FROM users WHERE users.replaced_at IS NULL AND "
+    "NOT EXISTS (SELECT 1 FROM nodes WHERE nodes.id = users.nodeid)), "
+    "(SELECT COUNT(*) FROM nodes WHERE current_load > capacity)")
+
+/* (index name) -> 1 row when the users table has it, per backend */
+SQLDB_STMT(ADMIN_INDEX_SQLITE,
+    "SELECT 1 FROM sqlite_master WHERE type = 'index' "
+    "AND tbl_name = 'users' AND name = ?")
+SQLDB_STMT(ADMIN_INDEX_POSTGRES,
+    "SELECT 1 FROM pg_indexes WHERE tablename = 'users' "
+    "AND indexname = CAST(? AS TEXT)")

@@ -12,6 +12,10 @@
  *               scripts/bench compares the daemon with
  *   status      a running tokend's health from its metrics endpoint
  *               (src/tools/status.c)
+ *   node, user, db
+ *               the node-assignment database (store/admin.c): nodes
+ *               added, changed, downed, removed; a user's records shown,
+ *               retired, old ones purged; the schema made or checked
  *
  * commands[] at the end holds each command's synopsis and options: the
  * usage, `tokenctl --help` and each `tokenctl COMMAND --help` print them
@@ -50,6 +54,7 @@
 #include "tokens/secret.h"
 #include "tokens/service.h"
 #include "tokens/token.h"
+#include "store/admin.h"
 #include "tokend/verify.h"
 
 #define MAX_ASSERTIONS	100000
@@ -704,6 +709,603 @@ cmd_status(int argc, char **argv)
 	return status_run(&o);
 }
 
+/* ---- node, user, db: the node-assignment database ------------------- */
+
+/*
+ * These run store/admin.c against the database a running tokend uses:
+ * -c CONFIG reads its [database] (url, password_file, timeout), --db URL
+ * names one directly.  Exit 0 done, 1 refused or failed, 2 usage or a bad
+ * value, 3 the database is down, busy or slow (try again).
+ */
+#define EXIT_UNAVAIL	3
+
+static const char	*running;	/* defined with the commands */
+#define DB_TIMEOUT_MS	10000	/* --db without -c: the bound on each call */
+
+enum {
+	OPT_DB = 500, OPT_CAPACITY, OPT_AVAILABLE, OPT_CURRENT_LOAD,
+	OPT_DOWNED, OPT_BACKOFF, OPT_PATTERN, OPT_FORCE, OPT_UNASSIGN,
+	OPT_OFF, OPT_GRACE, OPT_DRY_RUN, OPT_BATCH, OPT_DB_TIMEOUT,
+};
+
+static const struct option db_opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "timeout", required_argument, NULL, OPT_DB_TIMEOUT },
+	{ "service", required_argument, NULL, OPT_SERVICE },
+	{ "capacity", required_argument, NULL, OPT_CAPACITY },
+	{ "available", required_argument, NULL, OPT_AVAILABLE },
+	{ "current-load", required_argument, NULL, OPT_CURRENT_LOAD },
+	{ "downed", required_argument, NULL, OPT_DOWNED },
+	{ "backoff", required_argument, NULL, OPT_BACKOFF },
+	{ "pattern", required_argument, NULL, OPT_PATTERN },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "unassign", no_argument, NULL, OPT_UNASSIGN },
+	{ "off", no_argument, NULL, OPT_OFF },
+	{ "grace-period", required_argument, NULL, OPT_GRACE },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Which of db_opts a command takes, beyond -c, --db, --timeout, --help. */
+#define DBO_SERVICE	0x001
+#define DBO_NODE_VALUES	0x002	/* --capacity --available --current-load */
+#define DBO_FLAGS	0x004	/* --downed --backoff */
+#define DBO_PATTERN	0x008
+#define DBO_FORCE	0x010
+#define DBO_UNASSIGN	0x020
+#define DBO_OFF		0x040
+#define DBO_PURGE	0x080	/* --grace-period --dry-run --batch */
+
+struct dbargs {
+	const char		*conf;
+	const char		*url;
+	int			 timeout_ms;
+	const char		*service;
+	const char		*pattern;
+	struct admin_node_change ch;
+	int			 force, off, dry_run, batch;
+	double			 grace_days;
+	char			**pos;		/* the positional arguments */
+	int			 npos;
+};
+
+static int
+opt_allowed(int ch, unsigned allowed)
+{
+	switch (ch) {
+	case OPT_SERVICE: return allowed & DBO_SERVICE;
+	case OPT_CAPACITY: case OPT_AVAILABLE: case OPT_CURRENT_LOAD:
+		return allowed & DBO_NODE_VALUES;
+	case OPT_DOWNED: case OPT_BACKOFF: return allowed & DBO_FLAGS;
+	case OPT_PATTERN: return allowed & DBO_PATTERN;
+	case OPT_FORCE: return allowed & DBO_FORCE;
+	case OPT_UNASSIGN: return allowed & DBO_UNASSIGN;
+	case OPT_OFF: return allowed & DBO_OFF;
+	case OPT_GRACE: case OPT_DRY_RUN: case OPT_BATCH:
+		return allowed & DBO_PURGE;
+	default: return 1;
+	}
+}
+
+static const char *
+opt_name(int ch)
+{
+	const struct option	*o;
+
+	for (o = db_opts; o->name != NULL; o++)
+		if (o->val == ch)
+			return o->name;
+	return "?";
+}
+
+static int64_t
+parse_flag(const char *opt, const char *v)
+{
+	if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+		die(EXIT_USAGE, "%s: expected 0 or 1, got \"%s\"", opt, v);
+	return v[0] - '0';
+}
+
+static double
+parse_days(const char *v)
+{
+	char	*end;
+	double	 d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno != 0 || end == v || *end != '\0' || !(d >= 0) ||
+	    d > 36500)
+		die(EXIT_USAGE, "--grace-period: expected days from 0 to "
+		    "36500 (a fraction is allowed), got \"%s\"", v);
+	return d;
+}
+
+/*
+ * Parses a db command's options (those allowed) and checks that it has
+ * from min to max positional arguments.
+ */
+static void
+db_parse(int argc, char **argv, unsigned allowed, int min, int max,
+    struct dbargs *a)
+{
+	int	ch;
+
+	memset(a, 0, sizeof(*a));
+	a->ch = ADMIN_NODE_CHANGE_NONE;
+	a->batch = 100;
+	a->grace_days = 7;		/* Mozilla's default: one week */
+	while ((ch = getopt_long(argc, argv, "c:h", db_opts, NULL)) != -1) {
+		if (ch != '?' && !opt_allowed(ch, allowed)) {
+			fprintf(stderr, "tokenctl: %s does not take --%s\n",
+			    running, opt_name(ch));
+			usage();
+		}
+		switch (ch) {
+		case 'c': a->conf = optarg; break;
+		case 'h': help();
+		case OPT_DB: a->url = optarg; break;
+		case OPT_DB_TIMEOUT:
+			a->timeout_ms = (int)parse_i64("--timeout", optarg, 1);
+			if (a->timeout_ms > 600000)
+				die(EXIT_USAGE, "--timeout: at most 600000 ms");
+			break;
+		case OPT_SERVICE: a->service = optarg; break;
+		case OPT_PATTERN: a->pattern = optarg; break;
+		case OPT_CAPACITY:
+			a->ch.capacity = parse_i64("--capacity", optarg, 0);
+			break;
+		case OPT_AVAILABLE:
+			a->ch.available = parse_i64("--available", optarg, 0);
+			break;
+		case OPT_CURRENT_LOAD:
+			a->ch.current_load = parse_i64("--current-load",
+			    optarg, 0);
+			break;
+		case OPT_DOWNED:
+			a->ch.downed = parse_flag("--downed", optarg);
+			break;
+		case OPT_BACKOFF:
+			a->ch.backoff = parse_flag("--backoff", optarg);
+			break;
+		case OPT_FORCE: a->force = 1; break;
+		case OPT_UNASSIGN: a->ch.unassign = 1; break;
+		case OPT_OFF: a->off = 1; break;
+		case OPT_GRACE: a->grace_days = parse_days(optarg); break;
+		case OPT_DRY_RUN: a->dry_run = 1; break;
+		case OPT_BATCH:
+			a->batch = (int)parse_i64("--batch", optarg, 1);
+			if (a->batch > 1000)
+				die(EXIT_USAGE, "--batch: at most 1000");
+			break;
+		default: usage();
+		}
+	}
+	a->pos = argv + optind;
+	a->npos = argc - optind;
+	if (a->npos < min || a->npos > max) {
+		fprintf(stderr, "tokenctl: %s takes %s\n", running,
+		    min == max ? (min == 0 ? "no argument" : min == 1 ?
+		    "one argument" : "two arguments") : "at most one "
+		    "argument");
+		usage();
+	}
+	if ((a->conf == NULL) == (a->url == NULL))
+		die(EXIT_USAGE, "%s: give the database: -c CONFIG (its "
+		    "[database]) or --db URL", running);
+}
+
+/* The database -c or --db names, opened; exits when it cannot be. */
+static struct sqldb *
+db_connect(struct dbargs *a)
+{
+	struct config	*cfg = NULL;
+	struct sqldb	*db;
+	enum sqldb_kind	 kind;
+	char		 err[CONFIG_ERRLEN], *password = NULL;
+	const char	*url = a->url, *path;
+	int		 timeout = a->timeout_ms > 0 ? a->timeout_ms :
+			    DB_TIMEOUT_MS;	/* not the config's: a request's */
+
+	if (a->conf != NULL) {
+		if ((cfg = config_load(a->conf, err, sizeof(err))) == NULL)
+			die(EXIT_USAGE, "%s", err);
+		if (cfg->database == NULL || cfg->database->url == NULL)
+			die(EXIT_USAGE, "%s: no [database]", a->conf);
+		url = cfg->database->url;
+		if (cfg->database->password != NULL &&
+		    (password = strndup((const char *)
+		    cfg->database->password->bytes,
+		    cfg->database->password->len)) == NULL)
+			die(1, "out of memory");
+	}
+	if (sqldb_check_url(url, &kind, err, sizeof(err)) == -1)
+		die(EXIT_USAGE, "%s", err);
+	/* Opening a SQLite file creates it: only db init may. */
+	if (kind == SQLDB_SQLITE && strcmp(running, "db init") != 0 &&
+	    (path = config_sqlite_path(url)) != NULL && access(path, F_OK) == -1)
+		die(1, "%s: no database there (tokenctl db init, or tokend at "
+		    "start, creates it)", path);
+	db = sqldb_open(url, password, timeout, err, sizeof(err));
+	if (password != NULL) {
+		OPENSSL_cleanse(password, strlen(password));
+		free(password);
+	}
+	config_free(cfg);
+	if (db == NULL)
+		die(EXIT_UNAVAIL, "%s", err);
+	return db;
+}
+
+/* Exits with the code an admin_rc calls for, saying why. */
+static int
+db_done(struct sqldb *db, enum admin_rc rc, const char *err)
+{
+	sqldb_close(db);
+	if (rc == ADMIN_OK)
+		return 0;
+	fprintf(stderr, "tokenctl: %s\n", err);
+	switch (rc) {
+	case ADMIN_INVALID: return EXIT_USAGE;
+	case ADMIN_UNAVAIL: return EXIT_UNAVAIL;
+	default: return 1;
+	}
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+node_header(void)
+{
+	printf("%-12s %-34s %9s %12s %8s %6s %7s %5s\n", "SERVICE", "NODE",
+	    "AVAILABLE", "CURRENT_LOAD", "CAPACITY", "DOWNED", "BACKOFF",
+	    "USERS");
+}
+
+static void
+print_node(const struct admin_node *n, void *arg)
+{
+	char	svc[32];
+
+	if (n->service[0] == '\0')
+		snprintf(svc, sizeof(svc), "#%" PRId64, n->service_id);
+	printf("%-12s %-34s %9" PRId64 " %12" PRId64 " %8" PRId64 " %6"
+	    PRId64 " %7" PRId64 " %5" PRId64 "\n",
+	    n->service[0] != '\0' ? n->service : svc, n->node, n->available,
+	    n->current_load, n->capacity, n->downed, n->backoff, n->users);
+	if (arg != NULL)
+		(*(int *)arg)++;
+}
+
+/* node list's callback: the header before the first node. */
+static void
+list_node(const struct admin_node *n, void *arg)
+{
+	if (*(int *)arg == 0)
+		node_header();
+	print_node(n, arg);
+}
+
+/* What a node's new state means for a running tokend, on stderr. */
+static void
+node_warnings(const struct admin_node *n)
+{
+	if (n->capacity <= n->current_load)
+		fprintf(stderr, "tokenctl: warning: capacity %" PRId64 " is "
+		    "not above current_load %" PRId64 ": %s gets no new user "
+		    "(its %" PRId64 " users stay on it)\n", n->capacity,
+		    n->current_load, n->node, n->users);
+	else if (n->available > n->capacity - n->current_load)
+		fprintf(stderr, "tokenctl: warning: available %" PRId64
+		    " is more than capacity - current_load (%" PRId64 "): "
+		    "%s takes new users past its capacity only until "
+		    "current_load reaches it\n", n->available,
+		    n->capacity - n->current_load, n->node);
+	else if (n->available == 0 && !n->downed && !n->backoff)
+		fprintf(stderr, "tokenctl: note: available is 0: %s gets new "
+		    "users only when no node has room and tokend releases "
+		    "capacity\n", n->node);
+}
+
+static int
+cmd_node_add(int argc, char **argv)
+{
+	struct dbargs		a;
+	struct admin_node	n;
+	struct sqldb		*db;
+	enum admin_rc		rc;
+	char			err[512];
+
+	db_parse(argc, argv, DBO_NODE_VALUES | DBO_FLAGS | DBO_PATTERN, 2,
+	    2, &a);
+	if (a.ch.capacity < 0)
+		die(EXIT_USAGE, "node add: --capacity N is required");
+	if (admin_check_service(a.pos[0], err, sizeof(err)) == -1 ||
+	    admin_check_node_url(a.pos[1], err, sizeof(err)) == -1)
+		die(EXIT_USAGE, "%s", err);
+	db = db_connect(&a);
+	rc = admin_node_add(db, a.pos[0], a.pattern, a.pos[1], &a.ch, &n,
+	    err, sizeof(err));
+	if (rc == ADMIN_OK) {
+		node_header();
+		print_node(&n, NULL);
+		node_warnings(&n);
+	}
+	return db_done(db, rc, err);
+}
+
+static int
+cmd_node_list(int argc, char **argv)
+{
+	struct dbargs	 a;
+	struct sqldb	*db;
+	enum admin_rc	 rc;
+	char		 err[512];
+	int		 count = 0;
+
+	db_parse(argc, argv, 0, 0, 1, &a);
+	db = db_connect(&a);
+	rc = admin_node_list(db, a.npos > 0 ? a.pos[0] : NULL, list_node,
+	    &count, err, sizeof(err));
+	if (rc == ADMIN_OK && count == 0)
+		fprintf(stderr, "tokenctl: no nodes%s%s\n",
+		    a.npos > 0 ? " for " : "", a.npos > 0 ? a.pos[0] : "");
+	return db_done(db, rc, err);
+}
+
+/* node update, down and backoff: a change, then the node as it is. */
+static int
+node_change(struct dbargs *a)
+{
+	struct admin_node	n;
+	struct sqldb		*db;
+	enum admin_rc		rc;
+	int64_t			unassigned;
+	char			err[512];
+
+	db = db_connect(a);
+	rc = admin_node_update(db, a->pos[0], a->pos[1], &a->ch, now_ms(), &n,
+	    &unassigned, err, sizeof(err));
+	if (rc == ADMIN_OK) {
+		node_header();
+		print_node(&n, NULL);
+		if (a->ch.unassign)
+			printf("unassigned %" PRId64 " user%s: each gets "
+			    "another node at its next request\n", unassigned,
+			    unassigned == 1 ? "" : "s");
+		if (a->ch.capacity >= 0 || a->ch.available >= 0 ||
+		    a->ch.current_load >= 0)
+			node_warnings(&n);
+	}
+	return db_done(db, rc, err);
+}
+
+static int
+cmd_node_update(int argc, char **argv)
+{
+	struct dbargs	a;
+
+	db_parse(argc, argv, DBO_NODE_VALUES | DBO_FLAGS, 2, 2, &a);
+	if (a.ch.capacity < 0 && a.ch.available < 0 &&
+	    a.ch.current_load < 0 && a.ch.downed < 0 && a.ch.backoff < 0)
+		die(EXIT_USAGE, "node update: nothing to change (--capacity, "
+		    "--available, --current-load, --downed, --backoff)");
+	return node_change(&a);
+}
+
+static int
+cmd_node_down(int argc, char **argv)
+{
+	struct dbargs	a;
+
+	db_parse(argc, argv, DBO_UNASSIGN | DBO_OFF, 2, 2, &a);
+	if (a.off && a.ch.unassign)
+		die(EXIT_USAGE, "node down: --off and --unassign do not go "
+		    "together");
+	a.ch.downed = a.off ? 0 : 1;
+	return node_change(&a);
+}
+
+static int
+cmd_node_backoff(int argc, char **argv)
+{
+	struct dbargs	a;
+
+	db_parse(argc, argv, DBO_OFF, 2, 2, &a);
+	a.ch.backoff = a.off ? 0 : 1;
+	return node_change(&a);
+}
+
+static int
+cmd_node_remove(int argc, char **argv)
+{
+	struct dbargs	 a;
+	struct sqldb	*db;
+	enum admin_rc	 rc;
+	int64_t		 users;
+	char		 err[768];
+
+	db_parse(argc, argv, DBO_FORCE, 2, 2, &a);
+	db = db_connect(&a);
+	rc = admin_node_remove(db, a.pos[0], a.pos[1], a.force, now_ms(),
+	    &users, err, sizeof(err));
+	if (rc == ADMIN_OK)
+		printf("removed %s from %s; unassigned %" PRId64 " user%s\n",
+		    a.pos[1], a.pos[0], users, users == 1 ? "" : "s");
+	return db_done(db, rc, err);
+}
+
+static void
+print_i64_or_dash(int64_t v, int width)
+{
+	if (v < 0)
+		printf(" %*s", width, "-");
+	else
+		printf(" %*" PRId64, width, v);
+}
+
+static void
+print_user(const struct admin_user *u, void *arg)
+{
+	const char	*verb = arg;
+
+	if (verb != NULL)
+		printf("%s uid %" PRId64 " of %s for %s on %s, replaced at %"
+		    PRId64 "\n", verb, u->uid, u->email, u->service,
+		    u->node[0] != '\0' ? u->node : "-", u->replaced_at);
+	else {
+		printf("%-12s %12" PRId64 " %-34s", u->service, u->uid,
+		    u->node[0] != '\0' ? u->node : "-");
+		print_i64_or_dash(u->generation, 19);
+		print_i64_or_dash(u->keys_changed_at, 15);
+		printf(" %-32s %13" PRId64,
+		    u->client_state[0] != '\0' ? u->client_state : "-",
+		    u->created_at);
+		print_i64_or_dash(u->replaced_at, 13);
+		printf("\n");
+	}
+}
+
+static int
+cmd_user_show(int argc, char **argv)
+{
+	struct dbargs	 a;
+	struct sqldb	*db;
+	enum admin_rc	 rc;
+	char		 err[512];
+
+	db_parse(argc, argv, DBO_SERVICE, 1, 1, &a);
+	if (admin_check_email(a.pos[0], err, sizeof(err)) == -1)
+		die(EXIT_USAGE, "%s", err);
+	db = db_connect(&a);
+	printf("%-12s %12s %-34s %19s %15s %-32s %13s %13s\n", "SERVICE",
+	    "UID", "NODE", "GENERATION", "KEYS_CHANGED_AT", "CLIENT_STATE",
+	    "CREATED_AT", "REPLACED_AT");
+	rc = admin_user_show(db, a.pos[0], a.service, print_user, NULL, err,
+	    sizeof(err));
+	return db_done(db, rc, err);
+}
+
+static int
+cmd_user_retire(int argc, char **argv)
+{
+	struct dbargs	 a;
+	struct sqldb	*db;
+	enum admin_rc	 rc;
+	int64_t		 n;
+	char		 err[512];
+
+	db_parse(argc, argv, DBO_SERVICE, 1, 1, &a);
+	if (admin_check_email(a.pos[0], err, sizeof(err)) == -1)
+		die(EXIT_USAGE, "%s", err);
+	db = db_connect(&a);
+	rc = admin_user_retire(db, a.pos[0], a.service, now_ms(), &n, err,
+	    sizeof(err));
+	if (rc == ADMIN_OK && n == 0) {
+		snprintf(err, sizeof(err), "%s has no current record%s%s",
+		    a.pos[0], a.service != NULL ? " for " : "",
+		    a.service != NULL ? a.service : "");
+		rc = ADMIN_NOT_FOUND;
+	} else if (rc == ADMIN_OK)
+		printf("retired %" PRId64 " record%s of %s\n", n,
+		    n == 1 ? "" : "s", a.pos[0]);
+	return db_done(db, rc, err);
+}
+
+static int
+cmd_user_purge(int argc, char **argv)
+{
+	struct dbargs		a;
+	struct admin_purge	pg = { 0 };
+	struct sqldb		*db;
+	enum admin_rc		rc;
+	char			err[512];
+
+	db_parse(argc, argv, DBO_SERVICE | DBO_PURGE, 0, 0, &a);
+	db = db_connect(&a);
+	pg.service = a.service;
+	pg.grace_ms = (int64_t)(a.grace_days * 86400000.0);
+	pg.batch = a.batch;
+	pg.dry_run = a.dry_run;
+	pg.fn = print_user;
+	pg.arg = (void *)(a.dry_run ? "would purge" : "purged");
+	rc = admin_purge(db, &pg, now_ms(), err, sizeof(err));
+	if (a.dry_run)
+		printf("would purge %" PRId64 " record%s\n", pg.purged,
+		    pg.purged == 1 ? "" : "s");
+	else
+		printf("purged %" PRId64 " record%s; gave %" PRId64
+		    " node slot%s back\n", pg.purged, pg.purged == 1 ? "" :
+		    "s", pg.freed, pg.freed == 1 ? "" : "s");
+	return db_done(db, rc, err);
+}
+
+static int
+cmd_db_init(int argc, char **argv)
+{
+	struct dbargs	 a;
+	struct sqldb	*db;
+	enum admin_rc	 rc;
+	char		 err[512];
+	int		 created = 0;
+
+	db_parse(argc, argv, 0, 0, 0, &a);
+	db = db_connect(&a);
+	rc = admin_db_init(db, &created, err, sizeof(err));
+	if (rc == ADMIN_OK)
+		printf("%s\n", created ? "created Mozilla's schema" :
+		    "the schema was there already: it is Mozilla's");
+	return db_done(db, rc, err);
+}
+
+static int
+cmd_db_check(int argc, char **argv)
+{
+	struct dbargs		a;
+	struct admin_check	c;
+	struct sqldb		*db;
+	enum admin_rc		rc;
+	char			err[512];
+
+	db_parse(argc, argv, 0, 0, 0, &a);
+	db = db_connect(&a);
+	if ((rc = admin_db_check(db, &c, err, sizeof(err))) != ADMIN_OK)
+		return db_done(db, rc == ADMIN_INVALID ? ADMIN_ERR : rc, err);
+	printf("schema: Mozilla's (services, nodes, users)\n"
+	    "services: %" PRId64 "\nnodes: %" PRId64 "\nusers: %" PRId64
+	    " current, %" PRId64 " replaced\n", c.services, c.nodes,
+	    c.current_users, c.replaced_users);
+	if (c.missing_indexes[0] != '\0')
+		printf("warning: missing index%s of users: %s (lookups scan "
+		    "the table)\n", strchr(c.missing_indexes, ' ') != NULL ?
+		    "es" : "", c.missing_indexes);
+	if (c.duplicate_users > 0)
+		printf("warning: %" PRId64 " user%s more than one current "
+		    "record (tokend keeps the newest at the next request)\n",
+		    c.duplicate_users, c.duplicate_users == 1 ? " has" :
+		    "s have");
+	if (c.nodeless_users > 0)
+		printf("warning: %" PRId64 " current record%s no node "
+		    "(those users get one at their next request)\n",
+		    c.nodeless_users, c.nodeless_users == 1 ? " names" :
+		    "s name");
+	if (c.overfull_nodes > 0)
+		printf("warning: %" PRId64 " node%s current_load above "
+		    "capacity\n", c.overfull_nodes, c.overfull_nodes == 1 ?
+		    " has" : "s have");
+	return db_done(db, ADMIN_OK, err);
+}
+
 /* ---- commands, usage, --help ------------------------------------------ */
 
 /*
@@ -711,6 +1313,16 @@ cmd_status(int argc, char **argv)
  * (after "tokenctl NAME" in the usage) and the help its --help adds.
  * Defaults stated here are the code's; docs/man/tokenctl.1 says more.
  */
+/* The options every node, user and db command takes, and their exits. */
+#define DB_HELP \
+	"  -c, --config CONFIG  tokend's configuration: its [database] (url,\n" \
+	"                       password_file)\n" \
+	"  --db URL             or this database: sqlite:///PATH or\n" \
+	"                       postgres://USER[:PASS]@HOST[:PORT]/DB\n" \
+	"  --timeout MS         bound on each database call (default: 10000)\n" \
+	"Exit 0 done, 1 refused or failed (not found, exists, users on the\n" \
+	"node), 2 usage or a bad value, 3 the database is down, busy or slow.\n"
+
 static const struct command {
 	const char	*name;
 	int		(*fn)(int, char **);
@@ -808,6 +1420,101 @@ static const struct command {
 	    "  --interval S   seconds between the reads (default: 1)\n"
 	    "  --timeout S    seconds one read may take (default: 2)\n"
 	    "  --max-5xx PCT  degraded above this share of 5xx (default: 5)\n" },
+	{ "node add", cmd_node_add,
+	    "SERVICE NODE --capacity N [--available N] [--current-load N]\n"
+	    "                [--downed 0|1] [--backoff 0|1] [--pattern P] "
+	    "(-c CONFIG | --db URL)",
+	    "Adds NODE (an http:// or https:// URL, at most 64 characters) to\n"
+	    "SERVICE in the node-assignment database, and prints it.\n"
+	    "  --capacity N      how many users it may hold (required)\n"
+	    "  --available N     how many new users it takes before tokend\n"
+	    "                    releases more (default: N of --capacity)\n"
+	    "  --current-load N  users it holds already (default: 0)\n"
+	    "  --downed, --backoff 0|1  (default: 0)\n"
+	    "  --pattern P       add SERVICE too when the database lacks it,\n"
+	    "                    with api_endpoint pattern P\n"
+	    "                    ('{node}/1.5/{uid}')\n"
+	    DB_HELP },
+	{ "node list", cmd_node_list, "[SERVICE] (-c CONFIG | --db URL)",
+	    "Prints every node (of SERVICE), one a line: service, node,\n"
+	    "available, current_load, capacity, downed, backoff, and how many\n"
+	    "users (current records) it holds.\n"
+	    DB_HELP },
+	{ "node update", cmd_node_update,
+	    "SERVICE NODE [--capacity N] [--available N] [--current-load N]\n"
+	    "                [--downed 0|1] [--backoff 0|1] "
+	    "(-c CONFIG | --db URL)",
+	    "Changes what the options say of NODE, and prints it.\n"
+	    "  --capacity N      how many users it may hold: at or below\n"
+	    "                    current_load, it gets no new user, and the\n"
+	    "                    users on it stay (a warning says so)\n"
+	    "  --available N     new users it takes before capacity is released\n"
+	    "  --current-load N  users it holds (tokend counts them itself)\n"
+	    "  --downed 0|1      as node down, node down --off\n"
+	    "  --backoff 0|1     as node backoff, node backoff --off\n"
+	    DB_HELP },
+	{ "node down", cmd_node_down,
+	    "SERVICE NODE [--unassign | --off] (-c CONFIG | --db URL)",
+	    "Marks NODE down: no new user is sent to it, and its capacity is\n"
+	    "never released; users on it keep it.\n"
+	    "  --unassign  also unassign its users: each gets another node at\n"
+	    "              its next request, with none of its data there\n"
+	    "  --off       mark it up again\n"
+	    DB_HELP },
+	{ "node backoff", cmd_node_backoff,
+	    "SERVICE NODE [--off] (-c CONFIG | --db URL)",
+	    "Marks NODE backed off: no new user is sent to it while it is\n"
+	    "(its capacity is still released); users on it keep it.\n"
+	    "  --off  clear it\n"
+	    DB_HELP },
+	{ "node remove", cmd_node_remove,
+	    "SERVICE NODE [--force] (-c CONFIG | --db URL)",
+	    "Removes NODE and unassigns its users (each gets another node at\n"
+	    "its next request, with none of its data there).  Refused (exit 1)\n"
+	    "while users are on it, unless --force; node down first stops new\n"
+	    "users.  A node a config names (node, bootstrap_nodes) comes back\n"
+	    "at tokend's next start.\n"
+	    DB_HELP },
+	{ "user show", cmd_user_show,
+	    "EMAIL [--service S] (-c CONFIG | --db URL)",
+	    "Prints every record of EMAIL (for service S), oldest first:\n"
+	    "service, uid, node, generation, keys_changed_at, client_state,\n"
+	    "created_at, replaced_at (milliseconds; \"-\" for none: the\n"
+	    "current record has no replaced_at).  Exit 1 when there is none.\n"
+	    "  --service S  only S's records (default: every service's)\n"
+	    DB_HELP },
+	{ "user retire", cmd_user_retire,
+	    "EMAIL [--service S] (-c CONFIG | --db URL)",
+	    "Mozilla's retire (an account deleted): every current record of\n"
+	    "EMAIL (for service S) is marked replaced now and its generation\n"
+	    "set to the largest, so no older assertion gets a token for it.\n"
+	    "Exit 1 when it has no current record.\n"
+	    "  --service S  only S's records (default: every service's)\n"
+	    DB_HELP },
+	{ "user purge", cmd_user_purge,
+	    "[--grace-period DAYS] [--dry-run] [--batch N] [--service S]\n"
+	    "                (-c CONFIG | --db URL)",
+	    "Mozilla's purge_old_records: deletes the records replaced more\n"
+	    "than DAYS ago, printing each, in batches of N per transaction\n"
+	    "(safe while tokend serves; an interrupted run loses nothing and\n"
+	    "the next one goes on).  A node gets a slot back for a user who\n"
+	    "has no other record on it.  Storage nodes are not contacted.\n"
+	    "  --grace-period DAYS  default 7; a fraction is allowed\n"
+	    "  --dry-run            print what it would delete, change nothing\n"
+	    "  --batch N            1 to 1000, default 100\n"
+	    "  --service S          only S's records (default: every service)\n"
+	    DB_HELP },
+	{ "db init", cmd_db_init, "(-c CONFIG | --db URL)",
+	    "Creates Mozilla's schema (services, nodes, users and their\n"
+	    "indexes) in an empty database; a database that has it is only\n"
+	    "checked.  tokend does the same at start.\n"
+	    DB_HELP },
+	{ "db check", cmd_db_check, "(-c CONFIG | --db URL)",
+	    "Checks, changing nothing, that the tables have Mozilla's columns\n"
+	    "(exit 1 if not), and prints counts of services, nodes and users\n"
+	    "and warnings: missing indexes, users with several current\n"
+	    "records, users on no node, nodes loaded past capacity.\n"
+	    DB_HELP },
 };
 
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
