@@ -33,6 +33,7 @@ import hmac
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import stat
@@ -459,9 +460,12 @@ class KeySet:
     def __init__(self, path, name):
         self.path, self.name, self.keys = path, name, []
         self.stamp, self.checked = None, 0.0
+        self.reloads = self.refused = 0     # for the HEARTBEAT's jwks
+        self.error = None
         self.load(first=True)
 
     def load(self, first=False):
+        stamp = None
         try:
             st = os.stat(self.path)
             stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
@@ -485,16 +489,24 @@ class KeySet:
                 except (ValueError, TypeError) as e:
                     log("warning", f"[issuer {self.name}] {self.path}: key "
                         f"{i} skipped: {e}")
-            self.keys, self.stamp = keys, stamp
+            if not keys:
+                raise ValueError("no usable key")
+            self.keys, self.stamp, self.error = keys, stamp, None
             if not first:
+                self.reloads += 1
                 log("info", f"[issuer {self.name}] {self.path}: "
                     f"{len(keys)} keys reloaded")
         except (OSError, ValueError) as e:
             if first:
                 raise ConfigError(f"[issuer {self.name}] jwks_file "
                                   f"{self.path}: {e}") from None
-            log("warning", f"[issuer {self.name}] {self.path}: {e}; "
-                "keeping the keys in use")
+            if stamp is not None:   # this version is refused once
+                self.stamp = stamp
+                self.refused += 1
+            if str(e) != self.error:    # once, not every second
+                self.error = str(e)
+                log("warning", f"[issuer {self.name}] {self.path}: {e}; "
+                    "keeping the keys in use")
 
     def refresh(self, now, force=False):
         if force or now - self.checked >= 1.0:
@@ -1141,6 +1153,63 @@ def reply_fields(cfg, job, f):
 Z85 = re.compile(r"[0-9a-zA-Z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}")
 
 
+# ---------------------------------------------------------------- figures
+# docs/protocol.md, "Figures in a HEARTBEAT": optional, for the front's
+# metrics and /__heartbeat__.  Counts are cumulative since the start.
+
+BUCKETS = (0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+           0.25, 0.5, 1, 2.5, 5, 10)
+ERROR_CODES = ("invalid-request", "invalid-credentials", "invalid-timestamp",
+               "unknown-service", "error")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class Figures:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.jobs = 0
+        self.busy = [0] * (len(BUCKETS) + 1)    # the last: above 10 s
+        self.busy_us = 0
+        self.rejected = [0] * len(ERROR_CODES)
+        self.tokens = {}
+
+    def job(self, seconds, fields):
+        """Counts one answered job: its time, and its error or token."""
+        self.jobs += 1
+        i = next((i for i, b in enumerate(BUCKETS) if seconds <= b),
+                 len(BUCKETS))
+        self.busy[i] += 1
+        self.busy_us += int(seconds * 1e6)
+        f = dict(fields)
+        if "error" in f:
+            if f["error"] in ERROR_CODES:
+                self.rejected[ERROR_CODES.index(f["error"])] += 1
+        elif "service" in f:
+            self.tokens[f["service"]] = self.tokens.get(f["service"], 0) + 1
+
+    def fields(self):
+        keysets = [i.keys for i in self.cfg.issuers.values()
+                   if i.keys is not None]
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        try:
+            with open("/proc/self/statm") as f:
+                rss = int(f.read().split()[1]) * PAGE
+        except (OSError, ValueError, IndexError):
+            rss = 0
+        out = [("keys_missing", str(sum(1 for k in keysets if not k.keys))),
+               ("db_state", "-1"), ("jobs", str(self.jobs)),
+               ("busy", ",".join(map(str, self.busy + [self.busy_us]))),
+               ("rejected", ",".join(map(str, self.rejected))),
+               ("jwks", f"{sum(k.reloads for k in keysets)},"
+                        f"{sum(k.refused for k in keysets)}"),
+               ("cpu_us", str(int((ru.ru_utime + ru.ru_stime) * 1e6))),
+               ("rss", str(rss))]
+        if self.tokens:
+            out.append(("tokens", "\n".join(f"{s} {n}" for s, n in
+                                            sorted(self.tokens.items()))))
+        return out
+
+
 # ---------------------------------------------------------------- the link
 
 class Worker:
@@ -1163,6 +1232,8 @@ class Worker:
         self.lost_at = time.monotonic()   # no front yet
         self.stopping = False
         self.jobs = 0
+        self.figures = Figures(cfg)
+        self.last_figures = 0.0
         self.garbage = RateLimited()
 
     # -- the socket
@@ -1285,6 +1356,7 @@ class Worker:
             return
         self.hb, self.liveness = hb / 1000.0, live
         self.sock.setsockopt(zmq.SNDTIMEO, hb)
+        self.last_figures = 0.0     # figures at once after a WELCOME
         if not self.welcomed:
             log("info", f"joined the front at {self.endpoint} as "
                 f"{self.identity.decode()} (protocol {version}, credit "
@@ -1309,18 +1381,24 @@ class Worker:
         if job is None or len(job) != JOB_ID_LEN:
             self.garbage("warning", "dropped a JOB without an 8-byte job id")
             return
+        t0 = time.perf_counter()
         fields = reply_fields(self.cfg, job, f)
+        took = time.perf_counter() - t0
         if self.send(REPLY, fields):
             self.jobs += 1
+            svc = f.get("service", b"").decode("utf-8", "replace")
+            self.figures.job(took, fields + ([] if any(
+                k == "error" for k, _ in fields) else [("service", svc)]))
 
     # -- the loop
 
     def run(self):
         self.open()
         while not self.stopping:
-            timeout = max(0.0, min(self.last_out + self.hb,
-                                   self.last_in + self.hb * self.liveness)
-                          - time.monotonic())
+            due = min(self.last_out, self.last_figures if self.welcomed
+                      else self.last_out) + self.hb
+            timeout = max(0.0, min(due, self.last_in + self.hb *
+                                   self.liveness) - time.monotonic())
             try:
                 ev = dict(self.poller.poll(timeout * 1000))
             except zmq.ZMQError as e:
@@ -1340,7 +1418,11 @@ class Worker:
                 self.reconnect(f"the front was silent for "
                                f"{self.hb * self.liveness:.3f} s")
                 continue
-            if now - self.last_out >= self.hb:
+            if self.welcomed and now - self.last_figures >= self.hb:
+                # Figures every interval, busy or idle: also a heartbeat.
+                self.last_figures = now
+                self.send(HEARTBEAT, self.figures.fields())
+            elif now - self.last_out >= self.hb:
                 self.send(HEARTBEAT)
             if self.lost_at is not None and \
                     now - self.lost_at > self.cfg.orphan_timeout:

@@ -24,6 +24,7 @@ side by side with it, on the same secrets and keys:
                 message the layout allows; it drops each, keeps serving,
                 and reconnects (READY on a fresh connection, same identity)
                 when the broker goes silent
+  figures       its HEARTBEAT figures reach the front's metrics whole
   refused       a REFUSE makes it log both versions and exit 2
   restart       a front that restarts is rejoined; with no front for
                 orphan_timeout, the worker exits 1
@@ -240,6 +241,65 @@ def raw_jwt(key, payload):
     signing = T.b64url(json.dumps({"alg": key.alg, "kid": key.kid}).encode()
                        ) + "." + T.b64url(payload)
     return signing + "." + T.b64url(key.sign(signing.encode()))
+
+
+@test
+def figures_reach_the_front_metrics_and_heartbeat():
+    """The Python worker's HEARTBEAT figures (docs/protocol.md, "Figures in
+    a HEARTBEAT") are taken whole by the front: its metrics count the
+    Python worker's jobs, tokens and refusals, none of its fields is
+    refused, and /__heartbeat__ passes with it alone."""
+    import http.client
+    t = make_instance("tkd-pyw-figures-", workers="none",
+                      heartbeat_interval=200)
+    t.mport = T.free_port()
+    t.write_config(*sections(t, workers="none", heartbeat_interval=200),
+                   ("metrics", [("listen", f"127.0.0.1:{t.mport}")]))
+    t.start()
+    w = PyWorkerProc(t)
+    w.wait_log("joined the front")
+    for i in range(5):
+        assert t.token(jwt("EdDSA", f"fig{i}"))[0] == 200
+    assert t.token(jwt("EdDSA", aud="nobody"))[0] == 401
+    assert t.request("POST", "/v1/token", {
+        "assertion": jwt("EdDSA"), "service": OTHER})[0] == 200
+
+    def sample(text, name, labels=""):
+        m = re.search(r"^" + re.escape(name + labels) + r" (\S+)$", text,
+                      re.M)
+        return float(m.group(1)) if m else 0.0
+
+    def scrape():
+        conn = http.client.HTTPConnection("127.0.0.1", t.mport, timeout=5)
+        try:
+            conn.request("GET", "/metrics")
+            return conn.getresponse().read().decode()
+        finally:
+            conn.close()
+    want = {("tokend_worker_jobs_total", ""): 7,
+            ("tokend_tokens_issued_total",
+             '{service="sync-1.5",format="tokenlib"}'): 5,
+            ("tokend_tokens_issued_total",
+             '{service="other-1.0",format="fernet"}'): 1,
+            ("tokend_assertions_rejected_total",
+             '{reason="invalid-credentials"}'): 1}
+
+    def done():
+        text = scrape()
+        return text if all(sample(text, n, lb) == v for (n, lb), v in
+                           want.items()) else None
+    try:
+        text = T.wait_until(done, 5, what="the Python worker's figures")
+    except TimeoutError:
+        raise AssertionError("figures not as expected:\n" + "\n".join(
+            line for line in scrape().splitlines() if any(
+                line.startswith(n) for n, _ in want))) from None
+    assert sample(text, "tokend_metrics_heartbeat_fields_rejected_total") \
+        == 0, text
+    assert sample(text, "tokend_worker_duration_seconds_count") == 7
+    st, _, body = t.get("/__heartbeat__")
+    assert st == 200, (st, body)
+    assert w.stop() == 0
 
 
 def rejection_cases():
