@@ -2,7 +2,8 @@
 """test_bench - scripts/bench itself, run short against the real daemon.
 
 The figures of docs/performance.md come from scripts/bench, so it must keep
-working: a short run (1 s, 8 connections, idle connections, the half-rate
+working (also --nodes sqlite, the node-assignment database's cost): a short
+run (1 s, 8 connections, idle connections, the half-rate
 probe, a [server] key through --set) must exit 0 and print every figure,
 with every request answered 200 and plausible values.  It measures nothing
 here: the machine running the tests is busy with them.  A short --sweep
@@ -134,6 +135,15 @@ def sweep_refuses_a_run_past_its_bound():
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         universal_newlines=True, timeout=30, cwd=ROOT)
     assert p.returncode == 2 and "goes with --sweep" in p.stderr, p.stderr
+def nodes_sqlite_short_run_prints_every_figure():
+    r, err = bench("--nodes", "sqlite", "--warmup", "0")
+    for k in ("fixed_cpu_us_per_token", "db_cpu_us_per_token",
+              "returning_overhead_pct", "first_request_cpu_us_per_token",
+              "first_request_overhead_pct", "first_requests"):
+        assert r.get(k) is not None, f"{k} missing: {r}\n{err[-2000:]}"
+    assert r["nodes"] == "sqlite" and r["first_requests"] == 20, r
+    assert r["fixed_cpu_us_per_token"] > 0 and \
+        r["db_cpu_us_per_token"] > 0, r
 
 
 if __name__ == "__main__":
