@@ -31,7 +31,6 @@ Run from the repository root:
 """
 
 import base64
-import json
 import os
 import sqlite3
 import subprocess
@@ -183,7 +182,14 @@ class Fixture:
         self.t.write_secrets(uid=T.new_secret(), sync=T.new_secret())
         self.configure()
         self.t.start(timeout=30)
+        self.wait_bootstrapped()
         self.db = DB(backend, self.dbname)
+
+    def wait_bootstrapped(self):
+        """The workers make the schema and the node after tokend answers
+        its heartbeat: a first request waits for them."""
+        st, _, doc = self.get(new_user(), timeout=REQUEST_TIMEOUT + 5)
+        assert st == 200, (st, doc)
 
     def configure(self, **database):
         db = {"url": self.url, "timeout": DB_TIMEOUT_MS,
@@ -222,13 +228,8 @@ class Fixture:
         if keys_changed_at is not False:
             h["X-KeyID"] = key_id(keys_changed_at, client_state)
         h.update(headers or {})
-        st, hd, body = T.http_request(self.t.port, "GET", path, None,
-                                      headers=h, timeout=timeout)
-        try:
-            doc = json.loads(body)
-        except ValueError:
-            doc = body
-        return st, hd, doc
+        return T.http_request(self.t.port, "GET", path, None, headers=h,
+                              timeout=timeout)
 
     def ok(self, user, **kw):
         st, hd, doc = self.get(user, **kw)
@@ -305,13 +306,15 @@ def both(fn):
 @T.test
 def bootstrap_node_created_at_start_with_available_equal_capacity():
     for fx in FX.values():
-        # setup() started each tokend on an empty database: the node the
-        # config names is there, and a new user is served at once.
+        # setup() started each tokend on an empty database and sent one
+        # user: the node the config names was made with available equal to
+        # capacity, and that user took one place.
         sid = fx.db.service_id()
         assert fx.db.one("SELECT pattern FROM services WHERE id = ?",
                          sid)[0] == PATTERN
         n = fx.db.node(NODE)
-        assert n["capacity"] == CAPACITY and n["available"] == CAPACITY, n
+        assert (n["capacity"], n["current_load"], n["available"]) == \
+            (CAPACITY, 1, CAPACITY - 1), n
 
 
 @T.test
@@ -326,13 +329,12 @@ def database_from_an_empty_file():
         T.section("database", {"url": "sqlite:///" + path}, {}),
         T.service_section(SERVICE, node=NODE, nodes="database"))
     t.start(timeout=30)
-    st, _, body = T.http_request(t.port, "GET", "/1.0/sync/1.5", None,
-                                 headers={"Authorization": "Bearer " +
-                                          T.fxa_token(user=new_user(),
-                                                      generation=1),
-                                          "X-KeyID": key_id(1, "aa")})
-    assert st == 200, (st, body)
-    doc = json.loads(body)
+    st, _, doc = T.http_request(t.port, "GET", "/1.0/sync/1.5", None,
+                                headers={"Authorization": "Bearer " +
+                                         T.fxa_token(user=new_user(),
+                                                     generation=1),
+                                         "X-KeyID": key_id(1, "aa")})
+    assert st == 200, (st, doc)
     db = DB("sqlite", path)
     assert db.one("SELECT COUNT(*) FROM users")[0] == 1
     assert db.one("SELECT uid FROM users")[0] == doc["uid"]
@@ -388,9 +390,15 @@ def keys_changed_at_rules(fx):
     assert (st, doc) == (401, unauthorized("invalid-keysChangedAt")), \
         (st, doc)
     assert fx.ok(u, generation=1233, keys_changed_at=1234)["uid"] == uid
-    # 0 is absent: the record keeps its value
-    assert fx.ok(u, generation=1233, keys_changed_at=0)["uid"] == uid
-    assert fx.db.users(email(u))[0]["keys_changed_at"] == 1234
+    # 0 is absent: a record without one stays without
+    v = new_user()
+    uid = fx.db.add_user(email(v), generation=1234, keys_changed_at=None)
+    assert fx.ok(v, generation=1234, keys_changed_at=0)["uid"] == uid
+    assert fx.db.users(email(v))[0]["keys_changed_at"] is None
+    # and absent is below any keys_changed_at on record
+    st, _, doc = fx.get(u, generation=1240, keys_changed_at=0)
+    assert (st, doc) == (401, unauthorized("invalid-keysChangedAt")), \
+        (st, doc)
 
 
 @both
@@ -792,6 +800,12 @@ def tokenctl_db_init_and_check_on_a_new_database():
     d = T.instance("tkd-nodes-ctl-").dir
     url = "sqlite:///" + os.path.join(d, "new.db")
     ctl = os.path.join(T.build_dir(), "tokenctl")
+    p = subprocess.run([ctl, "db", "check", "--db", url],
+                       capture_output=True, timeout=30)
+    assert p.returncode == 1 and b"no database there" in p.stderr, p
+    assert not os.path.exists(os.path.join(d, "new.db"))
+    # an empty file is a database without the schema
+    open(os.path.join(d, "new.db"), "wb").close()
     p = subprocess.run([ctl, "db", "check", "--db", url],
                        capture_output=True, timeout=30)
     assert p.returncode == 1 and b"not Mozilla's schema" in p.stderr, p
