@@ -496,14 +496,19 @@ issue_assigned(const struct config *cfg, const struct mint_request *req,
 	    req->key_client_state : req->keys_changed_at == 0 &&
 	    req->client_state != NULL ? req->client_state : "";
 	st = users_assign(req->db->db, &q, wall_ms(), &rec, &why);
-	req->db->state = st == USERS_UNAVAILABLE ? 0 : 1;
 	if (st != USERS_OK) {
-		if (st == USERS_ERROR || st == USERS_UNKNOWN_SERVICE)
+		/* The operator's to know; the client gets Mozilla's words. */
+		if (st == USERS_ERROR || st == USERS_UNKNOWN_SERVICE ||
+		    (st == USERS_UNAVAILABLE && req->db->state != 0))
 			log_warnx("database: service %s: %s", svc->name,
-			    why != NULL ? why : "error");
+			    users_last_error(req->db->db));
+		req->db->state = st == USERS_UNAVAILABLE ? 0 : 1;
 		assign_failed(st, why, res);
 		return;
 	}
+	if (req->db->state == 0)
+		log_info("database: answering again");
+	req->db->state = 1;
 	if (metrics_hash(service_metrics_secret(svc), id->user,
 	    strlen(id->user), res->hashed_fxa_uid) == -1 ||
 	    snprintf(tohash, sizeof(tohash), "%snone", res->hashed_fxa_uid) < 0 ||

@@ -348,6 +348,32 @@ def fxa_user_mozillas_email_and_generation():
         S.fxa.set_mode("mock")
 
 
+@test
+def locked_database_503_then_recovers():
+    # SQLite locked by another writer past [database] timeout: a new user
+    # (whose assignment writes) gets 503 with Retry-After in bounded time,
+    # and is served once the lock is gone.
+    name, t, _ = S.backends[0]
+    c = sqlite3.connect(t.path("state/tokend.db"), timeout=5,
+                        isolation_level=None)
+    try:
+        c.execute("BEGIN EXCLUSIVE")
+        S.t = t
+        t0 = time.monotonic()
+        st, h, body = ts_get("gina", "1-qqo")
+        took = time.monotonic() - t0
+        assert st == 503 and h.get("retry-after") == "1", (st, h, body)
+        assert body["status"] == "error", body
+        assert took < 3, f"503 after {took:.1f}s"
+    finally:
+        c.execute("COMMIT")
+        c.close()
+    body = check_ok(ts_get("gina", "1-qqo"), "gina after the lock")
+    assert len(sqlite_query(t.path("state/tokend.db"))(
+        "SELECT uid FROM users WHERE email = ?",
+        ("gina@idp.example.com",))) == 1
+
+
 def teardown(failed):
     T.teardown(failed)
     if S.fxa is not None:
