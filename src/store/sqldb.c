@@ -369,6 +369,12 @@ sqldb_text(struct sqldb *db, int col)
 	return s != NULL ? s : "";
 }
 
+void
+sqldb_end(struct sqldb *db)
+{
+	db->be->end(db);
+}
+
 int64_t
 sqldb_changes(struct sqldb *db)
 {

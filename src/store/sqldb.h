@@ -149,6 +149,13 @@ int		 sqldb_next(struct sqldb *);
 int		 sqldb_isnull(struct sqldb *, int col);
 int64_t		 sqldb_int(struct sqldb *, int col);	/* NULL: 0 */
 const char	*sqldb_text(struct sqldb *, int col);	/* NULL: "" */
+/*
+ * Ends the last statement before all its rows were read.  Do it when
+ * reading stops early: on SQLite an unfinished SELECT outside a
+ * transaction keeps its read snapshot (and holds back the WAL checkpoint)
+ * until the connection's next statement.
+ */
+void		 sqldb_end(struct sqldb *);
 /* Rows changed by the last INSERT, UPDATE or DELETE. */
 int64_t		 sqldb_changes(struct sqldb *);
 

@@ -275,6 +275,7 @@ read_service(struct users_db *u, const char *service, int64_t *id,
 			    sqldb_isnull(u->sql, 1) ? "" :
 			    sqldb_text(u->sql, 1));
 	}
+	sqldb_end(u->sql);
 	return SQLDB_OK;
 }
 
@@ -288,7 +289,7 @@ read_records(struct users_db *u, struct ctx *c)
 	struct sqldb		*db = u->sql;
 	struct rec		*r;
 	enum sqldb_rc		 rc;
-	int			 more;
+	int			 more = 0;
 
 	c->nrecs = 0;
 	if ((rc = sqldb_run(db, SQLDB_USERS_GET, p, 2)) != SQLDB_OK)
@@ -312,6 +313,7 @@ read_records(struct users_db *u, struct ctx *c)
 			snprintf(c->pattern, sizeof(c->pattern), "%s",
 			    sqldb_text(db, 8));
 	}
+	sqldb_end(db);
 	if (c->nrecs < MAX_RECORDS && more < 0)
 		return (enum sqldb_rc)more;
 	return SQLDB_OK;
@@ -363,6 +365,7 @@ best_node(struct users_db *u, struct ctx *c, int64_t *id, char *node,
 		if (r == 1) {
 			*id = sqldb_int(u->sql, 0);
 			snprintf(node, nodelen, "%s", sqldb_text(u->sql, 1));
+			sqldb_end(u->sql);
 			return SQLDB_OK;
 		}
 		if (round == u->max_releases)
@@ -393,6 +396,7 @@ insert_record(struct users_db *u, struct ctx *c, int64_t generation,
 	if ((r = sqldb_next(u->sql)) != 1)
 		return r < 0 ? (enum sqldb_rc)r : SQLDB_ERR;
 	*uid = sqldb_int(u->sql, 0);
+	sqldb_end(u->sql);
 	return SQLDB_OK;
 }
 
