@@ -64,6 +64,7 @@ struct users_db {
 		int64_t	 id;
 	}		 services[SERVICE_CACHE];
 	size_t		 nservices;
+	struct ctx	*ctx;		/* users_assign's, made once */
 	char		 error[512];
 };
 
@@ -71,7 +72,7 @@ struct users_db {
 struct rec {
 	int64_t		 uid;
 	int		 has_node;
-	char		 node[NODE_MAX + 1];
+	char		 node[USERS_URL_MAX + 1];
 	int64_t		 generation;
 	int		 has_kca;
 	int64_t		 kca;
@@ -100,8 +101,24 @@ struct ctx {
 	size_t		 nold;
 	struct opt	 auth_gen, auth_kca;
 	const char	*why;
-	char		 pattern[PATTERN_MAX + 1];
+	int		 toolong;	/* a value the buffers cannot hold */
+	char		 pattern[USERS_URL_MAX + 1];
 };
+
+/* Copies src whole into dst; -1 (and dst cut) when it does not fit. */
+static int
+copy(char *dst, size_t size, const char *src)
+{
+	size_t	n = strlen(src);
+
+	if (n >= size) {
+		memcpy(dst, src, size - 1);
+		dst[size - 1] = '\0';
+		return -1;
+	}
+	memcpy(dst, src, n + 1);
+	return 0;
+}
 
 enum step {
 	STEP_DONE,		/* the answer is in ctx (or *status) */
@@ -160,7 +177,9 @@ users_open(const struct users_settings *s, char *err, size_t errlen)
 		    "100");
 		return NULL;
 	}
-	if ((u = calloc(1, sizeof(*u))) == NULL) {
+	if ((u = calloc(1, sizeof(*u))) == NULL ||
+	    (u->ctx = malloc(sizeof(*u->ctx))) == NULL) {
+		free(u);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -168,7 +187,7 @@ users_open(const struct users_settings *s, char *err, size_t errlen)
 	u->max_releases = s->max_releases;
 	u->sql = sqldb_open(s->url, s->password, s->timeout_ms, err, errlen);
 	if (u->sql == NULL) {
-		free(u);
+		users_close(u);
 		return NULL;
 	}
 	/*
@@ -195,6 +214,7 @@ users_close(struct users_db *u)
 	if (u == NULL)
 		return;
 	sqldb_close(u->sql);
+	free(u->ctx);
 	free(u);
 }
 
@@ -270,10 +290,9 @@ read_service(struct users_db *u, const char *service, int64_t *id,
 		return (enum sqldb_rc)r;
 	if (r == 1) {
 		*id = sqldb_int(u->sql, 0);
-		if (pattern != NULL)
-			snprintf(pattern, patlen, "%s",
-			    sqldb_isnull(u->sql, 1) ? "" :
-			    sqldb_text(u->sql, 1));
+		if (pattern != NULL && copy(pattern, patlen,
+		    sqldb_text(u->sql, 1)) == -1)
+			u->ctx->toolong = 1;
 	}
 	sqldb_end(u->sql);
 	return SQLDB_OK;
@@ -292,25 +311,27 @@ read_records(struct users_db *u, struct ctx *c)
 	int			 more = 0;
 
 	c->nrecs = 0;
+	c->toolong = 0;
 	if ((rc = sqldb_run(db, SQLDB_USERS_GET, p, 2)) != SQLDB_OK)
 		return rc;
 	while (c->nrecs < MAX_RECORDS && (more = sqldb_next(db)) == 1) {
 		r = &c->recs[c->nrecs++];
-		memset(r, 0, sizeof(*r));
 		r->uid = sqldb_int(db, 0);
 		r->has_node = !sqldb_isnull(db, 1);
-		snprintf(r->node, sizeof(r->node), "%s", sqldb_text(db, 1));
+		/* Never cut: a shortened node URL is another node. */
+		c->toolong |= copy(r->node, sizeof(r->node),
+		    sqldb_text(db, 1));
 		r->generation = sqldb_int(db, 2);
 		r->has_kca = !sqldb_isnull(db, 3);
 		r->kca = sqldb_int(db, 3);
-		snprintf(r->client_state, sizeof(r->client_state), "%s",
+		c->toolong |= copy(r->client_state, sizeof(r->client_state),
 		    sqldb_text(db, 4));
 		r->created_at = sqldb_int(db, 5);
 		r->replaced = !sqldb_isnull(db, 6);
 		r->replaced_at = sqldb_int(db, 6);
 		r->nodeid = sqldb_int(db, 7);
 		if (c->nrecs == 1)
-			snprintf(c->pattern, sizeof(c->pattern), "%s",
+			c->toolong |= copy(c->pattern, sizeof(c->pattern),
 			    sqldb_text(db, 8));
 	}
 	sqldb_end(db);
@@ -364,7 +385,8 @@ best_node(struct users_db *u, struct ctx *c, int64_t *id, char *node,
 			return (enum sqldb_rc)r;
 		if (r == 1) {
 			*id = sqldb_int(u->sql, 0);
-			snprintf(node, nodelen, "%s", sqldb_text(u->sql, 1));
+			if (copy(node, nodelen, sqldb_text(u->sql, 1)) == -1)
+				c->toolong = 1;
 			sqldb_end(u->sql);
 			return SQLDB_OK;
 		}
@@ -411,13 +433,13 @@ allocate(struct users_db *u, struct ctx *c, int64_t generation,
 	struct sqldb_param	p[2];
 	struct rec		*n = &c->user;
 	int64_t			 nodeid, uid;
-	char			 node[NODE_MAX + 1];
+	char			 node[USERS_URL_MAX + 1];
 	enum sqldb_rc		 rc;
 
 	*none = 0;
 	if ((rc = best_node(u, c, &nodeid, node, sizeof(node))) != SQLDB_OK)
 		return rc;
-	if (nodeid == 0) {
+	if (nodeid == 0 || c->toolong) {	/* toolong: refused above */
 		*none = 1;
 		return SQLDB_OK;
 	}
@@ -431,11 +453,11 @@ allocate(struct users_db *u, struct ctx *c, int64_t generation,
 	memset(n, 0, sizeof(*n));
 	n->uid = uid;
 	n->has_node = 1;
-	snprintf(n->node, sizeof(n->node), "%s", node);
+	copy(n->node, sizeof(n->node), node);
 	n->generation = generation;
 	n->has_kca = kca.set;
 	n->kca = kca.v;
-	snprintf(n->client_state, sizeof(n->client_state), "%s", client_state);
+	copy(n->client_state, sizeof(n->client_state), client_state);
 	n->created_at = c->now;
 	n->nodeid = nodeid;
 	return SQLDB_OK;
@@ -609,8 +631,8 @@ rules(struct users_db *u, struct ctx *c, int writing, enum users_status *st,
 			return STEP_DONE;
 		c->user.uid = uid;
 		c->user.created_at = c->now;
-		snprintf(c->user.client_state, sizeof(c->user.client_state),
-		    "%s", c->q->client_state);
+		copy(c->user.client_state, sizeof(c->user.client_state),
+		    c->q->client_state);
 	} else if (generation != c->user.generation ||
 	    kca.set != c->user.has_kca || kca.v != c->user.kca) {
 		if (!writing)
@@ -707,93 +729,91 @@ service_id(struct users_db *u, const char *service, int64_t *id)
 	return rc;
 }
 
+/* The answer, from the user's record after the rules ran. */
+static enum users_status
+answer(struct users_db *u, const struct ctx *c, struct users_record *out,
+    const char **why)
+{
+	const struct rec	*usr = &c->user;
+
+	out->uid = usr->uid;
+	out->nodeid = usr->nodeid;
+	if (copy(out->node, sizeof(out->node), usr->node) == -1 ||
+	    endpoint(out->endpoint, sizeof(out->endpoint), c->pattern,
+	    usr->node, usr->uid, c->q->service) == -1)
+		return refuse(u, USERS_ERROR, why, "the endpoint is longer "
+		    "than 1024 bytes");
+	out->generation = usr->generation;
+	out->keys_changed_at = usr->has_kca ? usr->kca : 0;
+	copy(out->client_state, sizeof(out->client_state), usr->client_state);
+	out->created_at = usr->created_at;
+	out->replaced_at = 0;
+	return USERS_OK;
+}
+
 enum users_status
 users_assign(struct users_db *u, const struct users_query *q, int64_t now_ms,
     struct users_record *out, const char **why)
 {
-	struct ctx		*c;
+	struct ctx		*c = u->ctx;
 	char			 lock[SERVICE_MAX + USERS_EMAIL_MAX + 2];
 	const char		*bad;
 	enum users_status	 st = USERS_ERROR;
 	enum sqldb_rc		 rc;
-	enum step		 step;
+	int64_t			 sid;
 	int			 writing = 0;
 
 	*why = NULL;
 	if ((bad = check_query(q)) != NULL)
 		return refuse(u, USERS_ERROR, why, bad);
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return refuse(u, USERS_ERROR, why, "out of memory");
 	c->q = q;
 	c->now = now_ms;
+	c->why = NULL;
 	c->auth_gen = (struct opt){ q->generation != 0, q->generation };
 	c->auth_kca = (struct opt){ q->keys_changed_at != 0,
 	    q->keys_changed_at };
 	if ((rc = ensure_schema(u)) != SQLDB_OK ||
 	    (rc = service_id(u, q->service, &c->sid)) != SQLDB_OK)
 		goto dbfail;
-	if (c->sid == 0) {
-		free(c);
+	if (c->sid == 0)
 		return refuse(u, USERS_UNKNOWN_SERVICE, why,
 		    "the service has no row in the database");
-	}
 	/* First without a transaction: most requests only read. */
 	if ((rc = read_records(u, c)) != SQLDB_OK)
 		goto dbfail;
-	step = rules(u, c, 0, &st, &rc);
-	if (step == STEP_WRITE) {
+	if (!c->toolong && rules(u, c, 0, &st, &rc) == STEP_WRITE) {
 		writing = 1;
 		snprintf(lock, sizeof(lock), "%s\n%s", q->service, q->email);
 		if ((rc = sqldb_begin(u->sql, SQLDB_WRITE, lock)) != SQLDB_OK ||
 		    (rc = read_records(u, c)) != SQLDB_OK)
 			goto dbfail;
-		rules(u, c, 1, &st, &rc);
+		if (!c->toolong)
+			rules(u, c, 1, &st, &rc);
 		if (rc != SQLDB_OK)
 			goto dbfail;
-	}
-	if (st == USERS_OK && c->nrecs == 0) {
 		/* A new user: the pattern in the same transaction. */
-		int64_t	sid;
-
-		if ((rc = read_service(u, q->service, &sid, c->pattern,
-		    sizeof(c->pattern))) != SQLDB_OK)
+		if (st == USERS_OK && c->nrecs == 0 && (rc = read_service(u,
+		    q->service, &sid, c->pattern, sizeof(c->pattern))) !=
+		    SQLDB_OK)
 			goto dbfail;
+	}
+	if (c->toolong) {
+		sqldb_rollback(u->sql);
+		return refuse(u, USERS_ERROR, why, "the database holds a node "
+		    "URL, client state or pattern longer than its column "
+		    "allows");
 	}
 	/* A refusal keeps what was written before it, as Mozilla's does. */
 	if (writing && (rc = sqldb_commit(u->sql)) != SQLDB_OK)
 		goto dbfail;
-	if (st == USERS_NO_NODE) {
-		free(c);
+	if (st == USERS_NO_NODE)
 		return refuse(u, st, why, WHY_SERVER);
-	}
-	if (st != USERS_OK) {
-		*why = c->why;
-		snprintf(u->error, sizeof(u->error), "%s", c->why);
-		free(c);
-		return st;
-	}
-	memset(out, 0, sizeof(*out));
-	out->uid = c->user.uid;
-	out->nodeid = c->user.nodeid;
-	snprintf(out->node, sizeof(out->node), "%s", c->user.node);
-	if (endpoint(out->endpoint, sizeof(out->endpoint), c->pattern,
-	    c->user.node, c->user.uid, q->service) == -1) {
-		free(c);
-		return refuse(u, USERS_ERROR, why, "the endpoint is longer "
-		    "than 1024 bytes");
-	}
-	out->generation = c->user.generation;
-	out->keys_changed_at = c->user.has_kca ? c->user.kca : 0;
-	snprintf(out->client_state, sizeof(out->client_state), "%s",
-	    c->user.client_state);
-	out->created_at = c->user.created_at;
-	out->replaced_at = 0;
-	free(c);
-	return USERS_OK;
+	if (st != USERS_OK)
+		return refuse(u, st, why, c->why);
+	return answer(u, c, out, why);
 dbfail:
 	st = db_status(u, rc, why);
 	sqldb_rollback(u->sql);
-	free(c);
 	return st;
 }
 

@@ -971,6 +971,33 @@ test_sqlite_files(void **state)
 	assert_non_null(strstr(err, "No such file"));
 }
 
+/*
+ * SQLite does not enforce VARCHAR lengths: a node URL or client state
+ * longer than Mozilla's columns (written by hand) is refused, never cut
+ * (a shortened node URL is another node).
+ */
+static void
+test_sqlite_overlong_values(void **state)
+{
+	struct fx	*f = *state;
+	char		 node[1200];
+	const char	*why;
+
+	memcpy(node, "https://", 8);
+	memset(node + 8, 'n', sizeof(node) - 9);
+	node[sizeof(node) - 1] = '\0';
+	sq(f, "UPDATE nodes SET node = '%s'", node);
+	assert_int_equal(assign(f, 1, 0, "", NULL, &why), USERS_ERROR);
+	assert_non_null(strstr(why, "longer than its column"));
+	assert_int_equal(count_users(f), 0);
+	assert_int_equal(node_col(f, f->node0, "current_load"), 0);
+	sq(f, "UPDATE nodes SET node = 'https://node0'");
+	add_user(f, f->node0, 1, -1, "0123456789abcdef0123456789abcdef0", 1,
+	    -1);
+	assert_int_equal(assign(f, 1, 0, "", NULL, &why), USERS_ERROR);
+	assert_non_null(strstr(why, "longer than its column"));
+}
+
 /* ---- URLs (no database) ------------------------------------------------ */
 
 static void
@@ -1231,6 +1258,7 @@ main(void)
 		cmocka_unit_test(test_silent_server),
 		BOTH("sqlite: ", setup_lite, setup_lite_bare),
 		CASE("sqlite: ", test_sqlite_files, setup_lite_bare),
+		CASE("sqlite: ", test_sqlite_overlong_values, setup_lite),
 		BOTH("postgres: ", setup_pg, setup_pg_bare),
 		CASE("postgres: ", test_pg_reconnect, setup_pg),
 		CASE("postgres: ", test_pg_slow, setup_pg),
