@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <zmq.h>
 
 #include "core/conf.h"
 #include "core/log.h"
@@ -35,6 +36,7 @@
 #include "identity/jwks.h"
 #include "identity/jws.h"
 #include "identity/keys.h"
+#include "pool/curve.h"
 #include "pool/protocol.h"
 #include "store/store.h"
 #include "store/users.h"
@@ -383,14 +385,15 @@ static const struct conf_key server_keys[] = {
 	  CONF_RELOAD,
 	  .doc = "A worker exits once its resident size passes this many MiB "
 	  "and is replaced; 0 turns it off." },
-	{ "uid_secret_file", &secret_type, SRV(uid_secret), 0, 0, NULL,
-	  CONF_RELOAD,
+	{ "uid_secret_file", &secret_type, SRV(uid_secret), 0, 0,
+	  CONF_OPTIONAL, CONF_RELOAD,
 	  .doc = "The secret that keys the hash giving each (issuer, subject) "
 	  "its numeric uid (docs/tokens.md): one secret of at least 32 bytes "
 	  "on one line, in a file of mode 0600 or 0400 that the user tokend "
 	  "runs as can read.  Make one with `(umask 077; openssl rand -hex 32 "
 	  "> uid.secret)`.  Keep it forever: a reload applies a new one like "
-	  "any key, and a new one changes every uid.",
+	  "any key, and a new one changes every uid.  Required, except on a "
+	  "front with remote workers only ([remote]), which keys no uid.",
 	  .example = "uid.secret" },
 	{ .name = NULL }
 };
@@ -418,6 +421,7 @@ finish_server(struct conf *l, void *obj)
 	long		 ncpu;
 	int		 rc = 0;
 
+	c->server_line = conf_section_line(l);
 	if (c->workers == WORKERS_NONE)
 		c->workers = 0;
 	else if (c->workers == 0) {
@@ -1538,6 +1542,295 @@ clear_service(void *obj)
 	service_clear(sv);
 }
 
+/* ---- [remote]: worker hosts over CURVE TCP ------------------------------ */
+
+uint16_t
+config_endpoint_port(const char *endpoint)
+{
+	const char	*colon;
+	long		 port;
+
+	if (endpoint == NULL || strncmp(endpoint, "tcp://", 6) != 0 ||
+	    (colon = strrchr(endpoint, ':')) == NULL ||
+	    colon < endpoint + 6 || conf_parse_long(colon + 1, &port) == -1 ||
+	    port < 1 || port > 65535)
+		return 0;
+	return (uint16_t)port;
+}
+
+/*
+ * listen (the front) and connect (a worker host): tcp://HOST:PORT, and
+ * nothing else.  Plain TCP without CURVE, ipc and the rest are not
+ * offered here.  The front binds a numeric address (or * for every
+ * one): it has no resolver after set-up; a worker host may name its
+ * front.
+ */
+static int
+set_endpoint(struct conf *l, const struct conf_key *k, void *obj,
+    const char *v)
+{
+	char		 host[256];
+	unsigned char	 addr[sizeof(struct in6_addr)];
+	const char	*h = v + 6, *colon = strrchr(v, ':');
+	size_t		 hlen;
+	int		 bind = strcmp(k->name, "listen") == 0;
+
+	if (strncmp(v, "tcp://", 6) != 0 || colon == NULL || colon < h ||
+	    config_endpoint_port(v) == 0)
+		return conf_fail(l, "%s: expected tcp://%s:PORT with a port of "
+		    "1..65535, got \"%s\" (the remote workers' endpoint is TCP "
+		    "with CURVE, nothing else)", k->name, bind ? "ADDRESS" :
+		    "HOST", v);
+	hlen = (size_t)(colon - h);
+	if (hlen == 0 || hlen >= sizeof(host))
+		return conf_fail(l, "%s: no host in \"%s\"", k->name, v);
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (host[0] == '[' && hlen >= 2 && host[hlen - 1] == ']') {
+		host[hlen - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, addr) != 1)
+			return conf_fail(l, "%s: \"%s\" is not an IPv6 address",
+			    k->name, host + 1);
+	} else if (bind && strcmp(host, "*") != 0 &&
+	    inet_pton(AF_INET, host, addr) != 1)
+		return conf_fail(l, "%s: \"%s\" is not a numeric IPv4 address "
+		    "or * (write IPv6 as [ADDRESS])", k->name, host);
+	else if (!bind && strspn(host, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != hlen)
+		return conf_fail(l, "%s: \"%s\" is not a host name or address",
+		    k->name, host);
+	return conf_str.set(l, k, obj, v);
+}
+
+static const struct conf_type endpoint_type = { .set = set_endpoint,
+    .clear = conf_clear_str, .show = conf_show_str, .swap = conf_swap_ptr };
+
+/* A Z85 public key, given in the file itself: public keys are no secret. */
+static int
+set_public_key(struct conf *l, const struct conf_key *k, void *obj,
+    const char *v)
+{
+	uint8_t	key[CURVE_KEY_LEN];
+
+	if (curve_key_decode(v, strlen(v), key) == -1)
+		return conf_fail(l, "%s: not a CURVE public key (40 characters "
+		    "of Z85, as tokenctl curve-keypair prints)", k->name);
+	return conf_str.set(l, k, obj, v);
+}
+
+static const struct conf_type public_key_type = { .set = set_public_key,
+    .clear = conf_clear_str, .show = conf_show_str, .swap = conf_swap_ptr };
+
+/*
+ * secret_key_file: this end's CURVE secret key, one Z85 line in a file
+ * with the rules of every secret file (tokens/secret.h: mode 0600 or
+ * 0400, a regular file).  Its public key is derived from it.
+ */
+static void
+purge_curve_secret(const struct conf_key *k, void *obj)
+{
+	struct remote_config	*r = obj;
+
+	explicit_bzero(r->secret_key, sizeof(r->secret_key));
+}
+
+static int
+set_curve_secret(struct conf *l, const struct conf_key *k, void *obj,
+    const char *v)
+{
+	struct remote_config	*r = obj;
+	struct secret		 s;
+	uint8_t			 key[CURVE_KEY_LEN];
+	int			 rc = 0;
+
+	if (load_secret(l, k, v, &s) == -1)
+		return -1;
+	if (curve_key_decode((const char *)s.bytes, s.len, key) == -1)
+		rc = conf_fail(l, "%s: not a CURVE secret key (one line of 40 "
+		    "characters of Z85, as tokenctl curve-keypair writes)",
+		    k->name);
+	else {
+		memcpy(r->secret_key, s.bytes, CURVE_Z85_LEN);
+		r->secret_key[CURVE_Z85_LEN] = '\0';
+		if (zmq_curve_public(r->public_key, r->secret_key) == -1)
+			rc = conf_fail(l, "%s: %s", k->name,
+			    zmq_strerror(errno));
+	}
+	explicit_bzero(key, sizeof(key));
+	secret_free(&s);
+	return rc;
+}
+
+static const struct conf_type curve_secret_type = { .set = set_curve_secret,
+    .clear = purge_curve_secret, .purge = purge_curve_secret };
+
+/* authorized_keys: the path, and the list read now (pool/curve.c). */
+static void
+clear_authkeys(const struct conf_key *k, void *obj)
+{
+	struct remote_config	*r = obj;
+
+	if (r->keys != NULL)
+		authkeys_free(r->keys);
+	free(r->keys);
+	free(r->authorized_keys);
+	r->keys = NULL;
+	r->authorized_keys = NULL;
+}
+
+static int
+set_authkeys(struct conf *l, const struct conf_key *k, void *obj,
+    const char *v)
+{
+	struct remote_config	*r = obj;
+	struct authkeys		*ks;
+	char			 path[PATH_MAX], msg[512];
+
+	if (conf_resolve(l, v, path, sizeof(path)) == -1)
+		return -1;
+	if ((ks = calloc(1, sizeof(*ks))) == NULL)
+		return conf_fail(l, "out of memory");
+	if (authkeys_load(ks, path, msg, sizeof(msg)) == -1) {
+		free(ks);
+		return conf_fail(l, "%s: %s", k->name, msg);
+	}
+	clear_authkeys(k, obj);
+	r->keys = ks;
+	if ((r->authorized_keys = strdup(path)) == NULL)
+		return conf_fail(l, "out of memory");
+	return 0;
+}
+
+static const struct conf_type authkeys_type = { .set = set_authkeys,
+    .clear = clear_authkeys };
+
+#define RMT(f)	offsetof(struct remote_config, f)
+
+static const struct conf_key remote_keys[] = {
+	{ "listen", &endpoint_type, RMT(listen), 0, 0, CONF_OPTIONAL,
+	  CONF_RESTART,
+	  .doc = "On a front: the TCP endpoint remote worker hosts connect "
+	  "to, tcp://ADDRESS:PORT (a numeric address, [IPv6] or * for all), "
+	  "in addition to the local ipc socket.  Always CURVE-encrypted and "
+	  "open only to the keys of authorized_keys; plain TCP is not offered. "
+	  " Keep it off the public Internet all the same (docs/security.md).",
+	  .example = "#tcp://10.0.0.1:5555" },
+	{ "connect", &endpoint_type, RMT(connect), 0, 0, CONF_OPTIONAL,
+	  CONF_RELOAD,
+	  .doc = "On a worker host (tokend --worker): the front's endpoint, "
+	  "tcp://HOST:PORT, as its listen says.  Each worker connects to it "
+	  "with this host's key pair and server_public_key.",
+	  .example = "#tcp://front.example.com:5555" },
+	{ "secret_key_file", &curve_secret_type, 0, 0, 0, CONF_OPTIONAL,
+	  CONF_WORKERS,
+	  .doc = "This end's CURVE secret key: one line of 40 characters of "
+	  "Z85, in a file of mode 0600 or 0400, as `tokenctl curve-keypair "
+	  "--secret-out FILE` writes it.  The public key is derived from it.  "
+	  "Needed by listen and by connect.",
+	  .example = "#curve.secret" },
+	{ "server_public_key", &public_key_type, RMT(server_key), 0, 0,
+	  CONF_OPTIONAL, CONF_RELOAD,
+	  .doc = "On a worker host: the front's CURVE public key, 40 "
+	  "characters of Z85 (what tokenctl curve-keypair printed for the "
+	  "front's secret_key_file).  A front with another key is refused by "
+	  "the workers' handshake.",
+	  .example = "#rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7" },
+	{ "authorized_keys", &authkeys_type, 0, 0, 0, CONF_OPTIONAL,
+	  CONF_RELOAD,
+	  .doc = "On a front: the worker hosts admitted, one CURVE public key "
+	  "per line followed by a comment naming the host; blank lines and "
+	  "# comments are ignored, any other bad line is an error at its "
+	  "FILE:LINE.  Group and others may not write it.  A reload (SIGHUP) "
+	  "reads it again: a host whose key is gone is cut off at once, its "
+	  "jobs going to other workers.",
+	  .example = "#authorized_keys" },
+	{ "handshake_timeout", &conf_msec, RMT(handshake_ms), 1, 60, "5",
+	  CONF_WORKERS,
+	  .doc = "Seconds a peer has to finish its CURVE handshake before its "
+	  "connection is closed: a peer that connects and says nothing holds "
+	  "a connection no longer.  On a worker host it must stay below "
+	  "orphan_timeout." },
+	{ "peer_queue", &conf_int, RMT(peer_queue), 8, 10000, "64",
+	  CONF_RESTART,
+	  .doc = "Messages queued per remote peer in each direction (ZeroMQ's "
+	  "high-water marks): what one peer can make the front hold is at "
+	  "most this many times 131072 bytes.  It must exceed worker_credit "
+	  "by 4 (the jobs a worker holds, and heartbeats)." },
+	{ .name = NULL }
+};
+
+/*
+ * The rules within [remote]: one role per file, and each role's keys.
+ * A [remote] that sets neither listen nor connect sets nothing.
+ */
+static int
+finish_remote(struct conf *l, void *obj)
+{
+	struct remote_config	*r = obj;
+	int			 line = conf_section_line(l);
+
+	if (r->listen != NULL && r->connect != NULL)
+		return conf_fail_at(l, conf_key_line(l, "connect"), "listen "
+		    "and connect: a front listens, a worker host connects; a "
+		    "file is one or the other");
+	if (r->listen == NULL && r->connect == NULL) {
+		if (line != 0 && (r->secret_key[0] != '\0' || r->keys ||
+		    r->server_key))
+			return conf_fail_at(l, line, "[remote] needs listen "
+			    "(on a front) or connect (on a worker host)");
+		return 0;
+	}
+	if (!zmq_has("curve"))
+		return conf_fail_at(l, conf_key_line(l, r->listen ? "listen" :
+		    "connect"), "this libzmq has no CURVE, and remote workers "
+		    "are offered over CURVE only: install a libzmq built with "
+		    "libsodium");
+	if (r->secret_key[0] == '\0')
+		return conf_fail_at(l, line, "%s needs secret_key_file (this "
+		    "end's CURVE key)", r->listen ? "listen" : "connect");
+	if (r->listen != NULL && r->keys == NULL)
+		return conf_fail_at(l, line, "listen needs authorized_keys: the "
+		    "worker hosts it admits");
+	if (r->listen != NULL && r->server_key != NULL)
+		return conf_fail_at(l, conf_key_line(l, "server_public_key"),
+		    "server_public_key is a worker host's (with connect)");
+	if (r->connect != NULL && r->server_key == NULL)
+		return conf_fail_at(l, line, "connect needs server_public_key: "
+		    "the front's CURVE public key");
+	if (r->connect != NULL && r->keys != NULL)
+		return conf_fail_at(l, conf_key_line(l, "authorized_keys"),
+		    "authorized_keys is a front's (with listen)");
+	return 0;
+}
+
+/*
+ * [remote] against [server]: the queues must hold what a worker may be
+ * sent at once, and a worker host must get a handshake through before it
+ * gives up on the front.  A front with remote workers only (no [issuer],
+ * no [service]) starts no local worker and needs no secret at all.
+ */
+static int
+check_remote(struct conf *l, struct config *c)
+{
+	const struct remote_config	*r = &c->remote;
+	int				 rc = 0;
+
+	if (r->listen == NULL && r->connect == NULL)
+		return 0;
+	if (r->peer_queue < c->worker_credit + 4)
+		rc = conf_fail_at(l, 0, "[remote] peer_queue = %d is below "
+		    "worker_credit + 4 = %d: a remote worker given its credit "
+		    "of jobs would find its queue full and be dropped; raise "
+		    "peer_queue or lower worker_credit", r->peer_queue,
+		    c->worker_credit + 4);
+	if (r->connect != NULL && r->handshake_ms >= c->orphan_timeout_ms)
+		rc = conf_fail_at(l, 0, "[remote] handshake_timeout (%d ms) is "
+		    "not below orphan_timeout (%d ms): a worker would give up "
+		    "on the front before one handshake could end", 
+		    r->handshake_ms, c->orphan_timeout_ms);
+	return rc;
+}
+
 /* ---- the file --------------------------------------------------------- */
 
 static const struct conf_section sections[] = {
@@ -1587,6 +1880,16 @@ static const struct conf_section sections[] = {
 	  .doc = "A service tokens are issued for; NAME is what clients ask "
 	  "for.  It has one node (node and secret_file) or several "
 	  "(nodes_file).", .example = "sync-1.5" },
+	{ .name = "remote", .keys = remote_keys,
+	  .off = offsetof(struct config, remote), .finish = finish_remote,
+	  .doc = "Worker hosts over TCP, always CURVE-encrypted and "
+	  "authenticated (docs/deployment.md, \"Worker hosts\").  On the "
+	  "front: listen, secret_key_file and authorized_keys.  On a worker "
+	  "host, run as tokend --worker: connect, secret_key_file and "
+	  "server_public_key, beside the [server] worker keys, [issuer] and "
+	  "[service] sections it mints with.  A front with remote workers "
+	  "only may leave out [issuer] and [service] (and every secret): it "
+	  "then starts no local worker." },
 	{ .name = NULL }
 };
 
@@ -1905,6 +2208,17 @@ check_config(struct conf *l, void *root)
 {
 	struct config	*c = root;
 
+	if (check_remote(l, c) == -1)
+		return -1;
+	/* A front with remote workers only: nothing to mint with here. */
+	if (c->remote.listen != NULL && c->nissuers == 0 &&
+	    c->nbrowserid == 0 && c->nservices == 0) {
+		c->workers = 0;
+		return 0;
+	}
+	if (c->uid_secret == NULL)
+		return conf_fail_at(l, c->server_line, "[server] missing "
+		    "required key \"uid_secret_file\"");
 	if (c->nissuers == 0 && c->nbrowserid == 0)
 		return conf_fail_at(l, 0, "no [issuer NAME] section (nor "
 		    "[browserid NAME]): no assertion could ever be accepted");

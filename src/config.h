@@ -28,6 +28,7 @@
  * [server] fields (the front) includes nothing of identity/, tokens/ or
  * store/ through this header; one that reads a section includes its header.
  */
+struct authkeys;
 struct browserid_issuer;
 struct conf_schema;
 struct issuer;
@@ -47,6 +48,25 @@ struct config_database {
 	int		 max_releases;	/* release rounds before 503 */
 	int64_t		 capacity;	/* of the nodes created at start */
 	int		 line;		/* of [database]; 0 if left out */
+};
+
+/*
+ * [remote]: worker hosts over CURVE-authenticated TCP (docs/protocol.md,
+ * docs/deployment.md).  A front sets listen, a worker host connect; never
+ * both.  Keys are Z85 text (40 characters and a NUL).
+ */
+#define CONFIG_Z85_SIZE	41
+struct remote_config {
+	char		*listen;	/* front: tcp://ADDRESS:PORT, or NULL */
+	char		*connect;	/* worker host: tcp://HOST:PORT, or NULL */
+	char		 secret_key[CONFIG_Z85_SIZE]; /* this end's; "" unset;
+					   wiped by config_purge_secrets() */
+	char		 public_key[CONFIG_Z85_SIZE]; /* derived from it */
+	char		*server_key;	/* worker host: the front's public key */
+	char		*authorized_keys; /* front: the file, as resolved */
+	struct authkeys	*keys;		/* front: its keys (pool/curve.h) */
+	int		 handshake_ms;	/* a CURVE handshake's limit */
+	int		 peer_queue;	/* messages per peer and direction */
 };
 
 struct config {
@@ -88,6 +108,8 @@ struct config {
 	struct browserid_issuer *browserid;
 	size_t		 nbrowserid;
 	struct config_database *database;	/* [database] */
+	struct remote_config remote;
+	int		 server_line;	/* of [server], for whole-file checks */
 };
 
 /* errlen: CONFIG_ERRLEN holds every error reported; less holds fewer. */
@@ -130,6 +152,9 @@ const struct service *config_service(const struct config *, const char *name);
  */
 const char	*config_service_label(const struct config *, size_t i,
 		    const char **format);
+
+/* The port of a tcp://HOST:PORT endpoint ([remote]); 0 if none. */
+uint16_t	 config_endpoint_port(const char *endpoint);
 
 /*
  * The service that mints uid's tokens: svc itself, or for a nodes_file

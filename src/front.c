@@ -41,6 +41,7 @@
 
 #include "http/api.h"
 #include "pool/broker.h"
+#include "pool/curve.h"
 #include "core/clock.h"
 #include "config.h"
 #include "http/guardio.h"
@@ -89,6 +90,7 @@ struct front {
 	int			 mhd_fd;	/* MHD's epoll descriptor */
 	int			 sigfd;
 	int			 ready_fd;	/* to the supervisor, once */
+	int			 keys_fd;	/* from it: authorized_keys */
 	MHD_socket		 listen_fd;	/* after quiesce */
 	enum front_phase	 phase;
 	uint64_t		 quiet_since;	/* F_DRAINING: nothing in flight */
@@ -752,6 +754,29 @@ read_signals(struct front *f)
 	}
 }
 
+/*
+ * A reload's authorized_keys, from the supervisor: the front reads no
+ * files after set-up (its sandbox), so the supervisor, which reloads the
+ * config, sends the list it read (pool/curve.h).
+ */
+static void
+read_keys(struct front *f)
+{
+	struct authkeys	ks = { NULL, 0 };
+
+	if (authkeys_recv(f->keys_fd, &ks) == 0) {
+		broker_set_keys(f->broker, &ks);
+		return;
+	}
+	if (errno == EAGAIN || errno == EINTR)
+		return;
+	if (errno != EPIPE)
+		log_warnx("authorized_keys from the supervisor: %s",
+		    strerror(errno));
+	close(f->keys_fd);
+	f->keys_fd = -1;
+}
+
 /* How long the loop may sleep: until MHD, the broker or the drain acts. */
 static long
 loop_timeout(struct front *f)
@@ -780,16 +805,22 @@ loop_timeout(struct front *f)
 static int
 loop_once(struct front *f)
 {
-	zmq_pollitem_t	items[4] = {
-		{ broker_socket(f->broker), 0, ZMQ_POLLIN, 0 },
-		{ NULL, f->mhd_fd, ZMQ_POLLIN, 0 },
-		{ NULL, f->sigfd, ZMQ_POLLIN, 0 },
-		{ NULL, f->metricsd != NULL ? metricsd_fd(f->metricsd) : -1,
-		    ZMQ_POLLIN, 0 },
-	};
+	zmq_pollitem_t	items[9];
+	void		*socks[4];
+	size_t		 ns = broker_sockets(f->broker, socks, 4), i, n = 0;
+	int		 replies = 0;
 
-	if (zmq_poll(items, f->metricsd != NULL ? 4 : 3, loop_timeout(f)) ==
-	    -1 && errno != EINTR) {
+	/* The broker's sockets (ipc; [remote]'s TCP, ZAP, monitor), then: */
+	for (i = 0; i < ns; i++)
+		items[n++] = (zmq_pollitem_t){ socks[i], 0, ZMQ_POLLIN, 0 };
+	items[n++] = (zmq_pollitem_t){ NULL, f->mhd_fd, ZMQ_POLLIN, 0 };
+	items[n++] = (zmq_pollitem_t){ NULL, f->sigfd, ZMQ_POLLIN, 0 };
+	items[n++] = (zmq_pollitem_t){ NULL, f->keys_fd, f->keys_fd == -1 ?
+	    0 : ZMQ_POLLIN, 0 };
+	if (f->metricsd != NULL)
+		items[n++] = (zmq_pollitem_t){ NULL, metricsd_fd(f->metricsd),
+		    ZMQ_POLLIN, 0 };
+	if (zmq_poll(items, (int)n, loop_timeout(f)) == -1 && errno != EINTR) {
 		log_warnx("zmq_poll: %s", zmq_strerror(errno));
 		return -1;
 	}
@@ -797,10 +828,14 @@ loop_once(struct front *f)
 	log_hold();
 	f->now = mono_ms();
 	/* Replies before death notices: a last REPLY beats a re-dispatch. */
-	if (items[0].revents & ZMQ_POLLIN)
+	for (i = 0; i < ns; i++)
+		replies |= items[i].revents & ZMQ_POLLIN;
+	if (replies)
 		broker_read(f->broker, f->now);
-	if (items[2].revents & ZMQ_POLLIN)
+	if (items[ns + 1].revents & ZMQ_POLLIN)
 		read_signals(f);
+	if (items[ns + 2].revents & (ZMQ_POLLIN | ZMQ_POLLERR))
+		read_keys(f);
 	f->resumed = 0;
 	MHD_run(f->mhd);
 	broker_tick(f->broker, f->now);
@@ -879,13 +914,26 @@ start_metrics(const struct config *cfg)
 }
 
 int
-front_main(struct config *cfg, int ready_fd)
+front_main(struct config *cfg, int ready_fd, int keys_fd)
 {
 	const union MHD_DaemonInfo	*info;
+	struct authkeys			 keys = { NULL, 0 };
+	char				 curve[CONFIG_Z85_SIZE];
 	size_t				 nofile;
 	int				 rc = 0;
 
+	/*
+	 * The one secret the front needs, its CURVE key ([remote] listen),
+	 * goes to its socket and is wiped with the rest.
+	 */
+	memcpy(curve, cfg->remote.secret_key, sizeof(curve));
 	config_purge_secrets(cfg);
+	front.keys_fd = keys_fd;
+	if (cfg->remote.keys != NULL && authkeys_copy(&keys,
+	    cfg->remote.keys) == -1) {
+		log_warnx("out of memory");
+		return EXIT_FATAL;
+	}
 	front.cfg = cfg;
 	front.ready_fd = ready_fd;
 	front.listen_fd = MHD_INVALID_SOCKET;
@@ -911,8 +959,16 @@ front_main(struct config *cfg, int ready_fd)
 	    .request_timeout_ms = cfg->request_timeout_ms,
 	    .heartbeat_ms = cfg->heartbeat_ms,
 	    .heartbeat_liveness = cfg->heartbeat_liveness,
-	    .stats = front.stats }, job_done)) == NULL)
+	    .stats = front.stats,
+	    .remote_listen = cfg->remote.listen, .remote_secret = curve,
+	    .remote_keys = &keys, .handshake_ms = cfg->remote.handshake_ms,
+	    .peer_queue = cfg->remote.peer_queue }, job_done)) == NULL) {
+		explicit_bzero(curve, sizeof(curve));
+		authkeys_free(&keys);
 		return EXIT_FATAL;
+	}
+	explicit_bzero(curve, sizeof(curve));
+	authkeys_free(&keys);
 	if ((front.mhd = start_mhd(cfg, connection_limit(cfg, nofile))) ==
 	    NULL ||
 	    (info = MHD_get_daemon_info(front.mhd,

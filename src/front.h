@@ -39,6 +39,10 @@ enum notice_cause {
 #define NOTICE_VALUE(pid, cause, clean)	\
 	(((clean) ? -1 : 1) * (int)((unsigned)(pid) | \
 	    (unsigned)(cause) << NOTICE_SHIFT))
-int	front_main(struct config *cfg, int ready_fd);
+/*
+ * keys_fd: a SOCK_SEQPACKET socket on which the supervisor sends each
+ * reload's authorized_keys ([remote] listen), or -1.
+ */
+int	front_main(struct config *cfg, int ready_fd, int keys_fd);
 
 #endif

@@ -17,8 +17,10 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: tokend [-t] [-d] -c FILE\n"
+	fprintf(f, "usage: tokend [-t] [-d] [--worker] -c FILE\n"
 	    "  -c FILE  configuration file (see tokend.conf(5))\n"
+	    "  --worker run a worker host: workers only, connecting to the\n"
+	    "           front of [remote] connect (no HTTP front here)\n"
 	    "  -t       check the configuration and exit (0 good, 1 bad)\n"
 	    "  -d       log at debug level\n"
 	    "  -V       print the version\n"
@@ -28,6 +30,7 @@ usage(FILE *f)
 /* --help as well as -h: what every operator types first. */
 static const struct option long_opts[] = {
 	{ "help", no_argument, NULL, 'h' },
+	{ "worker", no_argument, NULL, 'W' },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -37,7 +40,7 @@ main(int argc, char **argv)
 	struct config	*cfg;
 	const char	*path = NULL;
 	char		 err[CONFIG_ERRLEN];
-	int		 ch, test = 0, debug = 0;
+	int		 ch, test = 0, debug = 0, worker_host = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:dhtV", long_opts,
 	    NULL)) != -1) {
@@ -58,6 +61,9 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'W':
+			worker_host = 1;
+			break;
 		default:
 			usage(stderr);
 			return 2;
@@ -72,6 +78,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	/* One role per file: a front listens, a worker host connects. */
+	if (worker_host != (cfg->remote.connect != NULL)) {
+		fprintf(stderr, worker_host ? "%s: tokend --worker needs "
+		    "[remote] connect (the front's endpoint)\n" : "%s: [remote] "
+		    "connect is a worker host's: run tokend --worker -c %s\n",
+		    path, path);
+		config_free(cfg);
+		return 1;
+	}
 	if (test) {
 		fprintf(stderr, "%s: configuration OK\n", path);
 		config_free(cfg);
@@ -81,5 +96,5 @@ main(int argc, char **argv)
 		log_set_level(cfg->log_level);
 	log_set_format(cfg->log_format);
 	proctitle_init(argc, argv);
-	return supervisor_main(cfg);
+	return supervisor_main(cfg, worker_host);
 }

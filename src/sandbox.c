@@ -261,6 +261,16 @@ worker_rules(const struct config *cfg, struct sandbox_rules *r)
 			return -1;
 	if (allow_database(cfg, r) == -1)
 		return -1;
+	/*
+	 * A worker host's workers connect to the front over TCP, again at
+	 * each reconnect; a front named by host name needs the resolver.
+	 */
+	if (cfg->remote.connect != NULL) {
+		r->inet = 1;
+		if (sandbox_allow_connect(r,
+		    config_endpoint_port(cfg->remote.connect)) == -1)
+			return -1;
+	}
 	if (r->inet && (allow_reads(r, fetch_reads, sizeof(fetch_reads) /
 	    sizeof(fetch_reads[0])) == -1 ||
 	    sandbox_allow_connect(r, DNS_TCP_PORT) == -1))
@@ -278,7 +288,9 @@ front_rules(const struct config *cfg, struct sandbox_rules *r)
 	sandbox_rules_init(r, SANDBOX_FRONT);
 	if ((r->sockdir = strdup(cfg->runtime_dir)) == NULL)
 		return -1;
-	r->bind_tcp = cfg->listen_port;
+	r->bind_tcp[0] = cfg->listen_port;
+	/* [remote] listen: bound at set-up too, before the filter. */
+	r->bind_tcp[1] = config_endpoint_port(cfg->remote.listen);
 	return allow_reads(r, system_reads, sizeof(system_reads) /
 	    sizeof(system_reads[0]));
 }

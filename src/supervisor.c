@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,6 +50,7 @@
 #include "core/log.h"
 #include "core/notify.h"
 #include "core/proctitle.h"
+#include "pool/curve.h"
 #include "pool/protocol.h"
 #include "sandbox.h"
 #include "worker.h"
@@ -75,6 +77,8 @@ struct supervisor {
 	struct config	*cfg;
 	int		 sigfd;
 	int		 ready_fd;	/* read end of the front's ready pipe */
+	int		 keys_fd;	/* to the front: authorized_keys */
+	int		 worker_host;	/* tokend --worker: no front */
 	int		 ready;		/* READY=1 sent */
 	uint64_t	 watchdog_ms;	/* systemd's interval, 0 if none */
 	uint64_t	 next_ping;
@@ -104,7 +108,8 @@ title_init(struct supervisor *s)
 
 	if (realpath(s->cfg->path, path) == NULL)
 		snprintf(path, sizeof(path), "%s", s->cfg->path);
-	snprintf(s->where, sizeof(s->where), "%s %s", s->cfg->listen, path);
+	snprintf(s->where, sizeof(s->where), "%s %s", s->worker_host ?
+	    s->cfg->remote.connect : s->cfg->listen, path);
 }
 
 /*
@@ -133,7 +138,8 @@ child_name(const struct child *c, char *buf, size_t len)
 
 /* In the child: become the role, never return. */
 static void
-child_run(struct supervisor *s, struct child *c, pid_t parent, int ready_w)
+child_run(struct supervisor *s, struct child *c, pid_t parent, int ready_w,
+    int keys_r)
 {
 	char	name[32];
 	int	rc;
@@ -141,6 +147,8 @@ child_run(struct supervisor *s, struct child *c, pid_t parent, int ready_w)
 	close(s->sigfd);
 	if (s->ready_fd != -1)
 		close(s->ready_fd);
+	if (s->keys_fd != -1)
+		close(s->keys_fd);
 	/*
 	 * Go when the supervisor goes, even if it is killed with -9.  The
 	 * front gets SIGTERM: it drains and answers every request it holds.
@@ -162,7 +170,7 @@ child_run(struct supervisor *s, struct child *c, pid_t parent, int ready_w)
 	set_title(s, c->role == ROLE_FRONT ? "tokend-front" : "tokend-worker",
 	    name);
 	if (c->role == ROLE_FRONT)
-		rc = front_main(s->cfg, ready_w);
+		rc = front_main(s->cfg, ready_w, keys_r);
 	else
 		rc = worker_main(s->cfg, c->index);
 	exit(rc);
@@ -173,7 +181,7 @@ child_start(struct supervisor *s, struct child *c)
 {
 	pid_t	parent = getpid(), pid;
 	char	name[32];
-	int	ready[2] = { -1, -1 };
+	int	ready[2] = { -1, -1 }, keys[2] = { -1, -1 };
 
 	/* The front says "ready" through a pipe made for each of its lives. */
 	if (c->role == ROLE_FRONT) {
@@ -182,6 +190,13 @@ child_start(struct supervisor *s, struct child *c)
 		s->ready_fd = -1;
 		if (pipe2(ready, O_CLOEXEC) == -1)
 			log_warn("pipe");
+		/* A reload's authorized_keys, one datagram each. */
+		if (s->keys_fd != -1)
+			close(s->keys_fd);
+		s->keys_fd = -1;
+		if (s->cfg->remote.listen != NULL && socketpair(AF_UNIX,
+		    SOCK_SEQPACKET | SOCK_CLOEXEC, 0, keys) == -1)
+			log_warn("socketpair");
 	}
 	if ((pid = fork()) == -1) {
 		log_warn("fork %s", child_name(c, name, sizeof(name)));
@@ -195,13 +210,18 @@ child_start(struct supervisor *s, struct child *c)
 	if (pid == 0) {
 		if (ready[0] != -1)
 			close(ready[0]);
-		child_run(s, c, parent, ready[1]);
+		if (keys[0] != -1)
+			close(keys[0]);
+		child_run(s, c, parent, ready[1], keys[1]);
 	}
 	if (c->role == ROLE_FRONT) {
 		s->front_pid = pid;
 		if (ready[1] != -1)
 			close(ready[1]);
 		s->ready_fd = ready[0];
+		if (keys[1] != -1)
+			close(keys[1]);
+		s->keys_fd = keys[0];
 	}
 	c->pid = pid;
 	c->started = mono_ms();
@@ -377,6 +397,20 @@ poll_timeout(struct supervisor *s)
 	return next <= now ? 0 : (int)(next - now);
 }
 
+/*
+ * The reloaded authorized_keys to the running front, which reads no file
+ * (its sandbox): it cuts off the hosts whose key is gone.  A front
+ * respawned later reads them from the config it is forked with.
+ */
+static void
+send_keys(struct supervisor *s)
+{
+	if (s->keys_fd == -1 || s->cfg->remote.keys == NULL)
+		return;
+	if (authkeys_send(s->keys_fd, s->cfg->remote.keys) == -1)
+		log_warn("sending authorized_keys to the front");
+}
+
 static void
 reload(struct supervisor *s)
 {
@@ -415,6 +449,7 @@ reload(struct supervisor *s)
 	}
 	config_free(s->cfg);
 	s->cfg = cfg;
+	send_keys(s);
 	start_workers(s);
 	log_info("reloaded: %d workers on the new config", cfg->workers);
 	(void)tell_front(s, 0, NOTICE_RELOAD_OK, 0);
@@ -479,7 +514,8 @@ shutdown_children(struct supervisor *s)
 			wait_role(s, order[i], mono_ms() + 1000);
 		}
 	}
-	remove_socket(s);
+	if (!s->worker_host)
+		remove_socket(s);
 }
 
 /* runtime_dir, state_dir: ours alone, 0700, made if missing. */
@@ -583,23 +619,47 @@ watchdog(struct supervisor *s)
 	s->next_ping = now + s->watchdog_ms / 2;
 }
 
+/*
+ * A worker host (tokend --worker): every worker refused by the front (a
+ * protocol version it does not speak) or failing its set-up leaves the
+ * host serving nothing; it stops rather than look alive.
+ */
+static int
+all_fatal(const struct supervisor *s)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < s->nchildren; i++) {
+		if (s->children[i].role != ROLE_WORKER ||
+		    s->children[i].retiring)
+			continue;
+		if (!s->children[i].fatal)
+			return 0;
+		n++;
+	}
+	return n > 0;
+}
+
 int
-supervisor_main(struct config *cfg)
+supervisor_main(struct config *cfg, int worker_host)
 {
 	struct supervisor	 s;
 	struct pollfd		 pfd[2];
-	struct child		*front;
+	struct child		*front = NULL;
 
 	memset(&s, 0, sizeof(s));
 	s.cfg = cfg;
 	s.ready_fd = -1;
+	s.keys_fd = -1;
+	s.worker_host = worker_host;
 	s.watchdog_ms = notify_watchdog_ms();
 	title_init(&s);
 	set_title(&s, "tokend-sup", "supervisor");
 	snprintf(s.sock, sizeof(s.sock), "%s/%s", cfg->runtime_dir,
 	    PROTO_ENDPOINT);
 	if (setup_signals(&s) == -1 ||
-	    make_private_dir("runtime_dir", cfg->runtime_dir) == -1)
+	    (!worker_host && make_private_dir("runtime_dir",
+	    cfg->runtime_dir) == -1))
 		return 1;
 	/* The workers open the database; its directory must be there. */
 	if (config_uses_database(cfg) &&
@@ -607,11 +667,17 @@ supervisor_main(struct config *cfg)
 		return 1;
 	/* Not confined itself: it forks, and reloads config files. */
 	sandbox_report(cfg);
-	if ((front = child_add(&s, ROLE_FRONT, 0)) == NULL ||
-	    child_start(&s, front) == -1)
+	/* A worker host has no front: its workers connect to a remote one. */
+	if (!worker_host && ((front = child_add(&s, ROLE_FRONT, 0)) == NULL ||
+	    child_start(&s, front) == -1))
 		return 1;
 	start_workers(&s);
-	log_info("started: front and %d workers", cfg->workers);
+	if (worker_host) {
+		log_info("started: %d workers of a worker host, for the front "
+		    "at %s", cfg->workers, cfg->remote.connect);
+		notify_send("READY=1\nSTATUS=worker host");
+	} else
+		log_info("started: front and %d workers", cfg->workers);
 	for (;;) {
 		pfd[0] = (struct pollfd){ s.sigfd, POLLIN, 0 };
 		pfd[1] = (struct pollfd){ s.ready_fd, POLLIN, 0 };
@@ -622,7 +688,13 @@ supervisor_main(struct config *cfg)
 		watchdog(&s);
 		if (handle_signals(&s))
 			break;
-		if (front->fatal) {
+		if (worker_host && all_fatal(&s)) {
+			log_warnx("no worker of this host can run: stopping");
+			shutdown_children(&s);
+			config_free(s.cfg);
+			return 1;
+		}
+		if (front != NULL && front->fatal) {
 			log_warnx("the front cannot run: stopping");
 			shutdown_children(&s);
 			config_free(s.cfg);

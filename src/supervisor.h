@@ -7,7 +7,11 @@
 
 struct config;
 
-/* Takes ownership of cfg; returns the exit code of tokend. */
-int	supervisor_main(struct config *cfg);
+/*
+ * Takes ownership of cfg; returns the exit code of tokend.  worker_host:
+ * tokend --worker, workers only, which connect to the front of [remote]
+ * connect (docs/deployment.md, "Worker hosts").
+ */
+int	supervisor_main(struct config *cfg, int worker_host);
 
 #endif

@@ -60,6 +60,7 @@
 #include "identity/keys.h"
 #include "core/log.h"
 #include "mint.h"
+#include "pool/curve.h"
 #include "pool/protocol.h"
 #include "pool/stats.h"
 #include "core/procstat.h"
@@ -97,7 +98,8 @@ struct worker {
 	void			*monitor;	/* sock's events: PAIR */
 	unsigned		 connects;	/* sockets made, names monitors */
 	int			 sigfd;
-	char			 endpoint[128];
+	char			 endpoint[300];
+	int			 remote;	/* a worker host's: CURVE TCP */
 	char			 ident[IDENT_LEN];	/* routing identity */
 	char			 pid[16];	/* decimal, for READY */
 	char			 credit[16];	/* jobs it takes at once */
@@ -110,6 +112,7 @@ struct worker {
 	uint64_t		 lost_since;	/* mono ms, 0 while in touch */
 	uint64_t		 connected;	/* mono ms of the last socket */
 	int			 lost;		/* the connection is gone */
+	uint64_t		 auth_logged;	/* mono ms: auth_failed() */
 	long			 jobs;
 	struct reply		 outbox[OUTBOX_MAX];
 	int			 noutbox;
@@ -167,14 +170,39 @@ say_ready(struct worker *w)
 	snprintf(idx, sizeof(idx), "%d", w->index);
 	struct proto_field f[] = {
 		PROTO_FIELD_STR("versions", PROTO_VERSIONS),
-		PROTO_FIELD_STR("pid", w->pid),
 		PROTO_FIELD_STR("credit", w->credit),
 		PROTO_FIELD_STR("worker", idx),
+		PROTO_FIELD_STR("pid", w->pid),
 	};
 
 	w->welcomed = 0;
-	send_msg(w, PROTO_READY, f, 4);
+	/* A pid names a process of the front's host only: not a remote's. */
+	send_msg(w, PROTO_READY, f, w->remote ? 3 : 4);
 	w->ready_sent = w->last_sent;
+}
+
+/*
+ * A worker host's socket: CURVE with this host's key pair and the
+ * front's public key, a bounded handshake, and ZMTP heartbeats that find
+ * a dead TCP peer (docs/security.md, "The remote workers' port").
+ */
+static int
+remote_sockopts(struct worker *w)
+{
+	const struct remote_config	*r = &w->cfg->remote;
+	int				 hs = r->handshake_ms, hb = (int)w->hb_ms;
+	int				 dead = (int)(w->hb_ms * w->liveness);
+
+	return zmq_setsockopt(w->sock, ZMQ_CURVE_SERVERKEY, r->server_key,
+	    CURVE_Z85_LEN) == -1 ||
+	    zmq_setsockopt(w->sock, ZMQ_CURVE_PUBLICKEY, r->public_key,
+	    CURVE_Z85_LEN) == -1 ||
+	    zmq_setsockopt(w->sock, ZMQ_CURVE_SECRETKEY, r->secret_key,
+	    CURVE_Z85_LEN) == -1 ||
+	    zmq_setsockopt(w->sock, ZMQ_HANDSHAKE_IVL, &hs, sizeof(hs)) == -1 ||
+	    zmq_setsockopt(w->sock, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb)) == -1 ||
+	    zmq_setsockopt(w->sock, ZMQ_HEARTBEAT_TIMEOUT, &dead,
+	    sizeof(dead)) == -1 ? -1 : 0;
 }
 
 /*
@@ -201,7 +229,10 @@ worker_connect(struct worker *w)
 	    sizeof(sndtimeo)) == -1 ||
 	    zmq_setsockopt(w->sock, ZMQ_ROUTING_ID, w->ident,
 	    strlen(w->ident)) == -1 ||
-	    zmq_socket_monitor(w->sock, mon, ZMQ_EVENT_DISCONNECTED) == -1 ||
+	    (w->remote && remote_sockopts(w) == -1) ||
+	    zmq_socket_monitor(w->sock, mon, ZMQ_EVENT_DISCONNECTED |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) == -1 ||
 	    (w->monitor = zmq_socket(w->ctx, ZMQ_PAIR)) == NULL ||
 	    zmq_connect(w->monitor, mon) == -1 ||
 	    zmq_connect(w->sock, w->endpoint) == -1) {
@@ -224,6 +255,25 @@ reconnect(struct worker *w)
 	}
 }
 
+/*
+ * The front refused this host's key (not in its authorized_keys), or the
+ * handshake failed (a wrong server_public_key): logged once a minute, as
+ * ZeroMQ retries every RECONNECT_MS.
+ */
+static void
+auth_failed(struct worker *w, uint16_t event)
+{
+	uint64_t	now = mono_ms();
+
+	if (w->auth_logged != 0 && now - w->auth_logged < 60000)
+		return;
+	w->auth_logged = now;
+	log_warnx("the front at %s refused this host's CURVE handshake: %s",
+	    w->endpoint, event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "its "
+	    "public key is not in the front's authorized_keys" : "is "
+	    "server_public_key the front's?");
+}
+
 /* Reads the monitor's events: a dropped connection marks it lost. */
 static void
 handle_monitor(struct worker *w)
@@ -238,6 +288,10 @@ handle_monitor(struct worker *w)
 		/* Frame 1: event (16 bits) and value; frame 2: endpoint. */
 		if (zmq_msg_size(&ev) >= sizeof(event)) {
 			memcpy(&event, zmq_msg_data(&ev), sizeof(event));
+			/* ZeroMQ retries; the operator must act: say so. */
+			if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+			    event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+				auth_failed(w, event);
 			if (event == ZMQ_EVENT_DISCONNECTED && !w->lost) {
 				log_info("connection to the front dropped: "
 				    "reconnecting");
@@ -760,8 +814,12 @@ worker_setup(struct worker *w)
 	w->hb_ms = w->cfg->heartbeat_ms;	/* until WELCOME */
 	w->liveness = w->cfg->heartbeat_liveness;
 	snprintf(w->credit, sizeof(w->credit), "%d", w->cfg->worker_credit);
-	snprintf(w->endpoint, sizeof(w->endpoint), "ipc://%s/%s",
-	    w->cfg->runtime_dir, PROTO_ENDPOINT);
+	if ((w->remote = w->cfg->remote.connect != NULL))
+		snprintf(w->endpoint, sizeof(w->endpoint), "%s",
+		    w->cfg->remote.connect);
+	else
+		snprintf(w->endpoint, sizeof(w->endpoint), "ipc://%s/%s",
+		    w->cfg->runtime_dir, PROTO_ENDPOINT);
 	if ((w->ctx = zmq_ctx_new()) == NULL) {
 		log_warnx("zmq_ctx_new: %s", zmq_strerror(errno));
 		return -1;

@@ -350,9 +350,10 @@ add_rules(int ruleset, const struct sandbox_rules *r, int abi)
 		return -1;
 	if (abi < 4)
 		return 0;
-	if (r->bind_tcp != 0 &&
-	    add_port_rule(ruleset, r->bind_tcp, LL_NET_BIND_TCP) == -1)
-		return -1;
+	for (i = 0; i < 2; i++)
+		if (r->bind_tcp[i] != 0 && add_port_rule(ruleset,
+		    r->bind_tcp[i], LL_NET_BIND_TCP) == -1)
+			return -1;
 	for (i = 0; r->inet && i < r->nconnect; i++)
 		if (add_port_rule(ruleset, r->connect_tcp[i],
 		    LL_NET_CONNECT_TCP) == -1)

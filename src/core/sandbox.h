@@ -46,7 +46,8 @@ struct sandbox_rules {
 	char		*write[SANDBOX_MAX_PATHS]; /* dirs: files made, written, */
 	size_t		 nwrite;		   /* removed beneath */
 	char		*sockdir;	/* where set-up binds its ipc socket */
-	uint16_t	 bind_tcp;	/* the port set-up listens on, or 0 */
+	uint16_t	 bind_tcp[2];	/* the ports set-up listens on, or 0:
+					   HTTP, and [remote]'s */
 	uint16_t	 connect_tcp[SANDBOX_MAX_PORTS];
 	size_t		 nconnect;
 	int		 inet;		/* may open IP sockets (jwks_url) */

@@ -57,6 +57,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "pool/zap.h"
 
 #define MAX_WORKERS	1024
 #define MAX_CREDIT	16	/* jobs one worker may hold */
@@ -102,6 +103,8 @@ struct held {
 
 struct wrk {
 	int		 used;
+	void		*sock;		/* the ROUTER it joined on */
+	char		 key[CURVE_Z85_LEN + 1]; /* remote: its CURVE key */
 	uint8_t		 id[IDENT_MAX];
 	size_t		 idlen;
 	pid_t		 pid;		/* its READY's, 0 if none: for death
@@ -127,6 +130,9 @@ struct broker {
 	job_done_fn		 done;
 	void			*ctx;
 	void			*router;
+	void			*remote;	/* CURVE TCP ROUTER, or NULL */
+	struct zap		*zap;		/* its gate, or NULL */
+	void			*from;		/* the socket being read */
 	int			 stopped;	/* submit: refuse new jobs */
 	int			 inflight;
 	int			 known;		/* workers registered */
@@ -254,7 +260,8 @@ worker_find(struct broker *b, const void *id, size_t len)
 	int	i;
 
 	for (i = 0; i < b->nworkers; i++)
-		if (b->workers[i].used && b->workers[i].idlen == len &&
+		if (b->workers[i].used && b->workers[i].sock == b->from &&
+		    b->workers[i].idlen == len &&
 		    memcmp(b->workers[i].id, id, len) == 0)
 			return i;
 	return -1;
@@ -321,6 +328,7 @@ worker_add(struct broker *b, const void *id, size_t len, uint64_t now)
 	wk = &b->workers[i];
 	memset(wk, 0, sizeof(*wk));
 	wk->used = 1;
+	wk->sock = b->from;
 	memcpy(wk->id, id, len);
 	wk->idlen = len;
 	wk->seen = now;
@@ -487,7 +495,7 @@ dispatch(struct broker *b, uint64_t now)
 		if ((w = pick_worker(b, &b->slots[i])) == -1)
 			break;
 		wk = &b->workers[w];
-		if (proto_send(b->router, wk->id, wk->idlen, PROTO_JOB, f,
+		if (proto_send(wk->sock, wk->id, wk->idlen, PROTO_JOB, f,
 		    n) == -1) {
 			/* Its connection is gone: it died. */
 			worker_forget(b, w, "unreachable", 0);
@@ -577,7 +585,7 @@ on_progress(struct broker *b, int w, const struct proto_msg *m, uint64_t now)
 	int		 k;
 
 	/* A worker on a long job hears from the broker all the same. */
-	if (proto_send(b->router, wk->id, wk->idlen, PROTO_HEARTBEAT, NULL,
+	if (proto_send(wk->sock, wk->id, wk->idlen, PROTO_HEARTBEAT, NULL,
 	    0) == -1) {
 		worker_forget(b, w, "unreachable", 0);
 		return;
@@ -640,7 +648,7 @@ refuse(struct broker *b, const struct proto_msg *m, const char *peer)
 		PROTO_FIELD_STR("peer_versions", peer),
 		PROTO_FIELD_STR("reason", reason),
 	};
-	(void)(m->version == 1 ? proto_send_v1 : proto_send)(b->router, id,
+	(void)(m->version == 1 ? proto_send_v1 : proto_send)(b->from, id,
 	    idlen, PROTO_REFUSE, f, 3);
 }
 
@@ -683,7 +691,9 @@ worker_describe(struct broker *b, int w, const struct proto_msg *m)
 	long		 v;
 	int		 number;
 
-	wk->pid = proto_get_long(m, "pid", 1, INT_MAX, &v) == 0 ? (pid_t)v : 0;
+	/* A pid means something on this host only (docs/protocol.md). */
+	wk->pid = wk->sock == b->router &&
+	    proto_get_long(m, "pid", 1, INT_MAX, &v) == 0 ? (pid_t)v : 0;
 	number = proto_get_long(m, "credit", 1, LONG_MAX / 2, &v) == 0;
 	if (!number)
 		v = 1;
@@ -717,8 +727,59 @@ welcome(struct broker *b, int w)
 		PROTO_FIELD_STR("request_timeout", timeout),
 	};
 
-	if (proto_send(b->router, wk->id, wk->idlen, PROTO_WELCOME, f, 5) == -1)
+	if (proto_send(wk->sock, wk->id, wk->idlen, PROTO_WELCOME, f, 5) == -1)
 		worker_forget(b, w, "unreachable", 1);
+}
+
+/*
+ * The CURVE key a message from the remote socket came with: ZAP's user id
+ * (zap.c), which libzmq attaches to every message of the connection.
+ */
+static const char *
+sender_key(const struct proto_msg *m)
+{
+	const char	*key;
+
+	if (m->nframes < 2 ||
+	    (key = zmq_msg_gets((zmq_msg_t *)&m->frames[1], "User-Id")) ==
+	    NULL)
+		return "";
+	return key;
+}
+
+/*
+ * Whether a message read from the remote socket may be heard.  ZAP
+ * checked the key at the handshake, but a key taken out of
+ * authorized_keys since leaves its connections up (libzmq cannot close
+ * one peer of a ROUTER): broker_set_keys() forgets the workers that used
+ * it, and from then on what such a connection says is dropped unheard,
+ * READY included, and unanswered, so that the worker finds the front
+ * silent, reconnects, and is refused by ZAP.  A worker known on this
+ * socket was checked at its READY and at every change of the keys.
+ */
+static int
+admitted(struct broker *b, const struct proto_msg *m, uint64_t now)
+{
+	const void	*id;
+	const char	*key;
+	char		 ident[2 * IDENT_MAX + 1], peer[2 * IDENT_MAX + 64];
+	size_t		 idlen;
+	unsigned	 skipped;
+
+	if (b->from != b->remote)
+		return 1;
+	id = proto_ident(m, &idlen);
+	if (m->cmd != PROTO_READY && worker_find(b, id, idlen) != -1)
+		return 1;
+	key = sender_key(m);
+	if (authkeys_find_z85(zap_keys(b->zap), key) != NULL)
+		return 1;
+	ident_str(id, idlen, ident);
+	snprintf(peer, sizeof(peer), "%s %s", ident, key);
+	if (zap_may_log(b->zap, peer, now, &skipped))
+		log_warnx("remote worker %s: its key %s is no longer in "
+		    "authorized_keys: ignored", ident, key);
+	return 0;
 }
 
 /* READY from worker w, or from a peer not yet known (w == -1). */
@@ -751,6 +812,9 @@ on_ready(struct broker *b, int w, const struct proto_msg *m, uint64_t now)
 	}
 	if (w == -1 && (w = worker_add(b, id, idlen, now)) == -1)
 		return;
+	if (b->from == b->remote)
+		snprintf(b->workers[w].key, sizeof(b->workers[w].key), "%s",
+		    sender_key(m));
 	b->workers[w].seen = now;
 	worker_describe(b, w, m);
 	welcome(b, w);
@@ -776,7 +840,7 @@ on_worker_message(struct broker *b, struct proto_msg *m, uint64_t now)
 		 * It must say READY to be given jobs again.
 		 */
 		if (m->cmd != PROTO_BYE)
-			(void)proto_send(b->router, id, idlen, PROTO_RESYNC,
+			(void)proto_send(b->from, id, idlen, PROTO_RESYNC,
 			    NULL, 0);
 		return;
 	}
@@ -822,19 +886,23 @@ sender_name(struct broker *b, const struct proto_msg *m, char *buf)
 	return ident_str(id, idlen, buf);
 }
 
-void
-broker_read(struct broker *b, uint64_t now)
+static void
+read_socket(struct broker *b, void *sock, uint64_t now)
 {
 	struct proto_msg	*m = &b->msg;
 	const char		*why;
 	char			 peer[64], name[NAME_MAX_LEN];
 	int			 n, rc;
 
+	b->from = sock;
 	for (n = 0; n < READ_BATCH; n++) {
-		rc = proto_recv(b->router, 1, 1, m, &why);
+		rc = proto_recv(sock, 1, 1, m, &why);
 		if (rc == -1)
 			break;
-		if (rc == 1 && m->version != 0 && m->version != PROTO_VERSION)
+		if (!admitted(b, m, now))
+			;	/* a key no longer authorized: unheard */
+		else if (rc == 1 && m->version != 0 &&
+		    m->version != PROTO_VERSION)
 			refuse(b, m, offered(m, peer, sizeof(peer)));
 		else if (rc == 1)
 			/* Dropped; a worker that sent it keeps its jobs. */
@@ -843,6 +911,59 @@ broker_read(struct broker *b, uint64_t now)
 		else
 			on_worker_message(b, m, now);
 		proto_msg_close(m);
+	}
+}
+
+void
+broker_read(struct broker *b, uint64_t now)
+{
+	read_socket(b, b->router, now);
+	if (b->remote != NULL) {
+		/* Handshakes first: a worker admitted now may say READY. */
+		zap_read(b->zap, now);
+		read_socket(b, b->remote, now);
+	}
+}
+
+size_t
+broker_sockets(struct broker *b, void **socks, size_t max)
+{
+	size_t	n = 0;
+
+	if (n < max)
+		socks[n++] = b->router;
+	if (b->remote != NULL && max >= 4) {
+		socks[n++] = b->remote;
+		socks[n++] = zap_socket(b->zap);
+		socks[n++] = zap_monitor(b->zap);
+	}
+	return n;
+}
+
+void
+broker_set_keys(struct broker *b, struct authkeys *keys)
+{
+	const struct authkey	*k;
+	struct wrk		*wk;
+	char			 why[160];
+	int			 w;
+
+	if (b->zap == NULL) {
+		authkeys_free(keys);
+		return;
+	}
+	log_info("authorized_keys: %zu keys (%zu before)", keys->n,
+	    zap_keys(b->zap)->n);
+	zap_set_keys(b->zap, keys);
+	for (w = 0; w < b->nworkers; w++) {
+		wk = &b->workers[w];
+		if (!wk->used || wk->sock != b->remote ||
+		    (k = authkeys_find_z85(zap_keys(b->zap), wk->key)) != NULL)
+			continue;
+		snprintf(why, sizeof(why), "cut off (its key %s left "
+		    "authorized_keys)", wk->key);
+		/* Not its doing: its jobs count nothing against them. */
+		worker_forget(b, w, why, 1);
 	}
 }
 
@@ -908,7 +1029,7 @@ heartbeat(struct broker *b, uint64_t now)
 	 */
 	for (w = 0; w < b->nworkers; w++)
 		if (b->workers[w].used && b->workers[w].nheld == 0 &&
-		    proto_send(b->router, b->workers[w].id,
+		    proto_send(b->workers[w].sock, b->workers[w].id,
 		    b->workers[w].idlen, PROTO_HEARTBEAT, NULL, 0) == -1)
 			worker_forget(b, w, "unreachable", 1);
 }
@@ -1037,6 +1158,70 @@ broker_bind(struct broker *b, const char *runtime_dir)
 	return 0;
 }
 
+/*
+ * The CURVE TCP endpoint for remote workers: a ROUTER of its own, since
+ * CURVE is set per socket (the ipc one stays as it is), and its ZAP gate,
+ * bound first: libzmq admits any key while no ZAP handler is bound.  The
+ * options keep the exposed port cheap to whoever reaches it
+ * (docs/security.md, "The remote workers' port"): the message limit of
+ * every socket (proto_sockopts()); a handshake that must end in
+ * handshake_ms; ZMTP heartbeats that drop a peer silent for the liveness
+ * (HEARTBEAT_TTL tells the worker's side the same); high-water marks of
+ * hwm messages each way per peer, so a peer can make the front hold at
+ * most hwm x PROTO_MAX_FRAME bytes it sent; and no blocking send: a peer
+ * that does not read is forgotten when its queue is full, never waited
+ * for.
+ */
+static int
+broker_bind_remote(struct broker *b, const struct broker_settings *set)
+{
+	uint8_t	secret[CURVE_KEY_LEN];
+	int	one = 1, zero = 0, hs = set->handshake_ms, hb = set->heartbeat_ms,
+		dead = set->heartbeat_ms * set->heartbeat_liveness,
+		hwm = set->peer_queue;
+	int	rc;
+
+	if ((b->zap = zap_new(b->ctx, set->remote_keys)) == NULL)
+		return -1;
+	if (curve_key_decode(set->remote_secret, strlen(set->remote_secret),
+	    secret) == -1) {
+		log_warnx("remote: the secret key is not a Z85 CURVE key");
+		return -1;
+	}
+	rc = (b->remote = zmq_socket(b->ctx, ZMQ_ROUTER)) == NULL ||
+	    proto_sockopts(b->remote) == -1 ||
+	    zmq_setsockopt(b->remote, ZMQ_ROUTER_MANDATORY, &one,
+	    sizeof(one)) == -1 ||
+	    zmq_setsockopt(b->remote, ZMQ_ROUTER_HANDOVER, &one,
+	    sizeof(one)) == -1 ||
+	    zmq_setsockopt(b->remote, ZMQ_CURVE_SERVER, &one,
+	    sizeof(one)) == -1 ||
+	    zmq_setsockopt(b->remote, ZMQ_CURVE_SECRETKEY, secret,
+	    sizeof(secret)) == -1 ||
+	    zmq_setsockopt(b->remote, ZMQ_HANDSHAKE_IVL, &hs,
+	    sizeof(hs)) == -1 ||
+	    zmq_setsockopt(b->remote, ZMQ_HEARTBEAT_IVL, &hb,
+	    sizeof(hb)) == -1 ||
+	    zmq_setsockopt(b->remote, ZMQ_HEARTBEAT_TIMEOUT, &dead,
+	    sizeof(dead)) == -1 ||
+	    zmq_setsockopt(b->remote, ZMQ_HEARTBEAT_TTL, &dead,
+	    sizeof(dead)) == -1 ||
+	    zmq_setsockopt(b->remote, ZMQ_SNDHWM, &hwm, sizeof(hwm)) == -1 ||
+	    zmq_setsockopt(b->remote, ZMQ_RCVHWM, &hwm, sizeof(hwm)) == -1 ||
+	    zmq_setsockopt(b->remote, ZMQ_SNDTIMEO, &zero,
+	    sizeof(zero)) == -1 ||
+	    zap_watch(b->zap, b->remote) == -1 ||
+	    zmq_bind(b->remote, set->remote_listen) == -1 ? -1 : 0;
+	explicit_bzero(secret, sizeof(secret));
+	if (rc == -1)
+		log_warnx("bind %s: %s", set->remote_listen,
+		    zmq_strerror(errno));
+	else
+		log_info("remote workers: CURVE on %s, %zu authorized keys",
+		    set->remote_listen, zap_keys(b->zap)->n);
+	return rc;
+}
+
 static int
 broker_alloc(struct broker *b)
 {
@@ -1072,6 +1257,11 @@ broker_free(struct broker *b)
 {
 	if (b->router != NULL)
 		zmq_close(b->router);
+	if (b->remote != NULL) {
+		zmq_socket_monitor(b->remote, NULL, 0);
+		zmq_close(b->remote);
+	}
+	zap_free(b->zap);
 	if (b->ctx != NULL)
 		zmq_ctx_term(b->ctx);
 	free(b->slots);
@@ -1087,9 +1277,14 @@ broker_new(const struct broker_settings *set, job_done_fn done)
 		return NULL;
 	b->set = *set;
 	b->set.runtime_dir = NULL;	/* the caller's: used here only */
+	b->set.remote_listen = NULL;
+	b->set.remote_secret = NULL;
+	b->set.remote_keys = NULL;
 	b->done = done;
 	b->next_beat = mono_ms() + (uint64_t)set->heartbeat_ms;
-	if (broker_alloc(b) == -1 || broker_bind(b, set->runtime_dir) == -1) {
+	if (broker_alloc(b) == -1 || broker_bind(b, set->runtime_dir) == -1 ||
+	    (set->remote_listen != NULL &&
+	    broker_bind_remote(b, set) == -1)) {
 		log_warnx("broker: cannot start");
 		broker_free(b);
 		return NULL;

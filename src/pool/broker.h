@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "pool/curve.h"
 #include "pool/protocol.h"
 #include "pool/stats.h"
 
@@ -37,6 +38,16 @@ struct broker_settings {
 	int		 heartbeat_liveness; /* intervals a peer may be silent */
 	struct stats	*stats;		/* the figures (pool/stats.h); may
 					   be NULL; must outlive the broker */
+	/*
+	 * Remote workers ([remote] listen): a CURVE TCP endpoint, or NULL.
+	 * remote_secret is the front's secret key in Z85 (the caller wipes
+	 * it after broker_new()); remote_keys are moved into the broker.
+	 */
+	const char	*remote_listen;
+	const char	*remote_secret;
+	struct authkeys	*remote_keys;
+	int		 handshake_ms;	/* a CURVE handshake's limit */
+	int		 peer_queue;	/* messages queued per peer, each way */
 };
 
 struct job {
@@ -62,6 +73,17 @@ typedef void	(*job_done_fn)(struct job *);
 struct broker	*broker_new(const struct broker_settings *, job_done_fn done);
 /* The socket to poll for ZMQ_POLLIN; then call broker_read(). */
 void		*broker_socket(struct broker *);
+/*
+ * Every socket to poll for ZMQ_POLLIN (the ipc one, then with [remote]
+ * the CURVE one and its gate's), into socks (room for 4); how many.
+ */
+size_t		 broker_sockets(struct broker *, void **socks, size_t max);
+/*
+ * A new authorized_keys list (moved): from the next handshake on only
+ * these keys are admitted, and the remote workers that joined with a key
+ * no longer listed are forgotten (their jobs go elsewhere) and unheard.
+ */
+void		 broker_set_keys(struct broker *, struct authkeys *keys);
 /*
  * Queues job; it is sent to a worker by the next broker_tick().  Returns
  * -1 when the queue is full or the broker stopped (answer 503 at once);

@@ -6,6 +6,9 @@
  *   mint        a token minted offline, as a worker would
  *   verify      a token checked through libtokend-verify, as a service would
  *   fernet-key  the key a stock Fernet library needs
+ *   curve-keypair
+ *               a CURVE key pair for [remote]: a worker host's or the
+ *               front's (docs/deployment.md, "Worker hosts")
  *   jwt keygen, jwt sign
  *               a test issuer (src/tools/jwtgen.c), for smoke tests
  *   bench       the worker's pipeline in one process: the ceiling
@@ -28,6 +31,7 @@
  * a service linked with the library would answer.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -44,6 +48,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <zmq.h>
 
 #include "core/clock.h"
 #include "config.h"
@@ -51,6 +56,7 @@
 #include "tools/status.h"
 #include "core/log.h"
 #include "mint.h"
+#include "pool/curve.h"
 #include "tokens/secret.h"
 #include "tokens/service.h"
 #include "tokens/token.h"
@@ -450,6 +456,85 @@ cmd_fernet_key(int argc, char **argv)
 	OPENSSL_cleanse(key, sizeof(key));
 	secrets_free(&file);
 	config_free(t.cfg);
+	return 0;
+}
+
+/* ---- curve-keypair ---------------------------------------------------- */
+
+enum { OPT_SECRET_OUT = 400, OPT_COMMENT };
+
+static const struct option curve_opts[] = {
+	{ "secret-out", required_argument, NULL, OPT_SECRET_OUT },
+	{ "comment", required_argument, NULL, OPT_COMMENT },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* The secret key file: a comment naming the public key, the key. */
+static void
+write_curve_secret(FILE *f, const char *pub, const char *sec,
+    const char *comment)
+{
+	fprintf(f, "# CURVE secret key of %s (its public key: %s)\n%s\n",
+	    comment, pub, sec);
+}
+
+/*
+ * A new key pair.  The secret key goes to --secret-out (created, mode
+ * 0600, never over an existing file) or to stdout in the file's format;
+ * the authorized_keys line goes to stdout.  Z85 has '#' in its alphabet,
+ * and a secret file's line starting with one reads as a comment: such a
+ * pair is drawn again.
+ */
+static int
+cmd_curve_keypair(int argc, char **argv)
+{
+	const char	*out = NULL, *comment = NULL;
+	char		 pub[41], sec[41], host[256];
+	FILE		*f;
+	size_t		 i;
+	int		 ch, fd;
+
+	while ((ch = getopt_long(argc, argv, "h", curve_opts, NULL)) != -1) {
+		switch (ch) {
+		case 'h': help();
+		case OPT_SECRET_OUT: out = optarg; break;
+		case OPT_COMMENT: comment = optarg; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (comment == NULL) {
+		if (gethostname(host, sizeof(host)) == -1)
+			snprintf(host, sizeof(host), "unnamed-host");
+		host[sizeof(host) - 1] = '\0';
+		comment = host;
+	}
+	if (*comment == '\0' || strlen(comment) > AUTHKEY_NAME_MAX)
+		die(EXIT_USAGE, "--comment: 1 to %d bytes", AUTHKEY_NAME_MAX);
+	for (i = 0; comment[i] != '\0'; i++)
+		if (comment[i] < ' ' || comment[i] > '~')
+			die(EXIT_USAGE, "--comment: printable ASCII only");
+	if (!zmq_has("curve"))
+		die(1, "this libzmq has no CURVE");
+	do {
+		if (zmq_curve_keypair(pub, sec) == -1)
+			die(1, "zmq_curve_keypair: %s", zmq_strerror(errno));
+	} while (sec[0] == '#');
+	if (out != NULL) {
+		if ((fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600)) == -1 || (f = fdopen(fd, "w")) == NULL)
+			die(1, "%s: %s", out, strerror(errno));
+		write_curve_secret(f, pub, sec, comment);
+		if (fflush(f) == EOF || fsync(fd) == -1 || fclose(f) == EOF)
+			die(1, "%s: %s", out, strerror(errno));
+	} else {
+		write_curve_secret(stdout, pub, sec, comment);
+		printf("# authorized_keys line (for the front):\n");
+	}
+	printf("%s %s\n", pub, comment);
+	OPENSSL_cleanse(sec, sizeof(sec));
 	return 0;
 }
 
@@ -1377,6 +1462,18 @@ static const struct command {
 	    "  -c, --config CONFIG  or of [service S] (--service S) in CONFIG;\n"
 	    "                       --node URL for a service with a nodes_file\n"
 	    "  --all                the key of every secret, newest first\n" },
+	{ "curve-keypair", cmd_curve_keypair,
+	    "[--secret-out FILE] [--comment NAME]",
+	    "A new CURVE key pair for [remote] (a worker host's, or the\n"
+	    "front's): prints the secret key file (a comment, then the Z85\n"
+	    "secret key), then the authorized_keys line: the Z85 public key\n"
+	    "and NAME.\n"
+	    "  --secret-out FILE  write the secret key file to FILE instead\n"
+	    "                     (created, mode 0600; an existing FILE is\n"
+	    "                     refused) and print only the authorized_keys\n"
+	    "                     line\n"
+	    "  --comment NAME     the host the key is for (default: this host's\n"
+	    "                     name), printable ASCII, at most 63 bytes\n" },
 	{ "jwt keygen", cmd_jwt_keygen,
 	    "--alg RS256|ES256|EdDSA [--kid K] --key-out PEM --jwks-out JSON",
 	    "A test issuer's key: a new key pair, and prints its kid.\n"
