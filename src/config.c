@@ -1769,6 +1769,7 @@ finish_remote(struct conf *l, void *obj)
 	struct remote_config	*r = obj;
 	int			 line = conf_section_line(l);
 
+	r->line = line;
 	if (r->listen != NULL && r->connect != NULL)
 		return conf_fail_at(l, conf_key_line(l, "connect"), "listen "
 		    "and connect: a front listens, a worker host connects; a "
@@ -1789,8 +1790,8 @@ finish_remote(struct conf *l, void *obj)
 		return conf_fail_at(l, line, "%s needs secret_key_file (this "
 		    "end's CURVE key)", r->listen ? "listen" : "connect");
 	if (r->listen != NULL && r->keys == NULL)
-		return conf_fail_at(l, line, "listen needs authorized_keys: the "
-		    "worker hosts it admits");
+		return conf_fail_at(l, line, "listen needs authorized_keys: "
+		    "the worker hosts it admits");
 	if (r->listen != NULL && r->server_key != NULL)
 		return conf_fail_at(l, conf_key_line(l, "server_public_key"),
 		    "server_public_key is a worker host's (with connect)");
@@ -1818,15 +1819,15 @@ check_remote(struct conf *l, struct config *c)
 	if (r->listen == NULL && r->connect == NULL)
 		return 0;
 	if (r->peer_queue < c->worker_credit + 4)
-		rc = conf_fail_at(l, 0, "[remote] peer_queue = %d is below "
-		    "worker_credit + 4 = %d: a remote worker given its credit "
-		    "of jobs would find its queue full and be dropped; raise "
-		    "peer_queue or lower worker_credit", r->peer_queue,
+		rc = conf_fail_at(l, r->line, "[remote] peer_queue = %d is "
+		    "below worker_credit + 4 = %d: a remote worker given its "
+		    "credit of jobs would find its queue full and be dropped; "
+		    "raise peer_queue or lower worker_credit", r->peer_queue,
 		    c->worker_credit + 4);
 	if (r->connect != NULL && r->handshake_ms >= c->orphan_timeout_ms)
-		rc = conf_fail_at(l, 0, "[remote] handshake_timeout (%d ms) is "
-		    "not below orphan_timeout (%d ms): a worker would give up "
-		    "on the front before one handshake could end", 
+		rc = conf_fail_at(l, r->line, "[remote] handshake_timeout (%d "
+		    "ms) is not below orphan_timeout (%d ms): a worker would "
+		    "give up on the front before one handshake could end",
 		    r->handshake_ms, c->orphan_timeout_ms);
 	return rc;
 }
@@ -2216,6 +2217,9 @@ check_config(struct conf *l, void *root)
 		c->workers = 0;
 		return 0;
 	}
+	if (c->uid_secret == NULL && c->server_line == 0)
+		return conf_fail_at(l, 0, "no [server] section: its "
+		    "uid_secret_file is required");
 	if (c->uid_secret == NULL)
 		return conf_fail_at(l, c->server_line, "[server] missing "
 		    "required key \"uid_secret_file\"");

@@ -67,6 +67,7 @@ struct remote_config {
 	struct authkeys	*keys;		/* front: its keys (pool/curve.h) */
 	int		 handshake_ms;	/* a CURVE handshake's limit */
 	int		 peer_queue;	/* messages per peer and direction */
+	int		 line;		/* of [remote], for whole-file checks */
 };
 
 struct config {

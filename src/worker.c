@@ -190,7 +190,8 @@ static int
 remote_sockopts(struct worker *w)
 {
 	const struct remote_config	*r = &w->cfg->remote;
-	int				 hs = r->handshake_ms, hb = (int)w->hb_ms;
+	int				 hs = r->handshake_ms;
+	int				 hb = (int)w->hb_ms;
 	int				 dead = (int)(w->hb_ms * w->liveness);
 
 	return zmq_setsockopt(w->sock, ZMQ_CURVE_SERVERKEY, r->server_key,

@@ -1176,9 +1176,9 @@ static int
 broker_bind_remote(struct broker *b, const struct broker_settings *set)
 {
 	uint8_t	secret[CURVE_KEY_LEN];
-	int	one = 1, zero = 0, hs = set->handshake_ms, hb = set->heartbeat_ms,
-		dead = set->heartbeat_ms * set->heartbeat_liveness,
-		hwm = set->peer_queue;
+	int	one = 1, zero = 0, hs = set->handshake_ms;
+	int	hb = set->heartbeat_ms, hwm = set->peer_queue;
+	int	dead = set->heartbeat_ms * set->heartbeat_liveness;
 	int	rc;
 
 	if ((b->zap = zap_new(b->ctx, set->remote_keys)) == NULL)

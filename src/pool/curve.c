@@ -9,9 +9,12 @@
  * one, would be found in production.  So a bad line fails the load with
  * FILE:LINE, and a reload with a bad file keeps the running list.
  *
- * Z85 has '#' in its alphabet, so a key may begin with one: a line is a
- * key line when its first 40 characters decode as a key and white space
- * follows; any other line starting with '#' is a comment.
+ * Z85 has '#' in its alphabet, though never as a key's first character
+ * (the first of each five encodes a 32-bit word's top: index 82 at most,
+ * and '#' is 84).  Lines are told apart without that fact all the same:
+ * a key line is one whose first 40 characters decode as a key and are
+ * followed by white space; any other line starting with '#' is a
+ * comment.
  */
 #include "pool/curve.h"
 

@@ -142,7 +142,8 @@ static void
 answer(struct zap *z, zmq_msg_t *f, int n, uint64_t now)
 {
 	const struct authkey	*k = NULL;
-	char			 addr[64], who[PEER_MAX], z85[CURVE_Z85_LEN + 1];
+	char			 addr[64], who[PEER_MAX];
+	char			 z85[CURVE_Z85_LEN + 1];
 	const char		*why = "it offers no CURVE key";
 	unsigned		 skipped;
 	int			 ok = 0;

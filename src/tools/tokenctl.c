@@ -482,9 +482,10 @@ write_curve_secret(FILE *f, const char *pub, const char *sec,
 /*
  * A new key pair.  The secret key goes to --secret-out (created, mode
  * 0600, never over an existing file) or to stdout in the file's format;
- * the authorized_keys line goes to stdout.  Z85 has '#' in its alphabet,
- * and a secret file's line starting with one reads as a comment: such a
- * pair is drawn again.
+ * the authorized_keys line goes to stdout.  (A secret file's line
+ * starting with '#' is a comment, but no Z85 key starts with one: the
+ * first character of five encodes a 32-bit word's top, index 82 at most,
+ * and '#' is 84.)
  */
 static int
 cmd_curve_keypair(int argc, char **argv)
@@ -518,10 +519,8 @@ cmd_curve_keypair(int argc, char **argv)
 			die(EXIT_USAGE, "--comment: printable ASCII only");
 	if (!zmq_has("curve"))
 		die(1, "this libzmq has no CURVE");
-	do {
-		if (zmq_curve_keypair(pub, sec) == -1)
-			die(1, "zmq_curve_keypair: %s", zmq_strerror(errno));
-	} while (sec[0] == '#');
+	if (zmq_curve_keypair(pub, sec) == -1)
+		die(1, "zmq_curve_keypair: %s", zmq_strerror(errno));
 	if (out != NULL) {
 		if ((fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		    0600)) == -1 || (f = fdopen(fd, "w")) == NULL)

@@ -266,7 +266,11 @@ test_key_facts(void **state)
 	    "5\n"));
 	/* Required: the example sets it. */
 	assert_non_null(strstr(ex, "Required.  A reload applies it.\n"
-	    "uid_secret_file = uid.secret\n"));
+	    "audience = tokend\n"));
+	/* Required but for one case, which its text names. */
+	assert_non_null(strstr(ex, "Required, except on a front with remote "
+	    "workers only ([remote]), which keys no uid.  A reload applies "
+	    "it.\nuid_secret_file = uid.secret\n"));
 	/* The way to make a secret tokend accepts, whole on one line. */
 	assert_non_null(strstr(ex, "`(umask 077; openssl rand -hex 32 > "
 	    "uid.secret)`"));

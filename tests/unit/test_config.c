@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <zmq.h>
 
 #include <fcntl.h>
 #include <limits.h>
@@ -31,6 +32,7 @@
 #include "identity/issuer.h"
 #include "identity/jwks.h"
 #include "identity/jws.h"
+#include "pool/curve.h"
 #include "store/store.h"
 #include "tokens/service.h"
 #include "tokens/tokenlib.h"
@@ -1345,8 +1347,13 @@ test_suggest_section(void **state)
 {
 	refused_at(conf("", "", "\n[servcie two]\n"), "[servcie two]",
 	    "unknown section [servcie two] (did you mean [service two]?); "
+<<<<<<< HEAD
 	    "expected [server], [metrics], [issuer NAME], [browserid NAME], "
 	    "[database] or [service NAME]");
+=======
+	    "expected [server], [issuer NAME], [browserid NAME], "
+	    "[service NAME] or [remote]");
+>>>>>>> a8cda76 (remote: unit tests of authorized_keys and the [remote] checks; uid_secret_file is optional on a front with remote workers only; conf docs regenerated)
 	refused_at(conf("", "", "\n[isuer two]\n"), "[isuer two]",
 	    "(did you mean [issuer two]?)");
 	refused_at(conf("", "", "\n[Browserid two]\n"), "[Browserid two]",
@@ -1761,9 +1768,15 @@ test_engine_errors(void **state)
 	/* The list of sections comes from the table. */
 	t_refused_at("[metrics]\n", "[metrics]", "unknown section [metrics]; "
 	    "expected [server], [database] or [remote NAME]");
+<<<<<<< HEAD
 	refused_at(conf("", "", "[telemetry]\n"), "[telemetry]", "unknown "
 	    "section [telemetry]; expected [server], [metrics], [issuer NAME], "
 	    "[browserid NAME], [database] or [service NAME]");
+=======
+	refused_at(conf("", "", "[metrics]\n"), "[metrics]", "unknown section "
+	    "[metrics]; expected [server], [issuer NAME], [browserid NAME], "
+	    "[service NAME] or [remote]");
+>>>>>>> a8cda76 (remote: unit tests of authorized_keys and the [remote] checks; uid_secret_file is optional on a front with remote workers only; conf docs regenerated)
 }
 
 static int
@@ -2099,6 +2112,146 @@ test_fxa_timeout_fits(void **state)
 
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* ---- [remote] ---------------------------------------------------------- */
+
+static char	front_pub[41], host_pub[41];
+
+/* The front's secret key file, a host's, and an authorized_keys. */
+static void
+remote_files(void)
+{
+	char	sec[41], txt[256];
+
+	assert_int_equal(zmq_curve_keypair(front_pub, sec), 0);
+	snprintf(txt, sizeof(txt), "# the front\n%s\n", sec);
+	tu_write_file(dir, "front.key", txt, 0600);
+	assert_int_equal(zmq_curve_keypair(host_pub, sec), 0);
+	snprintf(txt, sizeof(txt), "%s\n", sec);
+	tu_write_file(dir, "host.key", txt, 0400);
+	snprintf(txt, sizeof(txt), "# hosts\n%s worker-1\n", host_pub);
+	tu_write_file(dir, "ak", txt, 0644);
+}
+
+/* A front with remote workers only; key and ak name its files. */
+static const char *
+front_conf(const char *key, const char *ak, const char *extra)
+{
+	int	n;
+
+	n = snprintf(text, sizeof(text), "[server]\nworker_credit = 16\n"
+	    "[remote]\nlisten = tcp://127.0.0.1:5555\nsecret_key_file = %s\n"
+	    "authorized_keys = %s\n%s", key, ak, extra);
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	return text;
+}
+
+/* A front with remote workers only: no issuer, service or secret. */
+static void
+test_remote_front_only(void **state)
+{
+	struct config	*c;
+
+	remote_files();
+	c = load_ok(front_conf("front.key", "ak", ""));
+	assert_int_equal(c->workers, 0);
+	assert_null(c->uid_secret);
+	assert_string_equal(c->remote.listen, "tcp://127.0.0.1:5555");
+	assert_string_equal(c->remote.public_key, front_pub);
+	assert_int_equal(c->remote.keys->n, 1);
+	assert_string_equal(c->remote.keys->v[0].z85, host_pub);
+	assert_string_equal(c->remote.keys->v[0].name, "worker-1");
+	assert_int_equal(c->remote.handshake_ms, 5000);
+	assert_int_equal(c->remote.peer_queue, 64);
+	/* The front's one secret goes with the rest. */
+	assert_int_equal(strlen(c->remote.secret_key), 40);
+	config_purge_secrets(c);
+	assert_int_equal(c->remote.secret_key[0], '\0');
+	config_free(c);
+	/* Without [remote] listen, the rules of a minting file hold. */
+	refused_at("[server]\nworkers = 2\n", "[server]",
+	    "[server] missing required key \"uid_secret_file\"");
+}
+
+/* A worker host: connect, its key pair, the front's public key. */
+static void
+test_remote_worker_host(void **state)
+{
+	struct config	*c;
+	char		 extra[256];
+
+	remote_files();
+	snprintf(extra, sizeof(extra), "[remote]\nconnect = "
+	    "tcp://front.example.com:5555\nsecret_key_file = host.key\n"
+	    "server_public_key = %s\n", front_pub);
+	c = load_ok(conf("", "", extra));
+	assert_string_equal(c->remote.connect, "tcp://front.example.com:5555");
+	assert_string_equal(c->remote.public_key, host_pub);
+	assert_string_equal(c->remote.server_key, front_pub);
+	assert_null(c->remote.listen);
+	config_free(c);
+	/* It must get a handshake through before it gives up on the front. */
+	snprintf(extra, sizeof(extra), "[remote]\nconnect = tcp://h:5555\n"
+	    "secret_key_file = host.key\nserver_public_key = %s\n"
+	    "handshake_timeout = 30\n", front_pub);
+	refused_at(conf("orphan_timeout = 30\n", "", extra), "[remote]",
+	    "handshake_timeout (30000 ms) is not below orphan_timeout");
+}
+
+static void
+test_remote_errors(void **state)
+{
+	char	extra[512];
+
+	remote_files();
+	refused_at(front_conf("front.key", "ak", "connect = tcp://h:1\n"),
+	    "connect =", "a front listens, a worker host connects");
+	refused_at("[remote]\nlisten = tcp://127.0.0.1:5555\n"
+	    "secret_key_file = front.key\n", "[remote]",
+	    "listen needs authorized_keys");
+	refused_at("[remote]\nlisten = tcp://127.0.0.1:5555\n"
+	    "authorized_keys = ak\n", "[remote]",
+	    "listen needs secret_key_file");
+	refused_at("[server]\nuid_secret_file = uid.secret\n"
+	    "[remote]\nsecret_key_file = front.key\n", "[remote]",
+	    "[remote] needs listen (on a front) or connect");
+	refused_at("[remote]\nlisten = ipc:///tmp/x\n", "listen =",
+	    "listen: expected tcp://ADDRESS:PORT");
+	refused_at("[remote]\nlisten = tcp://127.0.0.1:0\n", "listen =",
+	    "port of 1..65535");
+	refused_at("[remote]\nlisten = tcp://front.example.com:5555\n",
+	    "listen =", "not a numeric IPv4 address or *");
+	refused_at("[remote]\nconnect = tcp://bad_host!:5555\n", "connect =",
+	    "not a host name or address");
+	refused_at("[remote]\nconnect = tcp://h:5555\nserver_public_key = "
+	    "short\n", "server_public_key", "not a CURVE public key");
+	snprintf(extra, sizeof(extra), "[remote]\nconnect = tcp://h:5555\n"
+	    "secret_key_file = host.key\n");
+	refused_at(conf("", "", extra), "[remote]",
+	    "connect needs server_public_key");
+	refused_at(front_conf("front.key", "ak", "server_public_key = "
+	    "0000000000000000000000000000000000000000\n"), "server_public_key",
+	    "server_public_key is a worker host's");
+	/* The secret key file: a secret's rules, then a key. */
+	tu_write_file(dir, "loose.key", "0123456789012345678901234567890123"
+	    "456789\n", 0644);
+	refused_at(front_conf("loose.key", "ak", ""), "secret_key_file",
+	    "secret_key_file: ");
+	tu_write_file(dir, "notz85.key", "0123456789012345678901234567890123"
+	    "45678\"\n", 0600);
+	refused_at(front_conf("notz85.key", "ak", ""), "secret_key_file",
+	    "not a CURVE secret key");
+	/* authorized_keys: its own FILE:LINE inside the key's error. */
+	tu_write_file(dir, "bad.ak", "# ok\n\nnot-a-key host\n", 0644);
+	refused_at(front_conf("front.key", "bad.ak", ""), "authorized_keys",
+	    "bad.ak:3: not a CURVE public key");
+	tu_write_file(dir, "open.ak", "", 0666);
+	refused_at(front_conf("front.key", "open.ak", ""), "authorized_keys",
+	    "group or others may write it");
+	/* The queues must hold a worker's credit and its heartbeats. */
+	refused_at(front_conf("front.key", "ak", "peer_queue = 8\n"),
+	    "[remote]", "peer_queue = 8 is below worker_credit + 4 = 20");
+}
+
 int
 main(void)
 {
@@ -2163,10 +2316,16 @@ main(void)
 		T(test_engine_left_out),
 		T(test_engine_errors),
 		T(test_node_store_failure),
+<<<<<<< HEAD
 		T(test_fxa_valid),
 		T(test_fxa_verify_url),
 		T(test_fxa_cross_checks),
 		T(test_fxa_timeout_fits),
+=======
+		T(test_remote_front_only),
+		T(test_remote_worker_host),
+		T(test_remote_errors),
+>>>>>>> a8cda76 (remote: unit tests of authorized_keys and the [remote] checks; uid_secret_file is optional on a front with remote workers only; conf docs regenerated)
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
