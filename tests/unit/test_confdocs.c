@@ -266,7 +266,7 @@ test_key_facts(void **state)
 	    "5\n"));
 	/* Required: the example sets it. */
 	assert_non_null(strstr(ex, "Required.  A reload applies it.\n"
-	    "audience = tokend\n"));
+	    "issuer = api.accounts.firefox.com\n"));
 	/* Required but for one case, which its text names. */
 	assert_non_null(strstr(ex, "Required, except on a front with remote "
 	    "workers only ([remote]), which keys no uid.  A reload applies "

@@ -1347,13 +1347,8 @@ test_suggest_section(void **state)
 {
 	refused_at(conf("", "", "\n[servcie two]\n"), "[servcie two]",
 	    "unknown section [servcie two] (did you mean [service two]?); "
-<<<<<<< HEAD
 	    "expected [server], [metrics], [issuer NAME], [browserid NAME], "
-	    "[database] or [service NAME]");
-=======
-	    "expected [server], [issuer NAME], [browserid NAME], "
-	    "[service NAME] or [remote]");
->>>>>>> a8cda76 (remote: unit tests of authorized_keys and the [remote] checks; uid_secret_file is optional on a front with remote workers only; conf docs regenerated)
+	    "[database], [service NAME] or [remote]");
 	refused_at(conf("", "", "\n[isuer two]\n"), "[isuer two]",
 	    "(did you mean [issuer two]?)");
 	refused_at(conf("", "", "\n[Browserid two]\n"), "[Browserid two]",
@@ -1768,15 +1763,9 @@ test_engine_errors(void **state)
 	/* The list of sections comes from the table. */
 	t_refused_at("[metrics]\n", "[metrics]", "unknown section [metrics]; "
 	    "expected [server], [database] or [remote NAME]");
-<<<<<<< HEAD
 	refused_at(conf("", "", "[telemetry]\n"), "[telemetry]", "unknown "
 	    "section [telemetry]; expected [server], [metrics], [issuer NAME], "
-	    "[browserid NAME], [database] or [service NAME]");
-=======
-	refused_at(conf("", "", "[metrics]\n"), "[metrics]", "unknown section "
-	    "[metrics]; expected [server], [issuer NAME], [browserid NAME], "
-	    "[service NAME] or [remote]");
->>>>>>> a8cda76 (remote: unit tests of authorized_keys and the [remote] checks; uid_secret_file is optional on a front with remote workers only; conf docs regenerated)
+	    "[browserid NAME], [database], [service NAME] or [remote]");
 }
 
 static int
@@ -2316,16 +2305,13 @@ main(void)
 		T(test_engine_left_out),
 		T(test_engine_errors),
 		T(test_node_store_failure),
-<<<<<<< HEAD
 		T(test_fxa_valid),
 		T(test_fxa_verify_url),
 		T(test_fxa_cross_checks),
 		T(test_fxa_timeout_fits),
-=======
 		T(test_remote_front_only),
 		T(test_remote_worker_host),
 		T(test_remote_errors),
->>>>>>> a8cda76 (remote: unit tests of authorized_keys and the [remote] checks; uid_secret_file is optional on a front with remote workers only; conf docs regenerated)
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
