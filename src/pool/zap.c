@@ -188,17 +188,25 @@ on_event(struct zap *z, uint16_t event, uint32_t value, uint64_t now)
 	const char	*what;
 	unsigned	 skipped;
 
+	log_debug("remote endpoint: event %#x, value %#x", event, value);
 	if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 		return;		/* answer() said why */
+	/*
+	 * A peer without CURVE is seen one of two ways: the front reads its
+	 * greeting first (a mechanism mismatch), or the peer reads the
+	 * front's, finds CURVE, and hangs up (no detail).
+	 */
 	if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
 	    value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
 		what = "it does not speak CURVE (plain TCP is not offered)";
 	else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
 		what = "it broke the ZMTP or CURVE handshake";
 	else
-		what = "its handshake failed or did not end in time";
+		what = "its handshake failed: it hung up (a peer without "
+		    "CURVE does), or did not finish in handshake_timeout";
 	z->refused++;
-	if (zap_may_log(z, what, now, &skipped))
+	/* One line a minute for all such peers: libzmq names none. */
+	if (zap_may_log(z, "a handshake failed before ZAP", now, &skipped))
 		log_warnx("a peer of the remote workers' endpoint was refused: "
 		    "%s%s", what, skipped > 0 ? "; more since the last line" :
 		    "");
