@@ -1085,6 +1085,20 @@ def mint(service, uid, client_state, now):
 
 
 CLIENT_STATE = re.compile(rb"[0-9a-f]{1,32}\Z")
+KEY_CLIENT_STATE = re.compile(rb"[0-9a-f]{0,32}\Z")
+INT64_DIGITS = re.compile(rb"[0-9]{1,19}\Z")
+
+
+def same_application(cfg, asked):
+    """Whether a configured service has the application of the unknown
+    one asked for: a '-' at the same place in both, the same bytes before
+    it (sync-1.1 beside sync-1.5)."""
+    for name in cfg.services:
+        n = name.encode("utf-8")
+        for k in range(min(len(asked), len(n))):
+            if asked[k] == n[k] == 0x2d and asked[:k] == n[:k]:
+                return True
+    return False
 
 
 def serve(cfg, f):
@@ -1099,6 +1113,22 @@ def serve(cfg, f):
     if cs is not None and not CLIENT_STATE.match(cs):
         raise Reject("invalid-request", "client_state", "client_state must "
                      "be 1 to 32 lowercase hex digits")
+    # GET /1.0's X-KeyID and ?duration=: for nodes = database services,
+    # which this worker refuses to run; checked all the same, as in C.
+    kcs = f.get("key_client_state")
+    if kcs is not None and not KEY_CLIENT_STATE.match(kcs):
+        raise Reject("invalid-request", "key_client_state", "key_client_"
+                     "state must be 0 to 32 lowercase hex digits")
+    for k in ("keys_changed_at", "duration"):
+        v = f.get(k)
+        if v is not None and (not INT64_DIGITS.match(v) or
+                              int(v) > INT64[1]):
+            raise Reject("invalid-request", k, f"{k} must be a decimal "
+                         "int64")
+    if f.get("key_id_error") not in (None, b"missing", b"invalid",
+                                     b"malformed", b"mismatch"):
+        raise Reject("invalid-request", "key_id_error", "key_id_error must "
+                     "be missing, invalid, malformed or mismatch")
     service, assertion = f.get("service"), f.get("assertion")
     if service is None:
         raise Reject("invalid-request", "service", "missing service")
@@ -1109,7 +1139,8 @@ def serve(cfg, f):
     except UnicodeDecodeError:
         svc = None
     if svc is None:
-        raise Reject("unknown-service", "service", "unknown service")
+        raise Reject("unknown-service", "version" if same_application(
+            cfg, service) else "service", "unknown service")
     backed = b"~" in assertion
     if kind == b"jwt" and backed:
         raise credentials("a JWT was expected (Authorization: Bearer, or a "

@@ -383,6 +383,8 @@ def answer(t, assertion, service=SYNC, headers=None):
 def rejections_match_the_c_worker():
     py, c = S["py"], S["c"]
     cases = rejection_cases() + [("unknown service", jwt(), "nope", None),
+                                 ("unknown version", jwt(), "sync-1.1",
+                                  None),
                                  ("browserid header", jwt(), SYNC,
                                   {"Authorization": "BrowserID " + jwt()}),
                                  ("bearer a~b", jwt(), SYNC,
@@ -548,6 +550,20 @@ def hostile_frames_are_dropped_and_silence_reconnects():
             b"svc-utf8": ([("service", b"\xff\xfe"), ("assertion",
                                                       jwt())],
                           "unknown-service", b"service"),
+            b"version-": ([("service", "sync-9"), ("assertion", jwt())],
+                          "unknown-service", b"version"),
+            b"duration": ([("service", SYNC), ("assertion", jwt()),
+                           ("duration", "-5")], "invalid-request",
+                          b"duration"),
+            b"kca-big-": ([("service", SYNC), ("assertion", jwt()),
+                           ("keys_changed_at", "9" * 19)],
+                          "invalid-request", b"keys_changed_at"),
+            b"kcs-bad-": ([("service", SYNC), ("assertion", jwt()),
+                           ("key_client_state", "XY")], "invalid-request",
+                          b"key_client_state"),
+            b"keyiderr": ([("service", SYNC), ("assertion", jwt()),
+                           ("key_id_error", "other")], "invalid-request",
+                          b"key_id_error"),
         }
         for jid, (fields, _, _) in bad_jobs.items():
             r.send_multipart([ident, v2(T.JOB, [("job", jid)] + fields)])
