@@ -436,6 +436,9 @@ assign_failed(enum users_status st, const char *why, struct mint_result *res)
 		    why != NULL ? why : "Unacceptable client-state value");
 		break;
 	case USERS_NO_NODE:
+		/* Mozilla's body is its internal error's, with a 503. */
+		fail(res, PROTO_ERR_NO_NODE, "", "Server error");
+		break;
 	case USERS_UNAVAILABLE:
 		fail(res, PROTO_ERR_UNAVAILABLE, "",
 		    "Resource is not available");

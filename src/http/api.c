@@ -69,6 +69,8 @@ enum problem {
 	P_INVALID_KEYS_CHANGED_AT,
 	P_STALE_CLIENT_STATE,
 	P_INVALID_KEY_ID,
+	P_NO_NODE,
+	P_SERVER_ERROR,		/* a worker's internal error naming nothing */
 };
 
 static const struct {
@@ -131,6 +133,11 @@ static const struct {
 	    "stale-client-state" },
 	[P_INVALID_KEY_ID] = { 401, "invalid-key-id", "invalid-key-id", 400,
 	    "invalid_request", "invalid-key-id" },
+	/* Mozilla answers both as its internal error ("internal" location). */
+	[P_NO_NODE] = { 503, "unavailable", "internal-error", 503,
+	    "temporarily_unavailable", "no-node" },
+	[P_SERVER_ERROR] = { 500, "error", "internal-error", 500,
+	    "server_error", "server-error" },
 };
 
 /* Where a problem lies, for the {"location", "name"} of the answer. */
@@ -241,7 +248,7 @@ answer_problem(struct api_call *c, enum problem p, const struct fault *f)
 		tokenserver_headers(c);
 	else if (p == P_BAD_TIMESTAMP)
 		add_header(c, "X-Timestamp", "%lld", (long long)time(NULL));
-	if (p == P_UNAVAILABLE)
+	if (p == P_UNAVAILABLE || p == P_NO_NODE)
 		add_header(c, "Retry-After", "1");
 	if (s == STYLE_OAUTH) {
 		answer_json(c, problems[p].oauth_status, json_pack(
@@ -635,9 +642,11 @@ match_tokenserver(struct api_call *c, const char *url)
  * Authorization, as Mozilla's tokenserver reads it: "SCHEME CREDENTIAL".
  * Bearer (a JWT or an FxA token) and BrowserID are taken; the refusals
  * are Mozilla's bodies: 401 "error" with "Unauthorized" (no header, no
- * scheme) or "Unsupported" (another scheme).  A credential that is empty
- * or holds a space cannot verify: invalid-credentials, as a verifier
- * would say.  Returns 0, or 1 answered.
+ * scheme) or "Unsupported" (another scheme).  The credential is all that
+ * follows the first space, spaces included, as Mozilla reads it (its
+ * test suite's FxA tokens are JSON with spaces); an empty one cannot
+ * verify: invalid-credentials, as a verifier would say.  Returns 0, or 1
+ * answered.
  */
 static int
 ts_auth_header(struct api_call *c)
@@ -656,7 +665,7 @@ ts_auth_header(struct api_call *c)
 	if (i == 2)
 		return problem(c, P_UNAUTHORIZED, "body", "", "Unsupported");
 	cred = sp + 1;
-	if (*cred == '\0' || strchr(cred, ' ') != NULL)
+	if (*cred == '\0')
 		return problem(c, P_BAD_CREDENTIALS, "body", "",
 		    "Unauthorized");
 	if (set_owned(&c->assertion, cred, strlen(cred)) == -1)
@@ -1303,6 +1312,7 @@ finish_error(struct api_call *c, const struct proto_msg *m)
 		{ PROTO_ERR_INVALID_CLIENT_STATE, P_STALE_CLIENT_STATE },
 		{ PROTO_ERR_INVALID_KEY_ID, P_INVALID_KEY_ID },
 		{ PROTO_ERR_UNAVAILABLE, P_UNAVAILABLE },
+		{ PROTO_ERR_NO_NODE, P_NO_NODE },
 	};
 	char		 error[32], name[32], desc[256];
 	struct fault	 f = { "body", name, desc };
@@ -1323,6 +1333,10 @@ finish_error(struct api_call *c, const struct proto_msg *m)
 			p = map[i].p;
 	if (p == P_BAD_GATEWAY)
 		f.description = "the worker answered with an unknown error";
+	if (p == P_INTERNAL && name[0] == '\0')
+		p = P_SERVER_ERROR;
+	if (p == P_NO_NODE || p == P_SERVER_ERROR)
+		f.location = "internal";
 	/* Say where the client put what was wrong. */
 	if (strcmp(name, "assertion") == 0 && c->from_header) {
 		f.location = "header";

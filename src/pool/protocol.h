@@ -166,6 +166,7 @@ int	proto_sockopts(void *sock);
 #define PROTO_ERR_INVALID_CLIENT_STATE	"invalid-client-state"	/* 401 */
 #define PROTO_ERR_INVALID_KEY_ID	"invalid-key-id"	/* 401 */
 #define PROTO_ERR_UNAVAILABLE		"unavailable"	/* 503, Retry-After */
+#define PROTO_ERR_NO_NODE		"no-node"	/* 503: no node has room */
 /*
  * Values of a JOB's "key_id_error" (GET /1.0's X-KeyID refused): the
  * worker answers them after verifying the credential, as Mozilla does.

@@ -648,9 +648,13 @@ test_tokenserver_methods_and_headers(void **state)
 	assert_string_equal(refused(&h, 401, "error", "body", ""),
 	    "Unauthorized");
 	done(&h);
-	tokenserver(&h, "/1.0/sync/1.5", "Bearer a b");
+	tokenserver(&h, "/1.0/sync/1.5", "Bearer ");
 	assert_string_equal(refused(&h, 401, "invalid-credentials", "body",
 	    ""), "Unauthorized");
+	done(&h);
+	/* All that follows the scheme is the credential, spaces too. */
+	tokenserver(&h, "/1.0/sync/1.5", "Bearer {\"a\": 1, \"b\": 2}");
+	job(&h, "sync-1.5", "{\"a\": 1, \"b\": 2}", NULL, "jwt");
 	done(&h);
 	tokenserver(&h, "/1.0/sync/1.5", "Bearer a.b.c");
 	h.req.client_state = "nothex";
@@ -1225,6 +1229,11 @@ test_finish_tokenserver_database_errors(void **state)
 		    "invalid-credentials", "body", "" },
 		{ "unavailable", "", "Resource is not available", 503,
 		    "error", "body", "" },
+		/* Mozilla's internal error, its 503 when no node has room. */
+		{ "no-node", "", "Server error", 503, "internal-error",
+		    "internal", "" },
+		{ "error", "", "Server error", 500, "internal-error",
+		    "internal", "" },
 		{ "unknown-service", "version", "unknown service", 404,
 		    "error", "url", "1.5" },
 		{ "unknown-service", "service", "unknown service", 404,
