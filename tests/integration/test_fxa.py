@@ -20,7 +20,10 @@ fixed node, so nothing here depends on the node-assignment database.
              scope, fxa-generation) is verified without the verifier; a bad
              signature, the wrong typ, an expired token or one without the
              scope is refused without asking it; a kid the issuer lacks
-             goes to the verifier (Mozilla's fallback)
+             goes to the verifier (Mozilla's fallback); its fxa-generation
+             is the user's generation in a nodes = database service
+  https      verify_url with verify_ca_file from a confined worker, by
+             address and by name; a certificate for another name is 503
 """
 
 import os
@@ -274,6 +277,50 @@ def fxa_tokens_never_pass_as_plain_jwts():
                   "invalid-credentials", words=("scope",))
     st, h, body = S.t.token(T.sign_jwt(S.jwt_key, T.claims("bob")))
     assert st == 200, body
+
+
+@test
+def fast_path_generation_reaches_the_database():
+    """fxa-generation of a locally verified JWT is the user's generation
+    in a nodes = database service (SQLite): kept in the record, and one
+    going back is Mozilla's invalid-generation, as on the remote path."""
+    import sqlite3
+    t = T.instance("tkd-fxa-db-")
+    t.write_secrets(uid=new_secret(), sync=S.sync_secret)
+    t.write_jwks("fxa.jwks", [S.key])
+    t.write_config(
+        t.server_section(workers=1, state_dir="state"),
+        T.fxa_issuer_section(verify_url=S.v.url, jwks_file="fxa.jwks",
+                             algorithms="RS256"),
+        T.service_section(nodes="database"),
+        T.section("database", {"capacity": 10}, {}))
+    t.start()
+    S.v.set_mode("refuse")      # every answer here is the fast path's
+    try:
+        def get(generation):
+            return t.get(TS_PATH, headers={
+                "Authorization": "Bearer " + access_token(
+                    generation=generation),
+                "X-KeyID": "1234-qqo"})
+        st, h, body = get(1234)
+        assert st == 200 and body["api_endpoint"] == \
+            f"{T.SYNC_NODE}/1.5/{body['uid']}", (st, body)
+        db = sqlite3.connect(t.path("state/tokend.db"))
+        try:
+            rows = db.execute("SELECT generation FROM users WHERE email = "
+                              "?", (UID + "@api.accounts.firefox.com",)
+                              ).fetchall()
+        finally:
+            db.close()
+        assert rows == [(1234,)], rows
+        st, h, body = get(1233)
+        assert st == 401 and body.get("status") == "invalid-generation", \
+            (st, body)
+        st, h, body = get(None)
+        assert st == 200, (st, body)
+    finally:
+        S.v.set_mode("mock")
+        t.stop()
 
 
 # ---------------------------------------------------------------- https
