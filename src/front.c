@@ -97,11 +97,13 @@ struct front {
 	uint64_t		 deadline;	/* of the phase, mono ms */
 	uint64_t		 now;		/* mono ms of this loop turn */
 	int			 resumed;	/* since the last MHD_run() */
+	uint64_t		 metrics_due;	/* mono ms: run the listener */
 };
 
 #define FD_RESERVE	256	/* descriptors kept from clients */
 #define QUIET_MS	100	/* drain: nothing in flight for this long */
 #define CLOSE_MS	1000	/* drain: connections take their answers */
+#define METRICS_IDLE_MS	1000	/* the metrics listener runs at least this often */
 
 /* The front is a process of its own: one instance, set once at start. */
 static struct front	front;
@@ -782,13 +784,13 @@ static long
 loop_timeout(struct front *f)
 {
 	MHD_UNSIGNED_LONG_LONG	mhd;
-	long			t = broker_timeout(f->broker, f->now), m;
+	long			t = broker_timeout(f->broker, f->now);
 
 	if (MHD_get_timeout(f->mhd, &mhd) == MHD_YES && mhd < (unsigned long)t)
 		t = (long)mhd;
-	if (f->metricsd != NULL && (m = metricsd_timeout(f->metricsd)) >= 0 &&
-	    m < t)
-		t = m;
+	if (f->metricsd != NULL && (f->metrics_due <= f->now ||
+	    f->metrics_due - f->now < (uint64_t)t))
+		t = f->metrics_due <= f->now ? 0 : (long)(f->metrics_due - f->now);
 	if (f->resumed)		/* a 504 or 503 from broker_tick() waits */
 		t = 0;
 	if (f->phase != F_SERVING && t > 10)
@@ -839,9 +841,18 @@ loop_once(struct front *f)
 	f->resumed = 0;
 	MHD_run(f->mhd);
 	broker_tick(f->broker, f->now);
-	/* A scrape sees the figures of the turn's end. */
-	if (f->metricsd != NULL)
+	/*
+	 * A scrape sees the figures of the turn's end.  The listener runs
+	 * only when it has input or work it said is due (at most a second
+	 * away): MHD_run() makes a system call, which every busy turn of the
+	 * main listener would otherwise pay.
+	 */
+	if (f->metricsd != NULL && ((items[3].revents & ZMQ_POLLIN) ||
+	    f->now >= f->metrics_due)) {
 		metricsd_run(f->metricsd);
+		f->metrics_due = f->now + (uint64_t)metricsd_timeout(
+		    f->metricsd, METRICS_IDLE_MS);
+	}
 	report_ready(f);
 	if (f->phase != F_SERVING)
 		drain_step(f);

@@ -171,13 +171,13 @@ metricsd_fd(struct metricsd *d)
 }
 
 long
-metricsd_timeout(struct metricsd *d)
+metricsd_timeout(struct metricsd *d, long most_ms)
 {
 	MHD_UNSIGNED_LONG_LONG	t;
 
-	if (MHD_get_timeout(d->mhd, &t) != MHD_YES)
-		return -1;
-	return t > 60000 ? 60000 : (long)t;
+	if (MHD_get_timeout(d->mhd, &t) != MHD_YES || t > (unsigned long)most_ms)
+		return most_ms;
+	return (long)t;
 }
 
 void
