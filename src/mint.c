@@ -37,6 +37,7 @@
 #include "identity/jose.h"
 #include "identity/keys.h"
 #include "pool/protocol.h"
+#include "pool/stats.h"
 #include "tokens/secret.h"
 #include "tokens/service.h"
 
@@ -474,6 +475,7 @@ issue_assigned(const struct config *cfg, const struct mint_request *req,
 	struct token_claims	 claims = { 0 };
 	enum users_status	 st;
 	const char		*why = NULL;
+	uint64_t		 t0;
 	char			 email[USERS_EMAIL_MAX + 1], kid[64];
 	char			 device[33], tohash[32 + 4 + 1];
 
@@ -498,7 +500,10 @@ issue_assigned(const struct config *cfg, const struct mint_request *req,
 	q.client_state = req->key_client_state != NULL ?
 	    req->key_client_state : req->keys_changed_at == 0 &&
 	    req->client_state != NULL ? req->client_state : "";
+	t0 = mono_us();
 	st = users_assign(req->db->db, &q, wall_ms(), &rec, &why);
+	metric_hist_observe(&req->db->time, stats_bounds, STATS_NBOUNDS,
+	    (double)(mono_us() - t0) / 1e6);
 	if (st != USERS_OK) {
 		/* The operator's to know; the client gets Mozilla's words. */
 		if (st == USERS_ERROR || st == USERS_UNKNOWN_SERVICE ||

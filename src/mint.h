@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/metrics.h"
 #include "store/users.h"
 #include "tokens/tokenlib.h"
 
@@ -25,6 +26,8 @@ struct mint_db {
 	struct users_db	*db;		/* NULL: not open (yet) */
 	int		 booted;	/* every service's rows are there */
 	int		 state;
+	/* Seconds per users_assign(), for the metrics (pool/stats.h). */
+	struct metric_hist time;
 };
 
 /*

@@ -572,6 +572,8 @@ send_figures(struct worker *w, uint64_t now)
 	w->stats.keys_missing = (long)keys_missing(w->cfg->issuers,
 	    w->cfg->nissuers);
 	keys_reloads(&w->stats.jwks[0], &w->stats.jwks[1]);
+	w->stats.db_state = w->db_state;
+	w->stats.db = w->db.time;
 	(void)procstat_read(w->procfd, &w->stats.cpu_us, &w->stats.rss);
 	n = wstats_fields(&w->stats, f);
 	w->stats_sent = now;

@@ -547,5 +547,42 @@ def reloads_counted():
     assert t.token(jwt())[0] == 200
 
 
+# ---------------------------------------------------------------- database
+
+@test
+def database_figures():
+    """A nodes = database service (SQLite): its calls are timed, db_up
+    says it answers, and /__heartbeat__ checks it."""
+    t = T.instance("tkd-metrics-db-")
+    t.mport = T.free_port()
+    t.write_secrets(uid=new_secret(), sync=new_secret())
+    t.write_jwks("example.jwks", [S.key])
+    # The database's timeout must fit the hung-worker limit: 3 x 500 ms.
+    t.write_config(t.server_section(state_dir="state",
+                                    heartbeat_interval=500),
+                   ("metrics", [("listen", f"127.0.0.1:{t.mport}")]),
+                   T.issuer_section(algorithms=S.key.alg),
+                   T.service_section(nodes="database", duration=3600),
+                   T.section("database", {"capacity": 10}, {}))
+    t.start()
+    try:
+        for i in range(3):
+            st, _, body = t.request("GET", "/1.0/sync/1.5", headers={
+                "Authorization": "Bearer " + jwt(f"db{i}"),
+                "X-KeyID": "1234-qqo"})
+            assert st == 200, (st, body)
+        s = wait_metric(t, lambda s: value(
+            s, "tokend_db_duration_seconds_count") >= 3,
+            what="three database calls timed")
+        assert value(s, "tokend_db_up") == 1
+        assert value(s, "tokend_tokens_issued_total", service=SYNC,
+                     format="tokenlib") == 3
+        st, body = heartbeat(t)
+        assert st == 200 and body["checks"] == {
+            "workers": "ok", "issuer_keys": "ok", "database": "ok"}, body
+    finally:
+        t.stop()
+
+
 if __name__ == "__main__":
     T.run(setup, T.teardown)
