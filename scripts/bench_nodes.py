@@ -97,8 +97,7 @@ class NodesBench:
                   ("state_dir", "state"), ("uid_secret_file", "uid.secret"),
                   ("access_log", "off"), ("log_level", "warning"),
                   ("request_timeout", 10), ("queue_limit", 4096)]
-        database = [("url", self.db_url()), ("capacity", 100000000),
-                    ("timeout", 500)]
+        database = [("url", self.db_url()), ("capacity", 100000000)]
         issuer = [("type", "fxa-oauth"), ("iss", ISS),
                   ("jwks_file", "fxa.jwks"),
                   # never asked: every token verifies locally

@@ -135,6 +135,9 @@ def sweep_refuses_a_run_past_its_bound():
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         universal_newlines=True, timeout=30, cwd=ROOT)
     assert p.returncode == 2 and "goes with --sweep" in p.stderr, p.stderr
+
+
+@T.test
 def nodes_sqlite_short_run_prints_every_figure():
     r, err = bench("--nodes", "sqlite", "--warmup", "0")
     for k in ("fixed_cpu_us_per_token", "db_cpu_us_per_token",
