@@ -191,6 +191,32 @@ def verifier_outages_are_503_within_the_timeout():
 
 
 @test
+def slow_verifier_within_the_timeout_is_waited_for():
+    S.v.delay = TIMEOUT_MS / 1000 / 2
+    try:
+        r, dt = timed(lambda: bearer(fxa_token(user=UID)))
+    finally:
+        S.v.delay = 0
+    minted(r, "slow verifier")
+    assert dt >= TIMEOUT_MS / 1000 / 2 - 0.05, dt
+
+
+@test
+def redirect_is_not_followed():
+    """A verifier that points elsewhere is not one: the operator trusted
+    verify_url, not where it sends us (503, and the target is not asked).
+    The target is on the same port: the worker's sandbox would stop a
+    connection to another port anyway."""
+    S.v.redirect_to = f"http://127.0.0.1:{S.v.port}/v1/elsewhere"
+    S.v.set_mode("redirect")
+    try:
+        unavailable(bearer(fxa_token(user=UID)), "redirect")
+        assert S.v.count("/v1/elsewhere") == 0, "the redirect was followed"
+    finally:
+        S.v.set_mode("mock")
+
+
+@test
 def hung_verifier_never_stops_the_pool():
     """While every FxA request waits out the timeout in one worker, JWT
     clients keep getting tokens from the other, and no worker is taken

@@ -1821,6 +1821,8 @@ class FxaVerifier:
       "500"      every answer 500 with a JSON error
       "garbage"  200 with bytes that are not JSON
       "huge"     200 with a JSON answer of huge_bytes (1 MiB)
+      "redirect" 307 to redirect_to (another verifier's url)
+    delay: seconds every answer waits first (a slow but live verifier).
     requests: (path, headers dict, body bytes) of each request seen.
     tls=(cert, key) serves https (test_pki() makes both)."""
 
@@ -1831,7 +1833,10 @@ class FxaVerifier:
         self.requests = []
         self.hang_limit = 30
         self.huge_bytes = 1 << 20
-        self._release = threading.Event()
+        self.redirect_to = None
+        self.delay = 0
+        self._release = threading.Event()      # ends a "hang"
+        self._stopping = threading.Event()     # cuts a delay short
         self._lock = threading.RLock()
         self._conns = set()
         self._server = None
@@ -1902,7 +1907,8 @@ class FxaVerifier:
                 pass
 
     def set_mode(self, mode):
-        assert mode in ("mock", "refuse", "hang", "500", "garbage", "huge")
+        assert mode in ("mock", "refuse", "hang", "500", "garbage", "huge",
+                        "redirect")
         with self._lock:
             old, self.mode = self.mode, mode
             if old == "hang":
@@ -1916,6 +1922,7 @@ class FxaVerifier:
 
     def stop(self):
         self._release.set()
+        self._stopping.set()
         self._close()
 
     def count(self, path="/v1/verify"):
@@ -1940,6 +1947,14 @@ class FxaVerifier:
         if mode == "hang":
             self._release.wait(self.hang_limit)
             h.close_connection = True
+            return
+        if self.delay:
+            self._stopping.wait(self.delay)
+        if mode == "redirect":
+            h.send_response(307)
+            h.send_header("Location", self.redirect_to)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
             return
         if mode == "500":
             return self._send(h, 500, b'{"code":500,"errno":999,'
