@@ -52,6 +52,8 @@ struct fx {
 
 static enum sqldb_kind	group_kind;
 
+static int64_t	count_tables(struct fx *);
+
 /* ---- plain SQL on the second connection -------------------------------- */
 
 static int64_t
@@ -774,6 +776,63 @@ test_concurrent_first_requests(void **state)
 }
 
 /*
+ * Every worker opens the database and bootstraps at start, at once: on a
+ * database with no tables, the schema is made once and every process
+ * goes on with it; the bootstrapped node exists once.
+ */
+static void
+test_concurrent_start(void **state)
+{
+	struct fx	*f = *state;
+	int		 go[2], i, status;
+	pid_t		 pids[RACERS];
+
+	assert_int_equal(pipe(go), 0);
+	for (i = 0; i < RACERS; i++) {
+		if ((pids[i] = fork()) == 0) {
+			const char *const	 nodes[] = { "https://node0",
+						    "https://node1" };
+			struct users_settings	 s = settings(f, 5000);
+			struct users_db		*u;
+			char			 err[512], email[64], c;
+
+			close(go[1]);
+			if (read(go[0], &c, 1) != 0)
+				_exit(3);
+			if ((u = users_open(&s, err, sizeof(err))) == NULL) {
+				fprintf(stderr, "child: %s\n", err);
+				_exit(4);
+			}
+			if (users_bootstrap(u, SERVICE, NULL, nodes, 2, 100,
+			    err, sizeof(err)) != USERS_OK) {
+				fprintf(stderr, "child: %s\n", err);
+				_exit(5);
+			}
+			snprintf(email, sizeof(email), "w%d@example.com", i);
+			if (assign_as(f, u, email, 1, 0, "", NULL, NULL) !=
+			    USERS_OK)
+				_exit(6);
+			users_close(u);
+			_exit(0);
+		}
+		assert_true(pids[i] > 0);
+	}
+	close(go[0]);
+	close(go[1]);
+	for (i = 0; i < RACERS; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fail_msg("child %d: status %#x", i, status);
+	}
+	assert_int_equal(count_tables(f), 3);
+	assert_int_equal(sq(f, "SELECT count(*) FROM services"), 1);
+	assert_int_equal(sq(f, "SELECT count(*) FROM nodes"), 2);
+	assert_int_equal(count_users(f), RACERS);
+	assert_int_equal(sq(f, "SELECT sum(current_load) FROM nodes"),
+	    RACERS);
+}
+
+/*
  * Another connection holds the user's write lock (SQLite: the file's
  * one writer lock): a first request gives USERS_UNAVAILABLE within its
  * bound, a returning user still reads, and all works once it lets go.
@@ -1247,6 +1306,7 @@ make_pg_database(void)
 	CASE(prefix, test_bootstrap, set), \
 	CASE(prefix, test_concurrent_first_requests, set), \
 	CASE(prefix, test_locked, set), \
+	CASE(prefix, test_concurrent_start, bare), \
 	CASE(prefix, test_mozilla_schema, bare), \
 	CASE(prefix, test_empty_and_foreign_databases, bare)
 
