@@ -148,15 +148,16 @@ def log(level, msg):
 
 
 class RateLimited:
-    """At most one log line per second for one kind of event, telling how
-    many were not logged: a peer sending garbage cannot flood the log."""
+    """At most one log line per second (or every `every` seconds) for one
+    kind of event, telling how many were not logged: a peer sending
+    garbage cannot flood the log."""
 
-    def __init__(self):
-        self.last, self.quiet = 0.0, 0
+    def __init__(self, every=1.0):
+        self.last, self.quiet, self.every = -every, 0, every
 
     def __call__(self, level, msg):
         now = time.monotonic()
-        if now - self.last < 1.0:
+        if now - self.last < self.every:
             self.quiet += 1
             return
         more = f" ({self.quiet} more not logged)" if self.quiet else ""
@@ -1266,6 +1267,7 @@ class Worker:
         self.figures = Figures(cfg)
         self.last_figures = 0.0
         self.garbage = RateLimited()
+        self.auth_refused = RateLimited(60.0)
 
     # -- the socket
 
@@ -1285,7 +1287,12 @@ class Worker:
             s.setsockopt(zmq.CURVE_PUBLICKEY, public)
             s.setsockopt(zmq.CURVE_SECRETKEY, secret)
             s.setsockopt(zmq.HANDSHAKE_IVL, self.cfg.handshake_ms)
-        self.monitor = s.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+            # ZMTP heartbeats: a dead TCP peer is found with no message due.
+            s.setsockopt(zmq.HEARTBEAT_IVL, int(self.hb * 1000))
+            s.setsockopt(zmq.HEARTBEAT_TIMEOUT,
+                         int(self.hb * 1000) * self.liveness)
+        self.monitor = s.get_monitor_socket(
+            zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
         s.connect(self.endpoint)
         self.sock, self.opened = s, time.monotonic()
         self.poller = zmq.Poller()
@@ -1481,9 +1488,15 @@ class Worker:
                 frames = self.monitor.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return lost
-            if frames and len(frames[0]) >= 2 and struct.unpack_from(
-                    "=H", frames[0])[0] == zmq.EVENT_DISCONNECTED:
+            event = struct.unpack_from("=H", frames[0])[0] if frames and \
+                len(frames[0]) >= 2 else 0
+            if event == zmq.EVENT_DISCONNECTED:
                 lost = True
+            elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                self.auth_refused("warning", f"the front at {self.endpoint}"
+                                  " refused this host's CURVE handshake: its"
+                                  " public key is not in the front's "
+                                  "authorized_keys")
 
     def bye(self):
         if self.sock is not None:

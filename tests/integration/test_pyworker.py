@@ -25,6 +25,9 @@ side by side with it, on the same secrets and keys:
                 and reconnects (READY on a fresh connection, same identity)
                 when the broker goes silent
   figures       its HEARTBEAT figures reach the front's metrics whole
+  curve         over CURVE TCP with a worker host's config: it joins and
+                serves; with a key the front does not list it is refused
+                at the handshake, says so, and serves nothing
   refused       a REFUSE makes it log both versions and exit 2
   restart       a front that restarts is rejoined; with no front for
                 orphan_timeout, the worker exits 1
@@ -666,6 +669,76 @@ def config_subset_is_checked():
     p = subprocess.run([PY, WORKER, "-c", t.conf, "-t"],
                        capture_output=True, text=True, timeout=20)
     assert p.returncode == 0, p.stderr
+
+
+# ---------------------------------------------------------------- CURVE
+
+def curve_front(prefix, authorized, **server):
+    """A started front with no local worker and a CURVE TCP listener
+    ([remote] listen) admitting authorized {host name: public key}.
+    Returns (t, the front's public key, the port)."""
+    import zmq
+    t = make_instance(prefix, workers="none", **server)
+    pub, sec = zmq.curve_keypair()
+    t.write_secret("front.key", sec.decode() + "\n")
+    with open(t.path("authorized_keys"), "w") as f:
+        f.write("# worker hosts\n" + "".join(
+            f"{k} {name}\n" for name, k in authorized.items()))
+    port = T.free_port()
+    t.write_config(*sections(t, workers="none", **server), ("remote", [
+        ("listen", f"tcp://127.0.0.1:{port}"),
+        ("secret_key_file", "front.key"),
+        ("authorized_keys", "authorized_keys"),
+        ("handshake_timeout", 1)]))
+    t.start()
+    return t, pub.decode(), port
+
+
+def curve_worker_conf(t, name, secret, front_pub, port):
+    """A worker host's config beside t's, on its secrets and keys: what
+    `tokend --worker -c` reads, and the Python worker too."""
+    t.write_secret(name + ".key", secret + "\n")
+    text, _ = T.render_config(
+        [("server", [("uid_secret_file", "uid.secret"),
+                     ("heartbeat_interval", 200)])] + sections(t)[1:] +
+        [("remote", [("connect", f"tcp://127.0.0.1:{port}"),
+                     ("secret_key_file", name + ".key"),
+                     ("server_public_key", front_pub)])])
+    path = t.path(name + ".conf")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+@test
+def curve_tcp_joins_and_a_stranger_is_refused():
+    """The Python worker joins a front over CURVE TCP with a worker host's
+    config and serves; one whose key the front does not list is refused
+    at the handshake, says so, and serves nothing."""
+    import zmq
+    good_pub, good_sec = zmq.curve_keypair()
+    bad_pub, bad_sec = zmq.curve_keypair()
+    t, front_pub, port = curve_front(
+        "tkd-pyw-curve-", {"py-host": good_pub.decode()},
+        request_timeout=1, heartbeat_interval=200)
+    bad = curve_worker_conf(t, "stranger", bad_sec.decode(), front_pub, port)
+    good = curve_worker_conf(t, "py-host", good_sec.decode(), front_pub,
+                             port)
+    stranger = PyWorkerProc(t, conf=bad, log="stranger.log")
+    stranger.wait_log("refused this host's CURVE handshake")
+    a = jwt("EdDSA", "curve-user")
+    st, _, body = t.token(a)
+    assert st == 504, (st, body)        # the stranger serves nothing
+    w = PyWorkerProc(t, conf=good, log="py-host.log")
+    w.wait_log(f"joined the front at tcp://127.0.0.1:{port}")
+    st, _, body = t.token(a)
+    assert st == 200, (st, body)
+    assert body["uid"] == uid_by_docs("curve-user"), body
+    res = T.verify_with_library(t.path("sync.secret"), [body["id"]])
+    assert res[0][0] == "ok" and res[0][3] == body["uid"], res
+    assert "joined the front" not in stranger.log(), stranger.log()
+    assert w.stop() == 0
+    stranger.stop()
 
 
 if __name__ == "__main__":
