@@ -385,18 +385,37 @@ user_email(const struct identity *id, char *out, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+/* n bytes as 2n lowercase hex digits and a NUL (no printf per token). */
+static void
+hex_encode(char *out, const uint8_t *in, size_t n)
+{
+	static const char	digits[] = "0123456789abcdef";
+	size_t			i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int
+hex_nibble(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ?
+	    c - 'a' + 10 : -1;
+}
+
 /* The first 32 hex digits of HMAC-SHA256(key, msg): Mozilla's metrics hash. */
 static int
 metrics_hash(const struct secret *key, const char *msg, size_t len,
     char out[33])
 {
 	uint8_t	mac[SHA256_LEN];
-	int	i;
 
 	if (hmac_sha256(mac, key->bytes, key->len, msg, len) == -1)
 		return -1;
-	for (i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	hex_encode(out, mac, 16);
 	return 0;
 }
 
@@ -413,8 +432,10 @@ fxa_kid(const struct users_record *rec, const char *client_state,
 	char	b64[USERS_CLIENT_STATE_MAX];
 	size_t	i, n = strlen(client_state) / 2;
 
+	/* Lowercase hex: the worker checked the JOB's, the store its own. */
 	for (i = 0; i < n && i < sizeof(raw); i++)
-		sscanf(client_state + 2 * i, "%2hhx", &raw[i]);
+		raw[i] = (uint8_t)(hex_nibble(client_state[2 * i]) << 4 |
+		    hex_nibble(client_state[2 * i + 1]));
 	b64url_encode(b64, raw, i, B64_NOPAD);
 	snprintf(out, len, "%013" PRId64 "-%s", rec->keys_changed_at != 0 ?
 	    rec->keys_changed_at : rec->generation, b64);

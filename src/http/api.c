@@ -783,8 +783,10 @@ ts_key_id(struct api_call *c)
 		c->key_id_error = PROTO_KEYID_MALFORMED;
 		return 0;
 	}
-	for (i = 0; i < rawlen; i++)
-		snprintf(c->key_client_state + 2 * i, 3, "%02x", raw[i]);
+	for (i = 0; i < rawlen; i++) {
+		c->key_client_state[2 * i] = "0123456789abcdef"[raw[i] >> 4];
+		c->key_client_state[2 * i + 1] = "0123456789abcdef"[raw[i] & 15];
+	}
 	c->key_client_state[2 * rawlen] = '\0';
 	if (xcs != NULL && !ts_client_state_ok(xcs))
 		return problem(c, P_BAD_CLIENT_STATE, "header",
