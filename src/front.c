@@ -810,6 +810,7 @@ loop_once(struct front *f)
 	zmq_pollitem_t	items[9];
 	void		*socks[4];
 	size_t		 ns = broker_sockets(f->broker, socks, 4), i, n = 0;
+	size_t		 mi = 0;	/* the metrics listener's item */
 	int		 replies = 0;
 
 	/* The broker's sockets (ipc; [remote]'s TCP, ZAP, monitor), then: */
@@ -819,9 +820,11 @@ loop_once(struct front *f)
 	items[n++] = (zmq_pollitem_t){ NULL, f->sigfd, ZMQ_POLLIN, 0 };
 	items[n++] = (zmq_pollitem_t){ NULL, f->keys_fd, f->keys_fd == -1 ?
 	    0 : ZMQ_POLLIN, 0 };
-	if (f->metricsd != NULL)
+	if (f->metricsd != NULL) {
+		mi = n;
 		items[n++] = (zmq_pollitem_t){ NULL, metricsd_fd(f->metricsd),
 		    ZMQ_POLLIN, 0 };
+	}
 	if (zmq_poll(items, (int)n, loop_timeout(f)) == -1 && errno != EINTR) {
 		log_warnx("zmq_poll: %s", zmq_strerror(errno));
 		return -1;
@@ -847,7 +850,7 @@ loop_once(struct front *f)
 	 * away): MHD_run() makes a system call, which every busy turn of the
 	 * main listener would otherwise pay.
 	 */
-	if (f->metricsd != NULL && ((items[3].revents & ZMQ_POLLIN) ||
+	if (f->metricsd != NULL && ((items[mi].revents & ZMQ_POLLIN) ||
 	    f->now >= f->metrics_due)) {
 		metricsd_run(f->metricsd);
 		f->metrics_due = f->now + (uint64_t)metricsd_timeout(

@@ -84,16 +84,23 @@ def jwt(sub="alice", **claims):
 
 
 def scrape(t, path="/metrics", method="GET", body=None):
-    """(status, headers, text) of one request to t's metrics listener."""
+    """(status, headers, text) of one request to t's metrics listener,
+    which must answer within a second (a Prometheus scraping every second
+    gives up after that)."""
     import http.client
+    t0 = time.monotonic()
     conn = http.client.HTTPConnection("127.0.0.1", t.mport, timeout=5)
     try:
         conn.request(method, path, body=body)
         r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, \
+        out = r.status, {k.lower(): v for k, v in r.getheaders()}, \
             r.read().decode("utf-8")
     finally:
         conn.close()
+    took = time.monotonic() - t0
+    assert took < 1.0, f"{method} {path} on the metrics listener took " \
+        f"{took:.3f}s"
+    return out
 
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
