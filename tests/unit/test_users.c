@@ -1179,6 +1179,39 @@ test_pg_reconnect(void **state)
 	}
 }
 
+/*
+ * The server restarted between two calls (pg_ctlcluster, as an operator
+ * would): the next call finds the connection broken, makes it again and
+ * answers, with the same record; nothing committed was lost.
+ */
+static void
+test_pg_server_restart(void **state)
+{
+	struct fx		*f = *state;
+	struct users_record	 r1, r2;
+	char			 cmd[128];
+	const char		*version = getenv("PGVERSION");
+
+	assert_int_equal(assign(f, 1, 0, "", &r1, NULL), USERS_OK);
+	sqldb_close(f->raw);
+	f->raw = NULL;
+	snprintf(cmd, sizeof(cmd), "pg_ctlcluster %s regress stop -m fast",
+	    version != NULL ? version : "15");
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "pg_ctlcluster %s regress start",
+	    version != NULL ? version : "15");
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(assign(f, 1, 0, "", &r2, NULL), USERS_OK);
+	assert_int_equal(r2.uid, r1.uid);
+	{
+		char	err[512];
+
+		f->raw = sqldb_open(f->url, NULL, 10000, err, sizeof(err));
+		assert_non_null(f->raw);
+	}
+	assert_int_equal(count_users(f), 1);
+}
+
 /* A table locked by another session: bounded, then recovered. */
 static void
 test_pg_slow(void **state)
@@ -1322,6 +1355,7 @@ main(void)
 		BOTH("postgres: ", setup_pg, setup_pg_bare),
 		CASE("postgres: ", test_pg_reconnect, setup_pg),
 		CASE("postgres: ", test_pg_slow, setup_pg),
+		CASE("postgres: ", test_pg_server_restart, setup_pg),
 		CASE("postgres: ", test_pg_password, setup_pg),
 	};
 	const char	*pg = getenv("TOKEND_TEST_PG");
