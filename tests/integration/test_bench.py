@@ -76,6 +76,29 @@ def short_run_prints_every_figure():
 
 
 @T.test
+def remote_measures_ipc_then_curve_tcp_in_one_run():
+    """--remote: the same load on ipc workers, then on a worker host over
+    CURVE TCP; both runs' figures and their difference per token."""
+    r, err = bench("--remote", "--workers", "1")
+    keys = [f"remote_{m}_{k}" for m in ("ipc", "tcp") for k in (
+        "requests_per_second", "latency_p50_us", "front_cpu_us_per_token",
+        "workers_cpu_us_per_token", "server_cpu_us_per_token")]
+    missing = [k for k in keys + ["remote_tcp_extra_cpu_us_per_token",
+                                  "remote_tcp_cpu_ratio"] if r.get(k) is None]
+    assert not missing, f"figures missing: {missing}\n{err[-2000:]}"
+    # The last run is the remote one, and every request of it was served.
+    assert r["requests"] > 0 and r["responses_non2xx"] == 0, r
+    assert r["socket_errors"] == 0, r
+    for m in ("ipc", "tcp"):
+        assert r[f"remote_{m}_requests_per_second"] > 0, r
+        assert r[f"remote_{m}_workers_cpu_us_per_token"] > 0, r
+    tcp, ipc = (r[f"remote_{m}_server_cpu_us_per_token"]
+                for m in ("tcp", "ipc"))
+    assert abs(r["remote_tcp_extra_cpu_us_per_token"] - (tcp - ipc)) < 0.1, r
+    assert abs(r["remote_tcp_cpu_ratio"] - tcp / ipc) < 0.01, r
+
+
+@T.test
 def bad_set_key_is_refused_with_the_config_error():
     p = subprocess.run(
         [os.path.join(ROOT, "scripts", "bench"), "--duration", "1",
