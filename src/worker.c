@@ -2,7 +2,9 @@
  * worker.c - the worker process loop.
  *
  * A worker owns one DEALER socket connected to the broker's ROUTER over
- * ipc.  It says READY with the protocol versions it speaks and its credit
+ * ipc, or on a worker host (tokend --worker, [remote] connect) over TCP
+ * with CURVE: this host's key pair and the front's public key, and then
+ * the same messages.  It says READY with the protocol versions it speaks and its credit
  * (worker_credit: how many jobs the broker may send it at once; they wait
  * in the socket, so the worker goes from one to the next without
  * sleeping).  The broker answers WELCOME, whose heartbeat settings the

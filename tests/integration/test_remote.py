@@ -9,6 +9,7 @@ bounded in count and time; every wait polls with a deadline.
 
   joins      a worker host joins over CURVE TCP and serves; its READY has
              no pid (the access log says worker=0)
+  mixed      2 local workers and a host's 3 under load: all of them serve
   refused    a host whose key is not in authorized_keys, and a peer with
              no CURVE at all, are refused and serve nothing (504); each
              refusal is logged, at most once a minute per peer
@@ -172,6 +173,13 @@ def token_request(i, n):
              "service": SYNC})
 
 
+def cpu_ticks(pid):
+    """utime + stime of pid, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def minted_by(body, hosts):
     """The host whose sync secret signed the token in body, or None."""
     for h in hosts:
@@ -236,6 +244,53 @@ def host_joins_over_curve_and_serves():
                                         t.stderr()) if x != "0"]
     # A front with remote workers only has no local worker.
     assert t.workers() == [], t.children()
+
+
+@test
+def local_and_remote_workers_share_the_load():
+    """2 local workers and a host's 3: credit goes to idle capacity
+    wherever it is, so under load every one of them serves."""
+    t = T.instance("tkd-remote-mixed-")
+    pub = keypair(t, "front").split()[0]
+    write_authorized(t, [keypair(t, "alpha")])
+    t.rport = T.free_port()
+    local = T.new_secret()
+    t.write_secrets(uid=UID, sync=local)
+    t.write_jwks("example.jwks", [S.key])
+    head, items = t.server_section(**dict(HB, workers=2, worker_credit=2))
+    t.write_config((head, items), T.issuer_section(algorithms="EdDSA"),
+                   T.service_section(), ("remote", [
+                       ("listen", f"tcp://127.0.0.1:{t.rport}"),
+                       ("secret_key_file", "front.key"),
+                       ("authorized_keys", "authorized_keys")]))
+    t.start()
+    a = Host(t, pub, "alpha", workers=3).start()
+
+    class Local:
+        name, secret = "local", local
+    wait_served(t, [a, Local], ["alpha", "local"])
+    pids = t.wait_workers(2)
+    remote = [p for p, title in T.children_of(a.proc.pid).items()
+              if "tokend: worker" in title]
+    assert len(remote) == 3, remote
+    cpu0 = {p: cpu_ticks(p) for p in remote}
+    load = T.Load(t.port, token_request, threads=12, seconds=4,
+                  max_per_thread=100000).start().join()
+    check_all_ok(t, load, 400)
+    # Every remote worker worked (CPU), not one of them for all.
+    idle = [p for p in remote if cpu_ticks(p) - cpu0[p] < 2]
+    assert not idle, f"remote workers {idle} took no job"
+    seen = {}
+    for o in load.results:
+        h = minted_by(o.body, [a, Local])
+        assert h is not None, "a token no secret signed"
+        seen[h.name] = seen.get(h.name, 0) + 1
+    assert set(seen) == {"local", "alpha"}, seen
+    # Each local worker served (the access log names its pid); the
+    # remote ones are worker=0.
+    log = t.stderr()
+    served = set(T.re.findall(r"POST /v1/token 200 \S+ worker=(\d+)", log))
+    assert {str(p) for p in pids} <= served, (pids, served)
 
 
 # ---------------------------------------------------------------- refused
