@@ -20,7 +20,9 @@ bounded in count and time; every wait polls with a deadline.
   restart    kill -9 of the front under load: the supervisor respawns it
              and every remote worker joins again, with no operator action
   version    a worker speaking protocol version 3 over CURVE TCP is
-             refused with REFUSE and a log line naming both versions
+             refused with REFUSE and a log line naming both versions; a
+             front of version 3 refuses a host's C workers, which log both
+             versions and exit for good, and the host stops
   hostile    a peer that connects and says nothing, and one that floods
              garbage, cost no request; the silent one is dropped after
              handshake_timeout
@@ -447,6 +449,55 @@ def other_protocol_version_over_tcp_refused_with_both_versions():
                    r"protocol version 2; the worker offered version 3")
     finally:
         d.close()
+        ctx.term()
+
+
+@test
+def worker_host_refused_by_a_front_of_another_version_stops():
+    """The other side: a front (here a Python CURVE ROUTER) that speaks
+    version 3 only refuses the C workers of a host; each logs both
+    versions and exits for good, and the host's supervisor stops."""
+    t = T.instance("tkd-remote-v3front-")
+    pub = keypair(t, "front").split()[0]
+    keypair(t, "alpha")
+    with open(t.path("front.key")) as f:
+        secret = [x for x in f.read().split("\n")
+                  if x and not x.startswith("# ")][0]
+    t.rport = T.free_port()
+    ctx = zmq.Context()
+    r = ctx.socket(zmq.ROUTER)
+    r.setsockopt(zmq.LINGER, 0)
+    r.curve_server = True
+    r.curve_secretkey = secret.encode()
+    r.bind(f"tcp://127.0.0.1:{t.rport}")
+
+    def field(k, v):
+        return bytes([len(k)]) + k + struct.pack(">I", len(v)) + v
+    # In the layout of the worker's READY (version 2), as a front must.
+    refuse = bytes([2, 7]) + field(b"versions", b"3") + \
+        field(b"peer_versions", b"2") + \
+        field(b"reason", b"this front speaks worker protocol version 3")
+    a = Host(t, pub, "alpha", workers=2).start()
+    try:
+        deadline = time.monotonic() + 10
+        answered = set()
+        while len(answered) < 2 and time.monotonic() < deadline:
+            if r.poll(200):
+                ident, frame = r.recv_multipart()
+                if frame[:2] != bytes([2, 1]):      # a HEARTBEAT
+                    continue
+                assert b"pid" not in frame, frame   # READY, remote
+                r.send_multipart([ident, refuse])
+                answered.add(ident)
+        assert len(answered) == 2, answered
+        a.t.wait_log(r"refused by the front, which speaks worker protocol "
+                     r"version 3 \(this worker speaks 2\)", count=2)
+        a.t.wait_log(r"no worker of this host can run: stopping")
+        a.proc.wait(10)
+        assert a.proc.returncode == 1, a.proc.returncode
+        a.proc = None
+    finally:
+        r.close()
         ctx.term()
 
 
