@@ -614,7 +614,7 @@ if USE_PG:
         fx.db.reset((NODE, {"capacity": CAPACITY, "available": CAPACITY}))
         known = [new_user() for _ in range(5)]
         uids = {u: fx.ok(u)["uid"] for u in known}
-        users = iter(range(10**6))
+        users = iter(range(10**6))     # (next() under the GIL: unique)
 
         def req(i, n):
             u = known[n % len(known)] if n % 2 else \
@@ -622,22 +622,26 @@ if USE_PG:
             h = {"Authorization": "Bearer " + T.fxa_token(user=u,
                                                            generation=1234),
                  "X-KeyID": key_id(1234, "aaaa")}
-            return "GET", "/1.0/sync/1.5", None, h
+            return u, h
         outcomes, lock, stop = [], threading.Lock(), threading.Event()
+        served = {}                     # user -> the uid a 200 gave
 
         def loop():
             n = 0
             while not stop.is_set() and n < 2000:
-                method, path, body, h = req(0, n)
+                u, h = req(0, n)
                 t0 = time.monotonic()
                 try:
-                    st, hd, b = T.http_request(fx.t.port, method, path, body,
+                    st, hd, b = T.http_request(fx.t.port, "GET",
+                                               "/1.0/sync/1.5", None,
                                                headers=h,
                                                timeout=REQUEST_TIMEOUT + 5)
                 except Exception as e:
                     st, hd, b = repr(e), {}, b""
                 with lock:
                     outcomes.append((t0, time.monotonic(), st, hd))
+                    if st == 200:
+                        served[u] = b["uid"]
                 n += 1
         threads = [threading.Thread(target=loop) for _ in range(3)]
         for th in threads:
@@ -667,9 +671,14 @@ if USE_PG:
                 f"a request took {t1 - t0:.1f}s while the database was down"
             if st == 503:
                 assert "retry-after" in {k.lower() for k in hd}, hd
-        # nothing committed was lost: the known users keep their uids
+        # nothing committed was lost: the known users keep their uids, and
+        # every user a 200 answered has that uid as its current record
         for u, uid in uids.items():
             assert fx.ok(u)["uid"] == uid
+        for u, uid in served.items():
+            cur = [r["uid"] for r in fx.db.users(email(u))
+                   if r["replaced_at"] is None]
+            assert cur == [uid], (u, uid, cur)
         bad = {o[2] for o in outcomes} - {200, 503}
         assert not bad, bad
 
