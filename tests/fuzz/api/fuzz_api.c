@@ -17,6 +17,10 @@
  *     "client_state" of 1 to 32 lowercase hex digits and an optional
  *     "kind" of "jwt" or "browserid", each key once and no value over
  *     PROTO_MAX_VALUE (a larger one would break the worker's connection);
+ *     GET /1.0's X-KeyID fields as docs/protocol.md says: either
+ *     "keys_changed_at" (a decimal int64) with an optional
+ *     "key_client_state" (lowercase hex), or a "key_id_error" of its four
+ *     values, never both; "duration" a positive decimal int64;
  *   - a REPLY with an "error" never becomes a 200, and a 200 carries the
  *     worker's "key" as it sent it;
  *   - no crash and no leak (libFuzzer's leak check runs after each input).
@@ -28,7 +32,8 @@
  * TIMEOUT or UNAVAILABLE); 2 max_body, the configured floor (256) or its
  * ceiling (PROTO_MAX_VALUE + 4096, config.c's REQUEST_MAX); 3-6 whether
  * each of the four headers was sent at all (an absent header differs from
- * an empty one).  The REPLY's fields are "key=value" records separated
+ * an empty one); 7 whether the X-Client-State part is also sent as
+ * X-KeyID (so that both of GET /1.0's key id readers meet any bytes).  The REPLY's fields are "key=value" records separated
  * by 0xfe bytes.  In any part, a 0xfd byte and a count N stand for 65520
  * + N 'A's, so that short inputs reach the limits around PROTO_MAX_VALUE.
  */
@@ -128,6 +133,8 @@ make_request(struct api_request *req, const struct input *in,
 	req->path = in->part[PATH];
 	for (i = 0; i < 4; i++)
 		*hdr[i] = in->settings & (8u << i) ? in->part[CTYPE + i] : NULL;
+	if (in->settings & 128)
+		req->key_id = in->part[STATE];
 	/* front.c keeps at most max_body bytes, and says when there were more. */
 	if (in->len[BODY] > 0)
 		req->body = in->part[BODY];
@@ -232,21 +239,31 @@ lower_hex(const char *s, size_t len)
 	    strspn(s, "0123456789abcdef") == len;
 }
 
+/* A decimal int64 as the worker reads it: 1-19 digits, at most 2^63-1. */
+static int
+decimal_i64(const char *s, size_t len)
+{
+	return len >= 1 && len <= 19 && strspn(s, "0123456789") == len &&
+	    (len < 19 || strcmp(s, "9223372036854775807") <= 0);
+}
+
 /* The job api_prepare made: the fields docs/protocol.md names, bounded. */
 static void
 check_job(const struct proto_field *f, size_t nf)
 {
 	static const char *const keys[] = {
 		"service", "assertion", "client_state", "kind",
+		"keys_changed_at", "key_client_state", "key_id_error",
+		"duration",
 	};
-	int	seen[4] = { 0 };
+	int	seen[8] = { 0 };
 	size_t	i, k;
 
 	FUZZ_CHECK(nf >= 2 && nf <= PROTO_JOB_FIELDS);
 	for (i = 0; i < nf; i++) {
-		for (k = 0; k < 4 && !is_key(&f[i], keys[k]); k++)
+		for (k = 0; k < 8 && !is_key(&f[i], keys[k]); k++)
 			;
-		FUZZ_CHECK(k < 4 && !seen[k]++);
+		FUZZ_CHECK(k < 8 && !seen[k]++);
 		FUZZ_CHECK(f[i].vallen <= PROTO_MAX_VALUE);
 		FUZZ_CHECK(f[i].vallen > 0 &&
 		    strlen(f[i].val) == f[i].vallen);
@@ -255,8 +272,23 @@ check_job(const struct proto_field *f, size_t nf)
 		if (k == 3)
 			FUZZ_CHECK(strcmp(f[i].val, "jwt") == 0 ||
 			    strcmp(f[i].val, "browserid") == 0);
+		if (k == 4)
+			FUZZ_CHECK(decimal_i64(f[i].val, f[i].vallen));
+		if (k == 5)
+			FUZZ_CHECK(lower_hex(f[i].val, f[i].vallen));
+		if (k == 6)
+			FUZZ_CHECK(strcmp(f[i].val, "missing") == 0 ||
+			    strcmp(f[i].val, "invalid") == 0 ||
+			    strcmp(f[i].val, "malformed") == 0 ||
+			    strcmp(f[i].val, "mismatch") == 0);
+		if (k == 7)
+			FUZZ_CHECK(decimal_i64(f[i].val, f[i].vallen) &&
+			    strspn(f[i].val, "0") < f[i].vallen);
 	}
 	FUZZ_CHECK(seen[0] && seen[1]);
+	/* A key id is read or refused, never both; its state needs it. */
+	FUZZ_CHECK(!(seen[6] && (seen[4] || seen[5])));
+	FUZZ_CHECK(!seen[5] || seen[4]);
 }
 
 /* How the job ended, and the answer it gets. */
