@@ -411,6 +411,8 @@ send_keys(struct supervisor *s)
 		log_warn("sending authorized_keys to the front");
 }
 
+static int	make_private_dir(const char *, const char *);
+
 static void
 reload(struct supervisor *s)
 {
@@ -449,6 +451,9 @@ reload(struct supervisor *s)
 	}
 	config_free(s->cfg);
 	s->cfg = cfg;
+	/* A service may have become nodes = database: its workers need it. */
+	if (config_uses_database(cfg))
+		(void)make_private_dir("state_dir", cfg->state_dir);
 	send_keys(s);
 	start_workers(s);
 	log_info("reloaded: %d workers on the new config", cfg->workers);

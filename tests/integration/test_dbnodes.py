@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import sqlite3
 import sys
 import time
@@ -372,6 +373,37 @@ def locked_database_503_then_recovers():
     assert len(sqlite_query(t.path("state/tokend.db"))(
         "SELECT uid FROM users WHERE email = ?",
         ("gina@idp.example.com",))) == 1
+
+
+@test
+def reload_turns_a_service_to_the_database():
+    # A running tokend whose service becomes nodes = database on SIGHUP:
+    # the supervisor makes state_dir, the new workers open the database.
+    t = T.instance("tkd-dbnodes-reload-")
+    t.write_secrets(uid=T.new_secret(), sync=S.sync, other=S.other)
+    t.write_jwks("example.jwks", [S.key])
+    server = t.server_section(state_dir="state")
+    issuer = T.issuer_section(algorithms="ES256")
+    t.write_config(server, issuer, T.service_section(node=NODE))
+    t.start()
+    S.t = t
+    st, _, body = ts_get("hana", "1-qqo")
+    assert st == 200 and "node_type" not in body, (st, body)
+    assert not os.path.exists(t.path("state")), "state_dir made too soon"
+    mark = t.log_mark()
+    t.write_config(server, issuer, T.service_section(node=NODE,
+                                                     nodes="database"))
+    os.kill(t.pid, signal.SIGHUP)
+    t.wait_log("reloaded", since=mark)
+
+    def assigned():
+        st, _, body = ts_get("hana", "1-qqo")
+        return st == 200 and body.get("node_type") == "spanner" and body
+    body = T.wait_until(assigned, 10, what="a database answer after reload")
+    rows = sqlite_query(t.path("state/tokend.db"))(
+        "SELECT uid FROM users WHERE email = ?", ("hana@idp.example.com",))
+    assert [r["uid"] for r in rows] == [body["uid"]], (rows, body)
+    assert os.stat(t.path("state")).st_mode & 0o777 == 0o700
 
 
 def teardown(failed):
