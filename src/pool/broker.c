@@ -1107,8 +1107,9 @@ broker_census(struct broker *b, uint64_t now, struct pool_census *c)
 			continue;
 		state = now - wk->seen > lost ? STATS_LOST : wk->nheld > 0 ?
 		    STATS_BUSY : STATS_IDLE;
-		/* A local worker's READY names its pid (for death notices). */
-		c->workers[state][wk->pid != 0 ? STATS_LOCAL : STATS_REMOTE]++;
+		/* Local: on this host's ipc socket; remote: [remote]'s TCP. */
+		c->workers[state][wk->sock == b->router ? STATS_LOCAL :
+		    STATS_REMOTE]++;
 	}
 	c->queued = b->queued;
 	c->inflight = b->inflight;
