@@ -248,6 +248,19 @@ def host_joins_over_curve_and_serves():
     assert t.workers() == [], t.children()
 
 
+def worker_kinds(mport):
+    """{kind: workers} of tokend_workers (idle or busy) on /metrics."""
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics",
+                                timeout=5) as r:
+        text = r.read().decode()
+    out = {}
+    for m in T.re.finditer(r'^tokend_workers\{state="(idle|busy)",'
+                           r'kind="(\w+)"\} (\d+)$', text, T.re.M):
+        out[m.group(2)] = out.get(m.group(2), 0) + int(m.group(3))
+    return out
+
+
 @test
 def local_and_remote_workers_share_the_load():
     """2 local workers and a host's 3: credit goes to idle capacity
@@ -260,11 +273,13 @@ def local_and_remote_workers_share_the_load():
     t.write_secrets(uid=UID, sync=local)
     t.write_jwks("example.jwks", [S.key])
     head, items = t.server_section(**dict(HB, workers=2, worker_credit=2))
+    mport = T.free_port()
     t.write_config((head, items), T.issuer_section(algorithms="EdDSA"),
                    T.service_section(), ("remote", [
                        ("listen", f"tcp://127.0.0.1:{t.rport}"),
                        ("secret_key_file", "front.key"),
-                       ("authorized_keys", "authorized_keys")]))
+                       ("authorized_keys", "authorized_keys")]),
+                   ("metrics", [("listen", f"127.0.0.1:{mport}")]))
     t.start()
     a = Host(t, pub, "alpha", workers=3).start()
 
@@ -272,6 +287,11 @@ def local_and_remote_workers_share_the_load():
         name, secret = "local", local
     wait_served(t, [a, Local], ["alpha", "local"])
     pids = t.wait_workers(2)
+    # The metrics tell the kinds apart by the socket each joined on.
+    kinds = T.wait_until(lambda: (lambda k: k if k == {
+        "local": 2, "remote": 3} else None)(worker_kinds(mport)), 5,
+        what="tokend_workers: 2 local and 3 remote")
+    assert kinds == {"local": 2, "remote": 3}
     remote = [p for p, title in T.children_of(a.proc.pid).items()
               if "tokend: worker" in title]
     assert len(remote) == 3, remote
