@@ -266,7 +266,8 @@ FUZZ_CFLAGS = $(CFLAGS) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) \
 	   -Wno-string-concatenation -Wno-missing-field-initializers
 FUZZ_LIBSRCS = $(wildcard src/core/*.c src/identity/*.c src/tokens/*.c \
 	   src/store/*.c) src/http/httpguard.c src/http/jsonflat.c src/config.c \
-	   src/http/api.c src/pool/protocol.c src/pool/curve.c src/tools/jwtgen.c \
+	   src/http/api.c src/pool/protocol.c src/pool/curve.c src/pool/stats.c \
+	   src/tools/jwtgen.c \
 	   src/tools/promtext.c src/tools/status.c
 FUZZ_LIBOBJS = $(FUZZ_LIBSRCS:src/%.c=$(FUZZDIR)/obj/%.o)
 FUZZ_SRCS = $(wildcard tests/fuzz/*/fuzz_*.c)
