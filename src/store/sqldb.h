@@ -40,6 +40,12 @@
  * one, and so do begin, commit and rollback.  A text column's pointer is
  * valid until the next sqldb_next() or sqldb_run().
  *
+ * Transactions hold database work only: nothing slow (no crypto, no
+ * network, no terminal) between sqldb_begin() and the commit.  PostgreSQL
+ * ends a session that sits idle inside a transaction for longer than the
+ * timeout (idle_in_transaction_session_timeout), so a process stopped
+ * there cannot hold a user's lock for longer.
+ *
  * Errors: every call that can fail returns one of enum sqldb_rc;
  * sqldb_error() says what happened in words (no password in it).
  *

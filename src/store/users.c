@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
 #include "core/log.h"
 #include "store/sqldb.h"
 #include "store/users.h"
@@ -58,7 +57,6 @@ struct users_db {
 	int64_t		 release_ppm;	/* release rate in millionths */
 	int		 max_releases;
 	int		 schema_ok;
-	uint64_t	 last_warn;	/* mono_ms of the last warning */
 	struct {
 		char	 name[SERVICE_MAX + 1];
 		int64_t	 id;
@@ -126,18 +124,15 @@ enum step {
 				   write transaction */
 };
 
+/*
+ * A database failure: the words for the operator in u->error (the caller
+ * logs them, once per outage), the status and static words for the
+ * client.
+ */
 static enum users_status
 db_status(struct users_db *u, enum sqldb_rc rc, const char **why)
 {
-	uint64_t	now = mono_ms();
-
 	snprintf(u->error, sizeof(u->error), "%s", sqldb_error(u->sql));
-	/* An outage fails every request: say so once a second, not each
-	 * time. */
-	if (rc != SQLDB_UNAVAIL || now - u->last_warn >= 1000) {
-		log_warnx("users: %s", u->error);
-		u->last_warn = now;
-	}
 	if (rc == SQLDB_UNAVAIL) {
 		*why = WHY_UNAVAILABLE;
 		return USERS_UNAVAILABLE;
