@@ -86,12 +86,14 @@ SQLDB_STMT(USER_UPDATE,
 /*
  * (service id) -> id, node: Mozilla's get_best_node, the least loaded
  * (by log(load) / log(capacity)) node with room, up, not backed off;
- * ties go to the lowest id.
+ * ties go to the lowest id.  "<= 0" where Mozilla has "= 0": a load set
+ * below zero by hand must not make LN() fail every first request
+ * (PostgreSQL refuses the logarithm of a negative number).
  */
 SQLDB_STMT(NODE_BEST,
     "SELECT id, node FROM nodes WHERE service = ? AND available > 0 "
     "AND capacity > current_load AND downed = 0 AND backoff = 0 "
-    "ORDER BY CASE WHEN current_load = 0 THEN -1 "
+    "ORDER BY CASE WHEN current_load <= 0 THEN -1 "
     "ELSE LN(current_load) / LN(capacity) END, id LIMIT 1")
 
 /*

@@ -308,6 +308,12 @@ test_empty_node_first_and_full_skipped(void **state)
 	assert_int_equal(assign(f, 1, 0, "", &r, NULL), USERS_OK);
 	assert_int_equal(r.nodeid, empty);
 	assert_string_equal(r.node, "https://empty");
+	/* A load set below zero by hand (no logarithm of it is taken). */
+	sq(f, "UPDATE nodes SET current_load = -3, capacity = 0 WHERE id = "
+	    "%lld", (long long)empty);
+	assert_int_equal(assign_as(f, f->u, "second@example.com", 1, 0, "",
+	    &r, NULL), USERS_OK);
+	assert_int_equal(r.nodeid, empty);
 }
 
 static void
