@@ -714,7 +714,14 @@ drain_step(struct front *f)
 static void
 report_ready(struct front *f)
 {
-	if (f->ready_fd == -1 || broker_workers(f->broker) == 0)
+	/*
+	 * With local workers, once one has joined.  A front whose workers
+	 * are all elsewhere (workers = none, [remote]) cannot wait for them:
+	 * a worker host that is down would have systemd kill a front that
+	 * is fine; it is ready when it listens.
+	 */
+	if (f->ready_fd == -1 || (broker_workers(f->broker) == 0 &&
+	    f->cfg->workers > 0))
 		return;
 	if (write(f->ready_fd, "R", 1) != 1)
 		log_warn("ready pipe");

@@ -236,6 +236,9 @@ def check_all_ok(t, load, minimum):
 @test
 def host_joins_over_curve_and_serves():
     t, _, pub = front("joins", ["alpha"])
+    # With no local worker the front is ready (systemd's READY=1) when it
+    # listens: a worker host that is down must not hold its start.
+    t.wait_log(r"supervisor\[\d+\] info: serving")
     a = Host(t, pub, "alpha").start()
     wait_served(t, [a], ["alpha"])
     seen = served_by(t, [a], 20)
