@@ -132,6 +132,7 @@ def sweep_draws_the_table_it_prints():
             p50, p90, p99 = (float(x) for x in r[3:6])
             assert rps > 0 and 0 < p50 <= p90 <= p99, r
             assert int(r[6]) == 0 and int(r[7]) == 0, r
+            assert 0 <= float(r[8].rstrip(" %")) <= 100, r
         root = ET.parse(svg).getroot()
         assert root.tag.endswith("svg"), root.tag
         text = open(svg).read()
