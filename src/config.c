@@ -286,7 +286,8 @@ static const struct conf_key server_keys[] = {
 	  .doc = "Worker processes doing the crypto; 0 means one per CPU, "
 	  "and none no local worker at all: a front served only by workers "
 	  "that connect to it on their own (contrib/python-worker, a worker "
-	  "host), which answers 504 until one has joined." },
+	  "host), which answers 504 until one has joined; a worker host "
+	  "refuses it." },
 	{ "worker_credit", &conf_int, SRV(worker_credit), 1, 16, "16",
 	  CONF_RESTART,
 	  .doc = "Jobs the front gives one worker at once: the one it works on "
@@ -1829,6 +1830,11 @@ check_remote(struct conf *l, struct config *c)
 		    "ms) is not below orphan_timeout (%d ms): a worker would "
 		    "give up on the front before one handshake could end",
 		    r->handshake_ms, c->orphan_timeout_ms);
+	/* finish_server() made "none" 0; "0", one per CPU, is a count now. */
+	if (r->connect != NULL && c->workers == 0)
+		rc = conf_fail_at(l, c->server_line, "[server] workers = none "
+		    "on a worker host ([remote] connect): it would start no "
+		    "worker; give a count, or 0 for one per CPU");
 	return rc;
 }
 

@@ -2184,6 +2184,11 @@ test_remote_worker_host(void **state)
 	    "handshake_timeout = 30\n", front_pub);
 	refused_at(conf("orphan_timeout = 30\n", "", extra), "[remote]",
 	    "handshake_timeout (30000 ms) is not below orphan_timeout");
+	/* workers = none is a front's: a worker host would run nothing. */
+	snprintf(extra, sizeof(extra), "[remote]\nconnect = tcp://h:5555\n"
+	    "secret_key_file = host.key\nserver_public_key = %s\n", front_pub);
+	refused_at(conf("workers = none\n", "", extra), "[server]",
+	    "workers = none on a worker host");
 }
 
 static void
