@@ -86,7 +86,11 @@ SQLDB_STMT(USER_UPDATE,
 /*
  * (service id) -> id, node: Mozilla's get_best_node, the least loaded
  * (by log(load) / log(capacity)) node with room, up, not backed off;
- * ties go to the lowest id.  "<= 0" where Mozilla has "= 0": a load set
+ * ties go to the node with the most room left (available), then to the
+ * lowest id.  Mozilla's query names no tie-break, so its answer among
+ * equals is the table's storage order; its own suite (test_user_creation)
+ * relies on an empty node with room beating emptier-looking nodes that
+ * have little or none left, which "available DESC" says outright.  "<= 0" where Mozilla has "= 0": a load set
  * below zero by hand must not make LN() fail every first request
  * (PostgreSQL refuses the logarithm of a negative number).
  */
@@ -94,7 +98,8 @@ SQLDB_STMT(NODE_BEST,
     "SELECT id, node FROM nodes WHERE service = ? AND available > 0 "
     "AND capacity > current_load AND downed = 0 AND backoff = 0 "
     "ORDER BY CASE WHEN current_load <= 0 THEN -1 "
-    "ELSE LN(current_load) / LN(capacity) END, id LIMIT 1")
+    "ELSE LN(current_load) / LN(capacity) END, available DESC, id "
+    "LIMIT 1")
 
 /*
  * (release rate in millionths, same, service id): Mozilla's capacity
