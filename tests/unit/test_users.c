@@ -316,6 +316,26 @@ test_empty_node_first_and_full_skipped(void **state)
 	assert_int_equal(r.nodeid, empty);
 }
 
+/*
+ * Equally loaded nodes: the one with the most room left wins, whatever
+ * its id.  Mozilla's suite gives its node id 800 and lower ids to nodes
+ * with less room, and expects its node to be chosen.
+ */
+static void
+test_tie_goes_to_most_room(void **state)
+{
+	struct fx		*f = *state;
+	struct users_record	 r;
+	int64_t			 roomy;
+
+	sq(f, "DELETE FROM nodes");
+	add_node(f, "https://little", 1, 0, 100, 0, 0);
+	roomy = add_node(f, "https://roomy", 100, 0, 100, 0, 0);
+	add_node(f, "https://some", 5, 0, 100, 0, 0);
+	assert_int_equal(assign(f, 1, 0, "", &r, NULL), USERS_OK);
+	assert_int_equal(r.nodeid, roomy);
+}
+
 static void
 test_successfully_releasing_node_capacity(void **state)
 {
@@ -1325,6 +1345,7 @@ make_pg_database(void)
 	CASE(prefix, test_user_creation, set), \
 	CASE(prefix, test_new_user_allocation, set), \
 	CASE(prefix, test_empty_node_first_and_full_skipped, set), \
+	CASE(prefix, test_tie_goes_to_most_room, set), \
 	CASE(prefix, test_successfully_releasing_node_capacity, set), \
 	CASE(prefix, test_unsuccessfully_releasing_node_capacity, set), \
 	CASE(prefix, test_release_bound, set), \
