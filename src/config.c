@@ -2291,6 +2291,29 @@ config_keep_running(struct config *running, struct config *next)
 	return conf_keep(&schema, running, next, log_kept);
 }
 
+void
+config_keep_undo(struct config *running, struct config *next)
+{
+	(void)conf_keep(&schema, running, next, NULL);
+}
+
+int
+config_job_fits(const struct config *c, char *err, size_t errlen)
+{
+	long	job = config_job_max_ms(c);
+	long	hung = (long)c->heartbeat_ms * c->heartbeat_liveness;
+
+	if (job < hung && job < c->request_timeout_ms)
+		return 0;
+	snprintf(err, errlen, "a job may take up to %ld ms (the verifier's "
+	    "and the database's timeouts, the wait for keys), not below the "
+	    "running heartbeat_interval x heartbeat_liveness = %ld ms and "
+	    "request_timeout = %d ms, which only a restart changes; lower the "
+	    "timeouts, or restart to raise those", job, hung,
+	    c->request_timeout_ms);
+	return -1;
+}
+
 const struct conf_schema *
 config_schema(void)
 {

@@ -124,6 +124,8 @@ void		 config_free(struct config *);
  */
 size_t		 config_keep_running(struct config *running,
 		    struct config *next);
+/* Undoes config_keep_running(running, next), silently: a refused reload. */
+void		 config_keep_undo(struct config *running, struct config *next);
 /* The tables of every section and key: what the documents are made from. */
 const struct conf_schema *config_schema(void);
 /* Wipes every secret and drops every key: the front needs none of them. */
@@ -139,6 +141,15 @@ int		 config_uses_database(const struct config *);
  * (the node-assignment database's timeout; a verifier's).
  */
 long		 config_job_max_ms(const struct config *);
+/*
+ * Whether the longest job fits the hung-worker rule and request_timeout of
+ * c: 0, or -1 with the reason in err.  A reload checks it again once the
+ * keys it cannot apply have their running values back (a file that raises
+ * both heartbeat_interval and a timeout passes config_load, but the
+ * heartbeat in force is the running one).
+ */
+int		 config_job_fits(const struct config *c, char *err,
+		    size_t errlen);
 /*
  * The SQLite file of a sqlite:// database URL (a pointer into url), or
  * NULL for another kind of URL.

@@ -439,6 +439,15 @@ reload(struct supervisor *s)
 	 * new workers still reach it and a respawned front is the same.
 	 */
 	config_keep_running(s->cfg, cfg);
+	if (config_job_fits(cfg, err, sizeof(err)) == -1) {
+		config_keep_undo(s->cfg, cfg);
+		config_free(cfg);
+		log_warnx("reload failed, keeping the running config: %s", err);
+		notify_send("READY=1\nSTATUS=reload failed, running the "
+		    "previous config");
+		(void)tell_front(s, 0, NOTICE_RELOAD_ERROR, 0);
+		return;
+	}
 	log_set_level(cfg->log_level);
 	for (i = 0; i < s->nchildren; i++) {
 		struct child *c = &s->children[i];

@@ -27,6 +27,7 @@ fixed node, so nothing here depends on the node-assignment database.
 """
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -386,6 +387,44 @@ def https_verifier_is_trusted_only_with_its_certificate():
             t.stop()
         finally:
             v.stop()
+
+
+@test
+def reload_cannot_outgrow_the_running_heartbeat():
+    """A file that raises both heartbeat_interval (a restart key: the
+    running 1000 ms x 3 stays in force) and the verifier's timeout to
+    2900 ms passes on its own, but the longest job would outlast the
+    hung-worker limit in force: the reload is refused, naming why, and
+    the running workers and timeout stay."""
+    v = T.FxaVerifier()
+    t = T.instance("tkd-fxa-hup-")
+    try:
+        t.write_secrets(uid=new_secret(), sync=S.sync_secret)
+
+        def configure(heartbeat, timeout):
+            t.write_config(
+                t.server_section(workers=1, heartbeat_interval=heartbeat),
+                T.fxa_issuer_section(verify_url=v.url, timeout=timeout),
+                T.service_section())
+        configure(1000, TIMEOUT_MS)
+        t.start()
+        pids = t.wait_workers(1)
+        minted(bearer(fxa_token(user=UID), t=t), "before the reload")
+        mark = t.log_mark()
+        configure(3000, 2900)
+        os.kill(t.pid, signal.SIGHUP)
+        m = t.wait_log(r"^.*reload failed.*$", since=mark)[0]
+        assert "heartbeat_interval" in m.group(0), m.group(0)
+        assert t.workers() == pids, "the workers were replaced"
+        # The running timeout still holds: a verifier slower than it is
+        # an outage, answered within the old bound.
+        v.delay = 1.5
+        start = time.monotonic()
+        unavailable(bearer(fxa_token(user=UID), t=t), "old timeout kept")
+        assert time.monotonic() - start < TIMEOUT_MS / 1000 + MARGIN
+    finally:
+        v.stop()
+        t.stop()
 
 
 if __name__ == "__main__":
