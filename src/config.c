@@ -163,24 +163,45 @@ parse_hostport(struct conf *l, const struct conf_key *k, const char *v,
 	return 0;
 }
 
+/*
+ * A listen key's three members: the text as written, its host and its
+ * port (parse_hostport), replaced together.
+ */
+static int
+set_hostport(struct conf *l, const struct conf_key *k, const char *v,
+    char **text, char **hostp, uint16_t *portp)
+{
+	char		 host[INET6_ADDRSTRLEN + 2];
+	uint16_t	 port = 0;
+
+	if (parse_hostport(l, k, v, host, &port) == -1)
+		return -1;
+	free(*text);
+	free(*hostp);
+	*text = strdup(v);
+	*hostp = strdup(host);
+	*portp = port;
+	return (*text && *hostp) ? 0 : conf_fail(l, "out of memory");
+}
+
+static void
+clear_hostport(char **text, char **hostp, uint16_t *portp)
+{
+	free(*text);
+	free(*hostp);
+	*text = *hostp = NULL;
+	*portp = 0;
+}
+
 /* listen: listen, listen_host and listen_port. */
 static int
 set_listen(struct conf *l, const struct conf_key *k, void *obj,
     const char *v)
 {
 	struct config	*c = obj;
-	char		 host[INET6_ADDRSTRLEN + 2];
-	uint16_t	 port;
 
-	if (parse_hostport(l, k, v, host, &port) == -1)
-		return -1;
-	free(c->listen);
-	free(c->listen_host);
-	c->listen = strdup(v);
-	c->listen_host = strdup(host);
-	c->listen_port = port;
-	return (c->listen && c->listen_host) ? 0 :
-	    conf_fail(l, "out of memory");
+	return set_hostport(l, k, v, &c->listen, &c->listen_host,
+	    &c->listen_port);
 }
 
 static void
@@ -188,9 +209,7 @@ clear_listen(const struct conf_key *k, void *obj)
 {
 	struct config	*c = obj;
 
-	free(c->listen);
-	free(c->listen_host);
-	c->listen = c->listen_host = NULL;
+	clear_hostport(&c->listen, &c->listen_host, &c->listen_port);
 }
 
 /* listen is three fields: a reload that keeps it keeps all three. */
@@ -596,18 +615,9 @@ set_metrics_listen(struct conf *l, const struct conf_key *k, void *obj,
     const char *v)
 {
 	struct config	*c = obj;
-	char		 host[INET6_ADDRSTRLEN + 2];
-	uint16_t	 port;
 
-	if (parse_hostport(l, k, v, host, &port) == -1)
-		return -1;
-	free(c->metrics_listen);
-	free(c->metrics_host);
-	c->metrics_listen = strdup(v);
-	c->metrics_host = strdup(host);
-	c->metrics_port = port;
-	return (c->metrics_listen && c->metrics_host) ? 0 :
-	    conf_fail(l, "out of memory");
+	return set_hostport(l, k, v, &c->metrics_listen, &c->metrics_host,
+	    &c->metrics_port);
 }
 
 static void
@@ -615,10 +625,8 @@ clear_metrics_listen(const struct conf_key *k, void *obj)
 {
 	struct config	*c = obj;
 
-	free(c->metrics_listen);
-	free(c->metrics_host);
-	c->metrics_listen = c->metrics_host = NULL;
-	c->metrics_port = 0;
+	clear_hostport(&c->metrics_listen, &c->metrics_host,
+	    &c->metrics_port);
 }
 
 static void
