@@ -21,11 +21,25 @@ database.  In one run:
     connections (their pids from pg_stat_activity) is reported apart, per
     token: pg_backend_cpu_us_per_token (first requests and returning).
 
+ 4. with PostgreSQL, the floor: scripts/pgfloor.c (built here with cc and
+    libpq) runs a prepared SELECT 1 20,000 times over the same TCP
+    connection kind tokend uses, and over the server's Unix socket when
+    the server is this host's throwaway cluster, and reports the client's
+    and the server backend's CPU per round trip (user + system: the
+    kernel's share of both sides is in).  A returning user costs tokend
+    one round trip (docs/nodes.md), so pg_floor_overhead_pct (one round
+    trip, client + server, against the fixed-node token) is the least
+    returning_overhead_with_pg_backend_pct can be on this machine.
+
 PostgreSQL: a throwaway cluster (tests/with-pg, pg_virtualenv) unless
---db-url names one.  Output: "key: value" lines, or JSON with --json.
+--db-url names one; --db-unix makes tokend connect to the throwaway
+cluster over its Unix socket (as the OS user, peer authentication; a
+superuser role of that name is made in the cluster) instead of TCP
+loopback.  Output: "key: value" lines, or JSON with --json.
 """
 
 import base64
+import getpass
 import json
 import os
 import subprocess
@@ -35,6 +49,7 @@ import threading
 import time
 import uuid
 
+FLOOR_CALLS = 20000            # round trips per floor measurement
 ISS = "https://accounts.example.com"
 SCOPE = "https://identity.mozilla.com/apps/oldsync"
 CLIENT_STATE = "aaaa"
@@ -65,9 +80,46 @@ class NodesBench:
             return "sqlite:///" + os.path.join(self.tmp, "tokend.db")
         if a.db_url:
             return a.db_url
+        if a.db_unix:
+            return self.unix_url()
+        return self.tcp_url()
+
+    def tcp_url(self):
         e = os.environ
         return (f"postgres://{e['PGUSER']}@{e.get('PGHOST', 'localhost')}:"
                 f"{e['PGPORT']}/{e.get('PGDATABASE', 'postgres')}")
+
+    def sql(self, url, query):
+        """The first column of query's rows, on a connection of its own."""
+        import psycopg2
+        url = url.replace("postgres://", "postgresql://", 1)
+        c = psycopg2.connect(url, connect_timeout=5)
+        try:
+            c.autocommit = True
+            cur = c.cursor()
+            cur.execute(query)
+            return [r[0] for r in cur.fetchall()] if cur.description \
+                else []
+        finally:
+            c.close()
+
+    def unix_url(self):
+        """The throwaway cluster over its Unix socket, as the OS user (peer
+        authentication), whose superuser role is made the first time."""
+        from urllib.parse import quote
+        if getattr(self, "_unix_url", None) is None:
+            tcp = self.tcp_url()
+            me = getpass.getuser()
+            d = self.sql(tcp, "SHOW unix_socket_directories")[0]
+            d = d.split(",")[0].strip()
+            if not self.sql(tcp, "SELECT 1 FROM pg_roles WHERE rolname = "
+                            f"'{me}'"):
+                self.sql(tcp, f'CREATE ROLE "{me}" SUPERUSER LOGIN')
+            e = os.environ
+            self._unix_url = (f"postgres://{me}@{quote(d, safe='')}:"
+                              f"{e['PGPORT']}/"
+                              f"{e.get('PGDATABASE', 'postgres')}")
+        return self._unix_url
 
     def users(self):
         """--count users: (fxa uid, the headers line for bench-get.lua)."""
@@ -244,6 +296,44 @@ class NodesBench:
         return {"cpu": cpu / n, "pg": pcpu / n if pg else None,
                 "rps": n / (k["duration_us"] / 1e6)}
 
+    def build_floor(self):
+        B = self.B
+        exe = os.path.join(self.tmp, "pgfloor")
+        try:
+            flags = subprocess.run(["pkg-config", "--cflags", "--libs",
+                                    "libpq"], capture_output=True,
+                                   text=True, check=True).stdout.split()
+        except (OSError, subprocess.CalledProcessError):
+            flags = ["-I/usr/include/postgresql", "-lpq"]
+        cmd = [os.environ.get("CC", "cc"), "-O2", "-std=c11",
+               "-D_GNU_SOURCE", "-o", exe,
+               os.path.join(B.ROOT, "scripts", "pgfloor.c")] + flags
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise B.BenchError(f"building scripts/pgfloor.c failed:\n"
+                               f"{p.stderr}")
+        return exe
+
+    def floor(self):
+        """One prepared SELECT 1 round trip's CPU, client + backend, over
+        TCP (tokend's URL, or the throwaway cluster's TCP one) and, on the
+        throwaway cluster, its Unix socket."""
+        B, r = self.B, self.res
+        exe = self.build_floor()
+        urls = [("tcp", self.a.db_url or self.tcp_url())]
+        if not self.a.db_url:
+            urls.append(("unix", self.unix_url()))
+        for kind, url in urls:
+            url = url.replace("postgres://", "postgresql://", 1)
+            p = subprocess.run([exe, url, str(FLOOR_CALLS)],
+                               capture_output=True, text=True, timeout=300)
+            if p.returncode != 0:
+                raise B.BenchError(f"pgfloor ({kind}): {p.stderr.strip()}")
+            k = B.parse_keys(p.stdout)
+            r[f"pg_floor_{kind}_client_us"] = k["client_us_per_call"]
+            r[f"pg_floor_{kind}_backend_us"] = k["backend_us_per_call"]
+            r[f"pg_floor_{kind}_us_per_round_trip"] = k["floor_us_per_call"]
+
     def run(self):
         a, B = self.a, self.B
         if __import__("shutil").which("wrk") is None:
@@ -282,9 +372,15 @@ class NodesBench:
             100 * (r["first_request_cpu_us_per_token"] / fixed["cpu"] - 1),
             1)
         if db["pg"] is not None:
+            r["pg_transport"] = "unix" if a.db_unix else "tcp"
             r["db_pg_backend_cpu_us_per_token"] = round(db["pg"], 1)
             r["returning_overhead_with_pg_backend_pct"] = round(
                 100 * ((db["cpu"] + db["pg"]) / fixed["cpu"] - 1), 1)
+            B.log(f"floor: {FLOOR_CALLS} prepared SELECT 1 round trips")
+            self.floor()
+            r["pg_floor_overhead_pct"] = round(
+                100 * r[f"pg_floor_{r['pg_transport']}_us_per_round_trip"]
+                / fixed["cpu"], 1)
 
     def cleanup(self):
         if self.tokend is not None:
