@@ -173,5 +173,45 @@ def nodes_sqlite_short_run_prints_every_figure():
         r["db_cpu_us_per_token"] > 0, r
 
 
+if os.environ.get("TOKEND_TEST_PG") == "1":
+    @T.test
+    def nodes_postgres_over_the_unix_socket_prints_the_floor():
+        """--db-unix: tokend (confined) reaches PostgreSQL over its Unix
+        socket, and the run prints the floor of one round trip over TCP
+        and over the socket, in a database of its own."""
+        import psycopg2
+        db = "tkd_bench_%d" % os.getpid()
+        admin = psycopg2.connect(connect_timeout=5)
+        admin.autocommit = True
+        admin.cursor().execute(f"CREATE DATABASE {db}")
+        env = dict(os.environ, PGDATABASE=db)
+        try:
+            p = subprocess.run(
+                [os.path.join(ROOT, "scripts", "bench"), "--nodes",
+                 "postgres", "--db-unix", "--duration", "1", "--warmup",
+                 "0", "--count", "20", "--connections", "4", "--json"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                universal_newlines=True, timeout=150, cwd=ROOT, env=env)
+            assert p.returncode == 0, \
+                f"scripts/bench exit {p.returncode}:\n{p.stderr[-3000:]}"
+            r = json.loads(p.stdout)
+            assert r["pg_transport"] == "unix" and \
+                r["first_requests"] == 20, r
+            for kind in ("tcp", "unix"):
+                c = r[f"pg_floor_{kind}_client_us"]
+                b = r[f"pg_floor_{kind}_backend_us"]
+                f = r[f"pg_floor_{kind}_us_per_round_trip"]
+                assert c > 0 and b > 0 and abs(f - (c + b)) < 0.2, r
+            assert 0 < r["pg_floor_overhead_pct"] < 1000, r
+            assert r["db_pg_backend_cpu_us_per_token"] > 0, r
+        finally:
+            admin.cursor().execute(f"DROP DATABASE IF EXISTS {db} "
+                                   "WITH (FORCE)")
+            admin.close()
+else:
+    print("# PostgreSQL case left out (nodes_postgres_over_the_unix_socket_"
+          "prints_the_floor: run under tests/with-pg)", flush=True)
+
+
 if __name__ == "__main__":
     T.run(per_test_timeout=240)
