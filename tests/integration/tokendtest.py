@@ -377,10 +377,16 @@ def http_request(port, method, path, body=None, headers=None, timeout=10,
                              encode_chunked=True)
             else:
                 conn.request(method, path, body=body, headers=headers)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError) as exc:
             # The server may answer (413) and close before reading it all;
-            # its answer is still there to read.
-            pass
+            # its answer is still there to read.  A connection that never
+            # opened (reset while connecting: a draining server closed its
+            # listener with it still in the backlog) was never accepted:
+            # to the client that is a refusal, not an answer to read.
+            if conn.sock is None:
+                raise ConnectionRefusedError(
+                    f"connection reset before it was accepted: {exc}") \
+                    from exc
         resp = conn.getresponse()
         raw = resp.read()
         hdrs = {k.lower(): v for k, v in resp.getheaders()}
